@@ -1,0 +1,361 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration file of CONTRACT.md.
+type Config struct {
+	Server    Server     `yaml:"server"`
+	Storage   Storage    `yaml:"storage"`
+	State     State      `yaml:"state"`
+	Sources   []Source   `yaml:"sources"`
+	Pipelines []Pipeline `yaml:"pipelines"`
+	Rules     []Rule     `yaml:"rules"`
+	Notifiers []Notifier `yaml:"notifiers"`
+
+	// File is the path the config was read from ("<default>" for the built-in one).
+	File string `yaml:"-"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Listen string `yaml:"listen"`
+	Auth   Auth   `yaml:"auth"`
+	// MaxBodyBytes limits a push request body; larger ones get 413. Default 16 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Auth holds the API tokens. With none, the API is open (loopback only).
+type Auth struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one API token and what it may do.
+type Token struct {
+	Name      string   `yaml:"name"`
+	Token     Secret   `yaml:"token"`
+	TokenFile string   `yaml:"token_file"`
+	Scopes    []string `yaml:"scopes"`
+}
+
+// Storage configures the DuckDB store.
+type Storage struct {
+	Path      string    `yaml:"path"`
+	Retention Retention `yaml:"retention"`
+	// Events turns raw event storage off when false. Default true.
+	Events *bool `yaml:"events"`
+	// FlushInterval is how often the writer flushes buffered rows. Default 1s.
+	FlushInterval Duration `yaml:"flush_interval"`
+}
+
+// Retention is how long each table keeps rows.
+type Retention struct {
+	Events  Duration `yaml:"events"`
+	Windows Duration `yaml:"windows"`
+	Alerts  Duration `yaml:"alerts"`
+}
+
+// State selects where alert state lives.
+type State struct {
+	Backend string `yaml:"backend"`
+	Redis   Redis  `yaml:"redis"`
+}
+
+// Redis is a Redis connection.
+type Redis struct {
+	Addr      string `yaml:"addr"`
+	Password  Secret `yaml:"password"`
+	DB        int    `yaml:"db"`
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Source is one input. Keys that do not apply to its type are validation errors.
+type Source struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+
+	// host, http
+	Interval Duration `yaml:"interval"`
+	// http
+	URL     string            `yaml:"url"`
+	Format  string            `yaml:"format"`
+	Timeout Duration          `yaml:"timeout"`
+	Jitter  Duration          `yaml:"jitter"`
+	Headers map[string]Secret `yaml:"headers"`
+
+	// kafka
+	Brokers []string `yaml:"brokers"`
+	Topics  []string `yaml:"topics"`
+	Group   string   `yaml:"group"`
+	// redis
+	Mode     string   `yaml:"mode"`
+	Addr     string   `yaml:"addr"`
+	Password Secret   `yaml:"password"`
+	DB       int      `yaml:"db"`
+	Stream   string   `yaml:"stream"`
+	Channels []string `yaml:"channels"`
+	Field    string   `yaml:"field"`
+	// mqtt
+	Broker string `yaml:"broker"`
+	QoS    int    `yaml:"qos"`
+	// nats
+	Subject string `yaml:"subject"`
+	Durable string `yaml:"durable"`
+	// logfile
+	Path  string            `yaml:"path"`
+	Match map[string]string `yaml:"match"`
+
+	// Payload is the message format of broker sources: json (default) or text.
+	Payload string `yaml:"payload"`
+
+	// preprocessing, any source
+	TimeField string           `yaml:"time_field"`
+	Fields    map[string]Field `yaml:"fields"`
+	// RawBuffer is how many raw messages /api/v1/raw keeps. Default 100.
+	RawBuffer int `yaml:"raw_buffer"`
+
+	Line int `yaml:"-"`
+}
+
+// Field is the preprocessing of one event field.
+type Field struct {
+	Type     string   `yaml:"type"` // number | string | bool
+	Unit     string   `yaml:"unit"`
+	To       string   `yaml:"to"`
+	As       string   `yaml:"as"`
+	Required bool     `yaml:"required"`
+	Min      *float64 `yaml:"min"`
+	Max      *float64 `yaml:"max"`
+}
+
+// Pipeline aggregates events of some sources in windows.
+type Pipeline struct {
+	Name       string     `yaml:"name"`
+	From       []string   `yaml:"from"`
+	Where      string     `yaml:"where"`
+	GroupBy    []string   `yaml:"group_by"`
+	Window     Window     `yaml:"window"`
+	Lateness   Duration   `yaml:"lateness"`
+	Aggregates Aggregates `yaml:"aggregates"`
+	// MaxGroups bounds the open groups; 0 means the default (100000).
+	MaxGroups int `yaml:"max_groups"`
+
+	Line int `yaml:"-"`
+}
+
+// Window is a tumbling window (Size), a sliding one (Size and Every) or the last
+// Count samples of each group. In YAML: `10s`, `{size: 1m, every: 10s}` or
+// `{count: 60}`.
+type Window struct {
+	Size  time.Duration
+	Every time.Duration
+	Count int
+}
+
+// IsCount reports whether this is a last-N-samples window.
+func (w Window) IsCount() bool { return w.Count > 0 }
+
+// UnmarshalYAML accepts the three forms of a window.
+func (w *Window) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		d, err := time.ParseDuration(n.Value)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration", n.Value)
+		}
+		w.Size = d
+		return nil
+	}
+	var m struct {
+		Size  Duration `yaml:"size"`
+		Every Duration `yaml:"every"`
+		Count int      `yaml:"count"`
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("window must be a duration or a mapping with size/every or count")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i].Value; k {
+		case "size", "every", "count":
+		default:
+			return fmt.Errorf("field %s not found in window", k)
+		}
+	}
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	w.Size, w.Every, w.Count = time.Duration(m.Size), time.Duration(m.Every), m.Count
+	return nil
+}
+
+// MarshalYAML writes the window back in its shortest form.
+func (w Window) MarshalYAML() (any, error) {
+	switch {
+	case w.Count > 0:
+		return map[string]int{"count": w.Count}, nil
+	case w.Every > 0:
+		return map[string]string{"size": w.Size.String(), "every": w.Every.String()}, nil
+	}
+	return w.Size.String(), nil
+}
+
+// Aggregate is one named aggregate of a pipeline, e.g. `errors: count(status >= 500)`.
+type Aggregate struct {
+	Name string
+	Expr string
+	Line int
+}
+
+// Aggregates keeps the aggregates in the order they were written, since later
+// ones may be expressions over earlier ones.
+type Aggregates []Aggregate
+
+// UnmarshalYAML reads a mapping of name to expression, keeping the order.
+func (a *Aggregates) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("aggregates must be a mapping of name: expression")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("aggregate %s must be an expression string", k.Value)
+		}
+		*a = append(*a, Aggregate{Name: k.Value, Expr: v.Value, Line: k.Line})
+	}
+	return nil
+}
+
+// MarshalYAML writes the aggregates as an ordered mapping.
+func (a Aggregates) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, ag := range a {
+		n.Content = append(n.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Value: ag.Name},
+			&yaml.Node{Kind: yaml.ScalarNode, Value: ag.Expr, Style: yaml.SingleQuotedStyle})
+	}
+	return n, nil
+}
+
+// Rule decides when something is wrong: either over the windows of a pipeline
+// (When) or over the store in SQL (SQL + Every).
+type Rule struct {
+	Name     string            `yaml:"name"`
+	Pipeline string            `yaml:"pipeline"`
+	When     string            `yaml:"when"`
+	For      For               `yaml:"for"`
+	Repeat   Duration          `yaml:"repeat"`
+	Severity string            `yaml:"severity"`
+	Summary  string            `yaml:"summary"`
+	Labels   map[string]string `yaml:"labels"`
+	Notify   []string          `yaml:"notify"`
+	SQL      string            `yaml:"sql"`
+	Every    Duration          `yaml:"every"`
+
+	Line int `yaml:"-"`
+}
+
+// For is how long a condition must hold before the alert fires: Count
+// consecutive windows, or a Duration. Zero means at once.
+type For struct {
+	Count    int
+	Duration time.Duration
+}
+
+// UnmarshalYAML accepts an integer count or a duration.
+func (f *For) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("for must be a number of windows or a duration")
+	}
+	if c, err := strconv.Atoi(n.Value); err == nil {
+		if c < 0 {
+			return fmt.Errorf("for must not be negative")
+		}
+		f.Count = c
+		return nil
+	}
+	d, err := time.ParseDuration(n.Value)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is neither a count of windows nor a duration", n.Value)
+	}
+	f.Duration = d
+	return nil
+}
+
+// MarshalYAML writes the count or the duration.
+func (f For) MarshalYAML() (any, error) {
+	if f.Duration > 0 {
+		return f.Duration.String(), nil
+	}
+	return f.Count, nil
+}
+
+// Notifier is one channel alerts are sent to.
+type Notifier struct {
+	Name   string   `yaml:"name"`
+	Type   string   `yaml:"type"`
+	URL    Secret   `yaml:"url"`
+	Secret Secret   `yaml:"secret"`
+	SMTP   string   `yaml:"smtp"`
+	From   string   `yaml:"from"`
+	To     []string `yaml:"to"`
+	// Username and Password authenticate to the SMTP server.
+	Username string   `yaml:"username"`
+	Password Secret   `yaml:"password"`
+	Timeout  Duration `yaml:"timeout"`
+
+	Line int `yaml:"-"`
+}
+
+// Duration is a time.Duration written in Go syntax (`10s`, `5m`).
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses Go duration syntax.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("a duration must be a string like 10s")
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration", n.Value)
+	}
+	if v < 0 {
+		return fmt.Errorf("%q must not be negative", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes Go duration syntax.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Secret is a string that never shows itself in logs, JSON or config dumps.
+type Secret string
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// Reveal returns the secret itself, for the one place that must use it.
+func (s Secret) Reveal() string { return string(s) }
+
+// LogValue redacts the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON redacts the secret in JSON.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// MarshalYAML redacts the secret in config dumps.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }

@@ -1,0 +1,49 @@
+package event
+
+import "time"
+
+// AlertState is where an alert instance is in its life.
+type AlertState string
+
+// The states of an alert instance. Inactive instances are not kept.
+const (
+	StatePending  AlertState = "pending"
+	StateFiring   AlertState = "firing"
+	StateResolved AlertState = "resolved"
+)
+
+// Alert is one alert instance: a rule together with one set of group labels.
+// Its identity is Fingerprint = hash(rule, labels).
+type Alert struct {
+	Rule        string            `json:"rule"`
+	Labels      map[string]string `json:"labels"`
+	State       AlertState        `json:"state"`
+	Since       time.Time         `json:"since"`
+	Value       float64           `json:"value"`
+	Fingerprint string            `json:"fingerprint"`
+	Summary     string            `json:"summary"`
+	Severity    string            `json:"severity"`
+	// Consecutive counts the windows in a row for which the condition held.
+	Consecutive int `json:"consecutive"`
+	// LastSent is when a firing notification was last handed to the notifiers;
+	// zero when none was.
+	LastSent time.Time `json:"last_sent"`
+	// ResolvedAt is set once the alert has resolved.
+	ResolvedAt time.Time `json:"resolved_at"`
+	// Notify names the notifiers the rule sends to.
+	Notify []string `json:"notify,omitempty"`
+}
+
+// Transition records one change of an alert's state, or one decision about
+// notifying it, for the history and the store.
+type Transition struct {
+	Time        time.Time         `json:"ts"`
+	Rule        string            `json:"rule"`
+	Fingerprint string            `json:"fingerprint"`
+	Labels      map[string]string `json:"labels"`
+	State       AlertState        `json:"state"`
+	Value       float64           `json:"value"`
+	Summary     string            `json:"summary,omitempty"`
+	// Decision says what happened about notifying: "sent", "suppressed: repeat", ...
+	Decision string `json:"decision,omitempty"`
+}

@@ -1,0 +1,42 @@
+package event
+
+import "time"
+
+// Window is the result of one closed window of one group of a pipeline.
+//
+// Group holds the group_by values in the order of the pipeline's group_by list
+// (GroupKeys names them). Values holds one number per aggregate in the order of
+// the pipeline's aggregates (Names names them); NaN means "could not be
+// computed", e.g. avg over no events, and is written as JSON null.
+type Window struct {
+	Pipeline  string
+	Start     time.Time
+	End       time.Time
+	GroupKeys []string
+	Group     []string
+	Names     []string
+	Values    []float64
+	Count     int64 // events that fell into the window
+	Late      int64 // events that arrived after the window was closed
+}
+
+// GroupMap returns the group as a map from group_by key to value.
+func (w *Window) GroupMap() map[string]string {
+	m := make(map[string]string, len(w.GroupKeys))
+	for i, k := range w.GroupKeys {
+		if i < len(w.Group) {
+			m[k] = w.Group[i]
+		}
+	}
+	return m
+}
+
+// Value returns the value of the named aggregate and whether it exists.
+func (w *Window) Value(name string) (float64, bool) {
+	for i, n := range w.Names {
+		if n == name {
+			return w.Values[i], true
+		}
+	}
+	return 0, false
+}
