@@ -1,0 +1,63 @@
+// Package rule turns closed windows into alerts. It sits between the windows
+// and the notifiers in the data flow (windows → rules → alert state →
+// notifiers): the window stage calls Engine.OnWindow as each window closes, and
+// the engine evaluates the rules of that window's pipeline for its group right
+// away, with no polling interval in between.
+//
+// # Conditions
+//
+// A rule's `when` is compiled once, in New, with github.com/expr-lang/expr.
+// It sees the window's aggregate values by name (float64; NaN when the window
+// could not compute one), the group labels by key (strings) and a function
+// threshold("name", default) that returns the run-time threshold called name
+// when one is set, else default. The condition must be boolean.
+//
+// When Options.Pipelines is given, `when` is type-checked against the rule's
+// pipeline: aggregates are numbers, group_by keys are strings, and any other
+// name is a compile error that names it. Without it the aggregate names are
+// only known when a window arrives, so unknown names are allowed at compile
+// time; a window that lacks a name the condition uses makes the condition
+// false (and the engine logs it once per rule).
+//
+// A NaN value makes every comparison false, `!=` included (expr would say
+// NaN != x is true; the engine rewrites != so it does not). A window that could
+// not compute a value therefore never fires a rule like `error_rate > 0.05`.
+// Negating a comparison, `not (x > 1)`, is still true for NaN: write `x <= 1`.
+//
+// # Alert identity and state
+//
+// An alert instance is a rule plus one group: its Fingerprint is a hash of the
+// rule name and the group labels. Its labels are the group labels, then the
+// rule's labels, then alertname (the rule name) and severity. Its Value is the
+// value of the first aggregate named in `when` (in source order), and its
+// Summary is the rule's summary rendered with text/template over the labels
+// and the values by name.
+//
+// Per fingerprint the engine runs inactive → pending → firing → resolved:
+// a true condition counts Consecutive up and makes the instance pending with
+// Since = the window's end; it fires once Consecutive ≥ max(1, for) (count
+// form) or the window's end is `for` past Since (duration form); `for: 0`
+// fires at once. Firing hands the alert to Options.Notify and stamps LastSent
+// with the clock. While it stays true it is handed on again only once
+// `repeat` has passed since LastSent (repeat 0 means never again); the first
+// window held back after each send is recorded as "suppressed: repeat" and
+// later ones are not, so the history gets at most one such row per send. A
+// false condition drops a pending instance (recorded as "inactive") and
+// resolves a firing one: it is handed on once with State resolved and
+// ResolvedAt = the window's end, then forgotten.
+//
+// Event time (the window's end) drives Since and `for`, so a replayed backlog
+// behaves as it did live; the Clock drives LastSent and `repeat`, because
+// repeat is about how often people are notified.
+//
+// Every change is written to Options.Store before Options.Notify is called, so
+// a crash never forgets that an alert was handed on. Pending instances are
+// written on every window so that `for: 3` resumes after a restart; a firing
+// instance is written when it fires and each time it is re-sent, not on every
+// window in between (its stored Consecutive may lag; nothing reads it).
+// When a write fails the engine logs it and notifies anyway: after a crash a
+// duplicate notification is better than a lost one.
+//
+// Rules with `sql` are evaluated over the store by a separate engine (a later
+// issue); this engine skips them.
+package rule

@@ -1,0 +1,424 @@
+package rule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/lookout-dev/lookout/internal/clock"
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/state"
+)
+
+// NotifyFunc hands a firing or resolved alert to the notifiers. It is called
+// synchronously, after the new state is persisted, while the engine holds the
+// alert's lock: it must not block for long and must not call back into the
+// Engine. The alert is a copy; its Labels and Notify must not be modified.
+type NotifyFunc func(a event.Alert)
+
+// RecordFunc receives every state transition and every notify decision, for
+// the history and the store. It is called like NotifyFunc, with the same
+// restrictions.
+type RecordFunc func(t event.Transition)
+
+// StateInactive is recorded when a pending alert's condition stops holding
+// before it fired. Inactive instances are not kept.
+const StateInactive event.AlertState = "inactive"
+
+// The notify decisions recorded in event.Transition.Decision.
+const (
+	// DecisionSent: the alert was handed to Options.Notify.
+	DecisionSent = "sent"
+	// DecisionSuppressedRepeat: the alert is still firing but was sent less
+	// than `repeat` ago. Recorded once after each send, not per window.
+	DecisionSuppressedRepeat = "suppressed: repeat"
+)
+
+// Options are the Engine's dependencies. All are optional.
+type Options struct {
+	// Store persists alert state; nil keeps it in memory only.
+	Store state.Store
+	// Clock stamps LastSent and measures repeat; nil is the wall clock.
+	Clock clock.Clock
+	// Notify receives firing and resolved alerts; nil drops them.
+	Notify NotifyFunc
+	// Record receives transitions and decisions; nil drops them.
+	Record RecordFunc
+	// Log receives evaluation and persistence problems; nil discards them.
+	Log *slog.Logger
+	// Threshold answers threshold("name", default) in `when`; when nil or
+	// when it reports false, the default is used.
+	Threshold func(name string) (float64, bool)
+	// Pipelines, when not nil, lets New check each `when` against its
+	// pipeline's aggregates and group_by keys, so unknown names, type
+	// mismatches and non-boolean conditions fail at New instead of making
+	// the condition false at run time.
+	Pipelines []config.Pipeline
+}
+
+// lockStripes is how many locks serialise evaluation per fingerprint. Windows
+// of different groups evaluate in parallel; two windows of the same group
+// never interleave their state changes.
+const lockStripes = 64
+
+// Engine evaluates `when` rules on closed windows and keeps the state of their
+// alert instances. It is safe for concurrent use.
+type Engine struct {
+	byPipeline map[string][]*compiled
+	byName     map[string]*compiled
+	sqlRules   map[string]bool
+
+	store     state.Store
+	clock     clock.Clock
+	notify    NotifyFunc
+	record    RecordFunc
+	log       *slog.Logger
+	vms       sync.Pool
+	seed      maphash.Seed
+	stripes   [lockStripes]sync.Mutex
+	mu        sync.Mutex // guards alerts
+	alerts    map[string]instance
+	threshold func(string) (float64, bool)
+}
+
+// instance is the engine's view of one alert instance.
+type instance struct {
+	a event.Alert
+	// suppressed is set once a held-back repeat was recorded since the last
+	// send, so the history gets one "suppressed: repeat" row per send.
+	suppressed bool
+}
+
+// New compiles the rules. Rules with `sql` are skipped (a separate engine runs
+// them). When some rules do not compile, New returns every problem joined
+// with errors.Join, each a *CompileError.
+func New(rules []config.Rule, opts Options) (*Engine, error) {
+	e := &Engine{
+		byPipeline: map[string][]*compiled{},
+		byName:     map[string]*compiled{},
+		sqlRules:   map[string]bool{},
+		store:      opts.Store,
+		clock:      opts.Clock,
+		notify:     opts.Notify,
+		record:     opts.Record,
+		log:        opts.Log,
+		seed:       maphash.MakeSeed(),
+		alerts:     map[string]instance{},
+		threshold:  opts.Threshold,
+	}
+	e.vms.New = func() any { return new(vm.VM) }
+	if e.clock == nil {
+		e.clock = clock.Real{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	var pipes map[string]*config.Pipeline
+	if opts.Pipelines != nil {
+		pipes = make(map[string]*config.Pipeline, len(opts.Pipelines))
+		for i := range opts.Pipelines {
+			pipes[opts.Pipelines[i].Name] = &opts.Pipelines[i]
+		}
+	}
+
+	var errs []error
+	seen := map[string]bool{}
+	for i, r := range rules {
+		fail := func(path string, err error) {
+			errs = append(errs, &CompileError{Index: i, Rule: r.Name, Path: path, Err: err})
+		}
+		if r.Name == "" {
+			fail("name", errors.New("a rule needs a name"))
+			continue
+		}
+		if seen[r.Name] {
+			// The name is half of an alert's identity: two rules with one
+			// name would share alert state.
+			fail("name", fmt.Errorf("duplicate rule name %q", r.Name))
+			continue
+		}
+		seen[r.Name] = true
+		if strings.TrimSpace(r.SQL) != "" {
+			e.sqlRules[r.Name] = true
+			continue
+		}
+		var pipe *config.Pipeline
+		switch {
+		case r.Pipeline == "":
+			fail("pipeline", errors.New("a `when` rule needs a pipeline"))
+			continue
+		case pipes != nil:
+			if pipe = pipes[r.Pipeline]; pipe == nil {
+				fail("pipeline", fmt.Errorf("unknown pipeline %q", r.Pipeline))
+				continue
+			}
+		}
+		c, cerrs := compileRule(i, r, pipe, e.lookupThreshold)
+		if len(cerrs) > 0 {
+			errs = append(errs, cerrs...)
+			continue
+		}
+		e.byPipeline[r.Pipeline] = append(e.byPipeline[r.Pipeline], c)
+		e.byName[r.Name] = c
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return e, nil
+}
+
+func (e *Engine) lookupThreshold(name string) (float64, bool) {
+	if e.threshold == nil {
+		return 0, false
+	}
+	return e.threshold(name)
+}
+
+// Restore loads the persisted alert state. Call it before the first window.
+// Instances of rules that no longer exist are deleted from the store (they
+// can never resolve); those of SQL rules are left for their engine.
+func (e *Engine) Restore(ctx context.Context) error {
+	if e.store == nil {
+		return nil
+	}
+	alerts, err := e.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("restoring alert state: %w", err)
+	}
+	for _, a := range alerts {
+		if e.sqlRules[a.Rule] {
+			continue
+		}
+		_, known := e.byName[a.Rule]
+		if !known || (a.State != event.StatePending && a.State != event.StateFiring) {
+			e.log.Info("dropping stored alert", "rule", a.Rule, "fingerprint", a.Fingerprint, "state", a.State)
+			if err := e.store.Delete(ctx, a.Fingerprint); err != nil {
+				return fmt.Errorf("restoring alert state: %w", err)
+			}
+			continue
+		}
+		e.mu.Lock()
+		e.alerts[a.Fingerprint] = instance{a: a}
+		e.mu.Unlock()
+	}
+	return nil
+}
+
+// Active returns the pending and firing alerts, sorted by rule then
+// fingerprint. The slice is the caller's; the maps and slices inside the
+// alerts are shared and must not be modified.
+func (e *Engine) Active() []event.Alert {
+	e.mu.Lock()
+	out := make([]event.Alert, 0, len(e.alerts))
+	for _, in := range e.alerts {
+		out = append(out, in.a)
+	}
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b event.Alert) int {
+		if c := strings.Compare(a.Rule, b.Rule); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Fingerprint, b.Fingerprint)
+	})
+	return out
+}
+
+// OnWindow evaluates the rules of w.Pipeline for w's group and acts on the
+// outcome: persisting state, then notifying and recording. It is safe for
+// concurrent use; it does not keep w.
+func (e *Engine) OnWindow(w *event.Window) {
+	rules := e.byPipeline[w.Pipeline]
+	if len(rules) == 0 {
+		return
+	}
+	group := w.GroupMap()
+	// One environment serves every rule of the window; programs only read it.
+	env := make(map[string]any, len(group)+len(w.Names))
+	for k, v := range group {
+		env[k] = v
+	}
+	for i, n := range w.Names {
+		if i < len(w.Values) {
+			env[n] = w.Values[i]
+		}
+	}
+	for _, c := range rules {
+		e.evaluate(c, w, env, group)
+	}
+}
+
+// eval runs the condition. A window that lacks a name the condition reads, or
+// a run-time error, makes it false: there is nothing to alert on, and the
+// problem is logged once per rule rather than once per window.
+func (e *Engine) eval(c *compiled, w *event.Window, env map[string]any) bool {
+	for _, n := range c.names {
+		if _, ok := env[n]; !ok {
+			e.warnOnce(c, "rule reads a name the window lacks", "name", n, "pipeline", w.Pipeline)
+			return false
+		}
+	}
+	m := e.vms.Get().(*vm.VM)
+	out, err := m.Run(c.prog, env)
+	e.vms.Put(m)
+	if err != nil {
+		e.warnOnce(c, "evaluating rule", "err", err, "pipeline", w.Pipeline)
+		return false
+	}
+	b, ok := out.(bool)
+	if !ok {
+		e.warnOnce(c, "rule condition is not boolean", "result", fmt.Sprintf("%T", out), "pipeline", w.Pipeline)
+	}
+	return b
+}
+
+func (e *Engine) warnOnce(c *compiled, msg string, args ...any) {
+	args = append(args, "rule", c.cfg.Name)
+	if c.warned.CompareAndSwap(false, true) {
+		e.log.Warn(msg, args...)
+		return
+	}
+	e.log.Debug(msg, args...)
+}
+
+func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, group map[string]string) {
+	cond := e.eval(c, w, env)
+	fp := Fingerprint(c.cfg.Name, group)
+	mu := &e.stripes[maphash.String(e.seed, fp)%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+
+	e.mu.Lock()
+	in, exists := e.alerts[fp]
+	e.mu.Unlock()
+
+	if !cond {
+		if exists {
+			e.clear(in, w)
+		}
+		return
+	}
+
+	a := in.a
+	if !exists {
+		a = event.Alert{
+			Rule:        c.cfg.Name,
+			State:       event.StatePending,
+			Since:       w.End,
+			Fingerprint: fp,
+		}
+		in.suppressed = false
+	}
+	a.Labels = alertLabels(c.cfg, group)
+	a.Value = firstValue(c, w)
+	a.Summary = render(c, a.Labels, w)
+	a.Severity = c.cfg.Severity
+	a.Notify = c.cfg.Notify
+	a.ResolvedAt = time.Time{}
+	a.Consecutive++
+
+	now := e.clock.Now()
+	switch {
+	case a.State == event.StatePending && c.ready(a.Consecutive, a.Since, w.End):
+		a.State = event.StateFiring
+		a.LastSent = now
+		in.a, in.suppressed = a, false
+		e.put(in)
+		e.emit(a, w, DecisionSent, true)
+	case a.State == event.StatePending:
+		in.a = a
+		e.put(in)
+		if !exists {
+			e.emit(a, w, "", false)
+		}
+	case c.cfg.Repeat > 0 && now.Sub(a.LastSent) >= c.cfg.Repeat.D():
+		a.LastSent = now
+		in.a, in.suppressed = a, false
+		e.put(in)
+		e.emit(a, w, DecisionSent, true)
+	default:
+		// Still firing, sent recently: keep the fresh value and summary in
+		// memory for Active, but spare the disk a write per window.
+		first := !in.suppressed
+		in.a, in.suppressed = a, true
+		e.keep(in)
+		if first {
+			e.emit(a, w, DecisionSuppressedRepeat, false)
+		}
+	}
+}
+
+// clear handles a false condition for an existing instance.
+func (e *Engine) clear(in instance, w *event.Window) {
+	a := in.a
+	e.drop(a.Fingerprint)
+	if a.State != event.StateFiring {
+		a.State = StateInactive
+		e.emit(a, w, "", false)
+		return
+	}
+	// Keep the value and summary of the last firing window: the resolved
+	// message tells what the alert was about.
+	a.State = event.StateResolved
+	a.ResolvedAt = w.End
+	e.emit(a, w, DecisionSent, true)
+}
+
+// put persists the instance, then makes it visible to Active.
+func (e *Engine) put(in instance) {
+	if e.store != nil {
+		// OnWindow carries no context: a closed window is judged in full.
+		if err := e.store.Put(context.Background(), in.a); err != nil {
+			// Go on: a duplicate notification after a crash is better than
+			// a lost one, and the next window will try to write again.
+			e.log.Error("persisting alert state", "err", err, "rule", in.a.Rule, "fingerprint", in.a.Fingerprint)
+		}
+	}
+	e.keep(in)
+}
+
+func (e *Engine) keep(in instance) {
+	e.mu.Lock()
+	e.alerts[in.a.Fingerprint] = in
+	e.mu.Unlock()
+}
+
+// drop deletes the instance from the store, then from memory.
+func (e *Engine) drop(fp string) {
+	if e.store != nil {
+		if err := e.store.Delete(context.Background(), fp); err != nil {
+			e.log.Error("deleting alert state", "err", err, "fingerprint", fp)
+		}
+	}
+	e.mu.Lock()
+	delete(e.alerts, fp)
+	e.mu.Unlock()
+}
+
+// emit records the transition or decision and, when notify is set, hands the
+// alert to the notifiers. Callers have persisted the state already.
+func (e *Engine) emit(a event.Alert, w *event.Window, decision string, notify bool) {
+	if e.record != nil {
+		e.record(event.Transition{
+			Time:        w.End,
+			Rule:        a.Rule,
+			Fingerprint: a.Fingerprint,
+			Labels:      a.Labels,
+			State:       a.State,
+			Value:       a.Value,
+			Summary:     a.Summary,
+			Decision:    decision,
+		})
+	}
+	if notify && e.notify != nil {
+		e.notify(a)
+	}
+}
