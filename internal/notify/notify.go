@@ -1,0 +1,145 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+// The values of Message.Status.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
+// Message is what one notifier sends: one or more alerts (firing or resolved),
+// for one receiver. The Dispatcher builds one Message per outbox entry, so
+// today Alerts holds exactly one alert; channels must nevertheless handle
+// several. Notifiers must not modify the alerts.
+type Message struct {
+	// Receiver is the name of the notifier (config notifiers[].name).
+	Receiver string
+	// Status is StatusFiring or StatusResolved.
+	Status string
+	Alerts []event.Alert
+	// ExternalURL is where users reach lookout, for links back to the alert.
+	ExternalURL string
+}
+
+// Notifier delivers messages to one channel.
+//
+// Send blocks until the service acknowledged the message or failed, and must
+// return when ctx is done. It is safe for concurrent use. A returned error is
+// retried by the Dispatcher unless it wraps ErrPermanent; a notifier that
+// learns when to try again (HTTP 429/503 with Retry-After) returns a
+// RetryAfter.
+type Notifier interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// ErrPermanent marks a failure that retrying cannot fix (a 4xx answer, a
+// malformed URL). The Dispatcher drops the entry and records "failed: ...".
+var ErrPermanent = errors.New("permanent failure")
+
+// RetryAfter is a retryable error that carries how long the service asked us
+// to wait before the next attempt. Return it as a value:
+// notify.RetryAfter{After: 30 * time.Second, Err: err}.
+type RetryAfter struct {
+	After time.Duration
+	Err   error
+}
+
+// Error describes the failure and the requested wait.
+func (e RetryAfter) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+
+// Unwrap returns the underlying error.
+func (e RetryAfter) Unwrap() error { return e.Err }
+
+// Deps are the shared things a channel may need, handed to every Factory.
+type Deps struct {
+	Log  *slog.Logger
+	HTTP *http.Client
+	// ExternalURL is where users reach lookout, for links in messages.
+	ExternalURL string
+}
+
+// Factory builds a Notifier from its config. It validates what it needs and
+// returns an error naming the bad key; it must not contact the service.
+type Factory func(cfg config.Notifier, deps Deps) (Notifier, error)
+
+// The channel registry. It is written only from init() functions of the
+// channel packages and read afterwards; the mutex keeps it honest anyway.
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a channel kind available to New. Call it from the init() of
+// the channel's package. It panics when kind is empty, f is nil or kind is
+// already registered, since that is a programming error found at start-up.
+func Register(kind string, f Factory) {
+	if kind == "" || f == nil {
+		panic("notify: Register with an empty kind or a nil factory")
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[kind]; dup {
+		panic("notify: Register called twice for kind " + kind)
+	}
+	registry[kind] = f
+}
+
+// Kinds returns the registered channel kinds, sorted.
+func Kinds() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	kinds := make([]string, 0, len(registry))
+	for k := range registry {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// New builds the notifier cfg describes, by its Type. An unknown type is an
+// error listing the known kinds. A nil Deps.Log discards, a nil Deps.HTTP is
+// replaced by a fresh http.Client.
+func New(cfg config.Notifier, deps Deps) (Notifier, error) {
+	registryMu.RLock()
+	f, ok := registry[cfg.Type]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("notifier %s: unknown type %q (known: %s)", cfg.Name, cfg.Type, strings.Join(Kinds(), ", "))
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.HTTP == nil {
+		deps.HTTP = &http.Client{}
+	}
+	n, err := f(cfg, deps)
+	if err != nil {
+		return nil, fmt.Errorf("building notifier %s: %w", cfg.Name, err)
+	}
+	return n, nil
+}
+
+// StatusOf returns the Message status for an alert: StatusResolved for a
+// resolved alert, StatusFiring otherwise.
+func StatusOf(a event.Alert) string {
+	if a.State == event.StateResolved {
+		return StatusResolved
+	}
+	return StatusFiring
+}
