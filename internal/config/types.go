@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -22,6 +24,12 @@ type Config struct {
 
 	// File is the path the config was read from ("<default>" for the built-in one).
 	File string `yaml:"-"`
+
+	// lines maps a path such as "rules[1].when" to its YAML line, for Line and
+	// Errorf; null marks keys written with no value, which count as absent
+	// when defaults are filled in.
+	lines map[string]int
+	null  map[string]bool
 }
 
 // Server configures the HTTP listener.
@@ -165,7 +173,7 @@ func (w Window) IsCount() bool { return w.Count > 0 }
 // UnmarshalYAML accepts the three forms of a window.
 func (w *Window) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
-		d, err := time.ParseDuration(n.Value)
+		d, err := parseDuration(n.Value)
 		if err != nil {
 			return fmt.Errorf("%q is not a duration", n.Value)
 		}
@@ -184,7 +192,7 @@ func (w *Window) UnmarshalYAML(n *yaml.Node) error {
 		switch k := n.Content[i].Value; k {
 		case "size", "every", "count":
 		default:
-			return fmt.Errorf("field %s not found in window", k)
+			return fmt.Errorf("unknown key %q (a window has size and every, or count)", k)
 		}
 	}
 	if err := n.Decode(&m); err != nil {
@@ -200,9 +208,9 @@ func (w Window) MarshalYAML() (any, error) {
 	case w.Count > 0:
 		return map[string]int{"count": w.Count}, nil
 	case w.Every > 0:
-		return map[string]string{"size": w.Size.String(), "every": w.Every.String()}, nil
+		return map[string]string{"size": shortDuration(w.Size), "every": shortDuration(w.Every)}, nil
 	}
-	return w.Size.String(), nil
+	return shortDuration(w.Size), nil
 }
 
 // Aggregate is one named aggregate of a pipeline, e.g. `errors: count(status >= 500)`.
@@ -279,7 +287,7 @@ func (f *For) UnmarshalYAML(n *yaml.Node) error {
 		f.Count = c
 		return nil
 	}
-	d, err := time.ParseDuration(n.Value)
+	d, err := parseDuration(n.Value)
 	if err != nil || d < 0 {
 		return fmt.Errorf("%q is neither a count of windows nor a duration", n.Value)
 	}
@@ -290,7 +298,7 @@ func (f *For) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the count or the duration.
 func (f For) MarshalYAML() (any, error) {
 	if f.Duration > 0 {
-		return f.Duration.String(), nil
+		return shortDuration(f.Duration), nil
 	}
 	return f.Count, nil
 }
@@ -323,7 +331,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("a duration must be a string like 10s")
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := parseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("%q is not a duration", n.Value)
 	}
@@ -335,7 +343,43 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // MarshalYAML writes Go duration syntax.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+func (d Duration) MarshalYAML() (any, error) { return shortDuration(time.Duration(d)), nil }
+
+// days matches a number of days, the one unit people write in retention
+// periods (CONTRACT.md's `windows: 30d`) that Go's syntax lacks.
+var days = regexp.MustCompile(`(\d+\.?\d*|\.\d+)d`)
+
+// parseDuration is time.ParseDuration plus d for days of 24h: "30d", "1d12h".
+// No other Go unit contains a d, so rewriting each "<n>d" as hours is exact.
+func parseDuration(s string) (time.Duration, error) {
+	if strings.Contains(s, "d") {
+		var bad error
+		s = days.ReplaceAllStringFunc(s, func(m string) string {
+			f, err := strconv.ParseFloat(strings.TrimSuffix(m, "d"), 64)
+			if err != nil {
+				bad = err
+			}
+			return strconv.FormatFloat(f*24, 'f', -1, 64) + "h"
+		})
+		if bad != nil {
+			return 0, bad
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+// shortDuration is time.Duration.String without zero trailing units: "24h",
+// not "24h0m0s", as a person would write it in the config.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // Secret is a string that never shows itself in logs, JSON or config dumps.
 type Secret string

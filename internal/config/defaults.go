@@ -1,0 +1,110 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// The defaults of CONTRACT.md and docs/configuration.md. A default applies
+// only when its key is absent (or written with no value): an explicit zero,
+// such as `lateness: 0s`, is the user's choice and is kept or rejected by
+// validation, never silently replaced.
+const (
+	DefaultListen        = "127.0.0.1:9470"
+	DefaultMaxBodyBytes  = 16 << 20
+	DefaultStoragePath   = "./data"
+	DefaultTimeField     = "ts"
+	DefaultRawBuffer     = 100
+	DefaultMaxGroups     = 100000
+	DefaultSeverity      = "warning"
+	DefaultRedisPrefix   = "lookout:"
+	DefaultConsumerGroup = "lookout"
+)
+
+// defaults fills in every absent key that has a default.
+func (p *parser) defaults() {
+	c := p.c
+	str := func(path string, v *string, def string) {
+		if !c.has(path) {
+			*v = def
+		}
+	}
+	dur := func(path string, v *Duration, def time.Duration) {
+		if !c.has(path) {
+			*v = Duration(def)
+		}
+	}
+	integer := func(path string, v *int, def int) {
+		if !c.has(path) {
+			*v = def
+		}
+	}
+
+	str("server.listen", &c.Server.Listen, DefaultListen)
+	if !c.has("server.max_body_bytes") {
+		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	str("storage.path", &c.Storage.Path, DefaultStoragePath)
+	dur("storage.retention.events", &c.Storage.Retention.Events, 24*time.Hour)
+	dur("storage.retention.windows", &c.Storage.Retention.Windows, 30*24*time.Hour)
+	dur("storage.retention.alerts", &c.Storage.Retention.Alerts, 90*24*time.Hour)
+	if c.Storage.Events == nil {
+		t := true
+		c.Storage.Events = &t
+	}
+	dur("storage.flush_interval", &c.Storage.FlushInterval, time.Second)
+	str("state.backend", &c.State.Backend, "local")
+	str("state.redis.key_prefix", &c.State.Redis.KeyPrefix, DefaultRedisPrefix)
+
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		at := func(key string) string { return fmt.Sprintf("sources[%d].%s", i, key) }
+		s.Line = c.Line(fmt.Sprintf("sources[%d]", i))
+		str(at("time_field"), &s.TimeField, DefaultTimeField)
+		integer(at("raw_buffer"), &s.RawBuffer, DefaultRawBuffer)
+		str(at("payload"), &s.Payload, "json")
+		switch s.Type {
+		case "host":
+			dur(at("interval"), &s.Interval, 5*time.Second)
+		case "self":
+			dur(at("interval"), &s.Interval, 10*time.Second)
+		case "http":
+			dur(at("interval"), &s.Interval, 10*time.Second)
+			dur(at("timeout"), &s.Timeout, 2*time.Second)
+			str(at("format"), &s.Format, "prometheus")
+		case "kafka":
+			str(at("group"), &s.Group, DefaultConsumerGroup)
+		case "redis":
+			if !c.has(at("mode")) {
+				// The mode follows from what was given: channels only
+				// exist in pub/sub.
+				s.Mode = "stream"
+				if len(s.Channels) > 0 && s.Stream == "" {
+					s.Mode = "pubsub"
+				}
+			}
+			if s.Mode == "stream" {
+				str(at("group"), &s.Group, DefaultConsumerGroup)
+			}
+		}
+	}
+	for i := range c.Pipelines {
+		pl := &c.Pipelines[i]
+		at := func(key string) string { return fmt.Sprintf("pipelines[%d].%s", i, key) }
+		pl.Line = c.Line(fmt.Sprintf("pipelines[%d]", i))
+		dur(at("lateness"), &pl.Lateness, time.Second)
+		integer(at("max_groups"), &pl.MaxGroups, DefaultMaxGroups)
+	}
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		at := func(key string) string { return fmt.Sprintf("rules[%d].%s", i, key) }
+		r.Line = c.Line(fmt.Sprintf("rules[%d]", i))
+		str(at("severity"), &r.Severity, DefaultSeverity)
+		dur(at("repeat"), &r.Repeat, 4*time.Hour)
+	}
+	for i := range c.Notifiers {
+		n := &c.Notifiers[i]
+		n.Line = c.Line(fmt.Sprintf("notifiers[%d]", i))
+		dur(fmt.Sprintf("notifiers[%d].timeout", i), &n.Timeout, 10*time.Second)
+	}
+}

@@ -1,0 +1,560 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// sourceKeys lists, per source type, the keys beyond commonSourceKeys that
+// apply to it. Writing any other key is an error: a `brokers:` on an http
+// source is a mistake the user wants to hear about, not a silent no-op.
+var sourceKeys = map[string][]string{
+	"push":    nil,
+	"otlp":    nil,
+	"host":    {"interval"},
+	"self":    {"interval"},
+	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
+	"kafka":   {"brokers", "topics", "group", "payload"},
+	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload"},
+	"mqtt":    {"broker", "topics", "qos", "payload"},
+	"nats":    {"url", "subject", "durable", "payload"},
+	"logfile": {"path", "match", "payload"},
+}
+
+// commonSourceKeys apply to every source type: naming and preprocessing.
+var commonSourceKeys = []string{"name", "type", "time_field", "fields", "raw_buffer"}
+
+// notifierKeys lists, per notifier type, the keys beyond name, type and
+// timeout that apply to it.
+var notifierKeys = map[string][]string{
+	"webhook":  {"url"},
+	"dingtalk": {"url", "secret"},
+	"wecom":    {"url"},
+	"feishu":   {"url", "secret"},
+	"slack":    {"url"},
+	"email":    {"smtp", "from", "to", "username", "password"},
+	"log":      nil,
+}
+
+var commonNotifierKeys = []string{"name", "type", "timeout"}
+
+// Rule keys that apply to only one of the two kinds of rule.
+var (
+	pipelineRuleKeys = []string{"pipeline", "when"}
+	sqlRuleKeys      = []string{"sql", "every"}
+)
+
+// SourceTypes returns the source types the configuration accepts, sorted.
+func SourceTypes() []string { return sortedKeys(sourceKeys) }
+
+// NotifierTypes returns the notifier types the configuration accepts, sorted.
+func NotifierTypes() []string { return sortedKeys(notifierKeys) }
+
+func sortedKeys(m map[string][]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// sourceKeyApplies reports whether key may be written on a source of type typ.
+func sourceKeyApplies(typ, key string) bool {
+	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKeys[typ], key)
+}
+
+func notifierKeyApplies(typ, key string) bool {
+	return slices.Contains(commonNotifierKeys, key) || slices.Contains(notifierKeys[typ], key)
+}
+
+func ruleKeyApplies(isSQL bool, key string) bool {
+	if isSQL {
+		return !slices.Contains(pipelineRuleKeys, key)
+	}
+	return !slices.Contains(sqlRuleKeys, key)
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// unitKinds maps each unit preprocessing can convert to its kind; only units
+// of one kind convert into each other. It matches internal/preprocess: kb is
+// 1000 bytes, kib 1024.
+var unitKinds = map[string]string{
+	"ns": "time", "us": "time", "µs": "time", "μs": "time", "ms": "time", "s": "time",
+	"m": "time", "min": "time", "h": "time", "d": "time",
+	"b": "bytes", "bytes": "bytes", "kb": "bytes", "mb": "bytes", "gb": "bytes", "tb": "bytes",
+	"kib": "bytes", "mib": "bytes", "gib": "bytes", "tib": "bytes",
+	"ratio": "fraction", "fraction": "fraction", "percent": "fraction", "%": "fraction",
+}
+
+// validate checks the decoded, defaulted config and records every problem.
+func (p *parser) validate() {
+	c := p.c
+	p.validateServer()
+	p.validateStorage()
+
+	switch c.State.Backend {
+	case "local":
+	case "redis":
+		if c.State.Redis.Addr == "" {
+			p.missing("state.redis", "addr", "addr is required when state.backend is redis")
+		}
+	default:
+		p.at("state.backend", "%q is not a state backend (local or redis)", c.State.Backend)
+	}
+	if c.State.Redis.DB < 0 {
+		p.at("state.redis.db", "must not be negative")
+	}
+
+	sources := p.names("sources", "source", len(c.Sources), func(i int) string { return c.Sources[i].Name })
+	for i := range c.Sources {
+		p.validateSource(i)
+	}
+	notifiers := p.names("notifiers", "notifier", len(c.Notifiers), func(i int) string { return c.Notifiers[i].Name })
+	for i := range c.Notifiers {
+		p.validateNotifier(i)
+	}
+	pipelines := p.names("pipelines", "pipeline", len(c.Pipelines), func(i int) string { return c.Pipelines[i].Name })
+	for i := range c.Pipelines {
+		p.validatePipeline(i, sources)
+	}
+	p.names("rules", "rule", len(c.Rules), func(i int) string { return c.Rules[i].Name })
+	for i := range c.Rules {
+		p.validateRule(i, pipelines, notifiers)
+	}
+}
+
+// names checks that each item of a section has a non-empty name not used by
+// another, and returns the set of names.
+func (p *parser) names(section, what string, n int, name func(int) string) map[string]bool {
+	set := map[string]bool{}
+	first := map[string]int{}
+	for i := range n {
+		path := fmt.Sprintf("%s[%d].name", section, i)
+		nm := name(i)
+		switch {
+		case strings.TrimSpace(nm) == "":
+			p.at(path, "a %s needs a name", what)
+		case set[nm]:
+			p.at(path, "%s name %q is already used (line %d)", what, nm, first[nm])
+		default:
+			set[nm] = true
+			first[nm] = p.c.lineOrParent(path)
+		}
+	}
+	return set
+}
+
+func (p *parser) validateServer() {
+	s := p.c.Server
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
+		p.at("server.listen", "%q is not a host:port address", s.Listen)
+	}
+	if s.MaxBodyBytes <= 0 {
+		p.at("server.max_body_bytes", "must be more than 0")
+	}
+	names := map[string]bool{}
+	for i, t := range s.Auth.Tokens {
+		at := func(key string) string { return fmt.Sprintf("server.auth.tokens[%d].%s", i, key) }
+		switch {
+		case t.Name == "":
+			p.at(at("name"), "a token needs a name")
+		case names[t.Name]:
+			p.at(at("name"), "token name %q is already used", t.Name)
+		}
+		names[t.Name] = true
+		switch {
+		case t.Token == "" && t.TokenFile == "":
+			p.at(fmt.Sprintf("server.auth.tokens[%d]", i), "exactly one of token or token_file is required")
+		case t.Token != "" && t.TokenFile != "":
+			p.at(at("token_file"), "exactly one of token or token_file may be given, not both")
+		}
+		if len(t.Scopes) == 0 {
+			p.at(fmt.Sprintf("server.auth.tokens[%d]", i), "scopes is required (read, write or admin)")
+		}
+		for j, sc := range t.Scopes {
+			switch sc {
+			case "read", "write", "admin":
+			default:
+				p.at(fmt.Sprintf("server.auth.tokens[%d].scopes[%d]", i, j), "%q is not a scope (read, write or admin)", sc)
+			}
+		}
+	}
+}
+
+func (p *parser) validateStorage() {
+	s := p.c.Storage
+	if s.Path == "" {
+		p.at("storage.path", "must not be empty")
+	}
+	for key, d := range map[string]Duration{
+		"events": s.Retention.Events, "windows": s.Retention.Windows, "alerts": s.Retention.Alerts,
+	} {
+		if d <= 0 {
+			p.at("storage.retention."+key, "must be more than 0")
+		}
+	}
+	if s.FlushInterval <= 0 {
+		p.at("storage.flush_interval", "must be more than 0")
+	}
+}
+
+func (p *parser) validateSource(i int) {
+	c := p.c
+	s := c.Sources[i]
+	base := fmt.Sprintf("sources[%d]", i)
+	at := func(key string) string { return base + "." + key }
+
+	if _, ok := sourceKeys[s.Type]; !ok {
+		if s.Type == "" {
+			p.missing(base, "type", "type is required (one of %s)", strings.Join(SourceTypes(), ", "))
+		} else {
+			p.at(at("type"), "unknown source type %q (one of %s)", s.Type, strings.Join(SourceTypes(), ", "))
+		}
+	} else {
+		p.notApplicable(base, "type "+s.Type, func(k string) bool { return sourceKeyApplies(s.Type, k) })
+	}
+	required := func(key string, empty bool) {
+		if empty {
+			p.missing(base, key, "%s is required for type %s", key, s.Type)
+		}
+	}
+
+	switch s.Type {
+	case "host", "self":
+		if s.Interval <= 0 {
+			p.at(at("interval"), "must be more than 0")
+		}
+	case "http":
+		required("url", s.URL == "")
+		if s.URL != "" {
+			p.httpURL(at("url"), s.URL)
+		}
+		switch s.Format {
+		case "prometheus", "json", "status":
+		default:
+			p.at(at("format"), "%q is not a format (prometheus, json or status)", s.Format)
+		}
+		if s.Interval <= 0 {
+			p.at(at("interval"), "must be more than 0")
+		}
+		if s.Timeout <= 0 {
+			p.at(at("timeout"), "must be more than 0")
+		} else if s.Timeout >= s.Interval && s.Interval > 0 {
+			p.at(at("timeout"), "timeout %s must be shorter than interval %s", shortDuration(s.Timeout.D()), shortDuration(s.Interval.D()))
+		}
+		if s.Jitter >= s.Interval && s.Jitter > 0 {
+			p.at(at("jitter"), "jitter %s must be shorter than interval %s", shortDuration(s.Jitter.D()), shortDuration(s.Interval.D()))
+		}
+	case "kafka":
+		required("brokers", len(s.Brokers) == 0)
+		required("topics", len(s.Topics) == 0)
+		p.nonEmptyItems(at("brokers"), s.Brokers)
+		p.nonEmptyItems(at("topics"), s.Topics)
+	case "redis":
+		required("addr", s.Addr == "")
+		switch s.Mode {
+		case "stream":
+			required("stream", s.Stream == "")
+			if len(s.Channels) > 0 {
+				p.at(at("channels"), "channels apply to mode pubsub; mode stream reads stream")
+			}
+		case "pubsub":
+			required("channels", len(s.Channels) == 0)
+			p.nonEmptyItems(at("channels"), s.Channels)
+			for _, k := range []string{"stream", "group"} {
+				if c.has(at(k)) {
+					p.at(at(k), "%s applies to mode stream, not pubsub", k)
+				}
+			}
+		default:
+			p.at(at("mode"), "%q is not a redis mode (stream or pubsub)", s.Mode)
+		}
+		if s.DB < 0 {
+			p.at(at("db"), "must not be negative")
+		}
+	case "mqtt":
+		required("broker", s.Broker == "")
+		required("topics", len(s.Topics) == 0)
+		p.nonEmptyItems(at("topics"), s.Topics)
+		if s.QoS < 0 || s.QoS > 2 {
+			p.at(at("qos"), "qos must be 0, 1 or 2")
+		}
+	case "nats":
+		required("url", s.URL == "")
+		required("subject", s.Subject == "")
+	case "logfile":
+		required("path", s.Path == "")
+		for name, re := range s.Match {
+			if _, err := regexp.Compile(re); err != nil {
+				p.at(at("match."+name), "%q is not a regular expression: %v", re, err)
+			}
+		}
+	}
+	if sourceKeyApplies(s.Type, "payload") || !c.has(at("payload")) {
+		switch s.Payload {
+		case "json", "text":
+		default:
+			p.at(at("payload"), "%q is not a payload format (json or text)", s.Payload)
+		}
+	}
+	if s.TimeField == "" {
+		p.at(at("time_field"), "must not be empty")
+	}
+	if s.RawBuffer < 0 {
+		p.at(at("raw_buffer"), "must not be negative")
+	}
+	for name, f := range s.Fields {
+		p.validateField(at("fields."+name), name, f)
+	}
+}
+
+// notApplicable reports every key of the mapping at base that applies() rejects.
+func (p *parser) notApplicable(base, what string, applies func(string) bool) {
+	prefix := base + "."
+	for path := range p.c.lines {
+		key, ok := strings.CutPrefix(path, prefix)
+		if !ok || strings.ContainsAny(key, ".[") || p.failed[path] {
+			continue
+		}
+		if !applies(key) {
+			p.failed[path] = true
+			p.add(p.c.lines[path], base, "key %q does not apply to %s", key, what)
+		}
+	}
+}
+
+func (p *parser) nonEmptyItems(path string, items []string) {
+	for j, it := range items {
+		if strings.TrimSpace(it) == "" {
+			p.at(fmt.Sprintf("%s[%d]", path, j), "must not be empty")
+		}
+	}
+}
+
+// httpURL checks that u is an absolute http or https URL.
+func (p *parser) httpURL(path, u string) {
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		p.at(path, "must be an http:// or https:// URL")
+	}
+}
+
+func (p *parser) validateField(path, name string, f Field) {
+	if name == "" {
+		p.at(path, "a field needs a name")
+	}
+	switch f.Type {
+	case "", "number", "string", "bool":
+	default:
+		p.at(path+".type", "%q is not a field type (number, string or bool)", f.Type)
+	}
+	numeric := f.Type == "" || f.Type == "number"
+	if !numeric {
+		for _, k := range []string{"unit", "to", "min", "max"} {
+			if p.c.has(path + "." + k) {
+				p.at(path+"."+k, "%s applies to numbers, not type %s", k, f.Type)
+			}
+		}
+		return
+	}
+	unitKind := func(key, u string) string {
+		if u == "" {
+			return ""
+		}
+		if k, ok := unitKinds[strings.ToLower(u)]; ok {
+			return k
+		}
+		p.at(path+"."+key, "%q is not a unit (ns us ms s m h d, b kb mb gb tb kib mib gib tib, ratio percent)", u)
+		return "bad"
+	}
+	uk, tk := unitKind("unit", f.Unit), unitKind("to", f.To)
+	switch {
+	case f.To != "" && f.Unit == "":
+		p.at(path+".to", "to needs unit: the unit the value arrives in")
+	case uk != "bad" && tk != "bad" && tk != "" && uk != tk:
+		p.at(path+".to", "cannot convert %s to %s", f.Unit, f.To)
+	}
+	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
+		p.at(path+".min", "min %g is greater than max %g", *f.Min, *f.Max)
+	}
+}
+
+func (p *parser) validatePipeline(i int, sources map[string]bool) {
+	pl := p.c.Pipelines[i]
+	base := fmt.Sprintf("pipelines[%d]", i)
+	at := func(key string) string { return base + "." + key }
+
+	if len(pl.From) == 0 {
+		p.missing(base, "from", "from is required: the sources this pipeline reads")
+	}
+	for j, s := range pl.From {
+		if !sources[s] {
+			p.at(fmt.Sprintf("%s[%d]", at("from"), j), "there is no source named %q", s)
+		}
+	}
+	for j, g := range pl.GroupBy {
+		if strings.TrimSpace(g) == "" {
+			p.at(fmt.Sprintf("%s[%d]", at("group_by"), j), "must not be empty")
+		}
+		if slices.Index(pl.GroupBy, g) < j {
+			p.at(fmt.Sprintf("%s[%d]", at("group_by"), j), "%q is repeated", g)
+		}
+	}
+
+	w := pl.Window
+	windowOK := true
+	switch {
+	case !p.c.has(at("window")):
+		p.at(base, "window is required: a duration (10s), {size: 1m, every: 10s} or {count: 60}")
+	case w.Count < 0:
+		p.at(at("window"), "count must be more than 0")
+		windowOK = false
+	case w.Count > 0 && (w.Size > 0 || w.Every > 0):
+		p.at(at("window"), "a window has either count or size/every, not both")
+		windowOK = false
+	case w.Count == 0 && w.Size <= 0:
+		p.at(at("window"), "size must be more than 0")
+		windowOK = false
+	case w.Every > 0 && w.Every > w.Size:
+		p.at(at("window"), "every %s must not be longer than size %s", shortDuration(w.Every), shortDuration(w.Size))
+		windowOK = false
+	case w.Every > 0 && w.Size%w.Every != 0:
+		p.at(at("window"), "size %s must be a multiple of every %s", shortDuration(w.Size), shortDuration(w.Every))
+		windowOK = false
+	}
+	if windowOK && p.c.has(at("window.every")) && w.Every <= 0 {
+		p.at(at("window"), "every must be more than 0")
+	}
+
+	if pl.MaxGroups <= 0 {
+		p.at(at("max_groups"), "must be more than 0")
+	}
+	if len(pl.Aggregates) == 0 {
+		p.missing(base, "aggregates", "aggregates is required: at least one name: expression")
+	}
+	for _, a := range pl.Aggregates {
+		ap := at("aggregates." + a.Name)
+		switch {
+		case !identifier.MatchString(a.Name):
+			p.at(ap, "aggregate name %q must be an identifier (letters, digits, _) so rules can use it", a.Name)
+		case strings.TrimSpace(a.Expr) == "":
+			p.at(ap, "expression is empty")
+		}
+	}
+}
+
+func (p *parser) validateRule(i int, pipelines, notifiers map[string]bool) {
+	r := p.c.Rules[i]
+	base := fmt.Sprintf("rules[%d]", i)
+	at := func(key string) string { return base + "." + key }
+
+	hasPipe, hasSQL := p.c.has(at("pipeline")), p.c.has(at("sql"))
+	switch {
+	case hasPipe && hasSQL:
+		p.at(at("sql"), "a rule has either pipeline (with when) or sql (with every), not both")
+	case !hasPipe && !hasSQL:
+		p.at(base, "a rule needs pipeline (with when) or sql (with every)")
+	case hasPipe:
+		p.notApplicable(base, "pipeline rules", func(k string) bool { return ruleKeyApplies(false, k) })
+		if !pipelines[r.Pipeline] {
+			p.at(at("pipeline"), "there is no pipeline named %q", r.Pipeline)
+		}
+		if strings.TrimSpace(r.When) == "" {
+			p.missing(base, "when", "when is required with pipeline: the condition over the window's aggregates")
+		}
+	default:
+		p.notApplicable(base, "sql rules", func(k string) bool { return ruleKeyApplies(true, k) })
+		if strings.TrimSpace(r.SQL) == "" {
+			p.at(at("sql"), "must not be empty")
+		}
+		if r.Every <= 0 {
+			p.missing(base, "every", "every is required with sql: how often the query runs")
+		}
+	}
+	switch r.Severity {
+	case "critical", "warning", "info":
+	default:
+		p.at(at("severity"), "%q is not a severity (critical, warning or info)", r.Severity)
+	}
+	for j, n := range r.Notify {
+		if !notifiers[n] {
+			p.at(fmt.Sprintf("%s[%d]", at("notify"), j), "there is no notifier named %q", n)
+		}
+	}
+}
+
+func (p *parser) validateNotifier(i int) {
+	n := p.c.Notifiers[i]
+	base := fmt.Sprintf("notifiers[%d]", i)
+	at := func(key string) string { return base + "." + key }
+
+	if _, ok := notifierKeys[n.Type]; !ok {
+		if n.Type == "" {
+			p.missing(base, "type", "type is required (one of %s)", strings.Join(NotifierTypes(), ", "))
+		} else {
+			p.at(at("type"), "unknown notifier type %q (one of %s)", n.Type, strings.Join(NotifierTypes(), ", "))
+		}
+		return
+	}
+	p.notApplicable(base, "type "+n.Type, func(k string) bool { return notifierKeyApplies(n.Type, k) })
+	if n.Timeout <= 0 {
+		p.at(at("timeout"), "must be more than 0")
+	}
+	switch n.Type {
+	case "webhook", "dingtalk", "wecom", "feishu", "slack":
+		if n.URL == "" {
+			p.missing(base, "url", "url is required for type %s", n.Type)
+		} else {
+			p.httpURL(at("url"), n.URL.Reveal())
+		}
+	case "email":
+		if n.SMTP == "" {
+			p.missing(base, "smtp", "smtp is required for type email: the server as host:port")
+		} else if _, _, err := net.SplitHostPort(n.SMTP); err != nil {
+			p.at(at("smtp"), "%q is not a host:port address", n.SMTP)
+		}
+		if n.From == "" {
+			p.missing(base, "from", "from is required for type email")
+		}
+		if len(n.To) == 0 {
+			p.missing(base, "to", "to is required for type email: at least one address")
+		}
+		p.nonEmptyItems(at("to"), n.To)
+	}
+}
+
+// readTokenFiles loads token_file contents into Token, so the rest of the
+// program sees one kind of token. A relative path is taken from the config
+// file's directory, so a config and its secrets can move together.
+func (p *parser) readTokenFiles() {
+	for i := range p.c.Server.Auth.Tokens {
+		t := &p.c.Server.Auth.Tokens[i]
+		if t.TokenFile == "" || t.Token != "" {
+			continue
+		}
+		path := t.TokenFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(p.file), path)
+		}
+		data, err := os.ReadFile(path)
+		tp := fmt.Sprintf("server.auth.tokens[%d].token_file", i)
+		if err != nil {
+			p.at(tp, "reading token file: %v", err)
+			continue
+		}
+		tok := strings.TrimSpace(string(data))
+		if tok == "" {
+			p.at(tp, "token file %s is empty", path)
+			continue
+		}
+		t.Token = Secret(tok)
+	}
+}
