@@ -1,0 +1,217 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+// DefaultWindowLimit is the number of windows Windows returns when
+// WindowQuery.Limit is not set; DefaultHistoryLimit the same for History.
+const (
+	DefaultWindowLimit  = 1000
+	DefaultHistoryLimit = 100
+)
+
+// WindowQuery selects stored window results.
+type WindowQuery struct {
+	// Pipeline selects one pipeline; empty selects all.
+	Pipeline string
+	// Group keeps windows whose group has each of these key = value pairs.
+	Group map[string]string
+	// Since keeps windows that start at or after it; zero keeps all.
+	Since time.Time
+	// Limit is how many windows to return: the newest Limit, oldest first.
+	// Default 1000.
+	Limit int
+}
+
+// Windows returns stored window results, oldest first. Values come back in
+// the order they were written, NaN where null was stored; GroupKeys are sorted
+// and Group follows them.
+func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultWindowLimit
+	}
+	var where []string
+	var args []any
+	if q.Pipeline != "" {
+		where = append(where, "pipeline = ?")
+		args = append(args, q.Pipeline)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "start >= ?")
+		args = append(args, q.Since)
+	}
+	for _, k := range sortedKeys(q.Group) {
+		where = append(where, "json_extract_string(grp, ?) = ?")
+		args = append(args, jsonPointer(k), q.Group[k])
+	}
+	query := `SELECT pipeline, start, "end", CAST(grp AS VARCHAR), CAST(vals AS VARCHAR), count, late FROM windows`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	// Newest first to apply the limit, with a deterministic order among
+	// windows that share a start; reversed below.
+	query += ` ORDER BY start DESC, pipeline DESC, CAST(grp AS VARCHAR) DESC LIMIT ?`
+	args = append(args, limit)
+
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying windows: %w", err)
+	}
+	defer rows.Close()
+	var out []event.Window
+	for rows.Next() {
+		var w event.Window
+		var grp, vals *string
+		var count, late *int64
+		if err := rows.Scan(&w.Pipeline, &w.Start, &w.End, &grp, &vals, &count, &late); err != nil {
+			return nil, fmt.Errorf("reading window row: %w", err)
+		}
+		if grp != nil {
+			if err := decodeGroup(*grp, &w); err != nil {
+				return nil, fmt.Errorf("decoding group %s: %w", *grp, err)
+			}
+		}
+		if vals != nil {
+			if err := decodeValues(*vals, &w); err != nil {
+				return nil, fmt.Errorf("decoding values %s: %w", *vals, err)
+			}
+		}
+		if count != nil {
+			w.Count = *count
+		}
+		if late != nil {
+			w.Late = *late
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading windows: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// jsonPointer turns a group key into an RFC 6901 path, which needs no
+// quoting rules beyond ~ and /, unlike a JSONPath.
+func jsonPointer(key string) string {
+	return "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+}
+
+func decodeGroup(s string, w *event.Window) error {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return err
+	}
+	w.GroupKeys = make([]string, 0, len(m))
+	for k := range m {
+		w.GroupKeys = append(w.GroupKeys, k)
+	}
+	slices.Sort(w.GroupKeys)
+	w.Group = make([]string, len(w.GroupKeys))
+	for i, k := range w.GroupKeys {
+		switch v := m[k].(type) {
+		case string:
+			w.Group[i] = v
+		case nil:
+		default:
+			w.Group[i] = fmt.Sprint(v)
+		}
+	}
+	return nil
+}
+
+// decodeValues reads the vals object token by token, keeping its key order.
+func decodeValues(s string, w *event.Window) error {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("expecting an object, got %v (%v)", tok, err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("expecting a key, got %v", tok)
+		}
+		tok, err = dec.Token()
+		if err != nil {
+			return err
+		}
+		v := math.NaN()
+		switch x := tok.(type) {
+		case float64:
+			v = x
+		case nil:
+		default:
+			return fmt.Errorf("value of %q: expecting a number or null, got %v", name, tok)
+		}
+		w.Names = append(w.Names, name)
+		w.Values = append(w.Values, v)
+	}
+	return nil
+}
+
+// History returns the newest limit alert transitions, newest first. limit <= 0
+// means DefaultHistoryLimit.
+func (s *Store) History(ctx context.Context, limit int) ([]event.Transition, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT ts, rule, fingerprint, CAST(labels AS VARCHAR), state, value, summary, decision
+		FROM alerts ORDER BY ts DESC, seq DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("querying alert history: %w", err)
+	}
+	defer rows.Close()
+	var out []event.Transition
+	for rows.Next() {
+		var t event.Transition
+		var labels, summary, decision *string
+		var state string
+		var value *float64
+		if err := rows.Scan(&t.Time, &t.Rule, &t.Fingerprint, &labels, &state, &value, &summary, &decision); err != nil {
+			return nil, fmt.Errorf("reading alert row: %w", err)
+		}
+		t.State = event.AlertState(state)
+		if labels != nil {
+			if err := json.Unmarshal([]byte(*labels), &t.Labels); err != nil {
+				return nil, fmt.Errorf("decoding labels %s: %w", *labels, err)
+			}
+		}
+		if value != nil {
+			t.Value = *value
+		} else {
+			t.Value = math.NaN()
+		}
+		if summary != nil {
+			t.Summary = *summary
+		}
+		if decision != nil {
+			t.Decision = *decision
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading alert history: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// The defaults of Options.
+const (
+	DefaultFlushInterval = time.Second
+	DefaultBatchSize     = 10000
+	DefaultQueryTimeout  = 10 * time.Second
+	DefaultMaxRows       = 10000
+	DefaultQueueSize     = 1024
+)
+
+// FileName is the name of the database file inside Options.Dir.
+const FileName = "lookout.duckdb"
+
+// ErrClosed is returned by the Write methods, Flush and the reads once Close
+// has been called.
+var ErrClosed = errors.New("store closed")
+
+// Options configures a Store. The zero value of each field means its default.
+type Options struct {
+	// Dir is the data directory; the database is Dir/lookout.duckdb. It is
+	// created when missing.
+	Dir string
+	// FlushInterval bounds how long a written row waits before it is
+	// committed. Default 1s.
+	FlushInterval time.Duration
+	// BatchSize commits as soon as this many rows are buffered. Default 10000.
+	BatchSize int
+	// StoreEvents turns on storing raw events. When false WriteEvents accepts
+	// and discards them; windows, alerts and rejected inputs are still stored.
+	StoreEvents bool
+	// QueryTimeout bounds each Query. Default 10s.
+	QueryTimeout time.Duration
+	// MaxRows caps the rows a Query returns; beyond it Result.Truncated is set.
+	// Default 10000.
+	MaxRows int
+	// QueueSize bounds the number of Write calls waiting for the writer; a
+	// Write blocks while it is full. Default 1024.
+	QueueSize int
+	// Retention is how long Prune keeps rows of each table.
+	Retention Retention
+	// Log receives the writer's errors. Default: discarded.
+	Log *slog.Logger
+}
+
+// Retention is how long each table keeps its rows; zero keeps them forever.
+// Rejected inputs are kept as long as events.
+type Retention struct {
+	Events  time.Duration
+	Windows time.Duration
+	Alerts  time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+	if o.MaxRows <= 0 {
+		o.MaxRows = DefaultMaxRows
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Store is lookout's DuckDB database. All methods are safe for concurrent use.
+type Store struct {
+	opts Options
+	log  *slog.Logger
+
+	connector *duckdb.Connector
+	db        *sql.DB // read connections: Windows, History, Query
+	parser    *parser
+
+	// mu guards closed and the closing of queue: Write methods hold it for
+	// reading while they send, Close takes it for writing, so no send can
+	// race with close(queue).
+	mu      sync.RWMutex
+	closed  bool
+	queue   chan *request
+	backlog atomic.Int64
+	done    chan struct{} // closed when the writer goroutine has finished
+	w       *writer
+
+	// gate, when set (by tests only), is received from by the writer after
+	// it takes each request off the queue, so a test can hold the writer
+	// still and watch the queue fill up.
+	gate chan struct{}
+}
+
+// Open opens (creating when needed) the database in opts.Dir, brings its
+// schema up to date and starts the writer.
+func Open(opts Options) (*Store, error) {
+	return open(opts, nil)
+}
+
+func open(opts Options, gate chan struct{}) (*Store, error) {
+	opts.setDefaults()
+	if opts.Dir == "" {
+		return nil, errors.New("opening store: no data directory")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data directory %s: %w", opts.Dir, err)
+	}
+	path := filepath.Join(opts.Dir, FileName)
+	connector, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	s := &Store{
+		opts:      opts,
+		log:       opts.Log,
+		connector: connector,
+		db:        sql.OpenDB(connector),
+		queue:     make(chan *request, opts.QueueSize),
+		done:      make(chan struct{}),
+		gate:      gate,
+	}
+	fail := func(err error) (*Store, error) {
+		s.db.Close()
+		if s.parser != nil {
+			s.parser.close()
+		}
+		connector.Close()
+		return nil, err
+	}
+	ctx := context.Background()
+	if err := migrate(ctx, s.db); err != nil {
+		return fail(fmt.Errorf("migrating %s: %w", path, err))
+	}
+	if err := lockDown(ctx, s.db); err != nil {
+		return fail(fmt.Errorf("locking down %s: %w", path, err))
+	}
+	if s.parser, err = newParser(); err != nil {
+		return fail(err)
+	}
+	if s.w, err = newWriter(ctx, s); err != nil {
+		return fail(fmt.Errorf("starting writer for %s: %w", path, err))
+	}
+	go s.run()
+	return s, nil
+}
+
+// lockDown makes the database unable to touch anything outside itself, so a
+// query that slips past Query's checks still cannot read a file, reach the
+// network or load an extension, and cannot turn any of that back on. It runs
+// after the migrations because they are the last thing that needs no such
+// limit.
+func lockDown(ctx context.Context, db *sql.DB) error {
+	for _, q := range []string{
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET enable_external_access = false",
+		"SET lock_configuration = true",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("running %q: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// Backlog returns the number of rows handed to the Write methods and not yet
+// committed.
+func (s *Store) Backlog() int { return int(s.backlog.Load()) }
+
+// Close commits everything written before it, stops the writer and closes
+// the database. Writes after Close fail with ErrClosed. Calling Close again
+// returns ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	close(s.queue)
+	s.mu.Unlock()
+
+	<-s.done
+	return errors.Join(
+		s.w.close(),
+		s.db.Close(),
+		s.parser.close(),
+		s.connector.Close(),
+	)
+}

@@ -1,0 +1,439 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+// A request is one Write call's rows, already encoded into column values by
+// the caller's goroutine (so JSON encoding is spread over the callers rather
+// than serialised in the writer), or a flush request.
+type request struct {
+	table string // one of the tables below; "" for a flush request
+	rows  [][]driver.Value
+	flush chan error // set on a flush request
+	prune *pruneRequest
+}
+
+type pruneRequest struct {
+	now   time.Time
+	reply chan pruneReply
+}
+
+type pruneReply struct {
+	n   int64
+	err error
+}
+
+// tables lists what the writer appends to and the columns it fills, in the
+// order a request's rows carry them. Naming the columns keeps the appenders
+// working when a later migration adds columns.
+var tables = []struct {
+	name    string
+	columns []string
+}{
+	{"events", []string{"ts", "source", "fields", "flags", "raw"}},
+	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late"}},
+	{"alerts", []string{"ts", "rule", "fingerprint", "labels", "state", "value", "summary", "decision", "seq"}},
+	{"rejected", []string{"ts", "source", "raw", "reason"}},
+}
+
+// WriteEvents queues raw events for the events table. It blocks while the
+// writer's queue is full and fails only when ctx is done or the store is
+// closed. The events must not be modified afterwards; evs itself may be
+// reused once WriteEvents returns. Without Options.StoreEvents it does
+// nothing.
+func (s *Store) WriteEvents(ctx context.Context, evs []*event.Event) error {
+	if !s.opts.StoreEvents || len(evs) == 0 {
+		return s.checkOpen()
+	}
+	rows := make([][]driver.Value, len(evs))
+	for i, e := range evs {
+		rows[i] = []driver.Value{e.Time, e.Source, encodeFields(e.Fields), e.Flags.String(), validString(e.Raw)}
+	}
+	return s.enqueue(ctx, &request{table: "events", rows: rows})
+}
+
+// WriteRejected queues inputs that could not be parsed for the rejected
+// table. It blocks and fails like WriteEvents. Raw bytes that are not UTF-8
+// have their bad bytes replaced by U+FFFD, since the column is text.
+func (s *Store) WriteRejected(ctx context.Context, rs []event.Rejected) error {
+	if len(rs) == 0 {
+		return s.checkOpen()
+	}
+	rows := make([][]driver.Value, len(rs))
+	for i, r := range rs {
+		rows[i] = []driver.Value{r.Time, r.Source, validString(r.Raw), r.Reason}
+	}
+	return s.enqueue(ctx, &request{table: "rejected", rows: rows})
+}
+
+// WriteWindow queues one closed window result. It blocks and fails like
+// WriteEvents. NaN and infinite values are stored as JSON null.
+func (s *Store) WriteWindow(ctx context.Context, w *event.Window) error {
+	row := []driver.Value{w.Pipeline, w.Start, w.End, encodeGroup(w), encodeValues(w), w.Count, w.Late}
+	return s.enqueue(ctx, &request{table: "windows", rows: [][]driver.Value{row}})
+}
+
+// WriteTransition queues one alert transition for the alerts table. It
+// blocks and fails like WriteEvents.
+func (s *Store) WriteTransition(ctx context.Context, t event.Transition) error {
+	labels, err := json.Marshal(t.Labels)
+	if err != nil { // map[string]string always encodes; kept for safety
+		return fmt.Errorf("encoding labels: %w", err)
+	}
+	// seq is filled in by the writer, which alone knows the order of commits.
+	row := []driver.Value{t.Time, t.Rule, t.Fingerprint, json.RawMessage(labels), string(t.State), t.Value, t.Summary, t.Decision, nil}
+	return s.enqueue(ctx, &request{table: "alerts", rows: [][]driver.Value{row}})
+}
+
+// Flush returns once every row handed to a Write method before the call is
+// committed, or with the error that kept some of them from being committed.
+func (s *Store) Flush(ctx context.Context) error {
+	req := &request{flush: make(chan error, 1)}
+	if err := s.enqueue(ctx, req); err != nil {
+		return err
+	}
+	select {
+	case err := <-req.flush:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for flush: %w", ctx.Err())
+	}
+}
+
+// Prune deletes the rows older than Options.Retention allows, counted back
+// from now, and returns how many it deleted. It runs on the writer's
+// goroutine, after committing what was written before it, since that is the
+// one connection that writes. The caller decides how often (hourly is
+// plenty); taking now as an argument keeps it testable.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	req := &request{prune: &pruneRequest{now: now, reply: make(chan pruneReply, 1)}}
+	if err := s.enqueue(ctx, req); err != nil {
+		return 0, err
+	}
+	select {
+	case r := <-req.prune.reply:
+		return r.n, r.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("waiting for prune: %w", ctx.Err())
+	}
+}
+
+func (s *Store) checkOpen() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// enqueue hands req to the writer, blocking while the queue is full. The read
+// lock is held while blocked so that Close cannot close the queue under a
+// pending send; the writer keeps draining, so Close still gets its turn.
+func (s *Store) enqueue(ctx context.Context, req *request) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("queueing rows for the store: %w", err)
+	}
+	n := int64(len(req.rows))
+	s.backlog.Add(n)
+	select {
+	case s.queue <- req:
+		return nil
+	case <-ctx.Done():
+		s.backlog.Add(-n)
+		return fmt.Errorf("queueing rows for the store: %w", ctx.Err())
+	}
+}
+
+// writer owns the write connection and one appender per table. Only the
+// writer goroutine touches it after newWriter.
+type writer struct {
+	s         *Store
+	conn      driver.Conn
+	appenders map[string]*duckdb.Appender
+	buffered  int64 // rows appended since the last commit
+	seq       int64 // last alerts.seq used
+	failed    int64 // rows lost to errors, for the log
+}
+
+func newWriter(ctx context.Context, s *Store) (*writer, error) {
+	conn, err := s.connector.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	w := &writer{s: s, conn: conn, appenders: map[string]*duckdb.Appender{}}
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("reading last alert sequence: %w", err)
+	}
+	for _, t := range tables {
+		if err := w.openAppender(t.name, t.columns); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *writer) openAppender(table string, columns []string) error {
+	a, err := duckdb.NewAppenderWithColumns(w.conn, "", "", table, columns)
+	if err != nil {
+		return fmt.Errorf("creating appender for %s: %w", table, err)
+	}
+	w.appenders[table] = a
+	return nil
+}
+
+// run is the writer goroutine. It commits when BatchSize rows are buffered,
+// every FlushInterval, on a flush request and when the queue is closed.
+func (s *Store) run() {
+	defer close(s.done)
+	w := s.w
+	tick := time.NewTicker(s.opts.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case req, ok := <-s.queue:
+			if !ok {
+				w.commit()
+				return
+			}
+			if s.gate != nil {
+				<-s.gate
+			}
+			if req.flush != nil {
+				req.flush <- w.commit()
+				continue
+			}
+			if req.prune != nil {
+				n, err := w.prune(req.prune.now)
+				req.prune.reply <- pruneReply{n, err}
+				continue
+			}
+			w.append(req)
+			if w.buffered >= int64(s.opts.BatchSize) {
+				w.commit()
+			}
+		case <-tick.C:
+			w.commit()
+		}
+	}
+}
+
+func (w *writer) append(req *request) {
+	a := w.appenders[req.table]
+	if a == nil { // a previous commit failed and could not reopen it
+		w.lose(req.table, int64(len(req.rows)), errors.New("no appender"))
+		return
+	}
+	for _, row := range req.rows {
+		if req.table == "alerts" {
+			w.seq++
+			row[len(row)-1] = w.seq
+		}
+		if err := a.AppendRow(row...); err != nil {
+			w.lose(req.table, 1, err)
+			continue
+		}
+		w.buffered++
+	}
+}
+
+// commit flushes every appender, which commits its rows. On an error the
+// appender's buffered rows are lost (and logged): DuckDB invalidates an
+// appender whose flush failed, so it is replaced to keep later rows flowing.
+func (w *writer) commit() error {
+	var errs []error
+	for _, t := range tables {
+		a := w.appenders[t.name]
+		if a == nil {
+			if err := w.openAppender(t.name, t.columns); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := a.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("committing %s: %w", t.name, err))
+			w.s.log.Error("store commit failed", "table", t.name, "err", err)
+			a.Close()
+			delete(w.appenders, t.name)
+			if err := w.openAppender(t.name, t.columns); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	// Rows of a failed flush are gone either way, so the backlog drops by
+	// everything buffered.
+	w.s.backlog.Add(-w.buffered)
+	w.buffered = 0
+	return errors.Join(errs...)
+}
+
+func (w *writer) prune(now time.Time) (int64, error) {
+	if err := w.commit(); err != nil {
+		return 0, err
+	}
+	ex, ok := w.conn.(driver.ExecerContext)
+	if !ok {
+		return 0, errors.New("pruning: driver connection cannot execute")
+	}
+	r := w.s.opts.Retention
+	var total int64
+	for _, d := range []struct {
+		table, column string
+		keep          time.Duration
+	}{
+		{"events", "ts", r.Events},
+		{"rejected", "ts", r.Events},
+		{"windows", `"end"`, r.Windows},
+		{"alerts", "ts", r.Alerts},
+	} {
+		if d.keep <= 0 {
+			continue
+		}
+		res, err := ex.ExecContext(context.Background(),
+			"DELETE FROM "+d.table+" WHERE "+d.column+" < ?", []driver.NamedValue{{Ordinal: 1, Value: now.Add(-d.keep)}})
+		if err != nil {
+			return total, fmt.Errorf("pruning %s: %w", d.table, err)
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			total += n
+		}
+	}
+	return total, nil
+}
+
+func (w *writer) lose(table string, n int64, err error) {
+	w.failed += n
+	w.s.backlog.Add(-n)
+	w.s.log.Error("store row not written", "table", table, "rows", n, "lost_total", w.failed, "err", err)
+}
+
+func (w *writer) close() error {
+	var errs []error
+	for _, t := range tables {
+		if a := w.appenders[t.name]; a != nil {
+			if err := a.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing appender for %s: %w", t.name, err))
+			}
+		}
+	}
+	if err := w.conn.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing write connection: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// validString turns raw bytes into text DuckDB accepts: VARCHAR must be UTF-8.
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// The JSON columns get json.RawMessage because the appender runs
+// json.Marshal over whatever it is given for a JSON column: a string would be
+// stored as a JSON string, and RawMessage passes through as it is.
+
+// encodeFields encodes an event's fields as a JSON object. encoding/json
+// refuses NaN and infinities, so on that error the fields are copied with
+// those numbers replaced by null.
+func encodeFields(f map[string]any) any {
+	if f == nil {
+		return nil
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		b, err = json.Marshal(finiteOnly(f))
+		if err != nil {
+			return nil
+		}
+	}
+	return json.RawMessage(b)
+}
+
+func finiteOnly(v any) any {
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return v
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = finiteOnly(x)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, x := range v {
+			a[i] = finiteOnly(x)
+		}
+		return a
+	}
+	return v
+}
+
+// encodeGroup encodes the group as a JSON object; encoding/json sorts the
+// keys, which is the order Windows gives them back in.
+func encodeGroup(w *event.Window) json.RawMessage {
+	b, _ := json.Marshal(w.GroupMap()) // map[string]string always encodes
+	return json.RawMessage(b)
+}
+
+// encodeValues encodes the values as a JSON object in the order of w.Names,
+// so Windows can give them back in the order the pipeline declared them.
+func encodeValues(w *event.Window) json.RawMessage {
+	b := make([]byte, 0, 16+24*len(w.Names))
+	b = append(b, '{')
+	for i, name := range w.Names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(name) // a string always encodes
+		b = append(b, k...)
+		b = append(b, ':')
+		v := math.NaN()
+		if i < len(w.Values) {
+			v = w.Values[i]
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+	}
+	return json.RawMessage(append(b, '}'))
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
