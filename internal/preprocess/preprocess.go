@@ -1,0 +1,335 @@
+package preprocess
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+// DefaultTimeField is the field that holds an event's time unless the source
+// names another one (CONTRACT.md "Events").
+const DefaultTimeField = "ts"
+
+// Processor applies one source's preprocessing (CONTRACT.md "Events" and the
+// source keys time_field and fields). It is immutable after New apart from
+// internal caches, and safe for concurrent use.
+type Processor struct {
+	source    string
+	timeField string
+	fields    []fieldRule
+	// scanners keeps scanners with their key and value caches between
+	// messages; see cache.
+	scanners sync.Pool
+	// sizeHint is the field count of the last decoded message, used to size
+	// the next map so it rarely has to grow.
+	sizeHint atomic.Int32
+}
+
+type fieldType int
+
+const (
+	typeAny fieldType = iota
+	typeNumber
+	typeString
+	typeBool
+)
+
+type fieldRule struct {
+	key      string
+	typ      fieldType
+	required bool
+	min, max float64
+	hasMin   bool
+	hasMax   bool
+	// factor converts the value to the target unit; 0 when there is no
+	// conversion. as is the field that receives the converted value.
+	factor float64
+	as     string
+}
+
+// unit is a unit of measure: its dimension and its size in the dimension's
+// base unit (seconds, bytes, fraction).
+type unit struct {
+	dim  string
+	base float64
+}
+
+var units = map[string]unit{
+	"ns": {"time", 1e-9}, "us": {"time", 1e-6}, "µs": {"time", 1e-6}, "μs": {"time", 1e-6},
+	"ms": {"time", 1e-3}, "s": {"time", 1}, "m": {"time", 60}, "min": {"time", 60},
+	"h": {"time", 3600}, "d": {"time", 86400},
+	"b": {"bytes", 1}, "bytes": {"bytes", 1},
+	"kb": {"bytes", 1e3}, "mb": {"bytes", 1e6}, "gb": {"bytes", 1e9}, "tb": {"bytes", 1e12},
+	"kib": {"bytes", 1 << 10}, "mib": {"bytes", 1 << 20}, "gib": {"bytes", 1 << 30}, "tib": {"bytes", 1 << 40},
+	"ratio": {"fraction", 1}, "fraction": {"fraction", 1}, "percent": {"fraction", 0.01}, "%": {"fraction", 0.01},
+}
+
+func lookupUnit(name string) (unit, bool) {
+	u, ok := units[name]
+	if !ok {
+		u, ok = units[strings.ToLower(name)]
+	}
+	return u, ok
+}
+
+// New compiles the preprocessing of one source. It fails on a configuration
+// that cannot work: an unknown type or unit, a unit without a target, or
+// units of different dimensions.
+func New(cfg config.Source) (*Processor, error) {
+	p := &Processor{source: cfg.Name, timeField: cfg.TimeField}
+	if p.timeField == "" {
+		p.timeField = DefaultTimeField
+	}
+	for key, f := range cfg.Fields {
+		r := fieldRule{key: key, required: f.Required}
+		switch f.Type {
+		case "":
+		case "number":
+			r.typ = typeNumber
+		case "string":
+			r.typ = typeString
+		case "bool":
+			r.typ = typeBool
+		default:
+			return nil, fmt.Errorf("field %s: unknown type %q (want number, string or bool)", key, f.Type)
+		}
+		if f.Min != nil {
+			r.min, r.hasMin = *f.Min, true
+		}
+		if f.Max != nil {
+			r.max, r.hasMax = *f.Max, true
+		}
+		if f.Unit != "" || f.To != "" {
+			from, ok := lookupUnit(f.Unit)
+			if !ok {
+				return nil, fmt.Errorf("field %s: unknown unit %q", key, f.Unit)
+			}
+			to, ok := lookupUnit(f.To)
+			if !ok {
+				return nil, fmt.Errorf("field %s: unknown target unit %q", key, f.To)
+			}
+			if from.dim != to.dim {
+				return nil, fmt.Errorf("field %s: cannot convert %s (%s) to %s (%s)", key, f.Unit, from.dim, f.To, to.dim)
+			}
+			if r.typ != typeAny && r.typ != typeNumber {
+				return nil, fmt.Errorf("field %s: a unit needs type number", key)
+			}
+			// A unit only makes sense for numbers, so it implies the type.
+			r.typ = typeNumber
+			r.factor = from.base / to.base
+			r.as = f.As
+			if r.as == "" {
+				r.as = key
+			}
+		}
+		p.fields = append(p.fields, r)
+	}
+	// Map order is random; a fixed order makes Apply deterministic when one
+	// rule's "as" target is another rule's input.
+	sort.Slice(p.fields, func(i, j int) bool { return p.fields[i].key < p.fields[j].key })
+	return p, nil
+}
+
+// TimeField returns the name of the field that holds the event time.
+func (p *Processor) TimeField() string { return p.timeField }
+
+// Decode turns one JSON object message into an event of this source: fields
+// flattened with dots ({"http":{"status":500}} → "http.status"), numbers as
+// float64, arrays as []any, then Apply. A message that is not a single JSON
+// object returns an error whose text is the reason stored in the rejected
+// table ("not a JSON object", "invalid JSON at offset 12: ..."). Raw is kept
+// as given, not copied: the caller must not modify it afterwards.
+func (p *Processor) Decode(raw []byte, arrival time.Time) (*event.Event, error) {
+	fields, err := p.DecodeFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	e := &event.Event{Source: p.source, Raw: raw, Fields: fields}
+	p.Apply(e, arrival)
+	return e, nil
+}
+
+// DecodeFields scans one JSON object message into flattened fields without
+// building an event or applying preprocessing, for sources that assemble
+// events themselves. Its errors are those of Decode.
+func (p *Processor) DecodeFields(raw []byte) (map[string]any, error) {
+	fields := make(map[string]any, int(p.sizeHint.Load()))
+	s, _ := p.scanners.Get().(*scanner)
+	if s == nil {
+		s = &scanner{cache: &cache{}, key: make([]byte, 0, 64)}
+	}
+	s.data, s.pos, s.depth = raw, 0, 0
+	err := s.decodeObject(fields)
+	s.data = nil // do not keep the message alive from the pool
+	p.scanners.Put(s)
+	if err != nil {
+		return nil, err
+	}
+	if n := int32(len(fields)); n != p.sizeHint.Load() {
+		p.sizeHint.Store(n)
+	}
+	return fields, nil
+}
+
+// Apply normalises an event in place and never drops it.
+//
+// Time: from the time field (an RFC 3339 string, or a Unix number whose
+// magnitude says s, ms, µs or ns; a numeric string counts as a number). When
+// the field is absent, a time the source already set (a broker timestamp, the
+// host sampler's clock) stands; otherwise the event gets arrival and
+// FlagNoTimestamp. A time field that cannot be read also gets FlagBadType.
+//
+// Then, per configured field in name order: a null counts as absent; required
+// and absent → FlagMissingField; type check and conversion ("12" → 12 for
+// type number, numbers and bools → text for type string, "true" → true for
+// type bool; failure → FlagBadType with the value kept); min/max on the value
+// as sent (outside → FlagOutOfRange, kept); unit conversion (unit ms, to s,
+// as latency → field latency = value/1000, the original kept; without as the
+// field itself is converted).
+func (p *Processor) Apply(e *event.Event, arrival time.Time) {
+	if e.Fields == nil {
+		e.Fields = map[string]any{}
+	}
+	p.applyTime(e, arrival)
+	for i := range p.fields {
+		r := &p.fields[i]
+		v, ok := e.Fields[r.key]
+		if !ok || v == nil {
+			if r.required {
+				e.Flags |= event.FlagMissingField
+			}
+			continue
+		}
+		cv, changed, ok := convert(v, r.typ)
+		if !ok {
+			e.Flags |= event.FlagBadType
+			continue
+		}
+		if changed {
+			e.Fields[r.key] = cv
+			v = cv
+		}
+		if f, isNum := v.(float64); isNum {
+			if (r.hasMin && f < r.min) || (r.hasMax && f > r.max) {
+				e.Flags |= event.FlagOutOfRange
+			}
+			if r.factor != 0 {
+				e.Fields[r.as] = f * r.factor
+			}
+		}
+	}
+}
+
+func (p *Processor) applyTime(e *event.Event, arrival time.Time) {
+	v, ok := e.Fields[p.timeField]
+	if !ok || v == nil {
+		if e.Time.IsZero() {
+			e.Time = arrival
+			e.Flags |= event.FlagNoTimestamp
+		}
+		return
+	}
+	if t, ok := ParseTime(v); ok {
+		e.Time = t
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = arrival
+		e.Flags |= event.FlagNoTimestamp
+	}
+	e.Flags |= event.FlagBadType
+}
+
+// ParseTime reads an event time: an RFC 3339 string, or a Unix time as a
+// number (or numeric string) whose magnitude tells its unit: below 1e11
+// seconds, below 1e14 milliseconds, below 1e17 microseconds, else
+// nanoseconds. Those bounds keep every unit's plausible range (1973 to 5138)
+// apart. Times are returned in UTC.
+func ParseTime(v any) (time.Time, bool) {
+	switch t := v.(type) {
+	case float64:
+		return unixTime(t)
+	case string:
+		if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			return pt.UTC(), true
+		}
+		if f, err := strconv.ParseFloat(t, 64); err == nil {
+			return unixTime(f)
+		}
+	case time.Time:
+		return t, !t.IsZero()
+	}
+	return time.Time{}, false
+}
+
+func unixTime(v float64) (time.Time, bool) {
+	a := math.Abs(v)
+	if math.IsNaN(v) || a >= 1e19 {
+		return time.Time{}, false
+	}
+	var perSec float64
+	switch {
+	case a < 1e11:
+		perSec = 1
+	case a < 1e14:
+		perSec = 1e3
+	case a < 1e17:
+		perSec = 1e6
+	default:
+		perSec = 1e9
+	}
+	sec := math.Floor(v / perSec)
+	ns := math.Round((v - sec*perSec) * (1e9 / perSec))
+	return time.Unix(int64(sec), int64(ns)).UTC(), true
+}
+
+// convert checks v against a declared type, converting what has an obvious
+// reading. It reports whether the value was converted (so the caller stores
+// it; an unchanged value is not stored again, which would box it again) and
+// whether the result is of the type.
+func convert(v any, typ fieldType) (out any, changed, ok bool) {
+	switch typ {
+	case typeNumber:
+		switch t := v.(type) {
+		case float64:
+			return v, false, true
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return v, false, false
+			}
+			return f, true, true
+		}
+	case typeString:
+		switch t := v.(type) {
+		case string:
+			return v, false, true
+		case float64:
+			return strconv.FormatFloat(t, 'f', -1, 64), true, true
+		case bool:
+			return strconv.FormatBool(t), true, true
+		}
+	case typeBool:
+		switch t := v.(type) {
+		case bool:
+			return v, false, true
+		case string:
+			b, err := strconv.ParseBool(t)
+			if err != nil {
+				return v, false, false
+			}
+			return b, true, true
+		}
+	default:
+		return v, false, true
+	}
+	return v, false, false
+}

@@ -1,0 +1,173 @@
+package source
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/clock"
+)
+
+// rateSeconds is the span Rate averages over.
+const rateSeconds = 10
+
+// Each rate bucket packs a second (relative to the Health's creation) and the
+// events counted in it into one uint64, so Received can update it with one
+// compare-and-swap and no lock.
+const (
+	countBits = 30
+	countMask = 1<<countBits - 1
+)
+
+// Health is a source's health, updated by the source and read by the API and
+// /metrics. It is safe for concurrent use and lock-free on the hot path: every
+// field is an atomic.
+type Health struct {
+	name, kind string
+	clk        clock.Clock
+	start      time.Time
+
+	up          atomic.Bool
+	lastSuccess atomic.Int64 // Unix ns; 0 = never
+	lastErrorAt atomic.Int64
+	lastError   atomic.Pointer[string]
+	events      atomic.Int64
+	rejected    atomic.Int64
+	bytes       atomic.Int64
+	lag         atomic.Int64
+	buckets     [rateSeconds + 2]atomic.Uint64
+}
+
+// HealthSnapshot is a consistent-enough copy of a Health for the API.
+type HealthSnapshot struct {
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Up          bool      `json:"up"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Events      int64     `json:"events"`
+	Rejected    int64     `json:"rejected"`
+	Bytes       int64     `json:"bytes"`
+	// Rate is events per second over roughly the last 10 seconds.
+	Rate float64 `json:"rate"`
+	Lag  int64   `json:"lag"`
+}
+
+// NewHealth returns the health of the source name of type kind, down until
+// the source reports otherwise.
+func NewHealth(name, kind string, clk clock.Clock) *Health {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Health{name: name, kind: kind, clk: clk, start: clk.Now()}
+}
+
+// Received counts events produced and the bytes they came in.
+func (h *Health) Received(events, bytes int) {
+	h.events.Add(int64(events))
+	h.bytes.Add(int64(bytes))
+	if events <= 0 {
+		return
+	}
+	sec := h.second(h.clk.Now())
+	b := &h.buckets[sec%uint64(len(h.buckets))]
+	for {
+		old := b.Load()
+		c := uint64(events)
+		if old>>countBits == sec {
+			c += old & countMask
+		}
+		// Saturate rather than carry into the second: a billion events
+		// in one second is already "very many".
+		c = min(c, countMask)
+		if b.CompareAndSwap(old, sec<<countBits|c) {
+			return
+		}
+	}
+}
+
+// second numbers the seconds since the Health was created, from 1 so that
+// an untouched bucket (0) never matches.
+func (h *Health) second(t time.Time) uint64 {
+	d := t.Sub(h.start)
+	if d < 0 {
+		d = 0
+	}
+	return uint64(d/time.Second) + 1
+}
+
+// Rejected counts inputs that could not be parsed.
+func (h *Health) Rejected(n int) { h.rejected.Add(int64(n)) }
+
+// Success records a successful receive, poll or scrape: the source is up.
+func (h *Health) Success() {
+	h.lastSuccess.Store(h.clk.Now().UnixNano())
+	h.up.Store(true)
+}
+
+// Failure records a failed attempt: the source is down until the next
+// Success or SetConnected(true).
+func (h *Health) Failure(err error) {
+	msg := "unknown error"
+	if err != nil {
+		msg = err.Error()
+	}
+	h.lastError.Store(&msg)
+	h.lastErrorAt.Store(h.clk.Now().UnixNano())
+	h.up.Store(false)
+}
+
+// SetLag records how far behind the source is (messages or records waiting
+// at the broker), for sources that know.
+func (h *Health) SetLag(n int64) { h.lag.Store(n) }
+
+// SetConnected records whether a connection-based source is connected; it is
+// up while it is.
+func (h *Health) SetConnected(c bool) { h.up.Store(c) }
+
+// Snapshot returns the current health.
+func (h *Health) Snapshot() HealthSnapshot {
+	s := HealthSnapshot{
+		Name:     h.name,
+		Type:     h.kind,
+		Up:       h.up.Load(),
+		Events:   h.events.Load(),
+		Rejected: h.rejected.Load(),
+		Bytes:    h.bytes.Load(),
+		Lag:      h.lag.Load(),
+	}
+	if ns := h.lastSuccess.Load(); ns != 0 {
+		s.LastSuccess = time.Unix(0, ns).UTC()
+	}
+	if ns := h.lastErrorAt.Load(); ns != 0 {
+		s.LastErrorAt = time.Unix(0, ns).UTC()
+	}
+	if p := h.lastError.Load(); p != nil {
+		s.LastError = *p
+	}
+	s.Rate = h.rate()
+	return s
+}
+
+// rate averages the last rateSeconds complete seconds; the current second is
+// left out because it is still filling. A source younger than that is
+// averaged over the complete seconds it has lived.
+func (h *Health) rate() float64 {
+	now := h.second(h.clk.Now())
+	span := uint64(rateSeconds)
+	if now-1 < span {
+		span = now - 1
+	}
+	if span == 0 {
+		return 0
+	}
+	var sum uint64
+	for i := range h.buckets {
+		v := h.buckets[i].Load()
+		sec := v >> countBits
+		if sec < now && sec >= now-span {
+			sum += v & countMask
+		}
+	}
+	return float64(sum) / float64(span)
+}

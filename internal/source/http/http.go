@@ -1,0 +1,408 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	nethttp "net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/preprocess"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// Defaults for keys the config leaves out.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultTimeout  = 10 * time.Second
+	// MaxBody bounds what one pull reads, so a runaway target cannot
+	// exhaust memory; a longer body is a failed pull.
+	MaxBody = 32 << 20
+	// MaxRaw is how much of a body the raw ring keeps.
+	MaxRaw = 64 << 10
+)
+
+// The formats of the format key.
+const (
+	FormatPrometheus = "prometheus"
+	FormatJSON       = "json"
+	FormatStatus     = "status"
+)
+
+func init() {
+	source.Register("http", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source pulls one URL on a schedule.
+type Source struct {
+	name     string
+	url      string
+	format   string
+	interval time.Duration
+	timeout  time.Duration
+	jitter   time.Duration
+	headers  map[string]config.Secret
+	deps     source.Deps
+
+	// Rand returns a uniform random number in [0, n); it picks the delay
+	// before the first pull. Tests replace it to pin the jitter.
+	Rand func(n int64) int64
+}
+
+// New returns an http source for cfg.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{
+		name: cfg.Name, url: cfg.URL, format: cfg.Format,
+		interval: cfg.Interval.D(), timeout: cfg.Timeout.D(), jitter: cfg.Jitter.D(),
+		headers: cfg.Headers, deps: d, Rand: rand.Int64N,
+	}
+	if s.url == "" {
+		return nil, errors.New("url is required")
+	}
+	if s.format == "" {
+		s.format = FormatJSON
+	}
+	switch s.format {
+	case FormatPrometheus, FormatJSON, FormatStatus:
+	default:
+		return nil, fmt.Errorf("unknown format %q (want prometheus, json or status)", s.format)
+	}
+	if s.interval <= 0 {
+		s.interval = DefaultInterval
+	}
+	if s.timeout <= 0 {
+		s.timeout = min(DefaultTimeout, s.interval)
+	}
+	return s, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw messages (response bodies).
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// firstDelay is the random delay in [0, jitter) before the first pull, which
+// spreads many sources with the same interval over time instead of having
+// them all pull at once.
+func (s *Source) firstDelay() time.Duration {
+	if s.jitter <= 0 {
+		return 0
+	}
+	return time.Duration(s.Rand(int64(s.jitter)))
+}
+
+// Run waits the jitter delay, pulls, and then pulls every interval on a
+// fixed schedule until ctx is done. A failed pull is reported through Health
+// and as an up = 0 / up = false event; it never ends Run. Submit blocking
+// (backpressure) delays the next pull rather than queueing more.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	s.deps.Log.Debug("starting http source", "source", s.name, "url", s.url)
+	if d := s.firstDelay(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for {
+		b, rejected := s.Pull(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if len(b.Events) > 0 || len(rejected) > 0 {
+			if err := sink.Submit(ctx, b, rejected); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.deps.Health.Failure(fmt.Errorf("submitting: %w", err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Pull requests the URL once and returns what it produced. Health and the raw
+// ring are updated here; submitting is the caller's.
+func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
+	start := s.deps.Clock.Now()
+	b := event.Batch{Source: s.name}
+	code, body, err := s.fetch(ctx)
+	elapsed := s.deps.Clock.Now().Sub(start)
+	if body != nil {
+		s.deps.Raw.Add(start, body[:min(len(body), MaxRaw)])
+	}
+	if err == nil && s.format != FormatStatus && (code < 200 || code > 299) {
+		err = fmt.Errorf("pulling %s: status %d", s.url, code)
+	}
+
+	var rejected []event.Rejected
+	switch s.format {
+	case FormatStatus:
+		up := err == nil && code >= 200 && code < 400
+		f := map[string]any{"url": s.url, "up": up, "response_time": elapsed.Seconds()}
+		if code != 0 {
+			f["status"] = float64(code)
+		}
+		if err == nil && !up {
+			err = fmt.Errorf("pulling %s: status %d", s.url, code)
+		}
+		if err != nil {
+			f["error"] = err.Error()
+		}
+		b.Events = append(b.Events, s.event(f, start))
+	case FormatPrometheus:
+		if err == nil {
+			b.Events, err = s.parsePrometheus(body, start)
+			if err != nil {
+				rejected = append(rejected, s.reject(start, body, err.Error()))
+			}
+		}
+		up := map[string]any{"metric": "up", "value": 1.0}
+		if err != nil {
+			up["value"] = 0.0
+			up["error"] = err.Error()
+		}
+		b.Events = append(b.Events, s.event(up, start))
+	case FormatJSON:
+		if err == nil {
+			b.Events, rejected = s.parseJSON(body, start)
+		} else {
+			b.Events = append(b.Events, s.event(map[string]any{"url": s.url, "up": false, "error": err.Error()}, start))
+		}
+	}
+
+	if err != nil {
+		s.deps.Health.Failure(err)
+		s.deps.Log.Debug("pull failed", "source", s.name, "err", err)
+	} else {
+		s.deps.Health.Success()
+	}
+	s.deps.Health.Received(len(b.Events), len(body))
+	if len(rejected) > 0 {
+		s.deps.Health.Rejected(len(rejected))
+	}
+	return b, rejected
+}
+
+// fetch does the request. It returns the body whenever a response arrived,
+// whatever its status.
+func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, s.url, nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("building request for %s: %w", s.url, err)
+	}
+	switch s.format {
+	case FormatPrometheus:
+		// Only the text format is parsed; ask for it so a server that can
+		// negotiate does not send protobuf or OpenMetrics.
+		req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+	case FormatJSON:
+		req.Header.Set("Accept", "application/json, application/x-ndjson;q=0.9, */*;q=0.1")
+	}
+	for k, v := range s.headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v.Reveal()
+			continue
+		}
+		req.Header.Set(k, v.Reveal())
+	}
+	resp, err := s.deps.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("pulling %s: %w", s.url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return resp.StatusCode, body, fmt.Errorf("reading the body of %s: %w", s.url, err)
+	}
+	if len(body) > MaxBody {
+		return resp.StatusCode, body[:MaxBody], fmt.Errorf("reading the body of %s: longer than %d bytes", s.url, MaxBody)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// event builds an event from fields this source made itself; its Raw is
+// their JSON, so the store and the raw view show what the event holds.
+func (s *Source) event(f map[string]any, at time.Time) *event.Event {
+	e := &event.Event{Time: at, Source: s.name, Fields: f, Raw: rawJSON(f)}
+	s.deps.Pre.Apply(e, at)
+	return e
+}
+
+func (s *Source) reject(at time.Time, raw []byte, reason string) event.Rejected {
+	return event.Rejected{Time: at, Source: s.name, Raw: raw, Reason: reason}
+}
+
+// rawJSON marshals fields; NaN and ±Inf, which Prometheus samples may hold and
+// JSON cannot, are written as the strings Prometheus uses for them.
+func rawJSON(f map[string]any) []byte {
+	c := f
+	copied := false
+	for k, v := range f {
+		if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			if !copied {
+				c = make(map[string]any, len(f))
+				for k2, v2 := range f {
+					c[k2] = v2
+				}
+				copied = true
+			}
+			c[k] = formatFloat(x)
+		}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func formatFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// parsePrometheus turns a text-format body into one event per sample.
+// Families are taken in name order so that the events are in a stable order.
+func (s *Source) parsePrometheus(body []byte, at time.Time) ([]*event.Event, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the Prometheus text format: %w", err)
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []*event.Event
+	for _, name := range names {
+		fam := fams[name]
+		for _, m := range fam.GetMetric() {
+			t := at
+			if m.TimestampMs != nil {
+				t = time.UnixMilli(m.GetTimestampMs()).UTC()
+			}
+			add := func(metric string, value float64, extra ...string) {
+				f := make(map[string]any, len(m.GetLabel())+2+len(extra)/2)
+				for _, l := range m.GetLabel() {
+					k := l.GetName()
+					if k == "metric" || k == "value" {
+						k = "label_" + k
+					}
+					f[k] = l.GetValue()
+				}
+				for i := 0; i+1 < len(extra); i += 2 {
+					f[extra[i]] = extra[i+1]
+				}
+				f["metric"], f["value"] = metric, value
+				out = append(out, s.event(f, t))
+			}
+			switch fam.GetType() {
+			case dto.MetricType_COUNTER:
+				add(name, m.GetCounter().GetValue())
+			case dto.MetricType_GAUGE:
+				add(name, m.GetGauge().GetValue())
+			case dto.MetricType_SUMMARY:
+				sm := m.GetSummary()
+				for _, q := range sm.GetQuantile() {
+					add(name, q.GetValue(), "quantile", formatFloat(q.GetQuantile()))
+				}
+				add(name+"_sum", sm.GetSampleSum())
+				add(name+"_count", float64(sm.GetSampleCount()))
+			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+				h := m.GetHistogram()
+				for _, bk := range h.GetBucket() {
+					add(name+"_bucket", float64(bk.GetCumulativeCount()), "le", formatFloat(bk.GetUpperBound()))
+				}
+				add(name+"_sum", h.GetSampleSum())
+				add(name+"_count", float64(h.GetSampleCount()))
+			default: // untyped
+				add(name, m.GetUntyped().GetValue())
+			}
+		}
+	}
+	return out, nil
+}
+
+// parseJSON reads a body that is one JSON object (one event), a JSON array of
+// objects or NDJSON. Each message that is not a JSON object is rejected on
+// its own, with its own bytes.
+func (s *Source) parseJSON(body []byte, at time.Time) ([]*event.Event, []event.Rejected) {
+	var out []*event.Event
+	var rejected []event.Rejected
+	take := func(msg []byte) {
+		e, err := s.deps.Pre.Decode(msg, at)
+		if err != nil {
+			rejected = append(rejected, s.reject(at, msg, err.Error()))
+			return
+		}
+		out = append(out, e)
+	}
+	switch {
+	case preprocess.IsArray(body):
+		elems, err := preprocess.SplitArray(body)
+		if err != nil {
+			rejected = append(rejected, s.reject(at, body, err.Error()))
+		}
+		for _, el := range elems {
+			take(el)
+		}
+	default:
+		// One object, possibly pretty-printed over several lines, is the
+		// common case; only when the whole body is not one object is it
+		// read as NDJSON.
+		e, err := s.deps.Pre.Decode(body, at)
+		if err == nil {
+			out = append(out, e)
+			break
+		}
+		preprocess.Lines(body, func(_ int, msg []byte) { take(msg) })
+		if len(out) == 0 && len(rejected) == 0 {
+			rejected = append(rejected, s.reject(at, body, "empty body"))
+		}
+	}
+	return out, rejected
+}
+
+var _ source.Source = (*Source)(nil)

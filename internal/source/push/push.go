@@ -1,0 +1,135 @@
+package push
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/preprocess"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+func init() {
+	source.Register("push", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source is one push source.
+type Source struct {
+	name string
+	deps source.Deps
+}
+
+// Result is what the API answers for one body (CONTRACT.md
+// POST /api/v1/events).
+type Result struct {
+	Accepted int         `json:"accepted"`
+	Rejected int         `json:"rejected"`
+	Errors   []LineError `json:"errors"`
+}
+
+// LineError is why one message of a body was rejected. Line is the 1-based
+// line of an NDJSON body, or the 1-based element index of a JSON array.
+type LineError struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
+
+// New returns a push source for cfg.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{name: cfg.Name, deps: d}, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw messages.
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// Run marks the source up and blocks until ctx is done: a push source
+// receives through Ingest, called by the API.
+func (s *Source) Run(ctx context.Context, _ source.Sink) error {
+	s.deps.Health.SetConnected(true)
+	<-ctx.Done()
+	s.deps.Health.SetConnected(false)
+	return nil
+}
+
+// Ingest decodes one request body: NDJSON (one JSON object per line, blank
+// lines ignored, \r\n accepted) or a JSON array of objects (first non-space
+// byte '['). Messages that cannot be parsed become event.Rejected with the
+// reason and a LineError; a body that is neither NDJSON nor an array gives one
+// LineError for line 1.
+//
+// Everything goes to sink.TrySubmit in one call, so a body is taken whole or
+// not at all: when the sink is full Ingest returns source.ErrFull unchanged
+// (the API answers 429 with Retry-After) and nothing of the body is kept,
+// not even in the raw ring. Ingest is safe for concurrent use; body is
+// referenced by the events (their Raw) and must not be modified afterwards.
+func (s *Source) Ingest(body []byte, sink source.Sink) (Result, error) {
+	now := s.deps.Clock.Now()
+	res := Result{Errors: []LineError{}}
+	batch := event.Batch{Source: s.name}
+	var rejected []event.Rejected
+	var msgs [][]byte
+
+	take := func(line int, msg []byte) {
+		msgs = append(msgs, msg)
+		e, err := s.deps.Pre.Decode(msg, now)
+		if err != nil {
+			res.Errors = append(res.Errors, LineError{Line: line, Error: err.Error()})
+			rejected = append(rejected, event.Rejected{Time: now, Source: s.name, Raw: msg, Reason: err.Error()})
+			return
+		}
+		batch.Events = append(batch.Events, e)
+	}
+
+	if preprocess.IsArray(body) {
+		elems, err := preprocess.SplitArray(body)
+		if err != nil {
+			msgs = append(msgs, body)
+			reason := fmt.Sprintf("neither NDJSON nor a JSON array: %v", err)
+			res.Errors = append(res.Errors, LineError{Line: 1, Error: reason})
+			rejected = append(rejected, event.Rejected{Time: now, Source: s.name, Raw: body, Reason: reason})
+		}
+		for i, el := range elems {
+			take(i+1, el)
+		}
+	} else {
+		preprocess.Lines(body, take)
+	}
+	res.Accepted, res.Rejected = len(batch.Events), len(rejected)
+	if res.Accepted == 0 && res.Rejected == 0 {
+		// Nothing to store, but the caller should hear why nothing was
+		// accepted.
+		res.Errors = append(res.Errors, LineError{Line: 1, Error: "empty body"})
+		return res, nil
+	}
+
+	if err := sink.TrySubmit(batch, rejected); err != nil {
+		// Nothing was kept, so the counts must say so too.
+		return Result{}, err
+	}
+	for _, m := range msgs {
+		s.deps.Raw.Add(now, m)
+	}
+	s.deps.Health.Received(res.Accepted, len(body))
+	if res.Rejected > 0 {
+		s.deps.Health.Rejected(res.Rejected)
+	}
+	if res.Accepted > 0 {
+		s.deps.Health.Success()
+	}
+	return res, nil
+}
+
+var _ source.Source = (*Source)(nil)

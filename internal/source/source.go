@@ -1,0 +1,144 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/lookout-dev/lookout/internal/clock"
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/preprocess"
+)
+
+// ErrFull is returned by Sink.TrySubmit when lookout's queues are full. The
+// push API answers 429/503 with Retry-After; nothing of the batch was kept.
+var ErrFull = errors.New("pipeline full")
+
+// Sink is where sources hand over what they produced: the events of one
+// source and the inputs that could not be parsed at all. The sink owns the
+// batch and the rejected slice afterwards; the source must not touch them.
+//
+// Submit blocks while lookout's queues are full (backpressure) until ctx is
+// done, and then returns ctx's error with nothing kept. TrySubmit never blocks:
+// it returns ErrFull instead, again with nothing kept. Implementations are
+// safe for concurrent use.
+type Sink interface {
+	Submit(ctx context.Context, b event.Batch, rejected []event.Rejected) error
+	TrySubmit(b event.Batch, rejected []event.Rejected) error
+}
+
+// Source is one running input.
+type Source interface {
+	// Name is the source's name from the config.
+	Name() string
+	// Run produces events into sink until ctx is done, and then returns nil.
+	// It returns an error only when the source fails for good (transient
+	// failures are retried and reported through Health).
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Deps is what a source gets from the wiring in internal/app. Fields left nil
+// are filled by WithDefaults.
+type Deps struct {
+	Log    *slog.Logger
+	Clock  clock.Clock
+	Pre    *preprocess.Processor
+	Raw    *Ring
+	Health *Health
+	HTTP   *http.Client
+}
+
+// DefaultRawBuffer is how many raw messages a source keeps when the config
+// does not say (CONTRACT.md /api/v1/raw).
+const DefaultRawBuffer = 100
+
+// WithDefaults returns d with every nil field filled in for cfg, so a source
+// and its tests can rely on all of them being set.
+func (d Deps) WithDefaults(cfg config.Source) (Deps, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Pre == nil {
+		p, err := preprocess.New(cfg)
+		if err != nil {
+			return d, fmt.Errorf("compiling preprocessing of source %s: %w", cfg.Name, err)
+		}
+		d.Pre = p
+	}
+	if d.Raw == nil {
+		n := cfg.RawBuffer
+		if n <= 0 {
+			n = DefaultRawBuffer
+		}
+		d.Raw = NewRing(n)
+	}
+	if d.Health == nil {
+		d.Health = NewHealth(cfg.Name, cfg.Type, d.Clock)
+	}
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{}
+	}
+	return d, nil
+}
+
+// Factory builds a source of one kind from its config.
+type Factory func(cfg config.Source, deps Deps) (Source, error)
+
+// registry is the plug-in registry of source kinds, filled by init()
+// functions before main runs and only read afterwards.
+var registry = struct {
+	sync.RWMutex
+	m map[string]Factory
+}{m: map[string]Factory{}}
+
+// Register makes a source kind available under its config type name. It is
+// called from the init() of each source/<kind> package and panics on a
+// duplicate, which is a programming error.
+func Register(kind string, f Factory) {
+	registry.Lock()
+	defer registry.Unlock()
+	if f == nil {
+		panic("source: Register of kind " + kind + " with a nil factory")
+	}
+	if _, dup := registry.m[kind]; dup {
+		panic("source: Register called twice for kind " + kind)
+	}
+	registry.m[kind] = f
+}
+
+// New builds the source cfg describes, with the factory of its type.
+func New(cfg config.Source, deps Deps) (Source, error) {
+	registry.RLock()
+	f, ok := registry.m[cfg.Type]
+	registry.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("source %s: unknown type %q (known: %s)", cfg.Name, cfg.Type, strings.Join(Kinds(), ", "))
+	}
+	s, err := f(cfg, deps)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s source %s: %w", cfg.Type, cfg.Name, err)
+	}
+	return s, nil
+}
+
+// Kinds returns the registered kinds, sorted.
+func Kinds() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	out := make([]string, 0, len(registry.m))
+	for k := range registry.m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
