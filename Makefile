@@ -1,0 +1,42 @@
+# lookout — the two commands are `make run` and `make test`.
+GO        ?= go
+BIN       := bin/lookout
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+RUN_ARGS  ?=
+
+.PHONY: all build run test vet fmt-check unit bench clean
+
+all: build
+
+## build: the binary with version, commit and build date
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lookout
+
+## run: lookout with the built-in default config (monitors this machine), data in ./data
+run: build
+	./$(BIN) run $(RUN_ARGS)
+
+## test: formatting, vet and every test (unit, integration, end-to-end)
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 15m ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## unit: the fast tests only (no external servers, no end-to-end)
+unit:
+	$(GO) test -short -count=1 ./...
+
+## bench: the Go micro-benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+
+clean:
+	rm -rf bin

@@ -1,0 +1,635 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/api"
+	"github.com/lookout-dev/lookout/internal/clock"
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/notify"
+	"github.com/lookout-dev/lookout/internal/preprocess"
+	"github.com/lookout-dev/lookout/internal/rule"
+	"github.com/lookout-dev/lookout/internal/selfmon"
+	"github.com/lookout-dev/lookout/internal/source"
+	"github.com/lookout-dev/lookout/internal/source/push"
+	"github.com/lookout-dev/lookout/internal/state"
+	"github.com/lookout-dev/lookout/internal/store"
+	"github.com/lookout-dev/lookout/internal/telemetry"
+	"github.com/lookout-dev/lookout/internal/web"
+	"github.com/lookout-dev/lookout/internal/window"
+
+	// The plug-ins: one import line per kind.
+	_ "github.com/lookout-dev/lookout/internal/notify/log"
+	_ "github.com/lookout-dev/lookout/internal/notify/webhook"
+	_ "github.com/lookout-dev/lookout/internal/source/host"
+	_ "github.com/lookout-dev/lookout/internal/source/http"
+)
+
+// Options are the command-line settings of `lookout run`.
+type Options struct {
+	ConfigPath     string
+	DataDir        string
+	Listen         string
+	InsecureListen bool
+	LogFormat      string
+	LogLevel       string
+	Build          Build
+	Stderr         io.Writer
+	Clock          clock.Clock
+}
+
+// ingestQueue is how many batches may wait for the ingest goroutine. With the
+// push API's batches of ~1,000 events that is about a second of full load.
+const ingestQueue = 1024
+
+// tickEvery is how often the ingest goroutine closes windows by wall clock: the
+// upper bound of the delay between a window's deadline and its emission.
+const tickEvery = 20 * time.Millisecond
+
+// App is a running lookout.
+type App struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	clk   clock.Clock
+	build Build
+	dir   string
+
+	store  *store.Store
+	state  *state.Local
+	rules  *rule.Engine
+	disp   *notify.Dispatcher
+	feed   *api.Feed
+	reg    *promRegistry
+	ingest chan item
+
+	pipelines []*window.Pipeline
+	bySource  map[string][]*window.Pipeline
+
+	sources []*runningSource
+	byName  map[string]*runningSource
+
+	stopping chan struct{}
+	ready    atomic.Bool
+	ctx      context.Context // the app's lifetime, for writes from callbacks
+
+	windowsEmitted atomic.Int64
+	ingestedEvents atomic.Int64
+}
+
+type runningSource struct {
+	cfg    config.Source
+	src    source.Source
+	push   *push.Source
+	ring   *source.Ring
+	health *source.Health
+}
+
+type item struct {
+	batch    event.Batch
+	rejected []event.Rejected
+}
+
+// Run loads the configuration, runs lookout until ctx is done or a fatal error,
+// then shuts down in order.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	log, err := telemetry.NewLogger(opts.Stderr, opts.LogFormat, defaultStr(opts.LogLevel, "info"))
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if opts.DataDir != "" {
+		cfg.Storage.Path = opts.DataDir
+	}
+	if opts.Listen != "" {
+		cfg.Server.Listen = opts.Listen
+	}
+	if err := Check(cfg); err != nil {
+		return err
+	}
+	if err := checkListen(cfg, opts.InsecureListen); err != nil {
+		return err
+	}
+	a, err := New(ctx, cfg, log, opts.Clock, opts.Build)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		_ = a.Close()
+		return fmt.Errorf("listening on %s: %w", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { a.run(runCtx); close(done) }()
+	log.Info("lookout started", "version", opts.Build.Version, "listen", ln.Addr().String(),
+		"data", a.dir, "config", cfg.File, "sources", len(cfg.Sources), "pipelines", len(cfg.Pipelines),
+		"rules", len(cfg.Rules), "notifiers", len(cfg.Notifiers))
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-serveErr:
+			runErr = fmt.Errorf("serving http: %w", err)
+			break loop
+		case <-hup:
+			if err := a.Reload(ctx); err != nil {
+				log.Error("reload refused", "err", err)
+			}
+		}
+	}
+	log.Info("shutting down")
+	a.ready.Store(false)
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer shutCancel()
+	_ = srv.Shutdown(shutCtx) // stop taking pushes first
+	cancel()
+	<-done
+	if err := a.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+func defaultStr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// checkListen refuses an open API on a non-loopback address (CONTRACT.md auth).
+func checkListen(cfg *config.Config, insecure bool) error {
+	if len(cfg.Server.Auth.Tokens) > 0 || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without API tokens: configure server.auth.tokens or pass -insecure-listen", cfg.Server.Listen)
+}
+
+// Check compiles everything in cfg that config validation cannot judge alone
+// (pipeline and rule expressions, preprocessing, notifiers) and reports the
+// problems as config errors at their lines.
+func Check(cfg *config.Config) error {
+	var errs config.Errors
+	for i, p := range cfg.Pipelines {
+		if _, err := window.New(p, func(*event.Window) {}); err != nil {
+			errs = append(errs, pipelineError(cfg, i, err))
+		}
+	}
+	if _, err := rule.New(cfg.Rules, rule.Options{Pipelines: cfg.Pipelines}); err != nil {
+		errs = append(errs, ruleErrors(cfg, err)...)
+	}
+	for i, s := range cfg.Sources {
+		if _, err := preprocess.New(s); err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("sources[%d]", i), "%v", err))
+		}
+		if s.Type != "self" && !contains(source.Kinds(), s.Type) {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("sources[%d].type", i),
+				"source type %q is not available in this build (available: %v, self)", s.Type, source.Kinds()))
+		}
+	}
+	for i, n := range cfg.Notifiers {
+		if _, err := notify.New(n, notify.Deps{Log: slog.New(slog.DiscardHandler)}); err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("notifiers[%d]", i), "%v", err))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func pipelineError(cfg *config.Config, i int, err error) config.Error {
+	path := fmt.Sprintf("pipelines[%d]", i)
+	var ce *window.CompileError
+	if errors.As(err, &ce) {
+		return cfg.Errorf(path+"."+ce.Path, "%v", ce.Err)
+	}
+	return cfg.Errorf(path, "%v", err)
+}
+
+// ruleErrors maps the rule engine's compile errors (joined) to config lines.
+func ruleErrors(cfg *config.Config, err error) []config.Error {
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	var out []config.Error
+	for _, e := range list {
+		var ce *rule.CompileError
+		if errors.As(e, &ce) {
+			out = append(out, cfg.Errorf(fmt.Sprintf("rules[%d].%s", ce.Index, ce.Path), "%v", ce.Err))
+		} else {
+			out = append(out, cfg.Errorf("rules", "%v", e))
+		}
+	}
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// New builds every stage from cfg. It opens the store, state and outbox under
+// the data directory; Close releases them.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock, build Build) (a *App, err error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	dir := cfg.Storage.Path
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	a = &App{
+		cfg: cfg, log: log, clk: clk, build: build, dir: dir, ctx: ctx,
+		feed:     api.NewFeed(),
+		ingest:   make(chan item, ingestQueue),
+		bySource: map[string][]*window.Pipeline{},
+		byName:   map[string]*runningSource{},
+		stopping: make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	storeEvents := cfg.Storage.Events == nil || *cfg.Storage.Events
+	a.store, err = store.Open(store.Options{
+		Dir: dir, FlushInterval: cfg.Storage.FlushInterval.D(), StoreEvents: storeEvents, Log: log,
+		Retention: store.Retention{
+			Events:  cfg.Storage.Retention.Events.D(),
+			Windows: cfg.Storage.Retention.Windows.D(),
+			Alerts:  cfg.Storage.Retention.Alerts.D(),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	a.state, err = state.OpenLocal(filepath.Join(dir, "state.db"))
+	if err != nil {
+		return nil, fmt.Errorf("opening alert state: %w", err)
+	}
+
+	notifiers := map[string]notify.Notifier{}
+	deps := notify.Deps{Log: log, HTTP: &http.Client{}, ExternalURL: externalURL(cfg)}
+	for _, n := range cfg.Notifiers {
+		nt, err := notify.New(n, deps)
+		if err != nil {
+			return nil, fmt.Errorf("notifier %s: %w", n.Name, err)
+		}
+		notifiers[n.Name] = nt
+	}
+	a.disp, err = notify.NewDispatcher(notify.Options{
+		Notifiers: notifiers, OutboxPath: filepath.Join(dir, "outbox.db"), Clock: clk,
+		Record: a.record, Log: log, ExternalURL: deps.ExternalURL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening outbox: %w", err)
+	}
+
+	a.rules, err = rule.New(cfg.Rules, rule.Options{
+		Store: a.state, Clock: clk, Log: log, Record: a.record,
+		Notify: func(al event.Alert) {
+			if err := a.disp.Enqueue(al); err != nil {
+				a.log.Error("enqueueing notification", "rule", al.Rule, "err", err)
+			}
+		},
+		Threshold: a.state.Threshold,
+		Pipelines: cfg.Pipelines,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.rules.Restore(ctx); err != nil {
+		return nil, fmt.Errorf("restoring alert state: %w", err)
+	}
+
+	for _, pc := range cfg.Pipelines {
+		p, err := window.New(pc, a.emit)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
+		}
+		a.pipelines = append(a.pipelines, p)
+		for _, s := range pc.From {
+			a.bySource[s] = append(a.bySource[s], p)
+		}
+	}
+
+	for _, sc := range cfg.Sources {
+		rs, err := a.newSource(sc)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+		}
+		a.sources = append(a.sources, rs)
+		a.byName[sc.Name] = rs
+	}
+	a.reg = newPromRegistry(a)
+	return a, nil
+}
+
+func (a *App) newSource(sc config.Source) (*runningSource, error) {
+	pre, err := preprocess.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	n := sc.RawBuffer
+	if n <= 0 {
+		n = 100
+	}
+	rs := &runningSource{cfg: sc, ring: source.NewRing(n), health: source.NewHealth(sc.Name, sc.Type, a.clk)}
+	deps := source.Deps{
+		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
+		HTTP: &http.Client{},
+	}
+	if sc.Type == "self" {
+		rs.src = selfmon.New(sc, deps, a.selfStats)
+		return rs, nil
+	}
+	rs.src, err = source.New(sc, deps)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := rs.src.(*push.Source); ok {
+		rs.push = p
+	}
+	return rs, nil
+}
+
+func externalURL(cfg *config.Config) string {
+	return "http://" + cfg.Server.Listen
+}
+
+// run starts the sources, the dispatcher and the ingest loop, and returns when
+// ctx is done and all of them have stopped. Sources stop first so that the
+// ingest loop can drain what they handed over.
+func (a *App) run(ctx context.Context) {
+	srcCtx, stopSources := context.WithCancel(ctx)
+	var srcWG sync.WaitGroup
+	for _, rs := range a.sources {
+		srcWG.Add(1)
+		go func() {
+			defer srcWG.Done()
+			a.runSource(srcCtx, rs)
+		}()
+	}
+	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
+	dispDone := make(chan struct{})
+	go func() { a.disp.Run(dispCtx); close(dispDone) }()
+
+	ingestDone := make(chan struct{})
+	go func() { a.ingestLoop(); close(ingestDone) }()
+	go a.pruneLoop(ctx)
+	a.ready.Store(true)
+
+	<-ctx.Done()
+	stopSources()
+	srcWG.Wait()
+	close(a.stopping) // the ingest loop drains the queue, then returns
+	<-ingestDone
+	// Give the dispatcher a moment to deliver what the last windows decided;
+	// whatever is left stays in the outbox for the next start.
+	deadline := time.Now().Add(2 * time.Second)
+	for a.disp.Pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopDisp()
+	<-dispDone
+}
+
+// pruneEvery is how often rows older than storage.retention are deleted. The
+// delete runs on the store's writer between batches, so ingest does not wait
+// on a separate lock.
+const pruneEvery = 10 * time.Minute
+
+func (a *App) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.store.Prune(ctx, a.clk.Now())
+			if err != nil {
+				a.log.Error("pruning expired rows", "err", err)
+			} else if n > 0 {
+				a.log.Info("pruned expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+func (a *App) runSource(ctx context.Context, rs *runningSource) {
+	backoff := time.Second
+	for {
+		err := rs.src.Run(ctx, sink{a})
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("source stopped")
+		}
+		rs.health.Failure(err)
+		a.log.Error("source failed, restarting", "source", rs.cfg.Name, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+// ingestLoop owns the pipelines: it folds each batch into them, stores the
+// events, and closes windows by wall clock between batches.
+func (a *App) ingestLoop() {
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case it := <-a.ingest:
+			a.process(it)
+		case <-tick.C:
+			now := a.clk.Now()
+			for _, p := range a.pipelines {
+				p.Advance(now)
+			}
+		case <-a.stopping:
+			for {
+				select {
+				case it := <-a.ingest:
+					a.process(it)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (a *App) process(it item) {
+	ctx := context.WithoutCancel(a.ctx)
+	if len(it.batch.Events) > 0 {
+		now := a.clk.Now()
+		for _, p := range a.bySource[it.batch.Source] {
+			p.Add(it.batch.Events, now)
+		}
+		a.ingestedEvents.Add(int64(len(it.batch.Events)))
+		if err := a.store.WriteEvents(ctx, it.batch.Events); err != nil {
+			a.log.Error("storing events", "source", it.batch.Source, "err", err)
+		}
+	}
+	if len(it.rejected) > 0 {
+		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
+			a.log.Error("storing rejected input", "source", it.batch.Source, "err", err)
+		}
+	}
+}
+
+// emit receives each closed window from a pipeline, on the ingest goroutine.
+func (a *App) emit(w *event.Window) {
+	a.windowsEmitted.Add(1)
+	if err := a.store.WriteWindow(context.WithoutCancel(a.ctx), w); err != nil {
+		a.log.Error("storing window", "pipeline", w.Pipeline, "err", err)
+	}
+	a.rules.OnWindow(w)
+	a.feed.Publish("window", api.WindowToJSON(w))
+}
+
+// record receives every alert transition and notification decision.
+func (a *App) record(t event.Transition) {
+	if err := a.store.WriteTransition(context.WithoutCancel(a.ctx), t); err != nil {
+		a.log.Error("storing alert transition", "rule", t.Rule, "err", err)
+	}
+	a.feed.Publish("alert", api.TransitionToJSON(t))
+}
+
+func (a *App) selfStats() map[string]any {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return map[string]any{
+		"goroutines":      float64(runtime.NumGoroutine()),
+		"heap_bytes":      float64(ms.HeapAlloc),
+		"ingest_queue":    float64(len(a.ingest)),
+		"ingest_capacity": float64(cap(a.ingest)),
+		"store_backlog":   float64(a.store.Backlog()),
+		"outbox_pending":  float64(a.disp.Pending()),
+		"events_total":    float64(a.ingestedEvents.Load()),
+		"windows_total":   float64(a.windowsEmitted.Load()),
+	}
+}
+
+// Handler returns the HTTP API and dashboard.
+func (a *App) Handler() http.Handler {
+	var toks []api.Token
+	for _, t := range a.cfg.Server.Auth.Tokens {
+		at := api.Token{Name: t.Name, Secret: t.Token.Reveal()}
+		for _, s := range t.Scopes {
+			at.Scopes = append(at.Scopes, api.Scope(s))
+		}
+		toks = append(toks, at)
+	}
+	return api.New(api.Options{
+		Backend: backend{a}, Tokens: toks, MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
+		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
+	})
+}
+
+// Close releases the outbox, state and store, flushing the store's writes.
+func (a *App) Close() error {
+	var errs []error
+	if a.disp != nil {
+		errs = append(errs, a.disp.Close())
+	}
+	if a.state != nil {
+		errs = append(errs, a.state.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// sink is how sources hand batches to the ingest goroutine.
+type sink struct{ a *App }
+
+func (s sink) Submit(ctx context.Context, b event.Batch, rejected []event.Rejected) error {
+	select {
+	case s.a.ingest <- item{b, rejected}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.a.stopping:
+		return errors.New("lookout is stopping")
+	}
+}
+
+func (s sink) TrySubmit(b event.Batch, rejected []event.Rejected) error {
+	select {
+	case <-s.a.stopping:
+		return errors.New("lookout is stopping")
+	default:
+	}
+	select {
+	case s.a.ingest <- item{b, rejected}:
+		return nil
+	default:
+		return source.ErrFull
+	}
+}
+
+var _ source.Sink = sink{}
