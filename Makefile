@@ -7,7 +7,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 RUN_ARGS  ?=
 
-.PHONY: all build run test vet fmt-check unit bench clean
+.PHONY: all build run test deps vet fmt-check unit bench clean
 
 all: build
 
@@ -20,8 +20,12 @@ run: build
 	./$(BIN) run $(RUN_ARGS)
 
 ## test: formatting, vet and every test (unit, integration, end-to-end)
-test: fmt-check vet
+test: deps fmt-check vet
 	$(GO) test -count=1 -timeout 15m ./...
+
+## deps: install what the tests need (servers, browser) when missing
+deps:
+	@for f in scripts/deps/*.sh; do [ -e "$$f" ] || continue; bash "$$f" || exit 1; done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

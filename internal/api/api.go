@@ -76,6 +76,9 @@ type Options struct {
 	Log          *slog.Logger
 	// RetryAfter is the Retry-After the push API sends when the pipeline is full.
 	RetryAfter time.Duration
+	// Receivers are extra ingest endpoints (ServeMux pattern → handler) of
+	// sources fed over this listener, e.g. OTLP/HTTP; they need the write scope.
+	Receivers map[string]http.Handler
 }
 
 // Server is the API's http.Handler.
@@ -115,6 +118,9 @@ func (s *Server) routes() {
 	h("PUT /api/v1/thresholds/{name}", ScopeAdmin, s.putThreshold)
 	h("POST /api/v1/reload", ScopeAdmin, s.postReload)
 	h("GET /api/v1/stream", ScopeRead, s.getStream)
+	for pattern, handler := range s.opts.Receivers {
+		h(pattern, ScopeWrite, handler.ServeHTTP)
+	}
 	if s.opts.Metrics != nil {
 		h("GET /metrics", ScopeRead, s.opts.Metrics.ServeHTTP)
 	}
@@ -149,6 +155,11 @@ func (s *Server) auth(need Scope, next http.HandlerFunc) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok && r.Method == http.MethodGet && r.URL.Path == "/api/v1/stream" {
+			// A browser's EventSource cannot send headers: the live feed also
+			// takes the token as ?access_token= (RFC 6750 §2.3).
+			got, ok = r.URL.Query().Get("access_token"), true
+		}
 		if !ok || got == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lookout"`)
 			writeError(w, http.StatusUnauthorized, "missing bearer token")

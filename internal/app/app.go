@@ -87,6 +87,7 @@ type App struct {
 	ready    atomic.Bool
 	ctx      context.Context // the app's lifetime, for writes from callbacks
 
+	acks           acker
 	windowsEmitted atomic.Int64
 	ingestedEvents atomic.Int64
 }
@@ -358,11 +359,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("restoring alert state: %w", err)
 	}
 
+	a.acks = acker{store: a.store, ctx: context.WithoutCancel(ctx)}
 	for _, pc := range cfg.Pipelines {
 		p, err := window.New(pc, a.emit)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
 		}
+		// Windows already emitted before a restart stay emitted: replayed
+		// broker messages for them count as late instead of as a second copy.
+		last, err := a.store.LastWindowEnd(ctx, pc.Name)
+		if err != nil {
+			return nil, err
+		}
+		p.Resume(last)
 		a.pipelines = append(a.pipelines, p)
 		for _, s := range pc.From {
 			a.bySource[s] = append(a.bySource[s], p)
@@ -508,12 +517,14 @@ func (a *App) ingestLoop() {
 			for _, p := range a.pipelines {
 				p.Advance(now)
 			}
+			a.acks.release()
 		case <-a.stopping:
 			for {
 				select {
 				case it := <-a.ingest:
 					a.process(it)
 				default:
+					a.acks.abandon()
 					return
 				}
 			}
@@ -532,6 +543,9 @@ func (a *App) process(it item) {
 		if err := a.store.WriteEvents(ctx, it.batch.Events); err != nil {
 			a.log.Error("storing events", "source", it.batch.Source, "err", err)
 		}
+	}
+	if it.batch.Ack != nil {
+		a.acks.add(it.batch, a.bySource[it.batch.Source])
 	}
 	if len(it.rejected) > 0 {
 		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
@@ -583,9 +597,16 @@ func (a *App) Handler() http.Handler {
 		}
 		toks = append(toks, at)
 	}
+	receivers := map[string]http.Handler{}
+	for _, rs := range a.sources {
+		if r, ok := rs.src.(source.Receiver); ok {
+			receivers[r.Pattern()] = r.Handler(sink{a})
+		}
+	}
 	return api.New(api.Options{
 		Backend: backend{a}, Tokens: toks, MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
 		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
+		Receivers: receivers,
 	})
 }
 

@@ -84,6 +84,13 @@ func (e *Event) Number(key string) (float64, bool) {
 type Batch struct {
 	Source string
 	Events []*Event
+	// Ack, when set, is called exactly once when lookout is done with the
+	// batch: err nil means its events are durably stored and the windows they
+	// fell into are closed and stored, so a broker source may commit the
+	// offsets / acknowledge the messages; a non-nil err means they were not
+	// (the source should let the broker redeliver). It is called from
+	// lookout's goroutines: it must be quick and safe for concurrent use.
+	Ack func(err error)
 }
 
 // Rejected is an input that could not be turned into an event at all. It is

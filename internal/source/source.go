@@ -142,3 +142,14 @@ func Kinds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Receiver is a source that is fed over lookout's own HTTP listener, like the
+// OTLP/HTTP receiver. The app mounts each one's handler at its Pattern (a
+// net/http ServeMux pattern such as "POST /v1/metrics") behind the write scope.
+// The handler answers 429 with Retry-After when Sink.TrySubmit says ErrFull.
+type Receiver interface {
+	Source
+	Pattern() string
+	// Handler serves the source's requests, handing what it parsed to sink.
+	Handler(sink Sink) http.Handler
+}

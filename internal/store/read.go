@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -214,4 +215,21 @@ func (s *Store) History(ctx context.Context, limit int) ([]event.Transition, err
 		return nil, fmt.Errorf("reading alert history: %w", err)
 	}
 	return out, nil
+}
+
+// LastWindowEnd returns the end of the newest stored window of a pipeline, or
+// the zero time when it has none. After a restart the app resumes the pipeline
+// from there, so replayed input does not emit a window twice.
+func (s *Store) LastWindowEnd(ctx context.Context, pipeline string) (time.Time, error) {
+	if err := s.checkOpen(); err != nil {
+		return time.Time{}, err
+	}
+	var end sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT max("end") FROM windows WHERE pipeline = ?`, pipeline).Scan(&end); err != nil {
+		return time.Time{}, fmt.Errorf("reading the last window of %s: %w", pipeline, err)
+	}
+	if !end.Valid {
+		return time.Time{}, nil
+	}
+	return end.Time, nil
 }

@@ -419,3 +419,58 @@ func TestPrune(t *testing.T) {
 		t.Errorf("rows left = %v, want %v", res.Rows, want)
 	}
 }
+
+// TestAfterCommit: the callback runs only once the rows written before it are
+// committed and visible, so a broker source can acknowledge after it.
+func TestAfterCommit(t *testing.T) {
+	s := openTest(t, Options{StoreEvents: true, FlushInterval: time.Hour})
+	ctx := context.Background()
+	// Nothing buffered: the callback runs at once.
+	done := make(chan error, 1)
+	if err := s.AfterCommit(ctx, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("AfterCommit with nothing buffered: %v", err)
+	}
+	evs := []*event.Event{{Time: t0, Source: "kafka", Raw: []byte(`{"a":1}`), Fields: map[string]any{"a": 1.0}}}
+	if err := s.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AfterCommit(ctx, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("callback ran before the commit (err %v)", err)
+	case <-time.After(50 * time.Millisecond): // the flush interval is an hour: no commit yet
+	}
+	mustFlush(t, s)
+	if err := <-done; err != nil {
+		t.Fatalf("AfterCommit: %v", err)
+	}
+	if res := mustQuery(t, s, `SELECT count(*) FROM events WHERE source = 'kafka'`); res.Rows[0][0] != int64(1) {
+		t.Fatalf("events after the callback = %v, want 1", res.Rows[0][0])
+	}
+}
+
+func TestLastWindowEnd(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	if end, err := s.LastWindowEnd(ctx, "api"); err != nil || !end.IsZero() {
+		t.Fatalf("empty store: %v, %v; want zero time", end, err)
+	}
+	for i := range 3 {
+		if err := s.WriteWindow(ctx, win("api", t0.Add(time.Duration(i)*10*time.Second), nil, []string{"n"}, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.WriteWindow(ctx, win("other", t0.Add(time.Hour), nil, []string{"n"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	end, err := s.LastWindowEnd(ctx, "api")
+	if err != nil || !end.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("LastWindowEnd = %v, %v; want %v", end, err, t0.Add(30*time.Second))
+	}
+}

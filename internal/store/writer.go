@@ -26,6 +26,7 @@ type request struct {
 	rows  [][]driver.Value
 	flush chan error // set on a flush request
 	prune *pruneRequest
+	after func(error) // set on an AfterCommit request
 }
 
 type pruneRequest struct {
@@ -115,6 +116,16 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 }
 
+// AfterCommit arranges for fn to be called, on the writer's goroutine, once
+// every row handed to a Write method before the call is committed (err nil) or
+// has failed to commit. Unlike Flush it does not wait and does not force a
+// commit: fn rides on the next one, by size or by time. Broker sources use it to
+// acknowledge messages only after their events are durable. fn must be quick
+// and must not call back into the store.
+func (s *Store) AfterCommit(ctx context.Context, fn func(error)) error {
+	return s.enqueue(ctx, &request{after: fn})
+}
+
 // Prune deletes the rows older than Options.Retention allows, counted back
 // from now, and returns how many it deleted. It runs on the writer's
 // goroutine, after committing what was written before it, since that is the
@@ -171,9 +182,10 @@ type writer struct {
 	s         *Store
 	conn      driver.Conn
 	appenders map[string]*duckdb.Appender
-	buffered  int64 // rows appended since the last commit
-	seq       int64 // last alerts.seq used
-	failed    int64 // rows lost to errors, for the log
+	buffered  int64         // rows appended since the last commit
+	seq       int64         // last alerts.seq used
+	failed    int64         // rows lost to errors, for the log
+	after     []func(error) // AfterCommit callbacks waiting for the next commit
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -223,6 +235,14 @@ func (s *Store) run() {
 			}
 			if req.flush != nil {
 				req.flush <- w.commit()
+				continue
+			}
+			if req.after != nil {
+				if w.buffered == 0 {
+					req.after(nil) // everything before it is already committed
+				} else {
+					w.after = append(w.after, req.after)
+				}
 				continue
 			}
 			if req.prune != nil {
@@ -286,7 +306,12 @@ func (w *writer) commit() error {
 	// everything buffered.
 	w.s.backlog.Add(-w.buffered)
 	w.buffered = 0
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	for _, fn := range w.after {
+		fn(err)
+	}
+	w.after = w.after[:0]
+	return err
 }
 
 func (w *writer) prune(now time.Time) (int64, error) {

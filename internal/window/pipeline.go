@@ -625,3 +625,33 @@ func (p *Pipeline) result(g *group, states []agg.State, start, end, count int64)
 		Count:     count,
 	}
 }
+
+// Closed reports whether the window that an event at time t falls into has
+// closed (and so has been emitted). A {count: N} window emits on every event,
+// so it is always true there. The app acknowledges broker messages to their
+// source only once this holds for every pipeline they fed.
+func (p *Pipeline) Closed(t time.Time) bool {
+	if p.count > 0 {
+		return true
+	}
+	ns := t.UnixNano()
+	r := ns % p.size
+	if r < 0 {
+		r += p.size
+	}
+	return ns-r+p.size <= p.closed
+}
+
+// Resume declares every window that ends at or before t as already closed,
+// without emitting anything: events for them count as late. After a restart
+// the app calls it with the end of the newest stored window, so that replayed
+// broker messages of windows already emitted are not counted into a second,
+// partial copy of them.
+func (p *Pipeline) Resume(t time.Time) {
+	if p.count > 0 {
+		return
+	}
+	if ns := t.UnixNano(); ns > p.closed {
+		p.closed = ns
+	}
+}

@@ -618,3 +618,30 @@ func TestCountWindowStrings(t *testing.T) {
 		t.Errorf("distinct over the last 2 = %v, want %v", got, want)
 	}
 }
+
+func TestClosedAndResume(t *testing.T) {
+	var got []*event.Window
+	p, err := New(config.Pipeline{
+		Name: "p", From: []string{"s"}, Window: config.Window{Size: 10 * time.Second},
+		Aggregates: config.Aggregates{{Name: "n", Expr: "count()"}},
+	}, func(w *event.Window) { got = append(got, w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Unix(1_700_000_000, 0) // a multiple of 10 s
+	p.Resume(base.Add(10 * time.Second))
+	if !p.Closed(base.Add(5*time.Second)) || p.Closed(base.Add(15*time.Second)) {
+		t.Fatalf("after Resume(base+10s): Closed(base+5s)=%v Closed(base+15s)=%v, want true, false",
+			p.Closed(base.Add(5*time.Second)), p.Closed(base.Add(15*time.Second)))
+	}
+	late := &event.Event{Time: base.Add(5 * time.Second), Fields: map[string]any{}}
+	fresh := &event.Event{Time: base.Add(15 * time.Second), Fields: map[string]any{}}
+	p.Add([]*event.Event{late, fresh}, base.Add(16*time.Second))
+	if late.Flags&event.FlagLate == 0 || fresh.Flags&event.FlagLate != 0 {
+		t.Fatalf("flags: replayed %v, fresh %v; want only the replayed one late", late.Flags, fresh.Flags)
+	}
+	p.Advance(base.Add(21 * time.Second))
+	if len(got) != 1 || got[0].Values[0] != 1 || !p.Closed(base.Add(15*time.Second)) {
+		t.Fatalf("emitted %d windows (%v), want one with n=1", len(got), got)
+	}
+}
