@@ -95,4 +95,3 @@ func BenchmarkPushToWindow(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*perBody/b.Elapsed().Seconds(), "events/s")
 }
-
