@@ -43,7 +43,9 @@ type Backend interface {
 	Query(ctx context.Context, sql string) (*store.Result, error)
 	Thresholds(ctx context.Context) (map[string]float64, error)
 	SetThreshold(ctx context.Context, name string, v float64) error
-	Reload(ctx context.Context) error
+	// Reload applies the config file again and returns what changed; an
+	// invalid file is refused (the error lists its FILE:LINE problems).
+	Reload(ctx context.Context) ([]string, error)
 	// Ready reports whether lookout is ready to take traffic, and why not.
 	Ready() (bool, string)
 }
@@ -482,15 +484,15 @@ func (s *Server) putThreshold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postReload(w http.ResponseWriter, r *http.Request) {
-	if err := s.opts.Backend.Reload(r.Context()); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, errors.ErrUnsupported) {
-			status = http.StatusNotImplemented
-		}
-		writeError(w, status, err.Error())
+	changes, err := s.opts.Backend.Reload(r.Context())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	if changes == nil {
+		changes = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "changes": changes})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

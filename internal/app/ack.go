@@ -88,3 +88,28 @@ func (k *acker) abandon() {
 		delete(k.pending, src)
 	}
 }
+
+// forget removes replaced pipelines from the pending acks: their open windows
+// will never close (a new pipeline starts fresh), and the events are stored.
+func (k *acker) forget(gone []*window.Pipeline) {
+	if len(gone) == 0 {
+		return
+	}
+	drop := map[*window.Pipeline]bool{}
+	for _, p := range gone {
+		drop[p] = true
+	}
+	for src, q := range k.pending {
+		for i := range q {
+			var keep []*window.Pipeline
+			for _, p := range q[i].pipelines {
+				if !drop[p] {
+					keep = append(keep, p)
+				}
+			}
+			q[i].pipelines = keep
+		}
+		k.pending[src] = q
+	}
+	k.release()
+}

@@ -24,9 +24,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/preprocess"
 	"github.com/lookout-dev/lookout/internal/rule"
-	"github.com/lookout-dev/lookout/internal/selfmon"
 	"github.com/lookout-dev/lookout/internal/source"
-	"github.com/lookout-dev/lookout/internal/source/push"
 	"github.com/lookout-dev/lookout/internal/state"
 	"github.com/lookout-dev/lookout/internal/store"
 	"github.com/lookout-dev/lookout/internal/telemetry"
@@ -63,41 +61,37 @@ const tickEvery = 20 * time.Millisecond
 
 // App is a running lookout.
 type App struct {
-	cfg   *config.Config
 	log   *slog.Logger
 	clk   clock.Clock
 	build Build
 	dir   string
+	ctx   context.Context // the app's lifetime, for writes from callbacks
 
 	store  *store.Store
 	state  *state.Local
-	rules  *rule.Engine
-	disp   *notify.Dispatcher
 	feed   *api.Feed
 	reg    *promRegistry
 	ingest chan item
 
-	pipelines []*window.Pipeline
-	bySource  map[string][]*window.Pipeline
+	// g is the reloadable part: sources, pipelines, rules, notifiers. The
+	// ingest goroutine swaps it (see Reload); everyone else only loads it.
+	g    atomic.Pointer[graph]
+	disp atomic.Pointer[notify.Dispatcher]
+	// dispStop stops the current dispatcher's Run; only the holder of
+	// reloadMu uses it.
+	dispStop func()
 
-	sources []*runningSource
-	byName  map[string]*runningSource
+	control  chan func() // work that must run on the ingest goroutine
+	reloadMu sync.Mutex
+	runCtx   context.Context // set by run: sources started by a reload live in it
+	reloads  reloadStats
 
 	stopping chan struct{}
 	ready    atomic.Bool
-	ctx      context.Context // the app's lifetime, for writes from callbacks
 
 	acks           acker
 	windowsEmitted atomic.Int64
 	ingestedEvents atomic.Int64
-}
-
-type runningSource struct {
-	cfg    config.Source
-	src    source.Source
-	push   *push.Source
-	ring   *source.Ring
-	health *source.Health
 }
 
 type item struct {
@@ -165,9 +159,7 @@ loop:
 			runErr = fmt.Errorf("serving http: %w", err)
 			break loop
 		case <-hup:
-			if err := a.Reload(ctx); err != nil {
-				log.Error("reload refused", "err", err)
-			}
+			_, _ = a.Reload(ctx) // the outcome is logged and in /metrics
 		}
 	}
 	log.Info("shutting down")
@@ -223,7 +215,7 @@ func Check(cfg *config.Config) error {
 	var errs config.Errors
 	for i, p := range cfg.Pipelines {
 		if _, err := window.New(p, func(*event.Window) {}); err != nil {
-			errs = append(errs, pipelineError(cfg, i, err))
+			errs = append(errs, pipelineErrors(cfg, i, err)...)
 		}
 	}
 	if _, err := rule.New(cfg.Rules, rule.Options{Pipelines: cfg.Pipelines}); err != nil {
@@ -249,13 +241,18 @@ func Check(cfg *config.Config) error {
 	return nil
 }
 
-func pipelineError(cfg *config.Config, i int, err error) config.Error {
+// pipelineErrors maps the window engine's compile errors to config lines.
+func pipelineErrors(cfg *config.Config, i int, err error) []config.Error {
 	path := fmt.Sprintf("pipelines[%d]", i)
-	var ce *window.CompileError
-	if errors.As(err, &ce) {
-		return cfg.Errorf(path+"."+ce.Path, "%v", ce.Err)
+	ces := window.CompileErrors(err)
+	if len(ces) == 0 {
+		return []config.Error{cfg.Errorf(path, "%v", err)}
 	}
-	return cfg.Errorf(path, "%v", err)
+	out := make([]config.Error, 0, len(ces))
+	for _, ce := range ces {
+		out = append(out, cfg.Errorf(path+"."+ce.Path, "%v", ce.Err))
+	}
+	return out
 }
 
 // ruleErrors maps the rule engine's compile errors (joined) to config lines.
@@ -286,7 +283,7 @@ func contains(xs []string, x string) bool {
 }
 
 // New builds every stage from cfg. It opens the store, state and outbox under
-// the data directory; Close releases them.
+// the data directory; Close releases them. Nothing runs until run.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock, build Build) (a *App, err error) {
 	if clk == nil {
 		clk = clock.Real{}
@@ -296,11 +293,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	a = &App{
-		cfg: cfg, log: log, clk: clk, build: build, dir: dir, ctx: ctx,
+		log: log, clk: clk, build: build, dir: dir, ctx: ctx,
 		feed:     api.NewFeed(),
 		ingest:   make(chan item, ingestQueue),
-		bySource: map[string][]*window.Pipeline{},
-		byName:   map[string]*runningSource{},
+		control:  make(chan func()),
 		stopping: make(chan struct{}),
 	}
 	defer func() {
@@ -324,98 +320,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, fmt.Errorf("opening alert state: %w", err)
 	}
-
-	notifiers := map[string]notify.Notifier{}
-	deps := notify.Deps{Log: log, HTTP: &http.Client{}, ExternalURL: externalURL(cfg)}
-	for _, n := range cfg.Notifiers {
-		nt, err := notify.New(n, deps)
-		if err != nil {
-			return nil, fmt.Errorf("notifier %s: %w", n.Name, err)
-		}
-		notifiers[n.Name] = nt
-	}
-	a.disp, err = notify.NewDispatcher(notify.Options{
-		Notifiers: notifiers, OutboxPath: filepath.Join(dir, "outbox.db"), Clock: clk,
-		Record: a.record, Log: log, ExternalURL: deps.ExternalURL,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("opening outbox: %w", err)
-	}
-
-	a.rules, err = rule.New(cfg.Rules, rule.Options{
-		Store: a.state, Clock: clk, Log: log, Record: a.record,
-		Notify: func(al event.Alert) {
-			if err := a.disp.Enqueue(al); err != nil {
-				a.log.Error("enqueueing notification", "rule", al.Rule, "err", err)
-			}
-		},
-		Threshold: a.state.Threshold,
-		Pipelines: cfg.Pipelines,
-	})
+	d, err := a.newDispatcher(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.rules.Restore(ctx); err != nil {
+	a.disp.Store(d)
+	a.acks = acker{store: a.store, ctx: context.WithoutCancel(ctx)}
+	g, _, err := a.buildGraph(nil, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.rules.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring alert state: %w", err)
 	}
-
-	a.acks = acker{store: a.store, ctx: context.WithoutCancel(ctx)}
-	for _, pc := range cfg.Pipelines {
-		p, err := window.New(pc, a.emit)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
-		}
-		// Windows already emitted before a restart stay emitted: replayed
-		// broker messages for them count as late instead of as a second copy.
-		last, err := a.store.LastWindowEnd(ctx, pc.Name)
-		if err != nil {
-			return nil, err
-		}
-		p.Resume(last)
-		a.pipelines = append(a.pipelines, p)
-		for _, s := range pc.From {
-			a.bySource[s] = append(a.bySource[s], p)
-		}
-	}
-
-	for _, sc := range cfg.Sources {
-		rs, err := a.newSource(sc)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-		}
-		a.sources = append(a.sources, rs)
-		a.byName[sc.Name] = rs
-	}
+	a.g.Store(g)
+	a.reloads.lastOK.Store(true)
+	a.reloads.lastSuccess.Store(clk.Now().Unix())
 	a.reg = newPromRegistry(a)
 	return a, nil
-}
-
-func (a *App) newSource(sc config.Source) (*runningSource, error) {
-	pre, err := preprocess.New(sc)
-	if err != nil {
-		return nil, err
-	}
-	n := sc.RawBuffer
-	if n <= 0 {
-		n = 100
-	}
-	rs := &runningSource{cfg: sc, ring: source.NewRing(n), health: source.NewHealth(sc.Name, sc.Type, a.clk)}
-	deps := source.Deps{
-		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
-		HTTP: &http.Client{},
-	}
-	if sc.Type == "self" {
-		rs.src = selfmon.New(sc, deps, a.selfStats)
-		return rs, nil
-	}
-	rs.src, err = source.New(sc, deps)
-	if err != nil {
-		return nil, err
-	}
-	if p, ok := rs.src.(*push.Source); ok {
-		rs.push = p
-	}
-	return rs, nil
 }
 
 func externalURL(cfg *config.Config) string {
@@ -427,17 +349,13 @@ func externalURL(cfg *config.Config) string {
 // ingest loop can drain what they handed over.
 func (a *App) run(ctx context.Context) {
 	srcCtx, stopSources := context.WithCancel(ctx)
-	var srcWG sync.WaitGroup
-	for _, rs := range a.sources {
-		srcWG.Add(1)
-		go func() {
-			defer srcWG.Done()
-			a.runSource(srcCtx, rs)
-		}()
+	a.reloadMu.Lock()
+	a.runCtx = srcCtx
+	for _, rs := range a.g.Load().sources {
+		a.start(srcCtx, rs)
 	}
-	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
-	dispDone := make(chan struct{})
-	go func() { a.disp.Run(dispCtx); close(dispDone) }()
+	a.startDispatcher()
+	a.reloadMu.Unlock()
 
 	ingestDone := make(chan struct{})
 	go func() { a.ingestLoop(); close(ingestDone) }()
@@ -445,18 +363,30 @@ func (a *App) run(ctx context.Context) {
 	a.ready.Store(true)
 
 	<-ctx.Done()
+	a.reloadMu.Lock() // no reload from here on
+	defer a.reloadMu.Unlock()
 	stopSources()
-	srcWG.Wait()
+	for _, rs := range a.g.Load().sources {
+		rs.stop()
+	}
 	close(a.stopping) // the ingest loop drains the queue, then returns
 	<-ingestDone
 	// Give the dispatcher a moment to deliver what the last windows decided;
 	// whatever is left stays in the outbox for the next start.
 	deadline := time.Now().Add(2 * time.Second)
-	for a.disp.Pending() > 0 && time.Now().Before(deadline) {
+	for a.disp.Load().Pending() > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	stopDisp()
-	<-dispDone
+	a.dispStop()
+}
+
+// startDispatcher runs the current dispatcher until dispStop.
+func (a *App) startDispatcher() {
+	d := a.disp.Load()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(a.ctx))
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	a.dispStop = func() { cancel(); <-done }
 }
 
 // pruneEvery is how often rows older than storage.retention are deleted. The
@@ -512,9 +442,11 @@ func (a *App) ingestLoop() {
 		select {
 		case it := <-a.ingest:
 			a.process(it)
+		case fn := <-a.control:
+			fn()
 		case <-tick.C:
 			now := a.clk.Now()
-			for _, p := range a.pipelines {
+			for _, p := range a.g.Load().pipelines {
 				p.Advance(now)
 			}
 			a.acks.release()
@@ -536,7 +468,7 @@ func (a *App) process(it item) {
 	ctx := context.WithoutCancel(a.ctx)
 	if len(it.batch.Events) > 0 {
 		now := a.clk.Now()
-		for _, p := range a.bySource[it.batch.Source] {
+		for _, p := range a.g.Load().bySource[it.batch.Source] {
 			p.Add(it.batch.Events, now)
 		}
 		a.ingestedEvents.Add(int64(len(it.batch.Events)))
@@ -545,7 +477,7 @@ func (a *App) process(it item) {
 		}
 	}
 	if it.batch.Ack != nil {
-		a.acks.add(it.batch, a.bySource[it.batch.Source])
+		a.acks.add(it.batch, a.g.Load().bySource[it.batch.Source])
 	}
 	if len(it.rejected) > 0 {
 		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
@@ -560,7 +492,7 @@ func (a *App) emit(w *event.Window) {
 	if err := a.store.WriteWindow(context.WithoutCancel(a.ctx), w); err != nil {
 		a.log.Error("storing window", "pipeline", w.Pipeline, "err", err)
 	}
-	a.rules.OnWindow(w)
+	a.g.Load().rules.OnWindow(w)
 	a.feed.Publish("window", api.WindowToJSON(w))
 }
 
@@ -581,7 +513,7 @@ func (a *App) selfStats() map[string]any {
 		"ingest_queue":    float64(len(a.ingest)),
 		"ingest_capacity": float64(cap(a.ingest)),
 		"store_backlog":   float64(a.store.Backlog()),
-		"outbox_pending":  float64(a.disp.Pending()),
+		"outbox_pending":  float64(a.disp.Load().Pending()),
 		"events_total":    float64(a.ingestedEvents.Load()),
 		"windows_total":   float64(a.windowsEmitted.Load()),
 	}
@@ -589,8 +521,9 @@ func (a *App) selfStats() map[string]any {
 
 // Handler returns the HTTP API and dashboard.
 func (a *App) Handler() http.Handler {
+	g := a.g.Load()
 	var toks []api.Token
-	for _, t := range a.cfg.Server.Auth.Tokens {
+	for _, t := range g.cfg.Server.Auth.Tokens {
 		at := api.Token{Name: t.Name, Secret: t.Token.Reveal()}
 		for _, s := range t.Scopes {
 			at.Scopes = append(at.Scopes, api.Scope(s))
@@ -598,13 +531,13 @@ func (a *App) Handler() http.Handler {
 		toks = append(toks, at)
 	}
 	receivers := map[string]http.Handler{}
-	for _, rs := range a.sources {
+	for _, rs := range g.sources {
 		if r, ok := rs.src.(source.Receiver); ok {
 			receivers[r.Pattern()] = r.Handler(sink{a})
 		}
 	}
 	return api.New(api.Options{
-		Backend: backend{a}, Tokens: toks, MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
+		Backend: backend{a}, Tokens: toks, MaxBodyBytes: g.cfg.Server.MaxBodyBytes,
 		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
 		Receivers: receivers,
 	})
@@ -613,8 +546,8 @@ func (a *App) Handler() http.Handler {
 // Close releases the outbox, state and store, flushing the store's writes.
 func (a *App) Close() error {
 	var errs []error
-	if a.disp != nil {
-		errs = append(errs, a.disp.Close())
+	if d := a.disp.Load(); d != nil {
+		errs = append(errs, d.Close())
 	}
 	if a.state != nil {
 		errs = append(errs, a.state.Close())

@@ -17,10 +17,10 @@ import (
 type backend struct{ a *App }
 
 func (b backend) Ingest(name string, body []byte) (push.Result, error) {
-	rs, ok := b.a.byName[name]
+	rs, ok := b.a.g.Load().byName[name]
 	if !ok || rs.push == nil {
 		var names []string
-		for _, s := range b.a.sources {
+		for _, s := range b.a.g.Load().sources {
 			if s.push != nil {
 				names = append(names, s.cfg.Name)
 			}
@@ -34,14 +34,14 @@ func (b backend) Windows(ctx context.Context, q store.WindowQuery) ([]event.Wind
 	return b.a.store.Windows(ctx, q)
 }
 
-func (b backend) ActiveAlerts() []event.Alert { return b.a.rules.Active() }
+func (b backend) ActiveAlerts() []event.Alert { return b.a.g.Load().rules.Active() }
 
 func (b backend) History(ctx context.Context, limit int) ([]event.Transition, error) {
 	return b.a.store.History(ctx, limit)
 }
 
 func (b backend) Raw(name string, n int) ([]source.RawMessage, error) {
-	rs, ok := b.a.byName[name]
+	rs, ok := b.a.g.Load().byName[name]
 	if !ok {
 		return nil, api.ErrNotFound
 	}
@@ -49,8 +49,8 @@ func (b backend) Raw(name string, n int) ([]source.RawMessage, error) {
 }
 
 func (b backend) Sources() []source.HealthSnapshot {
-	out := make([]source.HealthSnapshot, 0, len(b.a.sources))
-	for _, rs := range b.a.sources {
+	out := make([]source.HealthSnapshot, 0, len(b.a.g.Load().sources))
+	for _, rs := range b.a.g.Load().sources {
 		out = append(out, rs.health.Snapshot())
 	}
 	return out
@@ -71,7 +71,7 @@ func (b backend) SetThreshold(ctx context.Context, name string, v float64) error
 	return b.a.state.SetThreshold(ctx, name, v)
 }
 
-func (b backend) Reload(ctx context.Context) error { return b.a.Reload(ctx) }
+func (b backend) Reload(ctx context.Context) ([]string, error) { return b.a.Reload(ctx) }
 
 func (b backend) Ready() (bool, string) {
 	if !b.a.ready.Load() {

@@ -42,6 +42,9 @@ var (
 	descOutbox         = prometheus.NewDesc("lookout_notify_outbox_pending", "Notifications persisted but not yet delivered.", nil, nil)
 	descAlerts         = prometheus.NewDesc("lookout_alerts_active", "Active alert instances by state.", []string{"state"}, nil)
 	descFeedClients    = prometheus.NewDesc("lookout_stream_clients", "Connected live-feed clients.", nil, nil)
+	descReloadOK       = prometheus.NewDesc("lookout_config_last_reload_successful", "1 when the last config reload succeeded (or none was tried).", nil, nil)
+	descReloadTime     = prometheus.NewDesc("lookout_config_last_reload_success_timestamp_seconds", "When the config was last loaded successfully.", nil, nil)
+	descReloadFailures = prometheus.NewDesc("lookout_config_reload_failures_total", "Reloads refused because the new config was invalid.", nil, nil)
 	descFeedDropped    = prometheus.NewDesc("lookout_stream_clients_dropped_total", "Live-feed clients disconnected because they could not keep up.", nil, nil)
 )
 
@@ -49,14 +52,15 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSourceEvents, descSourceRejected, descSourceBytes, descSourceUp,
 		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeOverflow, descPipeOpen,
 		descWindows, descIngestQueue, descIngestCap, descStoreBacklog, descOutbox, descAlerts,
-		descFeedClients, descFeedDropped} {
+		descFeedClients, descFeedDropped, descReloadOK, descReloadTime, descReloadFailures} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	a := c.a
-	for _, rs := range a.sources {
+	g := a.g.Load()
+	for _, rs := range g.sources {
 		h := rs.health.Snapshot()
 		l := []string{h.Name, h.Type}
 		ch <- prometheus.MustNewConstMetric(descSourceEvents, prometheus.CounterValue, float64(h.Events), l...)
@@ -71,7 +75,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descSourceLastOK, prometheus.GaugeValue, float64(h.LastSuccess.UnixMilli())/1000, l...)
 		}
 	}
-	for _, p := range a.pipelines {
+	for _, p := range g.pipelines {
 		s := p.Stats()
 		ch <- prometheus.MustNewConstMetric(descPipeEvents, prometheus.CounterValue, float64(s.Events), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeFiltered, prometheus.CounterValue, float64(s.Filtered), p.Name())
@@ -83,9 +87,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descIngestQueue, prometheus.GaugeValue, float64(len(a.ingest)))
 	ch <- prometheus.MustNewConstMetric(descIngestCap, prometheus.GaugeValue, float64(cap(a.ingest)))
 	ch <- prometheus.MustNewConstMetric(descStoreBacklog, prometheus.GaugeValue, float64(a.store.Backlog()))
-	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(a.disp.Pending()))
+	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(a.disp.Load().Pending()))
 	counts := map[string]int{"pending": 0, "firing": 0}
-	for _, al := range a.rules.Active() {
+	for _, al := range g.rules.Active() {
 		counts[string(al.State)]++
 	}
 	for st, n := range counts {
@@ -93,4 +97,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descFeedClients, prometheus.GaugeValue, float64(a.feed.Clients()))
 	ch <- prometheus.MustNewConstMetric(descFeedDropped, prometheus.CounterValue, float64(a.feed.Dropped.Load()))
+	ok := 1.0
+	if !a.reloads.lastOK.Load() {
+		ok = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descReloadOK, prometheus.GaugeValue, ok)
+	ch <- prometheus.MustNewConstMetric(descReloadTime, prometheus.GaugeValue, float64(a.reloads.lastSuccess.Load()))
+	ch <- prometheus.MustNewConstMetric(descReloadFailures, prometheus.CounterValue, float64(a.reloads.failures.Load()))
 }

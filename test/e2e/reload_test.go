@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const reloadConfigBase = `
+server:
+  listen: %s
+storage:
+  path: %s
+sources:
+  - {name: push, type: push}
+pipelines:
+  - name: api
+    from: [push]
+    group_by: [service]
+    window: 1s
+    lateness: 200ms
+    aggregates:
+      requests:   count()
+      error_rate: ratio(status >= 500)
+  - name: slow
+    from: [push]
+    window: 10s
+    lateness: 500ms
+    aggregates:
+      requests: count()
+rules:
+  - name: HighErrorRate
+    pipeline: api
+    when: error_rate > %s
+    for: 1
+    repeat: 1h
+    notify: [hook]
+%s
+notifiers:
+  - {name: hook, type: webhook, url: '%s'}
+`
+
+const extraRule = `  - name: Busy
+    pipeline: api
+    when: requests >= 2
+    for: 1
+    repeat: 1h
+    notify: [hook]
+`
+
+// TestReloadKeepsState is issue 11's reload test: while events stream, change
+// a threshold and add a rule; windows keep their counts, the firing alert
+// stays firing without a new notification, the new rule fires; a broken
+// config is then refused and everything keeps running.
+func TestReloadKeepsState(t *testing.T) {
+	hook := &hookReceiver{}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	write := func(threshold, extra string) string {
+		return writeFile(t, dir, "lookout.yaml", fmt.Sprintf(reloadConfigBase, addr, dir+"/data", threshold, extra, hs.URL))
+	}
+	cfg := write("0.2", "")
+	p := start(t, addr, "run", "-config", cfg)
+
+	sentPer10s := map[int64]int{} // window start (unix s) → events sent
+	push := func() {
+		now := time.Now()
+		body := fmt.Sprintf("{\"ts\":%d,\"service\":\"bad\",\"status\":503}\n{\"ts\":%d,\"service\":\"bad\",\"status\":200}\n",
+			now.UnixMilli(), now.UnixMilli())
+		if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(body)); code != 200 {
+			t.Fatalf("push: %d %s", code, out)
+		}
+		sentPer10s[now.Unix()-now.Unix()%10] += 2
+	}
+	stream := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			push()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	stream(2 * time.Second)
+	waitFor(t, 5*time.Second, "HighErrorRate firing", func() bool { return hook.countRule("firing", "HighErrorRate") >= 1 })
+	if hook.countRule("firing", "Busy") != 0 {
+		t.Fatal("Busy fired before it existed")
+	}
+
+	// Change the threshold (still exceeded: 0.5 > 0.3) and add a rule.
+	write("0.3", extraRule)
+	code, out := post(t, p.url("/api/v1/reload"), "application/json", nil)
+	if code != 200 {
+		t.Fatalf("reload: %d %s", code, out)
+	}
+	if !strings.Contains(string(out), "rules changed") {
+		t.Errorf("reload answer %s does not say the rules changed", out)
+	}
+	stream(2 * time.Second)
+	waitFor(t, 5*time.Second, "the new rule firing", func() bool { return hook.countRule("firing", "Busy") >= 1 })
+	if n := hook.countRule("firing", "HighErrorRate"); n != 1 {
+		t.Errorf("HighErrorRate notified %d times across the reload, want exactly 1", n)
+	}
+	var alerts struct {
+		Data []struct {
+			Rule, State string
+		} `json:"data"`
+	}
+	getJSON(t, p.url("/api/v1/alerts"), &alerts)
+	firing := map[string]bool{}
+	for _, a := range alerts.Data {
+		firing[a.Rule] = a.State == "firing"
+	}
+	if !firing["HighErrorRate"] || !firing["Busy"] {
+		t.Errorf("active alerts after reload = %+v, want HighErrorRate and Busy firing", alerts.Data)
+	}
+
+	// A broken config is refused with its line; the old one keeps running.
+	os.WriteFile(cfg, []byte(strings.Replace(string(mustRead(t, cfg)), "window: 1s", "window: 1x", 1)), 0o644)
+	code, out = post(t, p.url("/api/v1/reload"), "application/json", nil)
+	if code != 400 || !strings.Contains(string(out), cfg+":") || !strings.Contains(string(out), "not a duration") {
+		t.Fatalf("broken reload: %d %s, want 400 with FILE:LINE", code, out)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the SIGHUP refusal in the log", func() bool { return strings.Contains(p.output(), "reload refused") })
+	stream(1500 * time.Millisecond)
+
+	// The unchanged 10 s pipeline kept its windows across both reloads: every
+	// closed window counts exactly the events sent in it.
+	time.Sleep(11 * time.Second) // the last 10 s window closes by wall clock
+	var res struct {
+		Data []windowJSON `json:"data"`
+	}
+	waitFor(t, 5*time.Second, "slow windows", func() bool {
+		getJSON(t, p.url("/api/v1/windows?pipeline=slow"), &res)
+		return len(res.Data) > 0
+	})
+	for _, w := range res.Data {
+		start, _ := time.Parse(time.RFC3339Nano, w.Start)
+		if got, want := *w.Values["requests"], float64(sentPer10s[start.Unix()]); got != want {
+			t.Errorf("slow window %s counted %v events, want %v (all sent in it)", w.Start, got, want)
+		}
+	}
+	metrics := getText(t, p.url("/metrics"))
+	if !strings.Contains(metrics, "lookout_config_last_reload_successful 0") {
+		t.Errorf("/metrics does not report the failed reload")
+	}
+}
+
+func (h *hookReceiver) countRule(status, rule string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, p := range h.payloads {
+		for _, a := range p.Alerts {
+			if a.Status == status && a.Labels["alertname"] == rule {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	r, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
+}
+
