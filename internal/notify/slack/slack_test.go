@@ -1,0 +1,248 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/notify"
+	"github.com/lookout-dev/lookout/internal/notify/notifytest"
+	"github.com/lookout-dev/lookout/internal/notify/slack"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// hook is a Slack incoming webhook as the real service behaves: it checks
+// the path, the JSON and Slack's block limits (answering 400 invalid_blocks
+// like Slack does), then answers 200 "ok" or what the test asks for.
+type hook struct {
+	*httptest.Server
+	mu       sync.Mutex
+	bodies   [][]byte
+	payloads []slack.Payload
+	status   int
+	answer   string
+	header   http.Header
+}
+
+func newHook(t *testing.T) *hook {
+	h := &hook{header: http.Header{}}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if req.Method != http.MethodPost || req.URL.Path != "/services/T000/B000/XXXX" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "no_service")
+			return
+		}
+		var p slack.Payload
+		if !strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") || json.Unmarshal(body, &p) != nil || (p.Text == "" && len(p.Blocks) == 0) {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, "invalid_payload")
+			return
+		}
+		if msg := checkBlocks(p.Blocks); msg != "" {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, "invalid_blocks: "+msg)
+			return
+		}
+		h.mu.Lock()
+		h.bodies = append(h.bodies, body)
+		h.payloads = append(h.payloads, p)
+		status, answer := h.status, h.answer
+		for k, v := range h.header {
+			w.Header()[k] = v
+		}
+		h.mu.Unlock()
+		if status == 0 {
+			status, answer = http.StatusOK, "ok"
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func checkBlocks(bs []slack.Block) string {
+	if len(bs) > 50 {
+		return "more than 50 blocks"
+	}
+	for _, b := range bs {
+		n := utf8.RuneCountInString(b.Text.Text)
+		switch {
+		case b.Type == "header" && (b.Text.Type != "plain_text" || n > 150):
+			return "bad header"
+		case b.Type == "section" && (b.Text.Type != "mrkdwn" && b.Text.Type != "plain_text" || n > 3000 || n == 0):
+			return "bad section"
+		case b.Type != "header" && b.Type != "section":
+			return "unknown block " + b.Type
+		}
+	}
+	return ""
+}
+
+func (h *hook) received() ([][]byte, []slack.Payload) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([][]byte(nil), h.bodies...), append([]slack.Payload(nil), h.payloads...)
+}
+
+func (h *hook) url() config.Secret { return config.Secret(h.URL + "/services/T000/B000/XXXX") }
+
+func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
+	t.Helper()
+	cfg.Name, cfg.Type = "chat", slack.Kind
+	n, err := notify.New(cfg, notify.Deps{ExternalURL: notifytest.ExternalURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestPayloadGolden(t *testing.T) {
+	for _, tc := range notifytest.Messages() {
+		t.Run(tc.Name, func(t *testing.T) {
+			h := newHook(t)
+			if err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), tc.Msg); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			bodies, _ := h.received()
+			if len(bodies) != 1 {
+				t.Fatalf("hook accepted %d messages, want 1", len(bodies))
+			}
+			notifytest.Golden(t, tc.Name, bodies[0], *update)
+		})
+	}
+}
+
+func TestEscapesAndLinks(t *testing.T) {
+	h := newHook(t)
+	m := notifytest.Messages()[0].Msg
+	a := m.Alerts[0]
+	a.Summary = "p99 > 2s & <rising>"
+	m.Alerts = []event.Alert{a}
+	if err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	_, ps := h.received()
+	text := ps[0].Blocks[1].Text.Text
+	for _, want := range []string{
+		"- Summary: p99 &gt; 2s &amp; &lt;rising&gt;",
+		"<http://lookout.example:9470/#/alerts?fingerprint=5f1d3a2b9c0e4d71|Alert on the dashboard>",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("section lacks %q:\n%s", want, text)
+		}
+	}
+	if ps[0].Text != "[FIRING] HighErrorRate critical service=checkout" {
+		t.Errorf("fallback text = %q", ps[0].Text)
+	}
+}
+
+func TestLongBodyIsSplitIntoSections(t *testing.T) {
+	h := newHook(t)
+	m := notifytest.Messages()[0].Msg
+	var alerts []event.Alert
+	for range 40 {
+		a := m.Alerts[0]
+		a.Summary = strings.Repeat("word ", 60)
+		alerts = append(alerts, a)
+	}
+	m.Alerts = alerts
+	if err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	_, ps := h.received()
+	if len(ps[0].Blocks) < 4 {
+		t.Fatalf("got %d blocks, want the body split into several sections", len(ps[0].Blocks))
+	}
+	var joined []string
+	for _, b := range ps[0].Blocks[1:] {
+		joined = append(joined, b.Text.Text)
+	}
+	if got := strings.Count(strings.Join(joined, "\n"), "- Summary: "); got != 40 {
+		t.Errorf("sections hold %d summaries, want all 40", got)
+	}
+}
+
+func TestSendClassifiesAnswers(t *testing.T) {
+	tests := []struct {
+		name           string
+		status         int
+		answer         string
+		retryAfter     string
+		wantErr        bool
+		wantPermanent  bool
+		wantRetryAfter time.Duration
+	}{
+		{name: "200 ok", status: 200, answer: "ok"},
+		{name: "400 invalid_payload", status: 400, answer: "invalid_payload", wantErr: true, wantPermanent: true},
+		{name: "403 action_prohibited", status: 403, answer: "action_prohibited", wantErr: true, wantPermanent: true},
+		{name: "404 no_service", status: 404, answer: "no_service", wantErr: true, wantPermanent: true},
+		{name: "410 channel_is_archived", status: 410, answer: "channel_is_archived", wantErr: true, wantPermanent: true},
+		{name: "429 retry-after", status: 429, answer: "rate_limited", retryAfter: "30", wantErr: true, wantRetryAfter: 30 * time.Second},
+		{name: "500", status: 500, answer: "rollup_error", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHook(t)
+			h.status, h.answer = tt.status, tt.answer
+			if tt.retryAfter != "" {
+				h.header.Set("Retry-After", tt.retryAfter)
+			}
+			err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if got := errors.Is(err, notify.ErrPermanent); got != tt.wantPermanent {
+				t.Errorf("permanent = %v, want %v (err %v)", got, tt.wantPermanent, err)
+			}
+			var ra notify.RetryAfter
+			if gotRA := errors.As(err, &ra); gotRA != (tt.wantRetryAfter != 0) || ra.After != tt.wantRetryAfter {
+				t.Errorf("RetryAfter = %v (found %v), want %v", ra.After, gotRA, tt.wantRetryAfter)
+			}
+			if err != nil && strings.Contains(err.Error(), "XXXX") {
+				t.Errorf("error leaks the webhook path: %v", err)
+			}
+		})
+	}
+}
+
+func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
+	h := newHook(t)
+	u := h.url()
+	h.Close()
+	err := newNotifier(t, config.Notifier{URL: u}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	if err == nil || errors.Is(err, notify.ErrPermanent) || strings.Contains(err.Error(), "XXXX") {
+		t.Fatalf("err = %v, want a retryable error without the URL", err)
+	}
+}
+
+func TestTemplateFile(t *testing.T) {
+	h := newHook(t)
+	path := t.TempDir() + "/slack.tmpl"
+	if err := writeFile(path, "{{ range .Alerts }}{{ bold .Rule }} on {{ .Labels.service }}{{ end }}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := newNotifier(t, config.Notifier{URL: h.url(), TemplateFile: path}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
+		t.Fatal(err)
+	}
+	_, ps := h.received()
+	if got := ps[0].Blocks[1].Text.Text; got != "*HighErrorRate* on checkout" {
+		t.Errorf("section = %q, want the user template's rendering", got)
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
