@@ -61,6 +61,17 @@ type Storage struct {
 	Events *bool `yaml:"events"`
 	// FlushInterval is how often the writer flushes buffered rows. Default 1s.
 	FlushInterval Duration `yaml:"flush_interval"`
+	// Archive, when its Dir is set, keeps a Parquet copy of rows before
+	// retention deletes them.
+	Archive Archive `yaml:"archive"`
+}
+
+// Archive is where rows past their retention are copied before deletion.
+type Archive struct {
+	// Dir is the directory the files are written to; empty turns archiving off.
+	Dir string `yaml:"dir"`
+	// Format of the files: parquet (the only one, and the default).
+	Format string `yaml:"format"`
 }
 
 // Retention is how long each table keeps rows.
@@ -264,6 +275,9 @@ type Rule struct {
 	Notify   []string          `yaml:"notify"`
 	SQL      string            `yaml:"sql"`
 	Every    Duration          `yaml:"every"`
+	// Timeout bounds each run of an SQL rule's query. Default 10s (half of
+	// every when every is 10s or less); must be shorter than every.
+	Timeout Duration `yaml:"timeout"`
 
 	Line int `yaml:"-"`
 }

@@ -47,7 +47,7 @@ var commonNotifierKeys = []string{"name", "type", "timeout"}
 // Rule keys that apply to only one of the two kinds of rule.
 var (
 	pipelineRuleKeys = []string{"pipeline", "when"}
-	sqlRuleKeys      = []string{"sql", "every"}
+	sqlRuleKeys      = []string{"sql", "every", "timeout"}
 )
 
 // SourceTypes returns the source types the configuration accepts, sorted.
@@ -203,6 +203,14 @@ func (p *parser) validateStorage() {
 	}
 	if s.FlushInterval <= 0 {
 		p.at("storage.flush_interval", "must be more than 0")
+	}
+	switch s.Archive.Format {
+	case "", "parquet":
+	default:
+		p.at("storage.archive.format", "%q is not an archive format (parquet)", s.Archive.Format)
+	}
+	if p.c.has("storage.archive") && strings.TrimSpace(s.Archive.Dir) == "" {
+		p.at("storage.archive.dir", "must not be empty: the directory archived rows are written to")
 	}
 }
 
@@ -477,6 +485,13 @@ func (p *parser) validateRule(i int, pipelines, notifiers map[string]bool) {
 		}
 		if r.Every <= 0 {
 			p.missing(base, "every", "every is required with sql: how often the query runs")
+		}
+		if p.c.has(at("timeout")) {
+			if r.Timeout <= 0 {
+				p.at(at("timeout"), "must be more than 0")
+			} else if r.Every > 0 && r.Timeout >= r.Every {
+				p.at(at("timeout"), "timeout %s must be shorter than every %s", shortDuration(r.Timeout.D()), shortDuration(r.Every.D()))
+			}
 		}
 	}
 	switch r.Severity {

@@ -63,6 +63,13 @@ type Options struct {
 	// mismatches and non-boolean conditions fail at New instead of making
 	// the condition false at run time.
 	Pipelines []config.Pipeline
+	// Query runs an SQL rule's statement (read-only, over the store); nil
+	// makes every SQL rule evaluation fail. See EvaluateSQL.
+	Query QueryFunc
+	// CheckSQL, when not nil, lets New check each SQL rule's statement
+	// (parse, bind against the schema, refuse what Query would refuse)
+	// without running it.
+	CheckSQL func(ctx context.Context, sql string) error
 }
 
 // lockStripes is how many locks serialise evaluation per fingerprint. Windows
@@ -76,6 +83,8 @@ type Engine struct {
 	byPipeline map[string][]*compiled
 	byName     map[string]*compiled
 	sqlRules   map[string]bool
+	sql        []*sqlRule
+	query      QueryFunc
 
 	store     state.Store
 	clock     clock.Clock
@@ -114,6 +123,7 @@ func New(rules []config.Rule, opts Options) (*Engine, error) {
 		seed:       maphash.MakeSeed(),
 		alerts:     map[string]instance{},
 		threshold:  opts.Threshold,
+		query:      opts.Query,
 	}
 	e.vms.New = func() any { return new(vm.VM) }
 	if e.clock == nil {
@@ -149,6 +159,12 @@ func New(rules []config.Rule, opts Options) (*Engine, error) {
 		seen[r.Name] = true
 		if strings.TrimSpace(r.SQL) != "" {
 			e.sqlRules[r.Name] = true
+			sr, serrs := compileSQLRule(i, r, opts.CheckSQL)
+			if len(serrs) > 0 {
+				errs = append(errs, serrs...)
+				continue
+			}
+			e.sql = append(e.sql, sr)
 			continue
 		}
 		var pipe *config.Pipeline
@@ -185,7 +201,7 @@ func (e *Engine) lookupThreshold(name string) (float64, bool) {
 
 // Restore loads the persisted alert state. Call it before the first window.
 // Instances of rules that no longer exist are deleted from the store (they
-// can never resolve); those of SQL rules are left for their engine.
+// can never resolve).
 func (e *Engine) Restore(ctx context.Context) error {
 	if e.store == nil {
 		return nil
@@ -195,10 +211,8 @@ func (e *Engine) Restore(ctx context.Context) error {
 		return fmt.Errorf("restoring alert state: %w", err)
 	}
 	for _, a := range alerts {
-		if e.sqlRules[a.Rule] {
-			continue
-		}
 		_, known := e.byName[a.Rule]
+		known = known || e.sqlRules[a.Rule]
 		if !known || (a.State != event.StatePending && a.State != event.StateFiring) {
 			e.log.Info("dropping stored alert", "rule", a.Rule, "fingerprint", a.Fingerprint, "state", a.State)
 			if err := e.store.Delete(ctx, a.Fingerprint); err != nil {
@@ -291,7 +305,18 @@ func (e *Engine) warnOnce(c *compiled, msg string, args ...any) {
 
 func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, group map[string]string) {
 	cond := e.eval(c, w, env)
-	fp := Fingerprint(c.cfg.Name, group)
+	e.step(c, Fingerprint(c.cfg.Name, group), group, cond, w.End, func(a *event.Alert) {
+		a.Value = firstValue(c, w)
+		a.Summary = render(c, a.Labels, w)
+	})
+}
+
+// step is the alert state machine, shared by window rules and SQL rules: it
+// moves the instance fp of rule c on by one observation at time at (a
+// window's end, or an SQL evaluation's time) in which the condition was cond.
+// When cond is true, fill sets the alert's Value and Summary from the
+// observation once its Labels (from group) are in place.
+func (e *Engine) step(c *compiled, fp string, group map[string]string, cond bool, at time.Time, fill func(a *event.Alert)) {
 	mu := &e.stripes[maphash.String(e.seed, fp)%lockStripes]
 	mu.Lock()
 	defer mu.Unlock()
@@ -302,7 +327,7 @@ func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, grou
 
 	if !cond {
 		if exists {
-			e.clear(in, w)
+			e.clear(in, at)
 		}
 		return
 	}
@@ -312,14 +337,13 @@ func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, grou
 		a = event.Alert{
 			Rule:        c.cfg.Name,
 			State:       event.StatePending,
-			Since:       w.End,
+			Since:       at,
 			Fingerprint: fp,
 		}
 		in.suppressed = false
 	}
 	a.Labels = alertLabels(c.cfg, group)
-	a.Value = firstValue(c, w)
-	a.Summary = render(c, a.Labels, w)
+	fill(&a)
 	a.Severity = c.cfg.Severity
 	a.Notify = c.cfg.Notify
 	a.ResolvedAt = time.Time{}
@@ -327,23 +351,23 @@ func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, grou
 
 	now := e.clock.Now()
 	switch {
-	case a.State == event.StatePending && c.ready(a.Consecutive, a.Since, w.End):
+	case a.State == event.StatePending && c.ready(a.Consecutive, a.Since, at):
 		a.State = event.StateFiring
 		a.LastSent = now
 		in.a, in.suppressed = a, false
 		e.put(in)
-		e.emit(a, w, DecisionSent, true)
+		e.emit(a, at, DecisionSent, true)
 	case a.State == event.StatePending:
 		in.a = a
 		e.put(in)
 		if !exists {
-			e.emit(a, w, "", false)
+			e.emit(a, at, "", false)
 		}
 	case c.cfg.Repeat > 0 && now.Sub(a.LastSent) >= c.cfg.Repeat.D():
 		a.LastSent = now
 		in.a, in.suppressed = a, false
 		e.put(in)
-		e.emit(a, w, DecisionSent, true)
+		e.emit(a, at, DecisionSent, true)
 	default:
 		// Still firing, sent recently: keep the fresh value and summary in
 		// memory for Active, but spare the disk a write per window.
@@ -351,25 +375,25 @@ func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, grou
 		in.a, in.suppressed = a, true
 		e.keep(in)
 		if first {
-			e.emit(a, w, DecisionSuppressedRepeat, false)
+			e.emit(a, at, DecisionSuppressedRepeat, false)
 		}
 	}
 }
 
 // clear handles a false condition for an existing instance.
-func (e *Engine) clear(in instance, w *event.Window) {
+func (e *Engine) clear(in instance, at time.Time) {
 	a := in.a
 	e.drop(a.Fingerprint)
 	if a.State != event.StateFiring {
 		a.State = StateInactive
-		e.emit(a, w, "", false)
+		e.emit(a, at, "", false)
 		return
 	}
 	// Keep the value and summary of the last firing window: the resolved
 	// message tells what the alert was about.
 	a.State = event.StateResolved
-	a.ResolvedAt = w.End
-	e.emit(a, w, DecisionSent, true)
+	a.ResolvedAt = at
+	e.emit(a, at, DecisionSent, true)
 }
 
 // put persists the instance, then makes it visible to Active.
@@ -405,10 +429,10 @@ func (e *Engine) drop(fp string) {
 
 // emit records the transition or decision and, when notify is set, hands the
 // alert to the notifiers. Callers have persisted the state already.
-func (e *Engine) emit(a event.Alert, w *event.Window, decision string, notify bool) {
+func (e *Engine) emit(a event.Alert, at time.Time, decision string, notify bool) {
 	if e.record != nil {
 		e.record(event.Transition{
-			Time:        w.End,
+			Time:        at,
 			Rule:        a.Rule,
 			Fingerprint: a.Fingerprint,
 			Labels:      a.Labels,

@@ -36,6 +36,10 @@ type Result struct {
 	// nil, times as RFC 3339 strings with milliseconds, lists, objects.
 	Rows      [][]any `json:"rows"`
 	Truncated bool    `json:"truncated,omitempty"`
+	// Types are the columns' DuckDB type names (VARCHAR, DOUBLE,
+	// TIMESTAMP WITH TIME ZONE, ...). SQL rules use them to tell a time,
+	// which Rows hold as a string, from a label. Not part of the API's JSON.
+	Types []string `json:"-"`
 }
 
 // firstWords are the statements a query may start with. DuckDB reports
@@ -154,50 +158,60 @@ func (s *Store) Query(ctx context.Context, q string) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
 	defer cancel()
+	conn, q, err := checkQuery(ctx, s.db, s.parser, q)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return s.runReadOnly(ctx, conn, q)
+}
 
+// checkQuery runs every check of Query on q except running it, and returns
+// the connection it prepared q on (the caller closes it) and q trimmed.
+func checkQuery(ctx context.Context, db *sql.DB, p *parser, q string) (*sql.Conn, string, error) {
 	q = strings.TrimSpace(q)
 	switch {
 	case q == "":
-		return nil, refused("empty query")
+		return nil, "", refused("empty query")
 	case len(q) > maxQueryLen:
-		return nil, refused("query longer than %d bytes", maxQueryLen)
+		return nil, "", refused("query longer than %d bytes", maxQueryLen)
 	case !utf8.ValidString(q):
-		return nil, refused("query is not valid UTF-8")
+		return nil, "", refused("query is not valid UTF-8")
 	}
 	// The text screen comes first: it refuses most things with the
 	// clearest message and keeps them away from even the parser.
 	inner, err := screen(q)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if inner >= 0 {
 		if _, err := screen(q[inner:]); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	n, err := s.parser.count(q)
+	n, err := p.count(q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return nil, "", fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
 	if n != 1 {
-		return nil, refused("only one statement is allowed, found %d", n)
+		return nil, "", refused("only one statement is allowed, found %d", n)
 	}
 
-	conn, err := s.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("getting a query connection: %w", err)
+		return nil, "", fmt.Errorf("getting a query connection: %w", err)
 	}
-	defer conn.Close()
-
 	if err := checkType(ctx, conn, q, true); err != nil {
-		return nil, err
+		conn.Close()
+		return nil, "", err
 	}
 	if inner >= 0 {
 		if err := checkType(ctx, conn, q[inner:], false); err != nil {
-			return nil, err
+			conn.Close()
+			return nil, "", err
 		}
 	}
-	return s.runReadOnly(ctx, conn, q)
+	return conn, q, nil
 }
 
 // checkType prepares q, which binds it without running it (the text holds one
@@ -266,7 +280,10 @@ func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string) (*Res
 	if err != nil {
 		return nil, fmt.Errorf("reading query column types: %w", err)
 	}
-	res := &Result{Columns: cols, Rows: [][]any{}}
+	res := &Result{Columns: cols, Rows: [][]any{}, Types: make([]string, len(types))}
+	for i, t := range types {
+		res.Types[i] = t.DatabaseTypeName()
+	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {

@@ -152,6 +152,9 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 	if err := migrate(ctx, s.db); err != nil {
 		return fail(fmt.Errorf("migrating %s: %w", path, err))
 	}
+	if err := createMacros(ctx, s.db); err != nil {
+		return fail(fmt.Errorf("creating SQL helpers in %s: %w", path, err))
+	}
 	if err := lockDown(ctx, s.db); err != nil {
 		return fail(fmt.Errorf("locking down %s: %w", path, err))
 	}
