@@ -1,5 +1,3 @@
-// Package web holds the dashboard's static files, embedded in the binary with
-// go:embed so lookout needs no CDN and no build step at run time.
 package web
 
 import (
@@ -11,11 +9,17 @@ import (
 //go:embed static
 var files embed.FS
 
-// Handler serves the dashboard.
-func Handler() http.Handler {
+// Static returns the dashboard's files, rooted at static/.
+func Static() fs.FS {
 	sub, err := fs.Sub(files, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	return http.FileServerFS(sub)
+	return sub
+}
+
+// Handler serves the dashboard. The files are public; the data the page loads
+// goes through the API and its token.
+func Handler() http.Handler {
+	return http.FileServerFS(Static())
 }
