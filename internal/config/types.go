@@ -113,6 +113,17 @@ type Source struct {
 	Brokers []string `yaml:"brokers"`
 	Topics  []string `yaml:"topics"`
 	Group   string   `yaml:"group"`
+	// SessionTimeout is how long a Kafka consumer group waits for a silent
+	// member (one that crashed) before giving its partitions to another.
+	// Default 45s.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// TLS secures the connection to the brokers (kafka).
+	TLS ClientTLS `yaml:"tls"`
+	// SASL authenticates to the brokers (kafka).
+	SASL SASL `yaml:"sasl"`
+	// MaxMessageBytes bounds one broker message (kafka, redis, nats); a
+	// larger one is rejected with the reason. Default 1 MiB.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// redis
 	Mode     string   `yaml:"mode"`
 	Addr     string   `yaml:"addr"`
@@ -121,15 +132,47 @@ type Source struct {
 	Stream   string   `yaml:"stream"`
 	Channels []string `yaml:"channels"`
 	Field    string   `yaml:"field"`
+	// Consumer is this lookout's name in the stream's consumer group.
+	// Default hostname-pid.
+	Consumer string `yaml:"consumer"`
+	// ClaimIdle is how long an entry delivered to another consumer may stay
+	// unacknowledged before this one claims it (XAUTOCLAIM). Default 30s.
+	ClaimIdle Duration `yaml:"claim_idle"`
 	// mqtt
 	Broker string `yaml:"broker"`
 	QoS    int    `yaml:"qos"`
+	// ClientID is the MQTT client identifier; the broker keeps the session
+	// (and QoS 1 messages sent while lookout was away) under it.
+	ClientID string `yaml:"client_id"`
+	// Username authenticates to the MQTT broker (with Password).
+	Username string `yaml:"username"`
+	// SessionExpiry is how long the broker keeps the session after a
+	// disconnect. Default 1h.
+	SessionExpiry Duration `yaml:"session_expiry"`
+	// TopicFields names the levels of the topic: ["", site, "", metric]
+	// puts the second level in field site and the fourth in metric.
+	TopicFields []string `yaml:"topic_fields"`
 	// nats
 	Subject string `yaml:"subject"`
 	Durable string `yaml:"durable"`
+	// AckWait is how long JetStream waits for an ack before redelivering;
+	// it must outlast the windows the events feed. Default 5m.
+	AckWait Duration `yaml:"ack_wait"`
+	// MaxAckPending bounds the messages delivered and not yet acked.
+	// Default 65536.
+	MaxAckPending int `yaml:"max_ack_pending"`
 	// logfile
 	Path  string            `yaml:"path"`
 	Match map[string]string `yaml:"match"`
+	// Start is where a source begins reading: for logfile end (default) or
+	// beginning; for kafka earliest or latest.
+	Start string `yaml:"start"`
+	// MaxLineBytes bounds a log line; a longer one is rejected. Default 64 KiB.
+	MaxLineBytes int `yaml:"max_line_bytes"`
+	// otlp
+	// MaxBodyBytes bounds an OTLP request body (after gunzip); larger ones
+	// get 413. Default 16 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
 	// Payload is the message format of broker sources: json (default) or text.
 	Payload string `yaml:"payload"`
@@ -141,6 +184,25 @@ type Source struct {
 	RawBuffer int `yaml:"raw_buffer"`
 
 	Line int `yaml:"-"`
+}
+
+// ClientTLS is the TLS of a connection lookout makes to a broker.
+type ClientTLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of CAs to trust instead of the system's.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate, for mutual TLS.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// InsecureSkipVerify turns certificate verification off (tests only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL is a SASL login: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+type SASL struct {
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	Password  Secret `yaml:"password"`
 }
 
 // Field is the preprocessing of one event field.
@@ -165,6 +227,22 @@ type Pipeline struct {
 	Aggregates Aggregates `yaml:"aggregates"`
 	// MaxGroups bounds the open groups; 0 means the default (100000).
 	MaxGroups int `yaml:"max_groups"`
+	// IdleTimeout: a source without events for longer no longer holds the
+	// pipeline's event-time watermark back; 0 means 10 window sizes, at least 30s.
+	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`
+	// Late is what happens to an event later than lateness: "drop" (count
+	// and store it, the default) or "update" (also correct and re-emit the
+	// windows it belongs to, for UpdateFor after they closed).
+	Late string `yaml:"late,omitempty"`
+	// UpdateFor is how long after closing a window is kept for late: update;
+	// 0 means 1m.
+	UpdateFor Duration `yaml:"update_for,omitempty"`
+	// Baseline is how many earlier windows of a group the baseline
+	// aggregates (zscore, mad_score, ...) compare with; 0 means 10.
+	Baseline int `yaml:"baseline,omitempty"`
+	// MinBaseline is how many earlier windows zscore and mad_score need
+	// before they give a value; 0 means min(5, baseline).
+	MinBaseline int `yaml:"min_baseline,omitempty"`
 
 	Line int `yaml:"-"`
 }
@@ -330,6 +408,19 @@ type Notifier struct {
 	Username string   `yaml:"username"`
 	Password Secret   `yaml:"password"`
 	Timeout  Duration `yaml:"timeout"`
+
+	// Title and Template override the message's title and body (Go
+	// text/template); TemplateFile reads the body template from a file
+	// instead. Lang picks the built-in templates: en (default) or zh-CN.
+	Title        string `yaml:"title"`
+	Template     string `yaml:"template"`
+	TemplateFile string `yaml:"template_file"`
+	Lang         string `yaml:"lang"`
+	// TLS is the email connection security: starttls, tls or none; empty
+	// means STARTTLS when the server offers it. TLSCAFile adds a PEM CA to
+	// trust for the SMTP server's certificate (a private or self-signed CA).
+	TLS       string `yaml:"tls"`
+	TLSCAFile string `yaml:"tls_ca_file"`
 
 	Line int `yaml:"-"`
 }

@@ -16,15 +16,15 @@ import (
 // source is a mistake the user wants to hear about, not a silent no-op.
 var sourceKeys = map[string][]string{
 	"push":    nil,
-	"otlp":    nil,
+	"otlp":    {"max_body_bytes"},
 	"host":    {"interval"},
 	"self":    {"interval"},
 	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
-	"kafka":   {"brokers", "topics", "group", "payload"},
-	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload"},
-	"mqtt":    {"broker", "topics", "qos", "payload"},
-	"nats":    {"url", "subject", "durable", "payload"},
-	"logfile": {"path", "match", "payload"},
+	"kafka":   {"brokers", "topics", "group", "payload", "start", "session_timeout", "tls", "sasl", "max_message_bytes"},
+	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
+	"mqtt":    {"broker", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
+	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},
+	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
 }
 
 // commonSourceKeys apply to every source type: naming and preprocessing.
@@ -34,11 +34,11 @@ var commonSourceKeys = []string{"name", "type", "time_field", "fields", "raw_buf
 // timeout that apply to it.
 var notifierKeys = map[string][]string{
 	"webhook":  {"url"},
-	"dingtalk": {"url", "secret"},
-	"wecom":    {"url"},
-	"feishu":   {"url", "secret"},
-	"slack":    {"url"},
-	"email":    {"smtp", "from", "to", "username", "password"},
+	"dingtalk": {"url", "secret", "title", "template", "template_file", "lang"},
+	"wecom":    {"url", "title", "template", "template_file", "lang"},
+	"feishu":   {"url", "secret", "title", "template", "template_file", "lang"},
+	"slack":    {"url", "title", "template", "template_file", "lang"},
+	"email":    {"smtp", "from", "to", "username", "password", "title", "template", "template_file", "lang", "tls", "tls_ca_file"},
 	"log":      nil,
 }
 
@@ -266,6 +266,29 @@ func (p *parser) validateSource(i int) {
 		required("topics", len(s.Topics) == 0)
 		p.nonEmptyItems(at("brokers"), s.Brokers)
 		p.nonEmptyItems(at("topics"), s.Topics)
+		switch s.Start {
+		case "earliest", "latest":
+		default:
+			p.at(at("start"), "%q is not a start offset (earliest or latest)", s.Start)
+		}
+		if s.SessionTimeout <= 0 {
+			p.at(at("session_timeout"), "must be more than 0")
+		}
+		if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+			p.at(at("tls"), "cert_file and key_file go together")
+		}
+		switch s.SASL.Mechanism {
+		case "":
+			if s.SASL.Username != "" {
+				p.at(at("sasl"), "mechanism is required with a username (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+			}
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+			if s.SASL.Username == "" {
+				p.at(at("sasl"), "username is required with mechanism %s", s.SASL.Mechanism)
+			}
+		default:
+			p.at(at("sasl.mechanism"), "%q is not a SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.SASL.Mechanism)
+		}
 	case "redis":
 		required("addr", s.Addr == "")
 		switch s.Mode {
@@ -288,6 +311,15 @@ func (p *parser) validateSource(i int) {
 		if s.DB < 0 {
 			p.at(at("db"), "must not be negative")
 		}
+		if s.Mode == "pubsub" {
+			for _, k := range []string{"consumer", "claim_idle"} {
+				if c.has(at(k)) {
+					p.at(at(k), "%s applies to mode stream, not pubsub", k)
+				}
+			}
+		} else if s.Mode == "stream" && s.ClaimIdle <= 0 {
+			p.at(at("claim_idle"), "must be more than 0")
+		}
 	case "mqtt":
 		required("broker", s.Broker == "")
 		required("topics", len(s.Topics) == 0)
@@ -295,16 +327,54 @@ func (p *parser) validateSource(i int) {
 		if s.QoS < 0 || s.QoS > 2 {
 			p.at(at("qos"), "qos must be 0, 1 or 2")
 		}
+		if s.Broker != "" {
+			if u, err := url.Parse(s.Broker); err != nil || u.Host == "" ||
+				!slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
+				p.at(at("broker"), "%q is not a broker URL (tcp://, ssl://, ws:// or wss://host:port)", s.Broker)
+			}
+		}
+	case "otlp":
+		if s.MaxBodyBytes <= 0 {
+			p.at(at("max_body_bytes"), "must be more than 0")
+		}
 	case "nats":
 		required("url", s.URL == "")
 		required("subject", s.Subject == "")
+		if s.Durable == "" {
+			for _, k := range []string{"stream", "ack_wait", "max_ack_pending"} {
+				if c.has(at(k)) {
+					p.at(at(k), "%s applies to a JetStream consumer: set durable", k)
+				}
+			}
+		} else {
+			if s.AckWait <= 0 {
+				p.at(at("ack_wait"), "must be more than 0")
+			}
+			if s.MaxAckPending <= 0 {
+				p.at(at("max_ack_pending"), "must be more than 0")
+			}
+		}
 	case "logfile":
 		required("path", s.Path == "")
+		switch s.Start {
+		case "end", "beginning":
+		default:
+			p.at(at("start"), "%q is not a start (end or beginning)", s.Start)
+		}
+		if s.Interval <= 0 {
+			p.at(at("interval"), "must be more than 0")
+		}
+		if s.MaxLineBytes <= 0 {
+			p.at(at("max_line_bytes"), "must be more than 0")
+		}
 		for name, re := range s.Match {
 			if _, err := regexp.Compile(re); err != nil {
 				p.at(at("match."+name), "%q is not a regular expression: %v", re, err)
 			}
 		}
+	}
+	if sourceKeyApplies(s.Type, "max_message_bytes") && s.MaxMessageBytes <= 0 {
+		p.at(at("max_message_bytes"), "must be more than 0")
 	}
 	if sourceKeyApplies(s.Type, "payload") || !c.has(at("payload")) {
 		switch s.Payload {
@@ -445,6 +515,28 @@ func (p *parser) validatePipeline(i int, sources map[string]bool) {
 	if pl.MaxGroups <= 0 {
 		p.at(at("max_groups"), "must be more than 0")
 	}
+	switch pl.Late {
+	case "", "drop", "update":
+	default:
+		p.at(at("late"), "late must be drop or update, got %q", pl.Late)
+	}
+	if p.c.has(at("update_for")) && pl.Late != "update" {
+		p.at(at("update_for"), "update_for applies only with late: update")
+	}
+	for _, k := range []struct {
+		key string
+		v   int
+	}{{"baseline", pl.Baseline}, {"min_baseline", pl.MinBaseline}} {
+		if p.c.has(at(k.key)) && k.v <= 0 {
+			p.at(at(k.key), "must be more than 0")
+		}
+	}
+	if pl.MinBaseline > 0 && pl.MinBaseline > max(pl.Baseline, 10*boolInt(pl.Baseline == 0)) {
+		p.at(at("min_baseline"), "min_baseline %d is more than baseline", pl.MinBaseline)
+	}
+	if w.Count > 0 && p.c.has(at("idle_timeout")) {
+		p.at(at("idle_timeout"), "idle_timeout does not apply to {count: N} windows")
+	}
 	if len(pl.Aggregates) == 0 {
 		p.missing(base, "aggregates", "aggregates is required: at least one name: expression")
 	}
@@ -543,7 +635,42 @@ func (p *parser) validateNotifier(i int) {
 			p.missing(base, "to", "to is required for type email: at least one address")
 		}
 		p.nonEmptyItems(at("to"), n.To)
+		switch n.TLS {
+		case "", "starttls", "tls", "none":
+		default:
+			p.at(at("tls"), "%q is not a tls mode (starttls, tls or none)", n.TLS)
+		}
+		if n.TLSCAFile != "" {
+			p.c.Notifiers[i].TLSCAFile = p.readableFile(at("tls_ca_file"), n.TLSCAFile)
+		}
 	}
+	switch n.Lang {
+	case "", "en", "zh-CN":
+	default:
+		p.at(at("lang"), "%q is not a language (en or zh-CN)", n.Lang)
+	}
+	if n.TemplateFile != "" {
+		if n.Template != "" {
+			p.at(at("template_file"), "set template or template_file, not both")
+		}
+		p.c.Notifiers[i].TemplateFile = p.readableFile(at("template_file"), n.TemplateFile)
+	}
+}
+
+// readableFile checks that a file the config names can be read and returns
+// its path, made absolute from the config file's directory when relative
+// (like token_file), so the config and its files can move together.
+func (p *parser) readableFile(path, name string) string {
+	if !filepath.IsAbs(name) && p.file != "" {
+		name = filepath.Join(filepath.Dir(p.file), name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		p.at(path, "reading file: %v", err)
+		return name
+	}
+	f.Close()
+	return name
 }
 
 // readTokenFiles loads token_file contents into Token, so the rest of the
@@ -572,4 +699,12 @@ func (p *parser) readTokenFiles() {
 		}
 		t.Token = Secret(tok)
 	}
+}
+
+// boolInt is 1 for true.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

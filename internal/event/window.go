@@ -18,6 +18,20 @@ type Window struct {
 	Values    []float64
 	Count     int64 // events that fell into the window
 	Late      int64 // events that arrived after the window was closed
+	// Top holds, for each topk aggregate by name, its heaviest items,
+	// heaviest first; nil when the pipeline has no topk.
+	Top map[string][]TopItem
+	// Update is set on a re-emission of an already emitted window, corrected
+	// by late events (pipeline key late: update).
+	Update bool
+}
+
+// TopItem is one heavy hitter of a topk aggregate: a value of its argument
+// and how many events had it (an upper estimate once there were more
+// distinct values than the sketch tracks).
+type TopItem struct {
+	Item  string  `json:"item"`
+	Count float64 `json:"count"`
 }
 
 // GroupMap returns the group as a map from group_by key to value.

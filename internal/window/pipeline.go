@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,6 +19,21 @@ import (
 // DefaultMaxGroups bounds the open groups of a pipeline whose config does
 // not set max_groups.
 const DefaultMaxGroups = 100000
+
+// Defaults of the pipeline keys that config leaves at zero.
+const (
+	// DefaultUpdateFor is how long after end+lateness a window keeps its
+	// state for corrections with late: update.
+	DefaultUpdateFor = time.Minute
+	// DefaultBaseline is how many earlier windows a group's baseline holds.
+	DefaultBaseline = 10
+	// DefaultMinBaseline is how many of them zscore and mad_score need
+	// before they give a value (never more than baseline).
+	DefaultMinBaseline = 5
+	// MinIdleTimeout is the least default idle_timeout; the default is 10
+	// window sizes, at least this.
+	MinIdleTimeout = 30 * time.Second
+)
 
 // OverflowValue is the group value, for every group_by key, of the group that
 // collects events of new groups once a pipeline has max_groups open groups.
@@ -40,21 +54,28 @@ type Stats struct {
 	Events int64
 	// Filtered counts events skipped because where was not true.
 	Filtered int64
-	// Late counts events whose window had already closed; they were flagged
-	// event.FlagLate and left out of every result.
+	// Late counts events that arrived after a window they fall into had
+	// closed; they were flagged event.FlagLate and left out of the results
+	// already emitted.
 	Late int64
+	// Updates counts re-emissions of windows corrected by late events
+	// (late: update).
+	Updates int64
 	// Overflow counts events folded into the __overflow__ group.
 	Overflow int64
-	// OpenWindows is the number of (group, window) pairs not yet closed; for
-	// count windows, the number of groups holding samples.
+	// OpenWindows is the number of open panes (a pane is one `every` of one
+	// group; in tumbling windows a pane is a window), including those kept
+	// for late updates; for count windows, the number of groups holding
+	// samples.
 	OpenWindows int
 	// Groups is the number of open groups.
 	Groups int
 }
 
 // Pipeline is one compiled pipeline: its filter, grouping, aggregates and the
-// open windows. One goroutine owns a Pipeline and calls Add and Advance; only
-// Stats and the accessors may be called from others.
+// open windows. One goroutine owns a Pipeline and calls Add, Advance,
+// Snapshot and Restore; only Stats and the accessors may be called from
+// others.
 type Pipeline struct {
 	name      string
 	sources   []string
@@ -62,31 +83,59 @@ type Pipeline struct {
 	names     []string
 	groupKeys []string
 
-	where   *fieldExpr
-	inputs  []input
-	outputs []output
+	where     *fieldExpr
+	inputs    []input
+	outputs   []output
+	baselines []baseline
+	tops      []int // inputs that are topk
 
-	size, lateness int64 // tumbling windows, ns
-	count          int   // {count: N} windows
-	maxGroups      int
-	emit           EmitFunc
+	// Time windows, in ns: a window is size long and one starts every
+	// `every` (every == size: tumbling). Events are folded into panes of
+	// `every`; a window is the merge of its size/every panes.
+	size, every, lateness int64
+	keep                  int64 // update_for with late: update, else 0
+	idle                  int64 // idle_timeout
+	update                bool
+	count                 int // {count: N} windows
+	maxGroups             int
+	baseN, minBase        int
+	emit                  EmitFunc
 
-	vm          vm.VM
-	env         map[string]any
-	keyBuf      []byte
-	overflowKey string
-	overflowVal []string
-	groups      map[string]*group
-	buckets     []bucket // open tumbling windows by end, ascending
-	freeWins    []*win
-	maxEvent    int64 // highest event time seen, ns
-	closed      int64 // every window with end <= closed has closed, ns
+	vm       vm.VM
+	env      map[string]any
+	keyBuf   []byte
+	vbuf     []byte
+	valBuf   []string
+	overflow string // the overflow group's key
 
-	events, filtered, late, overflow atomic.Int64
-	openWindows, nGroups             atomic.Int64
+	index      map[string]int32 // group key → index into groups
+	groups     []group
+	freeGroups []int32
+
+	// Slots: every pane (and count-window group) has one slot, an index
+	// into the columns; slot 0 is the scratch slot panes are merged into.
+	cols      []agg.Column
+	strCols   []agg.StringColumn // nil where the column takes no strings
+	panes     []pane
+	freeSlots []int32
+
+	buckets []bucket // open panes by start, ascending
+	closed  int64    // every window with end <= closed has been emitted, ns
+	marks   []mark   // per-source watermarks
+	last    int      // index into marks of the last event's source
+
+	lateWin map[winKey]int64    // late: update — late events per retained window
+	dirty   map[winKey]struct{} // late: update — windows to re-emit
+	hist    map[string]*history // baseline aggregates: group key → history
+
+	rings []ring // count windows, by group
+	kinds []uint8
+
+	events, filtered, late, updates, overflows atomic.Int64
+	openWindows, nGroups                       atomic.Int64
 }
 
-// input is one aggregate that reads events.
+// input is one aggregate column that reads events.
 type input struct {
 	fn     agg.Func
 	params []float64
@@ -94,33 +143,41 @@ type input struct {
 	kind   agg.Input
 }
 
-// output is one aggregate of the pipeline in config order: either an input's
-// state or an expression over earlier outputs.
+// output is one aggregate of the pipeline in config order: an input's
+// column, a baseline aggregate or an expression over earlier outputs.
 type output struct {
-	in   int // index into inputs, -1 for an expression
+	in   int // index into inputs, -1 otherwise
+	base int // index into baselines, -1 otherwise
 	expr *aggExpr
 }
 
 // group is one set of group_by values.
 type group struct {
-	key    string
-	values []string
-	wins   []*win // open tumbling windows, usually one
-	ring   *ring  // count windows
+	key   string // the values, each length-prefixed (see appendKey)
+	head  int32  // first pane slot of the group, -1 when none
+	npane int32
+	late  int64 // late events not yet reported in an emitted window (late: drop)
+	ring  int32 // count windows: index into rings
 }
 
-// win is one open tumbling window of one group.
-type win struct {
-	g      *group
-	start  int64
-	count  int64
-	states []agg.State
+// pane is the metadata of one slot: `every` of one group.
+type pane struct {
+	start int64
+	count int64
+	g     int32
+	next  int32 // the group's next pane slot, -1 at the end
 }
 
-// bucket is every open window ending at end, across groups.
+// bucket is every open pane starting at start, across groups.
 type bucket struct {
-	end  int64
-	wins []*win
+	start int64
+	slots []int32
+}
+
+// winKey names one window of one group.
+type winKey struct {
+	g   int32
+	end int64
 }
 
 // New compiles cfg. Every problem in the definition is reported: the error is
@@ -135,14 +192,22 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		groupKeys: slices.Clone(cfg.GroupBy),
 		lateness:  int64(cfg.Lateness),
 		maxGroups: cfg.MaxGroups,
+		baseN:     cfg.Baseline,
+		minBase:   cfg.MinBaseline,
 		emit:      emit,
 		env:       map[string]any{},
-		groups:    map[string]*group{},
-		maxEvent:  math.MinInt64,
+		index:     map[string]int32{},
 		closed:    math.MinInt64,
+		panes:     []pane{{}}, // slot 0: scratch
 	}
 	if p.maxGroups <= 0 {
 		p.maxGroups = DefaultMaxGroups
+	}
+	if p.baseN <= 0 {
+		p.baseN = DefaultBaseline
+	}
+	if p.minBase <= 0 {
+		p.minBase = min(DefaultMinBaseline, p.baseN)
 	}
 	var errs []error
 	bad := func(path string, err error) { errs = append(errs, &CompileError{Path: path, Err: err}) }
@@ -156,12 +221,33 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		bad("window", errors.New("count cannot be combined with size or every"))
 	case w.Count > 0:
 		p.count = w.Count
-	case w.Every != 0:
-		bad("window", errors.New("sliding windows are not supported yet"))
 	case w.Size <= 0:
 		bad("window", errors.New("window size must be positive"))
+	case w.Every < 0 || w.Every > w.Size || w.Every > 0 && w.Size%w.Every != 0:
+		bad("window", fmt.Errorf("every %s must be positive, at most size %s and divide it", w.Every, w.Size))
 	default:
-		p.size = int64(w.Size)
+		p.size, p.every = int64(w.Size), int64(w.Every)
+		if p.every == 0 {
+			p.every = p.size
+		}
+	}
+	switch cfg.Late {
+	case "", "drop":
+	case "update":
+		p.update = true
+		p.keep = int64(cfg.UpdateFor)
+		if p.keep <= 0 {
+			p.keep = int64(DefaultUpdateFor)
+		}
+	default:
+		bad("late", fmt.Errorf("must be drop or update, got %q", cfg.Late))
+	}
+	p.idle = int64(cfg.IdleTimeout)
+	if p.idle <= 0 {
+		p.idle = max(10*p.size, int64(MinIdleTimeout))
+	}
+	if p.minBase > p.baseN {
+		bad("min_baseline", fmt.Errorf("%d is more than baseline %d", p.minBase, p.baseN))
 	}
 
 	if cfg.Where != "" {
@@ -185,11 +271,12 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		}
 		fields[k] = true
 	}
-	p.overflowVal = make([]string, len(p.groupKeys))
-	for i := range p.overflowVal {
-		p.overflowVal[i] = OverflowValue
+	p.valBuf = make([]string, len(p.groupKeys))
+	var ob []byte
+	for range p.groupKeys {
+		ob = appendKey(ob, []byte(OverflowValue))
 	}
-	p.overflowKey = strings.Join(p.overflowVal, "\x00")
+	p.overflow = string(ob)
 
 	for _, a := range cfg.Aggregates {
 		p.names = append(p.names, a.Name)
@@ -204,14 +291,13 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 			bad(path, errors.New("defined twice"))
 			continue
 		}
-		in, out, err := p.compileAggregate(a.Expr, p.names[:i], p.names[i+1:])
+		n := len(p.inputs)
+		out, err := p.compileAggregate(a.Expr, p.names[:i], p.names[i+1:])
 		if err != nil {
 			bad(path, err)
 			continue
 		}
-		if in != nil {
-			out.in = len(p.inputs)
-			p.inputs = append(p.inputs, *in)
+		for _, in := range p.inputs[n:] {
 			if in.arg != nil {
 				for _, f := range in.arg.fields {
 					fields[f] = true
@@ -227,112 +313,28 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		p.fields = append(p.fields, f)
 	}
 	slices.Sort(p.fields)
+	for i, in := range p.inputs {
+		c := in.fn.New(in.params)
+		c.Grow(1)
+		p.cols = append(p.cols, c)
+		sc, _ := c.(agg.StringColumn)
+		if !in.fn.Strings {
+			sc = nil
+		}
+		p.strCols = append(p.strCols, sc)
+		if _, ok := c.(agg.Topper); ok {
+			p.tops = append(p.tops, i)
+		}
+	}
+	p.kinds = make([]uint8, len(p.inputs))
+	if p.update {
+		p.lateWin = map[winKey]int64{}
+		p.dirty = map[winKey]struct{}{}
+	}
+	if len(p.baselines) > 0 {
+		p.hist = map[string]*history{}
+	}
 	return p, nil
-}
-
-// compileAggregate compiles one aggregate: an aggregate function call over
-// event fields, or an expression over earlier aggregates.
-func (p *Pipeline) compileAggregate(src string, earlier, later []string) (*input, output, error) {
-	name, args, isCall := splitCall(src)
-	fn, ok := agg.Lookup(name)
-	if !isCall {
-		x, err := compileAggExpr(src, earlier, later)
-		return nil, output{in: -1, expr: x}, err
-	}
-	if !ok {
-		x, err := compileAggExpr(src, earlier, later)
-		if err != nil {
-			return nil, output{}, fmt.Errorf("unknown function %q: not an aggregate function (%s), and as an expression over aggregates: %w",
-				name, strings.Join(agg.Names(), ", "), err)
-		}
-		return nil, output{in: -1, expr: x}, nil
-	}
-	want := 1 + len(fn.Params)
-	if fn.Optional && len(args) == want-1 {
-		return &input{fn: fn, kind: agg.InputNone}, output{}, nil
-	}
-	if len(args) != want {
-		// max(errors, 1) is expr-lang's max over aggregates, not max(x).
-		if x, err := compileAggExpr(src, earlier, later); err == nil {
-			return nil, output{in: -1, expr: x}, nil
-		}
-		sig := append([]string{"x"}, fn.Params...)
-		if fn.Input == agg.InputCond {
-			sig[0] = "cond"
-		}
-		return nil, output{}, fmt.Errorf("%s(%s) takes %d argument(s), got %d", name, strings.Join(sig, ", "), want, len(args))
-	}
-	in := &input{fn: fn, kind: fn.Input}
-	for i, pname := range fn.Params {
-		v, err := strconv.ParseFloat(args[1+i], 64)
-		if err != nil {
-			return nil, output{}, fmt.Errorf("%s: %s must be a number, got %q", name, pname, args[1+i])
-		}
-		in.params = append(in.params, v)
-	}
-	if fn.Check != nil {
-		if err := fn.Check(in.params); err != nil {
-			return nil, output{}, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	x, err := compileFieldExpr(args[0])
-	if err != nil {
-		return nil, output{}, fmt.Errorf("%s: %w", name, err)
-	}
-	in.arg = x
-	return in, output{}, nil
-}
-
-// splitCall splits `name(a, b)` into its name and trimmed top-level
-// arguments. ok is false when src is not one call spanning the whole text
-// (`count() / 2`), or an argument is empty.
-func splitCall(src string) (name string, args []string, ok bool) {
-	s := strings.TrimSpace(src)
-	i := 0
-	for i < len(s) && (s[i] == '_' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || i > 0 && s[i] >= '0' && s[i] <= '9') {
-		i++
-	}
-	name = s[:i]
-	rest := strings.TrimLeft(s[i:], " \t")
-	if name == "" || !strings.HasPrefix(rest, "(") || !strings.HasSuffix(rest, ")") {
-		return name, nil, false
-	}
-	body := rest[1:]
-	depth, start := 0, 0
-	var quote byte
-	for j := 0; j < len(body); j++ {
-		c := body[j]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote != '`' {
-				j++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		case c == '(' || c == '[' || c == '{':
-			depth++
-		case c == ')' && depth == 0:
-			if j != len(body)-1 {
-				return name, nil, false // the call ends before the text does
-			}
-			if last := strings.TrimSpace(body[start:j]); last != "" || len(args) > 0 {
-				args = append(args, last)
-			}
-		case c == ')' || c == ']' || c == '}':
-			depth--
-		case c == ',' && depth == 0:
-			args = append(args, strings.TrimSpace(body[start:j]))
-			start = j + 1
-		}
-	}
-	for _, a := range args {
-		if a == "" {
-			return name, nil, false
-		}
-	}
-	return name, args, true
 }
 
 // Name returns the pipeline's name.
@@ -355,20 +357,27 @@ func (p *Pipeline) Stats() Stats {
 		Events:      p.events.Load(),
 		Filtered:    p.filtered.Load(),
 		Late:        p.late.Load(),
-		Overflow:    p.overflow.Load(),
+		Updates:     p.updates.Load(),
+		Overflow:    p.overflows.Load(),
 		OpenWindows: int(p.openWindows.Load()),
 		Groups:      int(p.nGroups.Load()),
 	}
 }
 
 // Add folds events into their windows. now is the wall clock: windows whose
-// end+lateness <= now close first, as in Advance. An event whose window has
-// already closed gets event.FlagLate, is counted in Stats.Late and changes no
-// result. Closed windows are emitted before Add returns. Add is not safe for
-// concurrent use, and it writes e.Flags, so an event must not be in two
-// pipelines' Add at the same time.
+// end+lateness <= now close first, as in Advance. An event that arrives after
+// a window it falls into has closed gets event.FlagLate and is counted in
+// Stats.Late (and in the Late of the group's next emitted window); with
+// late: update it also corrects the windows still kept for updates, which
+// are re-emitted. Closed windows are emitted before Add returns. Add is not
+// safe for concurrent use, and it writes e.Flags, so an event must not be in
+// two pipelines' Add at the same time.
 func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 	p.Advance(now)
+	var nowNS int64
+	if !now.IsZero() {
+		nowNS = now.UnixNano()
+	}
 	var filtered, late, overflow int64
 	for _, e := range events {
 		if p.where != nil && !p.where.cond(e.Fields, &p.vm) {
@@ -382,51 +391,31 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 			}
 			continue
 		}
-		r := t % p.size
-		if r < 0 {
-			r += p.size
-		}
-		start := t - r
-		if start+p.size <= p.closed {
-			e.Flags |= event.FlagLate
+		l, of := p.addTimed(e, t)
+		if l {
 			late++
-			continue
 		}
-		g, of := p.group(e.Fields)
 		if of {
 			overflow++
 		}
-		var w *win
-		for _, x := range g.wins {
-			if x.start == start {
-				w = x
-				break
-			}
-		}
-		if w == nil {
-			w = p.openWindow(g, start)
-		}
-		w.count++
-		for i := range p.inputs {
-			p.push(&p.inputs[i], w.states[i], e.Fields, t)
-		}
-		if t > p.maxEvent {
-			p.maxEvent = t
+		if wm, moved := p.observe(e.Source, t, nowNS); moved && wm-p.lateness > p.closed {
 			// Event time closes windows too, so a replayed backlog closes
 			// them at replay speed instead of all at once at the end.
-			if t-p.lateness > p.closed {
-				p.closeThrough(t - p.lateness)
-			}
+			p.closeThrough(wm - p.lateness)
 		}
+	}
+	if p.update && len(p.dirty) > 0 {
+		p.flushDirty()
 	}
 	p.events.Add(int64(len(events)))
 	p.filtered.Add(filtered)
 	p.late.Add(late)
-	p.overflow.Add(overflow)
+	p.overflows.Add(overflow)
 }
 
-// Advance closes and emits every tumbling window whose end+lateness <= now
-// (wall clock). It is the app's timer tick for quiet pipelines.
+// Advance closes and emits every window whose end+lateness <= now (wall
+// clock), or whose end+lateness <= the watermark once idle sources no longer
+// hold it back. It is the app's timer tick for quiet pipelines.
 //
 // A zero now is ignored: time.Time{} has no Unix nanosecond value, and a
 // caller without a clock (a replay tool) would otherwise close everything.
@@ -434,8 +423,40 @@ func (p *Pipeline) Advance(now time.Time) {
 	if p.count > 0 || now.IsZero() {
 		return
 	}
-	if b := now.UnixNano() - p.lateness; b > p.closed {
+	ns := now.UnixNano()
+	b := ns - p.lateness
+	if wm, ok := p.watermark(ns); ok {
+		b = max(b, wm-p.lateness)
+	}
+	if b > p.closed {
 		p.closeThrough(b)
+	}
+}
+
+// Closed reports whether every window that an event at time t falls into has
+// closed (and so has been emitted): for sliding windows the one that closes
+// last. A {count: N} window emits on every event, so it is always true there.
+// The app acknowledges broker messages to their source only once this holds
+// for every pipeline they fed. (With late: update a window may still be
+// re-emitted after this, from a later event.)
+func (p *Pipeline) Closed(t time.Time) bool {
+	if p.count > 0 {
+		return true
+	}
+	return p.paneStart(t.UnixNano())+p.size <= p.closed
+}
+
+// Resume declares every window that ends at or before t as already closed,
+// without emitting anything: events for them count as late. After a restart
+// the app calls it with the end of the newest stored window, so that replayed
+// broker messages of windows already emitted are not counted into a second,
+// partial copy of them.
+func (p *Pipeline) Resume(t time.Time) {
+	if p.count > 0 {
+		return
+	}
+	if ns := t.UnixNano(); ns > p.closed {
+		p.closed = ns
 	}
 }
 
@@ -447,7 +468,8 @@ const (
 )
 
 // extract reads one aggregate's input from an event.
-func (p *Pipeline) extract(in *input, fields map[string]any) (uint8, float64, string) {
+func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string) {
+	in := &p.inputs[i]
 	switch in.kind {
 	case agg.InputNone:
 		return kindNum, 1, ""
@@ -464,194 +486,101 @@ func (p *Pipeline) extract(in *input, fields map[string]any) (uint8, float64, st
 		}
 		return kindNum, v, ""
 	}
-	if s, ok := x.(string); ok && in.fn.Strings {
+	if s, ok := x.(string); ok && p.strCols[i] != nil {
 		return kindStr, 0, s
 	}
 	return kindSkip, 0, ""
 }
 
-// push folds one event into one aggregate state.
-func (p *Pipeline) push(in *input, st agg.State, fields map[string]any, t int64) {
-	switch k, v, s := p.extract(in, fields); k {
-	case kindNum:
-		st.Push(v, t)
-	case kindStr:
-		st.(agg.StringPusher).PushString(s)
-	}
-}
-
-// group returns the event's group, creating it when new; overflowed is true
-// when the event went to the overflow group instead.
-func (p *Pipeline) group(fields map[string]any) (g *group, overflowed bool) {
-	buf := p.keyBuf[:0]
-	for i, k := range p.groupKeys {
-		if i > 0 {
-			buf = append(buf, 0)
-		}
-		buf = appendValue(buf, fields[k])
-	}
-	p.keyBuf = buf
-	// string(buf) in a map index does not allocate.
-	if g := p.groups[string(buf)]; g != nil {
-		return g, false
-	}
-	if len(p.groups) >= p.maxGroups {
-		if g := p.groups[p.overflowKey]; g != nil {
-			return g, true
-		}
-		return p.newGroup(p.overflowKey, slices.Clone(p.overflowVal)), true
-	}
-	values := make([]string, len(p.groupKeys))
-	for i, k := range p.groupKeys {
-		values[i] = string(appendValue(nil, fields[k]))
-	}
-	return p.newGroup(string(buf), values), false
-}
-
-func (p *Pipeline) newGroup(key string, values []string) *group {
-	g := &group{key: key, values: values}
-	p.groups[key] = g
-	p.nGroups.Add(1)
-	return g
-}
-
-// appendValue appends a group_by value: numbers as strconv 'f' -1 (500, not
-// 5e+02), missing as "".
-func appendValue(buf []byte, v any) []byte {
-	switch v := v.(type) {
-	case nil:
-		return buf
-	case string:
-		return append(buf, v...)
-	case float64:
-		return strconv.AppendFloat(buf, v, 'f', -1, 64)
-	case bool:
-		return strconv.AppendBool(buf, v)
-	}
-	// Arrays and other rare kinds: fmt is slow, but only reached for them.
-	return fmt.Append(buf, v)
-}
-
-// openWindow opens g's window starting at start, reusing a closed window's
-// states when one is free.
-func (p *Pipeline) openWindow(g *group, start int64) *win {
-	var w *win
-	if n := len(p.freeWins); n > 0 {
-		w = p.freeWins[n-1]
-		p.freeWins = p.freeWins[:n-1]
-	} else {
-		w = &win{states: p.newStates()}
-	}
-	w.g, w.start, w.count = g, start, 0
-	g.wins = append(g.wins, w)
-	end := start + p.size
-	i := len(p.buckets)
-	for i > 0 && p.buckets[i-1].end > end {
-		i--
-	}
-	if i > 0 && p.buckets[i-1].end == end {
-		p.buckets[i-1].wins = append(p.buckets[i-1].wins, w)
-	} else {
-		p.buckets = slices.Insert(p.buckets, i, bucket{end: end, wins: []*win{w}})
-	}
-	p.openWindows.Add(1)
-	return w
-}
-
-func (p *Pipeline) newStates() []agg.State {
-	states := make([]agg.State, len(p.inputs))
-	for i, in := range p.inputs {
-		states[i] = in.fn.New(in.params)
-	}
-	return states
-}
-
-// closeThrough closes every window with end <= bound, in order of end and
-// then group key, and remembers bound so later events for those windows
-// count as late.
-func (p *Pipeline) closeThrough(bound int64) {
-	if bound > p.closed {
-		p.closed = bound
-	}
-	for len(p.buckets) > 0 && p.buckets[0].end <= p.closed {
-		b := p.buckets[0]
-		n := copy(p.buckets, p.buckets[1:])
-		p.buckets[n] = bucket{}
-		p.buckets = p.buckets[:n]
-		slices.SortFunc(b.wins, func(x, y *win) int { return strings.Compare(x.g.key, y.g.key) })
-		for _, w := range b.wins {
-			p.emit(p.result(w.g, w.states, w.start, b.end, w.count))
-			p.release(w)
+// push folds one event into every column at slot s.
+func (p *Pipeline) push(s int32, fields map[string]any, t int64) {
+	for i, c := range p.cols {
+		switch k, v, str := p.extract(i, fields); k {
+		case kindNum:
+			c.Push(s, v, t)
+		case kindStr:
+			p.strCols[i].PushString(s, str)
 		}
 	}
 }
 
-// release forgets a closed window and keeps its states for reuse.
-func (p *Pipeline) release(w *win) {
-	g := w.g
-	if i := slices.Index(g.wins, w); i >= 0 {
-		g.wins = slices.Delete(g.wins, i, i+1)
+// newSlot returns an empty slot, reusing a freed one when there is one.
+func (p *Pipeline) newSlot() int32 {
+	if n := len(p.freeSlots); n > 0 {
+		s := p.freeSlots[n-1]
+		p.freeSlots = p.freeSlots[:n-1]
+		return s
 	}
-	if len(g.wins) == 0 {
-		delete(p.groups, g.key)
-		p.nGroups.Add(-1)
+	p.panes = append(p.panes, pane{})
+	s := int32(len(p.panes) - 1)
+	for _, c := range p.cols {
+		c.Grow(len(p.panes))
 	}
-	for _, s := range w.states {
-		s.Reset()
-	}
-	w.g = nil
-	p.freeWins = append(p.freeWins, w)
-	p.openWindows.Add(-1)
+	return s
 }
 
-// result builds the emitted window from a group's states.
-func (p *Pipeline) result(g *group, states []agg.State, start, end, count int64) *event.Window {
+// freeSlot empties slot s for reuse.
+func (p *Pipeline) freeSlot(s int32) {
+	for _, c := range p.cols {
+		c.Reset(s)
+	}
+	p.panes[s] = pane{}
+	p.freeSlots = append(p.freeSlots, s)
+}
+
+// result builds the emitted window from slot s (a pane or the scratch slot
+// holding a merged window).
+func (p *Pipeline) result(g *group, s int32, start, end, count int64, update bool) *event.Window {
 	vals := make([]float64, len(p.outputs))
+	var h *history
+	if len(p.baselines) > 0 {
+		h = p.history(g.key)
+	}
+	var xs []float64
 	for i, o := range p.outputs {
-		if o.in >= 0 {
-			vals[i] = states[o.in].Value()
-		} else {
+		switch {
+		case o.in >= 0:
+			vals[i] = p.cols[o.in].Value(s)
+		case o.base >= 0:
+			b := &p.baselines[o.base]
+			x := math.NaN()
+			if b.ref >= 0 {
+				x = vals[b.ref]
+			} else {
+				x = p.cols[b.hidden].Value(s)
+			}
+			vals[i] = p.evalBaseline(h, o.base, x, end)
+			xs = append(xs, x)
+		default:
 			vals[i] = o.expr.eval(vals, p.names, p.env, &p.vm)
 		}
 	}
-	return &event.Window{
+	if h != nil {
+		h.record(end, xs, p.baseN, len(p.baselines), update)
+	}
+	w := &event.Window{
 		Pipeline:  p.name,
 		Start:     time.Unix(0, start).UTC(),
 		End:       time.Unix(0, end).UTC(),
 		GroupKeys: p.groupKeys,
-		Group:     slices.Clone(g.values),
+		Group:     splitKey(g.key, len(p.groupKeys)),
 		Names:     p.names,
 		Values:    vals,
 		Count:     count,
+		Update:    update,
 	}
+	if len(p.tops) > 0 {
+		w.Top = make(map[string][]event.TopItem, len(p.tops))
+		for i, o := range p.outputs {
+			if o.in >= 0 && slices.Contains(p.tops, o.in) {
+				w.Top[p.names[i]] = p.cols[o.in].(agg.Topper).Top(s)
+			}
+		}
+	}
+	return w
 }
 
-// Closed reports whether the window that an event at time t falls into has
-// closed (and so has been emitted). A {count: N} window emits on every event,
-// so it is always true there. The app acknowledges broker messages to their
-// source only once this holds for every pipeline they fed.
-func (p *Pipeline) Closed(t time.Time) bool {
-	if p.count > 0 {
-		return true
-	}
-	ns := t.UnixNano()
-	r := ns % p.size
-	if r < 0 {
-		r += p.size
-	}
-	return ns-r+p.size <= p.closed
-}
-
-// Resume declares every window that ends at or before t as already closed,
-// without emitting anything: events for them count as late. After a restart
-// the app calls it with the end of the newest stored window, so that replayed
-// broker messages of windows already emitted are not counted into a second,
-// partial copy of them.
-func (p *Pipeline) Resume(t time.Time) {
-	if p.count > 0 {
-		return
-	}
-	if ns := t.UnixNano(); ns > p.closed {
-		p.closed = ns
-	}
+// compareGroups orders groups by key, the order windows are emitted in.
+func (p *Pipeline) compareGroups(a, b int32) int {
+	return strings.Compare(p.groups[a].key, p.groups[b].key)
 }

@@ -41,7 +41,11 @@ func TestAggregatesOverOneWindow(t *testing.T) {
 		{"last(status)", 500},
 		{"quantile(latency, 0.5)", 0.3},
 		{"distinct(user)", 3},
-		{"zscore(latency)", 0},
+		{"zscore(latency)", math.NaN()}, // one window: cold start, no baseline yet
+		{"change(latency)", math.NaN()}, // no previous window
+		{"ewma(latency, 0.5)", 0.3},     // the first window starts the average
+		{"distinct(user, 4)", 3},
+		{"topk(user, 2)", 2},
 		{"avg(latency * 1000)", 300},
 		{"sum(status >= 500)", 2}, // booleans count as 0/1
 		{"max(latency > 0.2 ? 1 : 0)", 1},
@@ -487,7 +491,13 @@ func TestCompileErrors(t *testing.T) {
 		{"duplicate aggregate", func(c *config.Pipeline) { c.Aggregates = aggs("n", "count()", "n", "count()") }, "aggregates.n", "defined twice"},
 		{"bad where", func(c *config.Pipeline) { c.Where = "status >" }, "where", "parsing"},
 		{"unknown function in where", func(c *config.Pipeline) { c.Where = "lowercase(x) == 'a'" }, "where", `unknown function "lowercase"`},
-		{"sliding", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Minute, Every: 10 * time.Second} }, "window", "sliding windows are not supported yet"},
+		{"sliding every not dividing size", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Minute, Every: 7 * time.Second} }, "window", "divide it"},
+		{"sliding every longer than size", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Second, Every: 2 * time.Second} }, "window", "at most size"},
+		{"late mode", func(c *config.Pipeline) { c.Late = "fix" }, "late", "drop or update"},
+		{"min_baseline above baseline", func(c *config.Pipeline) { c.Baseline, c.MinBaseline = 3, 4 }, "min_baseline", "more than baseline"},
+		{"topk k", func(c *config.Pipeline) { c.Aggregates = aggs("t", "topk(user, 0)") }, "aggregates.t", "k must be"},
+		{"distinct precision", func(c *config.Pipeline) { c.Aggregates = aggs("d", "distinct(user, 30)") }, "aggregates.d", "precision"},
+		{"ewma alpha", func(c *config.Pipeline) { c.Aggregates = aggs("e", "ewma(latency, 2)") }, "aggregates.e", "alpha"},
 		{"no window", func(c *config.Pipeline) { c.Window = config.Window{} }, "window", "must be positive"},
 		{"empty group key", func(c *config.Pipeline) { c.GroupBy = []string{"a", ""} }, "group_by", "empty"},
 		{"duplicate group key", func(c *config.Pipeline) { c.GroupBy = []string{"a", "a"} }, "group_by", "twice"},

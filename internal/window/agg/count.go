@@ -1,17 +1,26 @@
 package agg
 
-// Count counts events: count() pushes 1 per event, count(cond) pushes 1 when
-// cond holds and 0 otherwise, so summing the pushes counts the matches.
-// Zero when nothing was pushed.
-type Count struct{ n float64 }
+// Count counts events (count()) or events for which a condition held
+// (count(cond)): each push adds its value, 1 or 0. Zero when nothing was
+// pushed.
+type Count struct{ floats }
+
+// NewCount returns an empty Count column.
+func NewCount() *Count { return &Count{newFloats(0)} }
 
 // Push adds v (1 or 0).
-func (c *Count) Push(v float64, _ int64) { c.n += v }
+func (c *Count) Push(s int32, v float64, _ int64) { c.v[s] += v }
+
+// Remove takes back v.
+func (c *Count) Remove(s int32, v float64, _ int64) { c.v[s] -= v }
 
 // Value returns the count.
-func (c *Count) Value() float64 { return c.n }
+func (c *Count) Value(s int32) float64 { return c.v[s] }
 
-// Reset sets the count to zero.
-func (c *Count) Reset() { c.n = 0 }
+// Merge adds src's count to dst's.
+func (c *Count) Merge(dst, src int32) { c.v[dst] += c.v[src] }
 
-var _ State = (*Count)(nil)
+var (
+	_ Column  = (*Count)(nil)
+	_ Remover = (*Count)(nil)
+)

@@ -3,23 +3,27 @@ package agg
 import "math"
 
 // Max is the largest value; NaN when none were pushed.
-type Max struct{ m float64 }
+type Max struct{ floats }
 
-// NewMax returns an empty Max.
-func NewMax() *Max { return &Max{m: math.NaN()} }
+// NewMax returns an empty Max column.
+func NewMax() *Max { return &Max{newFloats(math.NaN())} }
 
 // Push adds v.
-func (m *Max) Push(v float64, _ int64) {
-	// !(v <= m.m) is also true while m.m is NaN (nothing seen yet).
-	if !(v <= m.m) {
-		m.m = v
+func (c *Max) Push(s int32, v float64, _ int64) {
+	// !(v <= m) is also true while m is NaN (nothing seen yet).
+	if !(v <= c.v[s]) {
+		c.v[s] = v
 	}
 }
 
 // Value returns the maximum.
-func (m *Max) Value() float64 { return m.m }
+func (c *Max) Value(s int32) float64 { return c.v[s] }
 
-// Reset forgets all values.
-func (m *Max) Reset() { m.m = math.NaN() }
+// Merge keeps the larger maximum.
+func (c *Max) Merge(dst, src int32) {
+	if v := c.v[src]; !math.IsNaN(v) {
+		c.Push(dst, v, 0)
+	}
+}
 
-var _ State = (*Max)(nil)
+var _ Column = (*Max)(nil)

@@ -3,23 +3,27 @@ package agg
 import "math"
 
 // Min is the smallest value; NaN when none were pushed.
-type Min struct{ m float64 }
+type Min struct{ floats }
 
-// NewMin returns an empty Min.
-func NewMin() *Min { return &Min{m: math.NaN()} }
+// NewMin returns an empty Min column.
+func NewMin() *Min { return &Min{newFloats(math.NaN())} }
 
 // Push adds v.
-func (m *Min) Push(v float64, _ int64) {
-	// !(v >= m.m) is also true while m.m is NaN (nothing seen yet).
-	if !(v >= m.m) {
-		m.m = v
+func (c *Min) Push(s int32, v float64, _ int64) {
+	// !(v >= m) is also true while m is NaN (nothing seen yet).
+	if !(v >= c.v[s]) {
+		c.v[s] = v
 	}
 }
 
 // Value returns the minimum.
-func (m *Min) Value() float64 { return m.m }
+func (c *Min) Value(s int32) float64 { return c.v[s] }
 
-// Reset forgets all values.
-func (m *Min) Reset() { m.m = math.NaN() }
+// Merge keeps the smaller minimum.
+func (c *Min) Merge(dst, src int32) {
+	if v := c.v[src]; !math.IsNaN(v) {
+		c.Push(dst, v, 0)
+	}
+}
 
-var _ State = (*Min)(nil)
+var _ Column = (*Min)(nil)

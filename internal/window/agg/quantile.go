@@ -3,105 +3,150 @@ package agg
 import (
 	"math"
 	"slices"
-
-	"github.com/DataDog/sketches-go/ddsketch"
-	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
-// quantileAccuracy is the relative accuracy of the sketch.
-const quantileAccuracy = 0.01
-
-// quantileBins bounds the sketch's memory per window and group. With 1%
-// accuracy 2048 bins cover values spanning a factor of about 10^17 before
-// the lowest bins are merged, so high quantiles (p90, p99) stay accurate even
-// then.
-const quantileBins = 2048
-
-// quantileExact is how many values are kept as they are before the sketch
-// takes over. Small windows (a few events per group) are then exact and
-// cheap: a dense sketch spends most of its time growing its bins for the
-// first few values of every window.
-const quantileExact = 32
+// quantileExact is how many values a slot keeps as they are before a sketch
+// takes over. Small windows (a few events per group) are then exact and cost
+// no sketch at all; the values live inline in the column, 64 bytes a slot.
+const quantileExact = 8
 
 // Quantile estimates the q-quantile of the values: the value at rank
-// floor(q·(n−1)) of the sorted values. Up to 32 values it is exact; beyond,
-// it is answered by a DDSketch (github.com/DataDog/sketches-go) within 1%
-// relative error: for a true p99 of 200 ms it returns something between 198
-// and 202 ms. Memory is bounded (2048 bins per sign) rather than proportional
-// to the number of values. NaN values are skipped, as are values too large
-// for the sketch (beyond about 1e308) once it has taken over. NaN when none
-// were pushed.
+// floor(q·(n−1)) of the sorted values. Up to 8 values it is exact; beyond,
+// it is answered by a compact DDSketch-style sketch within 1% relative
+// error: for a true p99 of 200 ms it returns something between 198 and
+// 202 ms. A slot's sketch holds only the buckets its values hit (8 bytes
+// each, at most 2048). NaN and ±Inf are skipped. NaN when nothing was pushed.
 type Quantile struct {
 	q     float64
-	exact []float64
-	s     *ddsketch.DDSketch // nil until more than quantileExact values arrive
-	used  bool               // s holds this window's values
+	n     []uint8   // values held exactly; quantileExact+1: the sketch holds them
+	exact []float64 // quantileExact per slot
+	sk    []int32   // index into sketches, 0: none
+	// sketches are the spilled slots' sketches; sketches[0] is unused so that
+	// the zero index means "none". Freed ones are kept for reuse.
+	sketches []sketch
+	free     []int32
+	scratch  []float64
 }
 
-// NewQuantile returns an empty state answering the q-quantile, 0 < q < 1.
-func NewQuantile(q float64) *Quantile {
-	return &Quantile{q: q, exact: make([]float64, 0, quantileExact)}
+// NewQuantile returns an empty column answering the q-quantile, 0 < q < 1.
+func NewQuantile(q float64) *Quantile { return &Quantile{q: q, sketches: make([]sketch, 1)} }
+
+// Grow makes slots [0, n) usable.
+func (c *Quantile) Grow(n int) {
+	for len(c.n) < n {
+		c.n = append(c.n, 0)
+		c.sk = append(c.sk, 0)
+		c.exact = append(c.exact, make([]float64, quantileExact)...)
+	}
 }
 
 // Push adds v.
-func (q *Quantile) Push(v float64, _ int64) {
-	if v != v {
+func (c *Quantile) Push(s int32, v float64, _ int64) {
+	if v != v || math.IsInf(v, 0) {
 		return
 	}
-	if !q.used {
-		if len(q.exact) < quantileExact {
-			q.exact = append(q.exact, v)
-			return
-		}
-		q.spill()
+	if n := c.n[s]; n < quantileExact {
+		c.exact[int(s)*quantileExact+int(n)] = v
+		c.n[s]++
+		return
 	}
-	// The only errors are untrackable values (±huge); skipping them is the
-	// same treatment as a non-numeric field.
-	_ = q.s.Add(v)
+	c.spill(s).add(v)
 }
 
-// spill moves the exact values into the sketch, which takes over.
-func (q *Quantile) spill() {
-	if q.s == nil {
-		// The cubic mapping keeps the 1% guarantee and avoids a logarithm
-		// per value.
-		m, err := mapping.NewCubicallyInterpolatedMapping(quantileAccuracy)
-		if err != nil {
-			panic(err) // only an accuracy outside (0,1) fails; ours is a constant
-		}
-		q.s = ddsketch.NewDDSketch(m, store.NewCollapsingLowestDenseStore(quantileBins), store.NewCollapsingLowestDenseStore(quantileBins))
+// spill moves slot s's exact values into a sketch, once, and returns it.
+func (c *Quantile) spill(s int32) *sketch {
+	if c.n[s] > quantileExact {
+		return &c.sketches[c.sk[s]]
 	}
-	for _, v := range q.exact {
-		_ = q.s.Add(v)
+	var i int32
+	if k := len(c.free); k > 0 {
+		i, c.free = c.free[k-1], c.free[:k-1]
+	} else {
+		c.sketches = append(c.sketches, sketch{})
+		i = int32(len(c.sketches) - 1)
 	}
-	q.exact = q.exact[:0]
-	q.used = true
+	c.sk[s] = i
+	sk := &c.sketches[i]
+	for _, v := range c.exact[int(s)*quantileExact : int(s)*quantileExact+int(c.n[s])] {
+		sk.add(v)
+	}
+	c.n[s] = quantileExact + 1
+	return sk
 }
 
 // Value returns the quantile.
-func (q *Quantile) Value() float64 {
-	if q.used {
-		v, err := q.s.GetValueAtQuantile(q.q)
-		if err != nil {
-			return math.NaN()
-		}
-		return v
+func (c *Quantile) Value(s int32) float64 {
+	n := int(c.n[s])
+	if n > quantileExact {
+		return c.sketches[c.sk[s]].quantile(c.q)
 	}
-	if len(q.exact) == 0 {
+	if n == 0 {
 		return math.NaN()
 	}
-	slices.Sort(q.exact) // order does not matter to later pushes
-	return q.exact[int(q.q*float64(len(q.exact)-1))]
+	c.scratch = append(c.scratch[:0], c.exact[int(s)*quantileExact:int(s)*quantileExact+n]...)
+	slices.Sort(c.scratch)
+	return c.scratch[int(c.q*float64(n-1))]
 }
 
-// Reset forgets all values, keeping the sketch's bins for the next window.
-func (q *Quantile) Reset() {
-	q.exact = q.exact[:0]
-	if q.used {
-		q.s.Clear()
-		q.used = false
+// Reset empties slot s; its sketch goes back to the pool.
+func (c *Quantile) Reset(s int32) {
+	if c.n[s] > quantileExact {
+		i := c.sk[s]
+		c.sketches[i].reset()
+		if cap(c.sketches[i].b) > 64 {
+			c.sketches[i].b = nil // do not let one wide window pin memory
+		}
+		c.free = append(c.free, i)
+		c.sk[s] = 0
+	}
+	c.n[s] = 0
+}
+
+// Merge folds src into dst.
+func (c *Quantile) Merge(dst, src int32) {
+	ns := int(c.n[src])
+	if ns > quantileExact {
+		c.spill(dst).merge(&c.sketches[c.sk[src]])
+		return
+	}
+	for _, v := range c.exact[int(src)*quantileExact : int(src)*quantileExact+ns] {
+		c.Push(dst, v, 0)
 	}
 }
 
-var _ State = (*Quantile)(nil)
+// AppendState appends slot s.
+func (c *Quantile) AppendState(b []byte, s int32) []byte {
+	n := c.n[s]
+	b = append(b, n)
+	if n > quantileExact {
+		return c.sketches[c.sk[s]].appendTo(b)
+	}
+	for _, v := range c.exact[int(s)*quantileExact : int(s)*quantileExact+int(n)] {
+		b = appendF64(b, v)
+	}
+	return b
+}
+
+// ReadState restores slot s.
+func (c *Quantile) ReadState(b []byte, s int32) ([]byte, error) {
+	if len(b) < 1 {
+		return nil, errShort
+	}
+	n := b[0]
+	b = b[1:]
+	if n > quantileExact {
+		c.n[s] = 0 // spill then copies no stale exact values
+		return c.spill(s).read(b)
+	}
+	if len(b) < 8*int(n) {
+		return nil, errShort
+	}
+	for range n {
+		var v float64
+		v, b = readF64(b)
+		c.Push(s, v, 0)
+	}
+	return b, nil
+}
+
+var _ Column = (*Quantile)(nil)

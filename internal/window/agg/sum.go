@@ -2,15 +2,24 @@ package agg
 
 // Sum adds the values. Zero when none were pushed, because "nothing summed"
 // is a meaningful total (no bytes sent), unlike an average of nothing.
-type Sum struct{ s float64 }
+type Sum struct{ floats }
+
+// NewSum returns an empty Sum column.
+func NewSum() *Sum { return &Sum{newFloats(0)} }
 
 // Push adds v.
-func (s *Sum) Push(v float64, _ int64) { s.s += v }
+func (c *Sum) Push(s int32, v float64, _ int64) { c.v[s] += v }
+
+// Remove takes back v.
+func (c *Sum) Remove(s int32, v float64, _ int64) { c.v[s] -= v }
 
 // Value returns the sum.
-func (s *Sum) Value() float64 { return s.s }
+func (c *Sum) Value(s int32) float64 { return c.v[s] }
 
-// Reset sets the sum to zero.
-func (s *Sum) Reset() { s.s = 0 }
+// Merge adds src's sum to dst's.
+func (c *Sum) Merge(dst, src int32) { c.v[dst] += c.v[src] }
 
-var _ State = (*Sum)(nil)
+var (
+	_ Column  = (*Sum)(nil)
+	_ Remover = (*Sum)(nil)
+)

@@ -1,0 +1,125 @@
+package window
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// group returns the index of the event's group, creating it when new;
+// overflowed is true when the event went to the overflow group instead.
+func (p *Pipeline) group(fields map[string]any) (g int32, overflowed bool) {
+	buf := p.keyBuf[:0]
+	for _, k := range p.groupKeys {
+		p.vbuf = appendValue(p.vbuf[:0], fields[k])
+		buf = appendKey(buf, p.vbuf)
+	}
+	p.keyBuf = buf
+	// string(buf) in a map index does not allocate.
+	if g, ok := p.index[string(buf)]; ok {
+		return g, false
+	}
+	if len(p.index) >= p.maxGroups {
+		if g, ok := p.index[p.overflow]; ok {
+			return g, true
+		}
+		return p.newGroup(p.overflow), true
+	}
+	return p.newGroup(string(buf)), false
+}
+
+// lookupGroup returns the event's group when it exists, without creating it.
+func (p *Pipeline) lookupGroup(fields map[string]any) (int32, bool) {
+	buf := p.keyBuf[:0]
+	for _, k := range p.groupKeys {
+		p.vbuf = appendValue(p.vbuf[:0], fields[k])
+		buf = appendKey(buf, p.vbuf)
+	}
+	p.keyBuf = buf
+	g, ok := p.index[string(buf)]
+	if !ok && len(p.index) >= p.maxGroups {
+		g, ok = p.index[p.overflow]
+	}
+	return g, ok
+}
+
+func (p *Pipeline) newGroup(key string) int32 {
+	var g int32
+	if n := len(p.freeGroups); n > 0 {
+		g = p.freeGroups[n-1]
+		p.freeGroups = p.freeGroups[:n-1]
+	} else {
+		p.groups = append(p.groups, group{})
+		g = int32(len(p.groups) - 1)
+	}
+	p.groups[g] = group{key: key, head: -1, ring: -1}
+	p.index[key] = g
+	p.nGroups.Add(1)
+	return g
+}
+
+// freeGroup forgets a group that has no open pane left.
+func (p *Pipeline) freeGroup(g int32) {
+	delete(p.index, p.groups[g].key)
+	p.groups[g] = group{}
+	p.freeGroups = append(p.freeGroups, g)
+	p.nGroups.Add(-1)
+}
+
+// appendKey appends one group value so that no value can run into the next
+// (a value may contain any byte) and byte order of keys is the order of
+// their value lists, which is the order windows are emitted in: each 0x00 in
+// the value becomes 0x00 0xff, and 0x00 0x01 ends the value.
+func appendKey(buf, v []byte) []byte {
+	for _, c := range v {
+		if c == 0 {
+			buf = append(buf, 0, 0xff)
+		} else {
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, 0, 1)
+}
+
+// splitKey returns the n values of a group key.
+func splitKey(key string, n int) []string {
+	out := make([]string, 0, n)
+	for range n {
+		// The end marker is the first 0x00 not followed by 0xff.
+		j := 0
+		for j < len(key) {
+			if key[j] == 0 {
+				if j+1 < len(key) && key[j+1] == 0xff {
+					j += 2
+					continue
+				}
+				break
+			}
+			j++
+		}
+		v := key[:j]
+		if strings.IndexByte(v, 0) >= 0 {
+			v = strings.ReplaceAll(v, "\x00\xff", "\x00")
+		}
+		out = append(out, v)
+		key = key[min(j+2, len(key)):]
+	}
+	return out
+}
+
+// appendValue appends a group_by value: numbers as strconv 'f' -1 (500, not
+// 5e+02), missing as "".
+func appendValue(buf []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return buf
+	case string:
+		return append(buf, v...)
+	case float64:
+		return strconv.AppendFloat(buf, v, 'f', -1, 64)
+	case bool:
+		return strconv.AppendBool(buf, v)
+	}
+	// Arrays and other rare kinds: fmt is slow, but only reached for them.
+	return fmt.Append(buf, v)
+}

@@ -1,0 +1,264 @@
+package window
+
+import (
+	"slices"
+
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+// Time windows are computed from panes: the events of one group are folded
+// into the pane of `every` their time falls in, and a window [s, s+size) is
+// the merge of its size/every panes when it closes. An event is folded once,
+// whatever the number of windows it is in; closing a window costs
+// size/every merges of aggregate states, never a rescan of events. Tumbling
+// windows are the case every == size, where a window is one pane and
+// nothing is merged.
+
+// paneStart returns the start of the pane holding time t.
+func (p *Pipeline) paneStart(t int64) int64 {
+	r := t % p.every
+	if r < 0 {
+		r += p.every
+	}
+	return t - r
+}
+
+// addTimed folds one event into its pane. late reports that a window it falls
+// into had already closed; overflowed that it went to the overflow group.
+func (p *Pipeline) addTimed(e *event.Event, t int64) (late, overflowed bool) {
+	ps := p.paneStart(t)
+	firstEnd, lastEnd := ps+p.every, ps+p.size
+	late = firstEnd <= p.closed
+	if late {
+		e.Flags |= event.FlagLate
+	}
+	if lastEnd+p.keep <= p.closed {
+		// Every window of the event is closed (and no longer kept for
+		// updates): count it for the group's next window, if it has one.
+		if g, ok := p.lookupGroup(e.Fields); ok {
+			p.groups[g].late++
+		}
+		return late, false
+	}
+	g, of := p.group(e.Fields)
+	s := p.paneOf(g, ps)
+	p.panes[s].count++
+	p.push(s, e.Fields, t)
+	if late {
+		if !p.update {
+			p.groups[g].late++
+			return late, of
+		}
+		// Re-emit the closed windows that are still kept, corrected.
+		for end := firstEnd; end <= min(lastEnd, p.closed); end += p.every {
+			if end+p.keep > p.closed {
+				k := winKey{g, end}
+				p.lateWin[k]++
+				p.dirty[k] = struct{}{}
+			}
+		}
+	}
+	return late, of
+}
+
+// paneOf returns group g's pane starting at start, opening it when needed.
+func (p *Pipeline) paneOf(g int32, start int64) int32 {
+	gr := &p.groups[g]
+	for s := gr.head; s >= 0; s = p.panes[s].next {
+		if p.panes[s].start == start {
+			return s
+		}
+	}
+	s := p.newSlot()
+	p.panes[s] = pane{start: start, g: g, next: gr.head}
+	gr.head = s
+	gr.npane++
+	i, found := slices.BinarySearchFunc(p.buckets, start, func(b bucket, t int64) int { return cmp64(b.start, t) })
+	if !found {
+		p.buckets = slices.Insert(p.buckets, i, bucket{start: start})
+	}
+	p.buckets[i].slots = append(p.buckets[i].slots, s)
+	p.openWindows.Add(1)
+	return s
+}
+
+func cmp64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// closeThrough emits every window with end <= bound, in order of end and then
+// group key, remembers bound so later events for those windows count as
+// late, and frees the panes no window needs any more.
+func (p *Pipeline) closeThrough(bound int64) {
+	if bound <= p.closed {
+		return
+	}
+	if p.update && len(p.dirty) > 0 {
+		p.flushDirty() // corrections first: they may be about to be freed
+	}
+	for {
+		// The next window to emit is the first one after closed that holds
+		// an open pane.
+		j := 0
+		for j < len(p.buckets) && p.buckets[j].start+p.size <= p.closed {
+			j++
+		}
+		if j == len(p.buckets) {
+			break
+		}
+		end := p.buckets[j].start + p.every
+		if p.closed != minInt64 {
+			end = max(end, p.closed-p.paneStartOffset(p.closed)+p.every)
+		}
+		if end > bound {
+			break
+		}
+		p.emitWindow(j, end)
+		p.closed = end
+	}
+	p.closed = bound
+	p.release()
+}
+
+// paneStartOffset returns how far t is past the start of its pane.
+func (p *Pipeline) paneStartOffset(t int64) int64 { return t - p.paneStart(t) }
+
+// emitWindow emits window [end-size, end) of every group with a pane in it;
+// its panes are in buckets from j on.
+func (p *Pipeline) emitWindow(j int, end int64) {
+	start := end - p.size
+	if p.size == p.every {
+		b := &p.buckets[j]
+		if b.start != start {
+			return
+		}
+		slices.SortFunc(b.slots, func(x, y int32) int { return p.compareGroups(p.panes[x].g, p.panes[y].g) })
+		for _, s := range b.slots {
+			pn := &p.panes[s]
+			p.emitOne(pn.g, s, start, end, pn.count)
+		}
+		return
+	}
+	var slots []int32
+	for k := j; k < len(p.buckets) && p.buckets[k].start < end; k++ {
+		if p.buckets[k].start >= start {
+			slots = append(slots, p.buckets[k].slots...)
+		}
+	}
+	slices.SortFunc(slots, func(x, y int32) int {
+		if c := p.compareGroups(p.panes[x].g, p.panes[y].g); c != 0 {
+			return c
+		}
+		return cmp64(p.panes[x].start, p.panes[y].start)
+	})
+	for i := 0; i < len(slots); {
+		g := p.panes[slots[i]].g
+		n := int64(0)
+		for ; i < len(slots) && p.panes[slots[i]].g == g; i++ {
+			s := slots[i]
+			for _, c := range p.cols {
+				c.Merge(0, s)
+			}
+			n += p.panes[s].count
+		}
+		p.emitOne(g, 0, start, end, n)
+		for _, c := range p.cols {
+			c.Reset(0)
+		}
+	}
+}
+
+// emitOne emits one group's window from slot s, with the late events the
+// group saw since its last window.
+func (p *Pipeline) emitOne(g int32, s int32, start, end, count int64) {
+	gr := &p.groups[g]
+	w := p.result(gr, s, start, end, count, false)
+	w.Late, gr.late = gr.late, 0
+	p.emit(w)
+}
+
+// flushDirty re-emits the windows corrected by late events (late: update),
+// in order of end and group key.
+func (p *Pipeline) flushDirty() {
+	keys := make([]winKey, 0, len(p.dirty))
+	for k := range p.dirty {
+		keys = append(keys, k)
+	}
+	clear(p.dirty)
+	slices.SortFunc(keys, func(a, b winKey) int {
+		if c := cmp64(a.end, b.end); c != 0 {
+			return c
+		}
+		return p.compareGroups(a.g, b.g)
+	})
+	for _, k := range keys {
+		start := k.end - p.size
+		var n int64
+		for s := p.groups[k.g].head; s >= 0; s = p.panes[s].next {
+			if pn := &p.panes[s]; pn.start >= start && pn.start < k.end {
+				for _, c := range p.cols {
+					c.Merge(0, s)
+				}
+				n += pn.count
+			}
+		}
+		w := p.result(&p.groups[k.g], 0, start, k.end, n, true)
+		w.Late = p.lateWin[k]
+		for _, c := range p.cols {
+			c.Reset(0)
+		}
+		p.updates.Add(1)
+		p.emit(w)
+	}
+}
+
+// release frees the panes whose windows have all closed and are no longer
+// kept for updates, and the groups left without panes.
+func (p *Pipeline) release() {
+	n := 0
+	for n < len(p.buckets) && p.buckets[n].start+p.size+p.keep <= p.closed {
+		for _, s := range p.buckets[n].slots {
+			g := p.panes[s].g
+			gr := &p.groups[g]
+			// Unlink s from its group's list.
+			if gr.head == s {
+				gr.head = p.panes[s].next
+			} else {
+				for x := gr.head; x >= 0; x = p.panes[x].next {
+					if p.panes[x].next == s {
+						p.panes[x].next = p.panes[s].next
+						break
+					}
+				}
+			}
+			gr.npane--
+			p.freeSlot(s)
+			p.openWindows.Add(-1)
+			if gr.npane == 0 {
+				p.freeGroup(g)
+			}
+		}
+		n++
+	}
+	if n > 0 {
+		// Keep the slots slices' memory for the buckets still to come.
+		rest := copy(p.buckets, p.buckets[n:])
+		for i := rest; i < len(p.buckets); i++ {
+			p.buckets[i] = bucket{}
+		}
+		p.buckets = p.buckets[:rest]
+	}
+	if p.update && len(p.lateWin) > 0 {
+		for k := range p.lateWin {
+			if k.end+p.keep <= p.closed {
+				delete(p.lateWin, k)
+			}
+		}
+	}
+}
