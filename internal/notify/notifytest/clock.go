@@ -1,6 +1,7 @@
 // Package notifytest holds test helpers for the notify packages: a fake clock
 // that can also wait, so retry backoff is driven by the test instead of by
-// real seconds passing.
+// real seconds passing, and the sample messages and golden-file check that
+// every channel's payload tests share.
 package notifytest
 
 import (
