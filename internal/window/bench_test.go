@@ -3,6 +3,11 @@ package window
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,68 +15,158 @@ import (
 	"github.com/lookout-dev/lookout/internal/event"
 )
 
-// BenchmarkPipeline measures the throughput of one pipeline: 1,000 groups,
-// the five aggregates of a typical API pipeline, 1 s windows that close as
-// event time moves on (so emitting is included; 10 events per group and
-// window), events built beforehand.
+// benchAggs are the aggregate sets of the throughput benchmarks.
+var benchAggs = map[string][]string{
+	"simple": {"requests", "count()", "bytes", "sum(bytes)", "latency_avg", "avg(latency)"},
+	"quantile": {"requests", "count()", "error_rate", "ratio(status >= 500)", "latency_avg", "avg(latency)",
+		"latency_p99", "quantile(latency, 0.99)", "latency_max", "max(latency)"},
+}
+
+// BenchmarkPipeline measures the window engine alone: events are built
+// beforehand (pre-parsed), 4 events per group and window in random group
+// order, 1 s windows that close as event time moves on, so emitting is
+// included. Reported as events/s; run with
+//
+//	go test ./internal/window -run '^$' -bench Pipeline -benchtime 1s
+//
+// The 1,000,000-group variants need a few GB and run only with LOOKOUT_BIG=1.
 func BenchmarkPipeline(b *testing.B) {
-	const groups, perPass, batch = 1000, 100_000, 1000
+	for _, groups := range []int{10_000, 1_000_000} {
+		for _, set := range []string{"simple", "quantile"} {
+			for _, win := range []config.Window{{Size: time.Second}, {Size: 4 * time.Second, Every: time.Second}} {
+				kind := "tumbling"
+				if win.Every > 0 {
+					kind = "sliding4"
+				}
+				b.Run(fmt.Sprintf("%s/%s/groups=%d", set, kind, groups), func(b *testing.B) {
+					if groups > 100_000 && os.Getenv("LOOKOUT_BIG") == "" {
+						b.Skip("set LOOKOUT_BIG=1 for the 1,000,000-group runs")
+					}
+					benchPipeline(b, groups, win, benchAggs[set])
+				})
+			}
+		}
+	}
+}
+
+func benchPipeline(b *testing.B, groups int, win config.Window, aggList []string) {
+	const perGroup, batch = 4, 1000
 	rng := rand.New(rand.NewPCG(1, 1))
-	events := make([]*event.Event, perPass)
-	for i := range events {
+	fields := make([]map[string]any, groups)
+	for i := range fields {
 		status := 200.0
 		if rng.IntN(50) == 0 {
 			status = 503
 		}
-		events[i] = &event.Event{
-			// 10 events per group per window: 10 windows per pass.
-			Time: t0.Add(time.Duration(i) * 100 * time.Microsecond),
-			Fields: map[string]any{
-				"service": fmt.Sprintf("svc-%d", rng.IntN(groups)),
-				"status":  status,
-				"latency": rng.ExpFloat64() * 0.05,
-			},
+		fields[i] = map[string]any{"service": "svc-" + strconv.Itoa(i), "status": status,
+			"latency": rng.ExpFloat64() * 0.05, "bytes": float64(rng.IntN(5000))}
+	}
+	events := make([]event.Event, groups*perGroup)
+	ptrs := make([]*event.Event, len(events))
+	for i := range events {
+		events[i].Fields = fields[rng.IntN(groups)]
+		events[i].Source = "bench"
+		ptrs[i] = &events[i]
+	}
+	// Times spread over the window in order, so windows close as it moves.
+	step := time.Second / time.Duration(len(events))
+	window := 0
+	setTimes := func() {
+		base := t0.Add(time.Duration(window) * time.Second)
+		for i := range events {
+			events[i].Time = base.Add(time.Duration(i) * step)
 		}
+		window++
 	}
-	cfg := config.Pipeline{
-		Name:     "api",
-		GroupBy:  []string{"service"},
-		Window:   config.Window{Size: time.Second},
-		Lateness: config.Duration(100 * time.Millisecond),
-		Aggregates: aggs(
-			"requests", "count()",
-			"error_rate", "ratio(status >= 500)",
-			"latency_avg", "avg(latency)",
-			"latency_p99", "quantile(latency, 0.99)",
-			"latency_max", "max(latency)",
-		),
-	}
+	setTimes()
 	var emitted int
-	newPipeline := func() *Pipeline {
-		p, err := New(cfg, func(*event.Window) { emitted++ })
-		if err != nil {
-			b.Fatal(err)
-		}
-		return p
+	p, err := New(config.Pipeline{Name: "api", GroupBy: []string{"service"}, Window: win,
+		Lateness: config.Duration(100 * time.Millisecond), MaxGroups: 2 * groups, Aggregates: aggs(aggList...)},
+		func(*event.Window) { emitted++ })
+	if err != nil {
+		b.Fatal(err)
 	}
-	p := newPipeline()
+	// One pass before timing, so that the groups exist and slices have grown.
+	for off := 0; off < len(ptrs); off += batch {
+		p.Add(ptrs[off:min(off+batch, len(ptrs))], time.Time{})
+	}
+	setTimes()
 	off := 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if off == perPass {
-			// Start over with a fresh pipeline: replaying the same times
-			// into the old one would only count late events.
+		if off >= len(ptrs) {
 			b.StopTimer()
-			p, off = newPipeline(), 0
+			setTimes()
+			off = 0
 			b.StartTimer()
 		}
-		p.Add(events[off:off+batch], t0)
+		p.Add(ptrs[off:min(off+batch, len(ptrs))], time.Time{})
 		off += batch
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(0, "ns/op")
-	if emitted == 0 && b.N*batch > 2*perPass/10 {
+	if emitted == 0 && b.N*batch > 2*len(ptrs) {
 		b.Fatal("no window was emitted")
 	}
+}
+
+// TestMemoryPerGroup measures what an active group costs: 1,000,000 groups
+// with 5 aggregates including a quantile, 3 events each, in one open 1 h
+// window. It reports Go heap in use and process RSS per group after a GC.
+// It needs about 1 GB and a minute, so it runs only with LOOKOUT_BIG=1:
+//
+//	LOOKOUT_BIG=1 go test ./internal/window -run TestMemoryPerGroup -v
+func TestMemoryPerGroup(t *testing.T) {
+	if os.Getenv("LOOKOUT_BIG") == "" {
+		t.Skip("set LOOKOUT_BIG=1 to measure memory at 1,000,000 groups")
+	}
+	const groups, perGroup = 1_000_000, 3
+	p, _ := mustNew(t, config.Pipeline{
+		GroupBy: []string{"service"}, Window: config.Window{Size: time.Hour}, MaxGroups: 2 * groups,
+		Aggregates: aggs(benchAggs["quantile"]...),
+	})
+	before := memNow()
+	f := map[string]any{"status": 200.0}
+	e := &event.Event{Fields: f}
+	batch := []*event.Event{e}
+	for i := range groups {
+		f["service"] = "svc-" + strconv.Itoa(i)
+		for j := range perGroup {
+			f["latency"] = float64(i%100+j) / 1000
+			e.Time = t0.Add(time.Duration(i) * time.Microsecond)
+			p.Add(batch, time.Time{})
+		}
+	}
+	after := memNow()
+	if s := p.Stats(); s.Groups != groups {
+		t.Fatalf("groups = %d, want %d", s.Groups, groups)
+	}
+	heap := float64(after.heap-before.heap) / groups
+	rss := float64(after.rss-before.rss) / groups
+	t.Logf("per active group: %.0f bytes of Go heap in use, %.0f bytes of RSS (%d groups × %d events, 5 aggregates incl. quantile)",
+		heap, rss, groups, perGroup)
+	runtime.KeepAlive(p)
+	if rss > 768 {
+		t.Errorf("RSS per group %.0f bytes, target ≤ 768", rss)
+	}
+}
+
+type memSample struct{ heap, rss uint64 }
+
+// memNow collects garbage, returns freed memory to the OS, and reads heap in
+// use and the process's resident set.
+func memNow() memSample {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var rss uint64
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			pages, _ := strconv.ParseUint(f[1], 10, 64)
+			rss = pages * uint64(os.Getpagesize())
+		}
+	}
+	return memSample{ms.HeapInuse, rss}
 }

@@ -145,4 +145,3 @@ func splitCall(src string) (name string, args []string, ok bool) {
 	}
 	return name, args, true
 }
-
