@@ -19,6 +19,8 @@ const (
 	DefaultSeverity      = "warning"
 	DefaultRedisPrefix   = "lookout:"
 	DefaultConsumerGroup = "lookout"
+	// DefaultMaxMessageBytes bounds one broker message (kafka, redis, nats).
+	DefaultMaxMessageBytes = 1 << 20
 )
 
 // defaults fills in every absent key that has a default.
@@ -72,6 +74,18 @@ func (p *parser) defaults() {
 			dur(at("interval"), &s.Interval, 10*time.Second)
 			dur(at("timeout"), &s.Timeout, 2*time.Second)
 			str(at("format"), &s.Format, "prometheus")
+		case "mqtt":
+			integer(at("qos"), &s.QoS, 1)
+			dur(at("session_expiry"), &s.SessionExpiry, time.Hour)
+			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
+		case "logfile":
+			str(at("start"), &s.Start, "end")
+			dur(at("interval"), &s.Interval, 250*time.Millisecond)
+			integer(at("max_line_bytes"), &s.MaxLineBytes, 64<<10)
+		case "otlp":
+			if !c.has(at("max_body_bytes")) {
+				s.MaxBodyBytes = DefaultMaxBodyBytes
+			}
 		case "kafka":
 			str(at("group"), &s.Group, DefaultConsumerGroup)
 		case "redis":

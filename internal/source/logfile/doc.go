@@ -1,0 +1,17 @@
+// Package logfile is the log file source: it follows one file the way
+// `tail -F` does and turns each line into an event, so a pipeline can count
+// error lines per window (the log keyword scan).
+//
+// The file is polled, not watched: every interval the source reads what was
+// appended, then checks whether the path still names the file it has open.
+// When it names another file (rotation by rename and create), the old file
+// is read to its end before the new one is opened from its start; when the
+// file shrank below the read position (truncation, copytruncate), reading
+// restarts from 0. Polling keeps the package free of platform-specific
+// notification APIs and costs one stat per interval.
+//
+// Each line becomes an event with `message`, `path` and one bool field per
+// `match` name. With payload json a line that is a JSON object is decoded
+// too. A line longer than max_line_bytes is stored in the rejected table
+// (cut to the limit) instead of growing the buffer without bound.
+package logfile

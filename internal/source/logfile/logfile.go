@@ -1,0 +1,362 @@
+package logfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// Defaults for keys the config leaves out.
+const (
+	DefaultInterval     = 250 * time.Millisecond
+	DefaultMaxLineBytes = 64 << 10
+	// maxBackoff caps the wait between attempts to open a missing file.
+	maxBackoff = 10 * time.Second
+	// readChunk is how much one read takes from the file.
+	readChunk = 64 << 10
+	// maxBatch bounds the lines of one submission, so a large backlog
+	// (start: beginning on a big file) reaches the pipelines in pieces.
+	maxBatch = 1000
+)
+
+// The values of the start key.
+const (
+	StartEnd       = "end"
+	StartBeginning = "beginning"
+)
+
+func init() {
+	source.Register("logfile", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source follows one log file.
+type Source struct {
+	name     string
+	path     string
+	start    string
+	interval time.Duration
+	maxLine  int
+	json     bool
+	matches  []match
+	deps     source.Deps
+
+	// Rand returns a uniform random number in [0, n), for the backoff
+	// jitter. Tests may replace it.
+	Rand func(n int64) int64
+}
+
+type match struct {
+	name string
+	re   *regexp.Regexp
+}
+
+// New returns a logfile source for cfg.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{
+		name: cfg.Name, path: cfg.Path, start: cfg.Start, interval: cfg.Interval.D(),
+		maxLine: cfg.MaxLineBytes, json: cfg.Payload != "text", deps: d, Rand: rand.Int64N,
+	}
+	if s.path == "" {
+		return nil, errors.New("path is required")
+	}
+	switch s.start {
+	case "":
+		s.start = StartEnd
+	case StartEnd, StartBeginning:
+	default:
+		return nil, fmt.Errorf("unknown start %q (want end or beginning)", s.start)
+	}
+	if s.interval <= 0 {
+		s.interval = DefaultInterval
+	}
+	if s.maxLine <= 0 {
+		s.maxLine = DefaultMaxLineBytes
+	}
+	for name, expr := range cfg.Match {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return nil, fmt.Errorf("compiling match %s: %w", name, err)
+		}
+		s.matches = append(s.matches, match{name, re})
+	}
+	sort.Slice(s.matches, func(i, j int) bool { return s.matches[i].name < s.matches[j].name })
+	return s, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw lines.
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// tail is the state of following the file: the open file, what it is (for
+// detecting rotation) and how far it was read.
+type tail struct {
+	f      *os.File
+	info   os.FileInfo
+	offset int64
+	split  splitter
+	buf    []byte
+
+	batch    event.Batch
+	rejected []event.Rejected
+	bytes    int
+}
+
+// Run follows the file until ctx is done. A missing or unreadable file is
+// reported through Health and retried with exponential backoff and jitter;
+// it never ends Run. Submit blocking (backpressure) pauses reading.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	t := &tail{split: splitter{max: s.maxLine}, buf: make([]byte, readChunk)}
+	defer t.close()
+	first := true
+	failures := 0
+	for {
+		if t.f == nil {
+			err := s.open(t, first)
+			first = false
+			if err != nil {
+				s.deps.Health.Failure(err)
+				failures++
+				if !sleep(ctx, s.backoff(failures)) {
+					return nil
+				}
+				continue
+			}
+			failures = 0
+			s.deps.Health.SetConnected(true)
+		}
+		wait := s.interval
+		if err := s.poll(ctx, t, sink); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// Keep the file and the position: a read error is retried
+			// where it happened rather than by reading it all again.
+			s.deps.Health.Failure(err)
+			failures++
+			wait = s.backoff(failures)
+		} else {
+			failures = 0
+		}
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+}
+
+// open opens the file. Only the file found at the very start is read from
+// its end (start: end): one that appears or replaces it later is new, and
+// every line of it is wanted.
+func (s *Source) open(t *tail, first bool) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", s.path, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("reading the size of %s: %w", s.path, err)
+	}
+	t.f, t.info, t.offset = f, info, 0
+	t.split.reset()
+	if first && s.start == StartEnd {
+		t.offset, err = f.Seek(0, io.SeekEnd)
+		if err != nil {
+			t.close()
+			return fmt.Errorf("seeking to the end of %s: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+func (t *tail) close() {
+	if t.f != nil {
+		t.f.Close()
+		t.f = nil
+	}
+}
+
+// poll reads what was appended and then follows a rotation or truncation.
+func (s *Source) poll(ctx context.Context, t *tail, sink source.Sink) error {
+	if err := s.readToEOF(ctx, t, sink); err != nil {
+		return err
+	}
+	cur, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || (err == nil && !os.SameFile(cur, t.info)):
+		// Rotated: the old file may have got its last lines between the
+		// read above and the rename, so read it to its end once more, and
+		// its unfinished last line is finished now.
+		if err := s.readToEOF(ctx, t, sink); err != nil {
+			return err
+		}
+		t.split.flush(s.lineFunc(t))
+		if err := s.submit(ctx, t, sink); err != nil {
+			return err
+		}
+		// Run opens the new file from its start, retrying with backoff
+		// while it is not there yet.
+		s.deps.Log.Debug("log file rotated", "source", s.name, "path", s.path)
+		t.close()
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking %s: %w", s.path, err)
+	case cur.Size() < t.offset:
+		// Truncated in place: whatever was unread is gone; start over.
+		s.deps.Log.Debug("log file truncated", "source", s.name, "path", s.path)
+		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("seeking to the start of %s: %w", s.path, err)
+		}
+		t.offset = 0
+		t.split.reset()
+		return s.readToEOF(ctx, t, sink)
+	default:
+		s.deps.Health.SetLag(cur.Size() - t.offset)
+	}
+	return nil
+}
+
+// readToEOF reads and submits everything up to the current end of the file.
+func (s *Source) readToEOF(ctx context.Context, t *tail, sink source.Sink) error {
+	emit := s.lineFunc(t)
+	for {
+		n, err := t.f.Read(t.buf)
+		if n > 0 {
+			t.offset += int64(n)
+			t.bytes += n
+			t.split.feed(t.buf[:n], emit)
+			if len(t.batch.Events)+len(t.rejected) >= maxBatch {
+				if err := s.submit(ctx, t, sink); err != nil {
+					return err
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) || (n == 0 && err == nil) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", s.path, err)
+		}
+	}
+	if err := s.submit(ctx, t, sink); err != nil {
+		return err
+	}
+	s.deps.Health.Success()
+	return nil
+}
+
+// lineFunc returns the function that turns each line into an event (or a
+// rejected record) on t's pending batch.
+func (s *Source) lineFunc(t *tail) func([]byte, bool) {
+	return func(line []byte, oversize bool) {
+		now := s.deps.Clock.Now()
+		raw := append([]byte(nil), line...)
+		s.deps.Raw.Add(now, raw)
+		if oversize {
+			t.rejected = append(t.rejected, event.Rejected{
+				Time: now, Source: s.name, Raw: raw,
+				Reason: fmt.Sprintf("line longer than max_line_bytes (%d bytes); cut to the limit", s.maxLine),
+			})
+			return
+		}
+		t.batch.Events = append(t.batch.Events, s.event(raw, now))
+	}
+}
+
+// event builds the event of one line: the decoded JSON object when payload is
+// json and the line is one, plus message, path and the match flags.
+func (s *Source) event(line []byte, now time.Time) *event.Event {
+	e := &event.Event{Source: s.name, Raw: line}
+	if s.json && len(line) > 0 && line[0] == '{' {
+		if f, err := s.deps.Pre.DecodeFields(line); err == nil {
+			e.Fields = f
+		}
+	}
+	if e.Fields == nil {
+		// A plain line has no time of its own: it happened when it was
+		// read, which is no reason to flag it no_timestamp.
+		e.Time = now
+		e.Fields = make(map[string]any, 2+len(s.matches))
+	}
+	if _, ok := e.Fields["message"]; !ok {
+		e.Fields["message"] = string(line)
+	}
+	if _, ok := e.Fields["path"]; !ok {
+		e.Fields["path"] = s.path
+	}
+	for _, m := range s.matches {
+		e.Fields[m.name] = m.re.Match(line)
+	}
+	s.deps.Pre.Apply(e, now)
+	return e
+}
+
+// submit hands the pending batch to sink, blocking while lookout is full.
+func (s *Source) submit(ctx context.Context, t *tail, sink source.Sink) error {
+	if len(t.batch.Events) == 0 && len(t.rejected) == 0 {
+		if t.bytes > 0 {
+			s.deps.Health.Received(0, t.bytes)
+			t.bytes = 0
+		}
+		return nil
+	}
+	b, rej := t.batch, t.rejected
+	b.Source = s.name
+	t.batch, t.rejected = event.Batch{}, nil
+	if err := sink.Submit(ctx, b, rej); err != nil {
+		return fmt.Errorf("submitting lines: %w", err)
+	}
+	s.deps.Health.Received(len(b.Events), t.bytes)
+	t.bytes = 0
+	if len(rej) > 0 {
+		s.deps.Health.Rejected(len(rej))
+	}
+	return nil
+}
+
+// backoff is the wait before open attempt n+1 after n failures: the poll
+// interval doubled per failure up to maxBackoff, with up to 50% jitter so
+// that many sources do not retry in step.
+func (s *Source) backoff(failures int) time.Duration {
+	d := s.interval
+	for i := 1; i < failures && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	return d/2 + time.Duration(s.Rand(int64(d/2)+1))
+}
+
+// sleep waits d or until ctx is done, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+var _ source.Source = (*Source)(nil)

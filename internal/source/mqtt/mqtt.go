@@ -1,0 +1,376 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// Defaults for keys the config leaves out.
+const (
+	DefaultQoS             = 1
+	DefaultSessionExpiry   = time.Hour
+	DefaultMaxMessageBytes = 1 << 20
+	// maxBatch bounds the messages of one submission.
+	maxBatch = 500
+	// queueSize is how many received messages wait for the batcher; when
+	// it is full Paho's reader blocks, which stops reading from the
+	// broker: backpressure reaches the broker instead of memory.
+	queueSize = 1024
+	// defaultConnectTimeout bounds a connection attempt.
+	defaultConnectTimeout = 10 * time.Second
+	// keepAlive is the MQTT keep-alive in seconds.
+	keepAlive = 30
+)
+
+// Reconnect backoff bounds.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 30 * time.Second
+)
+
+// errRedeliver ends Run when lookout could not keep a batch: reconnecting
+// makes the broker send its unacknowledged messages again.
+var errRedeliver = errors.New("a batch was not stored; reconnecting so the broker redelivers it")
+
+func init() {
+	source.Register("mqtt", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source is one MQTT subscription.
+type Source struct {
+	name          string
+	broker        *url.URL
+	topics        []string
+	qos           byte
+	clientID      string
+	username      string
+	password      config.Secret
+	sessionExpiry uint32
+	topicFields   []string
+	json          bool
+	maxMessage    int
+	deps          source.Deps
+	// connectTimeout bounds one connection attempt up to the CONNACK, so a
+	// broker that accepts TCP but never answers is retried.
+	connectTimeout time.Duration
+
+	// Rand returns a uniform random number in [0, n), for the backoff
+	// jitter. Tests may replace it.
+	Rand func(n int64) int64
+}
+
+// New returns an mqtt source for cfg.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Broker == "" {
+		return nil, errors.New("broker is required")
+	}
+	u, err := url.Parse(cfg.Broker)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("broker %q is not a URL like tcp://host:1883", cfg.Broker)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+	default:
+		return nil, fmt.Errorf("broker %q: unsupported scheme %q (tcp, ssl, ws or wss)", cfg.Broker, u.Scheme)
+	}
+	if len(cfg.Topics) == 0 {
+		return nil, errors.New("topics is required")
+	}
+	if cfg.QoS < 0 || cfg.QoS > 2 {
+		return nil, fmt.Errorf("qos %d is not 0, 1 or 2", cfg.QoS)
+	}
+	s := &Source{
+		name: cfg.Name, broker: u, topics: cfg.Topics, qos: byte(cfg.QoS),
+		clientID: cfg.ClientID, username: cfg.Username, password: cfg.Password,
+		sessionExpiry: uint32(cfg.SessionExpiry.D() / time.Second), topicFields: cfg.TopicFields,
+		json: cfg.Payload != "text", maxMessage: cfg.MaxMessageBytes, deps: d, Rand: rand.Int64N,
+		connectTimeout: defaultConnectTimeout,
+	}
+	if s.clientID == "" {
+		s.clientID = DefaultClientID(cfg.Name)
+	}
+	if cfg.SessionExpiry == 0 {
+		s.sessionExpiry = uint32(DefaultSessionExpiry / time.Second)
+	}
+	if s.maxMessage <= 0 {
+		s.maxMessage = DefaultMaxMessageBytes
+	}
+	return s, nil
+}
+
+// DefaultClientID is lookout-<hostname>-<name>: stable across restarts, so
+// the broker finds the session again, and distinct per machine, so two
+// lookouts do not take each other's session over.
+func DefaultClientID(name string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return "lookout-" + host + "-" + name
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw messages.
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// ClientID returns the MQTT client identifier the source connects with.
+func (s *Source) ClientID() string { return s.clientID }
+
+// message is one received PUBLISH with what is needed to acknowledge it:
+// the client (connection) it came on, since an acknowledgement belongs to
+// that connection and is void on a later one.
+type message struct {
+	pub    *paho.Publish
+	client *paho.Client
+	at     time.Time
+}
+
+// Run connects, subscribes and hands messages to sink until ctx is done. A
+// lost connection is re-established with exponential backoff and jitter and
+// reported through Health; it never ends Run. Run returns an error only when
+// lookout could not keep a batch (its Ack said so), so that the app restarts
+// the source and the broker redelivers what was not acknowledged.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs := make(chan message, queueSize)
+	redeliver := make(chan struct{}, 1)
+
+	cfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{s.broker},
+		KeepAlive:                     keepAlive,
+		CleanStartOnInitialConnection: false,
+		SessionExpiryInterval:         s.sessionExpiry,
+		ReconnectBackoff:              s.reconnectBackoff,
+		ConnectTimeout:                s.connectTimeout,
+		ConnectUsername:               s.username,
+		ConnectPassword:               []byte(s.password.Reveal()),
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
+			s.deps.Log.Debug("mqtt connected", "source", s.name, "session_present", ca.SessionPresent)
+			// Subscribing waits for the SUBACK; OnConnectionUp must not block.
+			go s.subscribe(ctx, cm)
+		},
+		OnConnectionDown: func() bool {
+			s.deps.Health.Failure(errors.New("connection to the broker lost"))
+			return true
+		},
+		OnConnectError: func(err error) {
+			s.deps.Health.Failure(fmt.Errorf("connecting to %s: %w", s.broker.Redacted(), err))
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID:                   s.clientID,
+			EnableManualAcknowledgment: s.qos > 0,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+				func(pr paho.PublishReceived) (bool, error) {
+					select {
+					case msgs <- message{pub: pr.Packet, client: pr.Client, at: s.deps.Clock.Now()}:
+					case <-ctx.Done():
+					}
+					return true, nil
+				},
+			},
+		},
+	}
+	cm, err := autopaho.NewConnection(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("starting the MQTT connection to %s: %w", s.broker.Redacted(), err)
+	}
+	defer func() { <-cm.Done() }()
+
+	for {
+		var first message
+		select {
+		case <-ctx.Done():
+			s.deps.Health.SetConnected(false)
+			return nil
+		case <-redeliver:
+			cancel()
+			return errRedeliver
+		case first = <-msgs:
+		}
+		batch := []message{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		if err := s.submit(ctx, sink, batch, redeliver); err != nil {
+			if ctx.Err() != nil {
+				s.deps.Health.SetConnected(false)
+				return nil
+			}
+			s.deps.Health.Failure(err)
+		}
+	}
+}
+
+// subscribe subscribes to every topic filter, retrying with backoff until it
+// succeeds, the connection drops or ctx is done. It subscribes on every
+// connection, session or not, so a changed topics list takes effect; retain
+// handling 1 keeps the broker from resending retained messages for a
+// subscription the session already had.
+func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) {
+	sub := &paho.Subscribe{}
+	for _, t := range s.topics {
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: t, QoS: s.qos, RetainHandling: 1})
+	}
+	for attempt := 1; ; attempt++ {
+		sa, err := cm.Subscribe(ctx, sub)
+		if err == nil {
+			for i, rc := range sa.Reasons {
+				if rc >= 0x80 && i < len(s.topics) {
+					err = errors.Join(err, fmt.Errorf("subscribing to %q: refused with reason code 0x%02x", s.topics[i], rc))
+				}
+			}
+			if err == nil {
+				s.deps.Health.SetConnected(true)
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.deps.Health.Failure(fmt.Errorf("subscribing: %w", err))
+		t := time.NewTimer(s.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// submit turns the messages into one batch and hands it to sink, blocking
+// while lookout is full. With QoS above 0 the batch's Ack acknowledges every
+// message of it, the rejected ones included (they are stored too).
+func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []message, redeliver chan<- struct{}) error {
+	b := event.Batch{Source: s.name}
+	var rejected []event.Rejected
+	size := 0
+	for _, m := range msgs {
+		size += len(m.pub.Payload)
+		e, rej := s.event(m)
+		if rej != nil {
+			rejected = append(rejected, *rej)
+			continue
+		}
+		b.Events = append(b.Events, e)
+	}
+	if s.qos > 0 {
+		b.Ack = func(err error) {
+			if err != nil {
+				// Nothing can be un-acknowledged in MQTT: only a new
+				// connection makes the broker send these again.
+				select {
+				case redeliver <- struct{}{}:
+				default:
+				}
+				return
+			}
+			for _, m := range msgs {
+				// An ack for a connection that has gone is void; the broker
+				// redelivers on the new one, and that copy is acked then.
+				_ = m.client.Ack(m.pub)
+			}
+		}
+	}
+	if err := sink.Submit(ctx, b, rejected); err != nil {
+		return fmt.Errorf("submitting messages: %w", err)
+	}
+	s.deps.Health.Received(len(b.Events), size)
+	if len(rejected) > 0 {
+		s.deps.Health.Rejected(len(rejected))
+	}
+	s.deps.Health.Success()
+	return nil
+}
+
+// event turns one message into an event, or into a rejected record when it
+// is too large or (payload json) not a JSON object.
+func (s *Source) event(m message) (*event.Event, *event.Rejected) {
+	payload := m.pub.Payload
+	if len(payload) > s.maxMessage {
+		cut := payload[:s.maxMessage]
+		s.deps.Raw.Add(m.at, cut)
+		return nil, &event.Rejected{Time: m.at, Source: s.name, Raw: cut,
+			Reason: fmt.Sprintf("message on %s is %d bytes, more than max_message_bytes (%d); cut to the limit", m.pub.Topic, len(payload), s.maxMessage)}
+	}
+	s.deps.Raw.Add(m.at, payload)
+	e := &event.Event{Source: s.name, Raw: payload}
+	if s.json {
+		f, err := s.deps.Pre.DecodeFields(payload)
+		if err != nil {
+			return nil, &event.Rejected{Time: m.at, Source: s.name, Raw: payload,
+				Reason: fmt.Sprintf("message on %s: %v", m.pub.Topic, err)}
+		}
+		e.Fields = f
+	} else {
+		// A text message has no time of its own: it happened when it
+		// arrived, which is no reason to flag it no_timestamp.
+		e.Time = m.at
+		e.Fields = map[string]any{"message": string(payload)}
+	}
+	e.Fields["topic"] = m.pub.Topic
+	if len(s.topicFields) > 0 {
+		for i, level := range strings.Split(m.pub.Topic, "/") {
+			if i < len(s.topicFields) && s.topicFields[i] != "" {
+				e.Fields[s.topicFields[i]] = level
+			}
+		}
+	}
+	s.deps.Pre.Apply(e, m.at)
+	return e, nil
+}
+
+// reconnectBackoff is autopaho's delay before connection attempt n, where
+// 0 is the first attempt after start or after a lost connection: none.
+func (s *Source) reconnectBackoff(attempt int) time.Duration {
+	if attempt <= 0 {
+		return 0
+	}
+	return s.backoff(attempt)
+}
+
+// backoff is the wait before retry n (from 1): exponential from
+// minBackoff up to maxBackoff, with "equal jitter" (half fixed, half
+// random) so that many lookouts do not reconnect in step after a broker
+// restart.
+func (s *Source) backoff(attempt int) time.Duration {
+	d := minBackoff
+	for i := 1; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	return d/2 + time.Duration(s.Rand(int64(d/2)+1))
+}
+
+var _ source.Source = (*Source)(nil)
