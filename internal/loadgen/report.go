@@ -114,7 +114,8 @@ func Figures(scenario string, runs []Summary) map[string]Spread {
 }
 
 // Machine describes this machine as docs/benchmarks.md shows it: the CPU
-// model from /proc/cpuinfo, the number of CPUs and the memory.
+// model from /proc/cpuinfo, the number of CPUs, the memory and the Go
+// version this tool was built with (the one make bench builds lookout with).
 func Machine() string {
 	model := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -138,7 +139,7 @@ func Machine() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s × %d%s", model, runtime.NumCPU(), mem)
+	return fmt.Sprintf("%s × %d%s, %s", model, runtime.NumCPU(), mem, runtime.Version())
 }
 
 // Bench is one benchmark's results over its -count runs.
