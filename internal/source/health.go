@@ -34,6 +34,7 @@ type Health struct {
 	rejected    atomic.Int64
 	bytes       atomic.Int64
 	lag         atomic.Int64
+	gaps        atomic.Int64
 	buckets     [rateSeconds + 2]atomic.Uint64
 }
 
@@ -51,6 +52,9 @@ type HealthSnapshot struct {
 	// Rate is events per second over roughly the last 10 seconds.
 	Rate float64 `json:"rate"`
 	Lag  int64   `json:"lag"`
+	// Gaps counts the times a source without redelivery (Redis Pub/Sub,
+	// core NATS) was disconnected: what was published meanwhile is lost.
+	Gaps int64 `json:"gaps"`
 }
 
 // NewHealth returns the health of the source name of type kind, down until
@@ -121,6 +125,10 @@ func (h *Health) Failure(err error) {
 // at the broker), for sources that know.
 func (h *Health) SetLag(n int64) { h.lag.Store(n) }
 
+// Gap counts one stretch of time in which messages may have been lost,
+// such as a reconnect of a subscription that the broker does not replay.
+func (h *Health) Gap() { h.gaps.Add(1) }
+
 // SetConnected records whether a connection-based source is connected; it is
 // up while it is.
 func (h *Health) SetConnected(c bool) { h.up.Store(c) }
@@ -135,6 +143,7 @@ func (h *Health) Snapshot() HealthSnapshot {
 		Rejected: h.rejected.Load(),
 		Bytes:    h.bytes.Load(),
 		Lag:      h.lag.Load(),
+		Gaps:     h.gaps.Load(),
 	}
 	if ns := h.lastSuccess.Load(); ns != 0 {
 		s.LastSuccess = time.Unix(0, ns).UTC()

@@ -1,0 +1,338 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// Defaults for keys the config leaves out.
+const (
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultSessionTimeout  = 45 * time.Second
+)
+
+const (
+	// pollRecords bounds one poll, and so one batch: big enough that the
+	// per-batch costs vanish at high rates, small enough to keep memory flat.
+	pollRecords = 10000
+	// commitEvery is how often acknowledged offsets are committed. Commits
+	// are cheap but not free; a crash redelivers at most this much more.
+	commitEvery = time.Second
+	minBackoff  = time.Second
+	maxBackoff  = time.Minute
+)
+
+func init() {
+	source.Register("kafka", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source is one kafka source: one member of its consumer group.
+type Source struct {
+	name     string
+	deps     source.Deps
+	opts     []kgo.Opt
+	maxBytes int
+	text     bool
+}
+
+// New returns a kafka source for cfg. It checks the configuration (TLS files,
+// SASL mechanism) but does not connect: Run does.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Brokers) == 0 || len(cfg.Topics) == 0 {
+		return nil, errors.New("brokers and topics are required")
+	}
+	group := cfg.Group
+	if group == "" {
+		group = config.DefaultConsumerGroup
+	}
+	s := &Source{name: cfg.Name, deps: d, maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text"}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxMessageBytes
+	}
+	start := kgo.NewOffset().AtStart()
+	switch cfg.Start {
+	case "", "earliest":
+	case "latest":
+		start = kgo.NewOffset().AtEnd()
+	default:
+		return nil, fmt.Errorf("unknown start %q (want earliest or latest)", cfg.Start)
+	}
+	session := cfg.SessionTimeout.D()
+	if session <= 0 {
+		session = DefaultSessionTimeout
+	}
+	s.opts = []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeResetOffset(start),
+		kgo.SessionTimeout(session),
+		// Three heartbeats per session, as Kafka recommends, so that a
+		// short session_timeout still works.
+		kgo.HeartbeatInterval(min(3*time.Second, session/3)),
+		// Autocommit commits only the offsets this package marked, and
+		// it marks only acknowledged batches: plain autocommit would
+		// commit what was merely polled.
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(commitEvery),
+		// A record larger than max_message_bytes must still be fetched
+		// (to be rejected and committed past), so the fetch limit is kept
+		// above it.
+		kgo.FetchMaxPartitionBytes(int32(max(s.maxBytes*2, 1<<20))),
+	}
+	if t := cfg.TLS; t.Enabled || t.CAFile != "" || t.CertFile != "" {
+		tc, err := tlsConfig(t)
+		if err != nil {
+			return nil, err
+		}
+		s.opts = append(s.opts, kgo.DialTLSConfig(tc))
+	}
+	if cfg.SASL.Mechanism != "" {
+		m, err := mechanism(cfg.SASL)
+		if err != nil {
+			return nil, err
+		}
+		s.opts = append(s.opts, kgo.SASL(m))
+	}
+	return s, nil
+}
+
+func tlsConfig(t config.ClientTLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in, documented as tests only
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("reading tls.ca_file %s: no PEM certificate in it", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading tls.cert_file and tls.key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func mechanism(c config.SASL) (sasl.Mechanism, error) {
+	switch c.Mechanism {
+	case "PLAIN":
+		return plain.Auth{User: c.Username, Pass: c.Password.Reveal()}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: c.Username, Pass: c.Password.Reveal()}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: c.Username, Pass: c.Password.Reveal()}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("unknown sasl.mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", c.Mechanism)
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw messages.
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// Run consumes until ctx is done. A client that cannot reach the brokers is
+// closed and built again after an exponential backoff with jitter (1s up to
+// 1m); errors while consuming are reported through Health and retried by the
+// client. Submit blocking (lookout full) stops the polling, so the consumer
+// fetches no more than one poll ahead.
+//
+// When ctx is done Run leaves the group after committing the offsets of
+// batches already acknowledged; the others are redelivered to the group.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	attempt := 0
+	for {
+		ok, err := s.consume(ctx, sink)
+		if ctx.Err() != nil {
+			s.deps.Health.SetConnected(false)
+			return nil
+		}
+		if ok {
+			attempt = 0
+		}
+		s.deps.Health.Failure(err)
+		d := backoff(attempt)
+		attempt++
+		s.deps.Log.Warn("kafka consumer failed, reconnecting", "source", s.name, "err", err, "backoff", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the delay before reconnect attempt n (from 0): doubling from 1s
+// to at most 1m, then spread over [d/2, d) so that many lookouts that lost the
+// same broker do not come back in lockstep.
+func backoff(n int) time.Duration {
+	d := maxBackoff
+	if n < 6 {
+		d = min(minBackoff<<n, maxBackoff)
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// consume runs one client until ctx is done or the brokers cannot be
+// reached. ok reports whether it got as far as consuming.
+func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err error) {
+	t := &tracker{parts: map[partKey]*partTrack{}, health: s.deps.Health, log: s.deps.Log, name: s.name}
+	opts := append([]kgo.Opt{
+		kgo.OnPartitionsRevoked(t.revoked),
+		kgo.OnPartitionsLost(t.lost),
+	}, s.opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return false, fmt.Errorf("creating kafka client: %w", err)
+	}
+	t.cl = cl
+	defer func() {
+		// What lookout acknowledged is committed before leaving; the
+		// rest is redelivered to the group.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := cl.CommitMarkedOffsets(cctx); err != nil {
+			s.deps.Log.Warn("committing offsets at shutdown", "source", s.name, "err", err)
+		}
+		cancel()
+		cl.Close()
+	}()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("connecting to kafka: %w", err)
+	}
+	s.deps.Health.SetConnected(true)
+
+	lags := map[partKey]int64{}
+	for {
+		fs := cl.PollRecords(ctx, pollRecords)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return true, nil
+		}
+		var fetchErr error
+		fs.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			fetchErr = fmt.Errorf("fetching %s[%d]: %w", topic, p, err)
+		})
+		if fetchErr != nil {
+			s.deps.Health.Failure(fetchErr)
+		}
+		for i := range fs {
+			for j := range fs[i].Topics {
+				ft := &fs[i].Topics[j]
+				for k := range ft.Partitions {
+					fp := &ft.Partitions[k]
+					if len(fp.Records) == 0 {
+						continue
+					}
+					key := partKey{ft.Topic, fp.Partition}
+					last := fp.Records[len(fp.Records)-1]
+					lags[key] = max(fp.HighWatermark-(last.Offset+1), 0)
+					if err := s.submit(ctx, sink, t, key, fp.Records); err != nil {
+						return true, nil // ctx is done
+					}
+				}
+			}
+		}
+		var lag int64
+		for _, l := range lags {
+			lag += l
+		}
+		s.deps.Health.SetLag(lag)
+	}
+}
+
+// submit turns one partition's records into a batch whose Ack marks them
+// committable, and hands it over.
+func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key partKey, recs []*kgo.Record) error {
+	now := s.deps.Clock.Now()
+	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(recs))}
+	var rejected []event.Rejected
+	size := 0
+	for _, r := range recs {
+		size += len(r.Value)
+		e, rej := s.decode(r.Value, r.Timestamp, now)
+		if rej != nil {
+			rejected = append(rejected, *rej)
+			continue
+		}
+		b.Events = append(b.Events, e)
+	}
+	last := recs[len(recs)-1]
+	b.Ack = t.add(key, kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
+	if err := sink.Submit(ctx, b, rejected); err != nil {
+		return err
+	}
+	s.deps.Health.Received(len(b.Events), size)
+	if len(rejected) > 0 {
+		s.deps.Health.Rejected(len(rejected))
+	}
+	s.deps.Health.Success()
+	return nil
+}
+
+// decode turns one message into an event, or into a rejected input with the
+// reason. Every message goes into the raw ring as received. ts is the
+// broker's timestamp, which stands when the message has no time field.
+func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.Rejected) {
+	if len(value) > s.maxBytes {
+		s.deps.Raw.Add(now, value[:s.maxBytes])
+		return nil, &event.Rejected{Time: now, Source: s.name, Raw: value[:s.maxBytes],
+			Reason: fmt.Sprintf("message of %d bytes is larger than max_message_bytes %d", len(value), s.maxBytes)}
+	}
+	s.deps.Raw.Add(now, value)
+	var fields map[string]any
+	if s.text {
+		fields = map[string]any{"message": string(value)}
+	} else {
+		f, err := s.deps.Pre.DecodeFields(value)
+		if err != nil {
+			return nil, &event.Rejected{Time: now, Source: s.name, Raw: value, Reason: err.Error()}
+		}
+		fields = f
+	}
+	e := &event.Event{Time: ts, Source: s.name, Raw: value, Fields: fields}
+	if ts.IsZero() || ts.Unix() <= 0 {
+		e.Time = time.Time{}
+	}
+	s.deps.Pre.Apply(e, now)
+	return e, nil
+}
+
+var _ source.Source = (*Source)(nil)

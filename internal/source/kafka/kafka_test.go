@@ -1,0 +1,538 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// cluster starts an in-process Kafka cluster (kfake speaks the wire
+// protocol) with the topic and partitions given.
+func cluster(t testing.TB, topic string, partitions int32) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// produce writes values to topic, round-robin over its partitions, and
+// waits until all are stored.
+func produce(t testing.TB, c *kfake.Cluster, topic string, values ...[]byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchMaxBytes(4<<20),
+		kgo.MaxBufferedRecords(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, v := range values {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("producing: %v", firstErr)
+	}
+}
+
+func eventJSON(id int) []byte {
+	return fmt.Appendf(nil, `{"id":%d,"service":"api","ts":%d}`, id, time.Now().UnixMilli())
+}
+
+// ackSink records what a source handed over and acknowledges each batch
+// as lookout would once its windows are stored, unless hold is set.
+type ackSink struct {
+	mu       sync.Mutex
+	events   []*event.Event
+	rejected []event.Rejected
+	acked    map[float64]int // event id → times acked
+	hold     bool
+	held     []event.Batch
+	ackErr   error
+}
+
+func newAckSink() *ackSink { return &ackSink{acked: map[float64]int{}} }
+
+func (s *ackSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejected) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.events = append(s.events, b.Events...)
+	s.rejected = append(s.rejected, rej...)
+	hold, ackErr := s.hold, s.ackErr
+	if hold {
+		s.held = append(s.held, b)
+	} else if ackErr == nil {
+		for _, e := range b.Events {
+			id, _ := e.Number("id")
+			s.acked[id]++
+		}
+	}
+	s.mu.Unlock()
+	if !hold && b.Ack != nil {
+		b.Ack(ackErr)
+	}
+	return nil
+}
+
+func (s *ackSink) TrySubmit(b event.Batch, rej []event.Rejected) error {
+	return s.Submit(context.Background(), b, rej)
+}
+
+func (s *ackSink) counts() (events, rejected int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events), len(s.rejected)
+}
+
+func (s *ackSink) ackedIDs() map[float64]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.acked)
+}
+
+var _ source.Sink = (*ackSink)(nil)
+
+func newSource(t testing.TB, c *kfake.Cluster, mod func(*config.Source)) *Source {
+	t.Helper()
+	cfg := config.Source{
+		Name: "orders", Type: "kafka", Brokers: c.ListenAddrs(), Topics: []string{"orders"},
+		Group: "lookout", Payload: "json", SessionTimeout: config.Duration(2 * time.Second),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg, source.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// run starts s and returns a function that cancels it and waits for Run.
+func run(t testing.TB, s *Source, sink source.Sink) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, sink) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("Run did not return within 30s of cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// committedAtEnd reports whether the group's committed offsets equal every
+// partition's end offset, and describes both when they do not.
+func committedAtEnd(c *kfake.Cluster, group, topic string) (bool, string) {
+	gi := c.GroupInfo(group)
+	var commits map[int32]kfake.GroupCommit
+	if gi != nil {
+		commits = gi.Commits[topic]
+	}
+	ok := true
+	var desc []string
+	for _, p := range c.PartitionInfos(topic) {
+		got := commits[p.Partition].Offset
+		if _, has := commits[p.Partition]; !has {
+			got = -1
+		}
+		if got != p.HighWatermark {
+			ok = false
+		}
+		desc = append(desc, fmt.Sprintf("p%d committed %d end %d", p.Partition, got, p.HighWatermark))
+	}
+	return ok, strings.Join(desc, ", ")
+}
+
+func TestConsumeAckCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 3)
+	var values [][]byte
+	for i := range 300 {
+		values = append(values, eventJSON(i))
+	}
+	produce(t, c, "orders", values...)
+	s := newSource(t, c, nil)
+	sink := newAckSink()
+	run(t, s, sink)
+
+	waitFor(t, 20*time.Second, "300 events", func() bool { n, _ := sink.counts(); return n == 300 })
+	waitFor(t, 10*time.Second, "commits at the end offsets", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+	ids := sink.ackedIDs()
+	for i := range 300 {
+		if ids[float64(i)] != 1 {
+			t.Errorf("event %d acked %d times, want 1", i, ids[float64(i)])
+		}
+	}
+	h := s.Health().Snapshot()
+	if h.Events != 300 || !h.Up || h.Lag != 0 {
+		t.Errorf("health = events %d up %v lag %d, want 300 true 0", h.Events, h.Up, h.Lag)
+	}
+	if got := len(s.Raw().Last(1000)); got != 100 {
+		t.Errorf("raw ring holds %d messages, want its capacity 100", got)
+	}
+}
+
+// An event is stamped with its time field, or with the record's timestamp
+// when it has none.
+func TestEventTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 1)
+	produce(t, c, "orders", []byte(`{"id":1,"ts":"2030-01-02T03:04:05Z"}`), []byte(`{"id":2}`))
+	s := newSource(t, c, nil)
+	sink := newAckSink()
+	run(t, s, sink)
+	waitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.counts(); return n == 2 })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if got := sink.events[0].Time; !got.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("event with ts: time %v", got)
+	}
+	if e := sink.events[1]; time.Since(e.Time) > time.Minute || e.Flags&event.FlagNoTimestamp != 0 {
+		t.Errorf("event without ts: time %v flags %v, want the record's timestamp and no flag", e.Time, e.Flags)
+	}
+}
+
+func TestBadMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 1)
+	big := []byte(`{"pad":"` + strings.Repeat("x", 2000) + `"}`)
+	produce(t, c, "orders",
+		eventJSON(1),
+		[]byte(`not json`),
+		[]byte(`[1,2,3]`),
+		[]byte(`42`),
+		big,
+		[]byte(`{"id":2,"status":"five hundred"}`),
+		eventJSON(3),
+	)
+	s := newSource(t, c, func(cfg *config.Source) {
+		cfg.MaxMessageBytes = 1000
+		cfg.Fields = map[string]config.Field{"status": {Type: "number"}}
+	})
+	sink := newAckSink()
+	run(t, s, sink)
+	waitFor(t, 20*time.Second, "3 events and 4 rejected", func() bool { n, r := sink.counts(); return n == 3 && r == 4 })
+	waitFor(t, 10*time.Second, "commit past the bad messages", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	want := []struct{ raw, reason string }{
+		{"not json", "invalid JSON"},
+		{"[1,2,3]", "not a JSON object"},
+		{"42", "not a JSON object"},
+		{string(big[:1000]), "message of 2010 bytes is larger than max_message_bytes 1000"},
+	}
+	for i, w := range want {
+		t.Run(w.raw[:min(len(w.raw), 10)], func(t *testing.T) {
+			r := sink.rejected[i]
+			if r.Source != "orders" || string(r.Raw) != w.raw || !strings.Contains(r.Reason, w.reason) {
+				t.Errorf("rejected = {%s %.20q %q}, want source orders, raw %.20q, reason containing %q", r.Source, r.Raw, r.Reason, w.raw, w.reason)
+			}
+		})
+	}
+	// A field of the wrong type is kept, flagged, as preprocessing says.
+	if e := sink.events[1]; e.Flags&event.FlagBadType == 0 {
+		t.Errorf("event with status \"five hundred\": flags %v, want bad_type", e.Flags)
+	}
+	if h := s.Health().Snapshot(); h.Rejected != 4 {
+		t.Errorf("health rejected = %d, want 4", h.Rejected)
+	}
+}
+
+func TestTextPayload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 1)
+	produce(t, c, "orders", []byte(`disk full on /var`), []byte(`{"not":"parsed"}`))
+	s := newSource(t, c, func(cfg *config.Source) { cfg.Payload = "text" })
+	sink := newAckSink()
+	run(t, s, sink)
+	waitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.counts(); return n == 2 })
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for i, want := range []string{`disk full on /var`, `{"not":"parsed"}`} {
+		if got := sink.events[i].Fields["message"]; got != want {
+			t.Errorf("event %d message = %v, want %q", i, got, want)
+		}
+	}
+}
+
+// Offsets are committed only for acknowledged batches: a consumer that
+// stops with batches unacknowledged (lookout had not closed their windows)
+// leaves them to the next one, which gets exactly those.
+func TestUnackedAreRedelivered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	for _, tc := range []struct {
+		name   string
+		ackErr error
+	}{
+		{"never acked", nil},
+		{"acked with an error", fmt.Errorf("store failed")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cluster(t, "orders", 1)
+			var first [][]byte
+			for i := range 100 {
+				first = append(first, eventJSON(i))
+			}
+			produce(t, c, "orders", first...)
+
+			a := newSource(t, c, nil)
+			sinkA := newAckSink()
+			stopA := run(t, a, sinkA)
+			waitFor(t, 20*time.Second, "100 events at A", func() bool { n, _ := sinkA.counts(); return n == 100 })
+			waitFor(t, 10*time.Second, "A's commit", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+
+			sinkA.mu.Lock()
+			sinkA.hold, sinkA.ackErr = tc.ackErr == nil, tc.ackErr
+			sinkA.mu.Unlock()
+			var second [][]byte
+			for i := 100; i < 150; i++ {
+				second = append(second, eventJSON(i))
+			}
+			produce(t, c, "orders", second...)
+			waitFor(t, 20*time.Second, "150 events at A", func() bool { n, _ := sinkA.counts(); return n == 150 })
+			stopA()
+			if ok, desc := committedAtEnd(c, "lookout", "orders"); ok {
+				t.Fatalf("committed past unacknowledged records: %s", desc)
+			}
+
+			b := newSource(t, c, nil)
+			sinkB := newAckSink()
+			run(t, b, sinkB)
+			waitFor(t, 20*time.Second, "50 events at B", func() bool { n, _ := sinkB.counts(); return n >= 50 })
+			waitFor(t, 10*time.Second, "B's commit", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+			ids := sinkB.ackedIDs()
+			if len(ids) != 50 {
+				t.Errorf("B acked %d distinct events, want the 50 A left", len(ids))
+			}
+			for i := 100; i < 150; i++ {
+				if ids[float64(i)] != 1 {
+					t.Errorf("event %d acked %d times by B, want 1", i, ids[float64(i)])
+				}
+			}
+		})
+	}
+}
+
+// Two lookouts in one group share the partitions; when the second joins
+// mid-stream the group rebalances. Every produced event is acknowledged by
+// one of them and the group ends committed at the end offsets.
+func TestRebalance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 4)
+	const total = 4000
+	a := newSource(t, c, nil)
+	sinkA := newAckSink()
+	run(t, a, sinkA)
+
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i := 0; i < total; i += 200 {
+			var vs [][]byte
+			for j := i; j < i+200; j++ {
+				vs = append(vs, eventJSON(j))
+			}
+			produce(t, c, "orders", vs...)
+			time.Sleep(20 * time.Millisecond) // a stream, not one burst
+		}
+	}()
+	waitFor(t, 20*time.Second, "A consuming", func() bool { n, _ := sinkA.counts(); return n > 0 })
+	b := newSource(t, c, nil)
+	sinkB := newAckSink()
+	run(t, b, sinkB)
+	waitFor(t, 20*time.Second, "both members assigned", func() bool {
+		gi := c.GroupInfo("lookout")
+		if gi == nil || len(gi.Members) != 2 {
+			return false
+		}
+		for _, m := range gi.Members {
+			if m.NumAssigned() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	<-produced
+	waitFor(t, 30*time.Second, "commits at the end offsets", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+
+	union := sinkA.ackedIDs()
+	for id, n := range sinkB.ackedIDs() {
+		union[id] += n
+	}
+	missing := 0
+	for i := range total {
+		if union[float64(i)] == 0 {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d events were never acknowledged", missing, total)
+	}
+	if n, _ := sinkB.counts(); n == 0 {
+		t.Errorf("the second member got nothing: no rebalance happened")
+	}
+}
+
+// The lag is the records between the last one fetched and the high
+// watermark; held back by a full lookout, it shows the backlog.
+func TestLag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 1)
+	var vs [][]byte
+	for i := range 50 {
+		vs = append(vs, eventJSON(i))
+	}
+	produce(t, c, "orders", vs...)
+	s := newSource(t, c, nil)
+	sink := &blockingSink{ackSink: newAckSink(), release: make(chan struct{})}
+	run(t, s, sink)
+	waitFor(t, 20*time.Second, "the first batch", func() bool { n, _ := sink.counts(); return n == 50 })
+	produce(t, c, "orders", vs...)
+	// The second poll is blocked in Submit; once released, the lag it saw
+	// (0 after it) is reported.
+	close(sink.release)
+	waitFor(t, 20*time.Second, "100 events", func() bool { n, _ := sink.counts(); return n == 100 })
+	if h := s.Health().Snapshot(); h.Lag != 0 {
+		t.Errorf("lag = %d after catching up, want 0", h.Lag)
+	}
+}
+
+// blockingSink blocks every submission after the first until release is closed.
+type blockingSink struct {
+	*ackSink
+	n       int
+	release chan struct{}
+}
+
+func (s *blockingSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejected) error {
+	s.n++
+	if s.n > 1 {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.ackSink.Submit(ctx, b, rej)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*config.Source)
+		want string
+	}{
+		{"no brokers", func(c *config.Source) { c.Brokers = nil }, "brokers and topics are required"},
+		{"bad start", func(c *config.Source) { c.Start = "middle" }, `unknown start "middle"`},
+		{"bad mechanism", func(c *config.Source) { c.SASL = config.SASL{Mechanism: "GSSAPI", Username: "u"} }, `unknown sasl.mechanism "GSSAPI"`},
+		{"missing ca file", func(c *config.Source) { c.TLS = config.ClientTLS{Enabled: true, CAFile: "/nonexistent/ca.pem"} }, "reading tls.ca_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Source{Name: "orders", Type: "kafka", Brokers: []string{"127.0.0.1:1"}, Topics: []string{"orders"}}
+			tc.mod(&cfg)
+			_, err := New(cfg, source.Deps{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A broker that cannot be reached leaves the source down with the reason,
+// retrying, until Run is cancelled.
+func TestUnreachableBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: network")
+	}
+	cfg := config.Source{Name: "orders", Type: "kafka", Brokers: []string{"127.0.0.1:1"}, Topics: []string{"orders"}}
+	s, err := New(cfg, source.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s, newAckSink())
+	waitFor(t, 20*time.Second, "a recorded failure", func() bool { return s.Health().Snapshot().LastError != "" })
+	if h := s.Health().Snapshot(); h.Up || !strings.Contains(h.LastError, "connecting to kafka") {
+		t.Errorf("health = up %v error %q, want down with a connecting error", h.Up, h.LastError)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute, time.Minute} {
+		for range 20 {
+			if d := backoff(n); d < want/2 || d >= want {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v)", n, d, want/2, want)
+			}
+		}
+	}
+}
+
+var _ = json.Valid

@@ -1,0 +1,356 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// Defaults for keys the config leaves out.
+const (
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultAckWait         = 5 * time.Minute
+	DefaultMaxAckPending   = 65536
+)
+
+const (
+	// fetchBatch bounds one pull, and so one batch.
+	fetchBatch = 5000
+	// fetchWait is how long a pull waits for messages.
+	fetchWait  = time.Second
+	coreBatch  = 1000
+	minBackoff = time.Second
+	maxBackoff = time.Minute
+)
+
+func init() {
+	source.Register("nats", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source is one nats source.
+type Source struct {
+	name          string
+	deps          source.Deps
+	url           string
+	subject       string
+	durable       string
+	stream        string
+	ackWait       time.Duration
+	maxAckPending int
+	maxBytes      int
+	text          bool
+}
+
+// New returns a nats source for cfg; it connects in Run.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.URL == "" || cfg.Subject == "" {
+		return nil, errors.New("url and subject are required")
+	}
+	s := &Source{
+		name: cfg.Name, deps: d, url: cfg.URL, subject: cfg.Subject, durable: cfg.Durable,
+		stream: cfg.Stream, ackWait: cfg.AckWait.D(), maxAckPending: cfg.MaxAckPending,
+		maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text",
+	}
+	if s.ackWait <= 0 {
+		s.ackWait = DefaultAckWait
+	}
+	if s.maxAckPending <= 0 {
+		s.maxAckPending = DefaultMaxAckPending
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxMessageBytes
+	}
+	return s, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw messages.
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// backoff is the delay before reconnect attempt n (from 0): doubling from 1s
+// to at most 1m, spread over [d/2, d) so that clients do not reconnect in
+// lockstep.
+func backoff(n int) time.Duration {
+	d := maxBackoff
+	if n < 6 {
+		d = min(minBackoff<<n, maxBackoff)
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// Run consumes until ctx is done. The connection reconnects by itself with
+// the same backoff as the first connect: exponential with jitter, 1s to 1m.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	attempt := 0
+	for {
+		ok, err := s.session(ctx, sink)
+		s.deps.Health.SetConnected(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if ok {
+			attempt = 0
+		}
+		s.deps.Health.Failure(err)
+		d := backoff(attempt)
+		attempt++
+		s.deps.Log.Warn("nats source failed, retrying", "source", s.name, "err", err, "backoff", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Source) session(ctx context.Context, sink source.Sink) (ok bool, err error) {
+	core := s.durable == ""
+	nc, err := nats.Connect(s.url,
+		nats.Name("lookout "+s.name),
+		nats.MaxReconnects(-1),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration { return backoff(attempts - 1) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			s.deps.Health.SetConnected(false)
+			if err != nil {
+				s.deps.Health.Failure(fmt.Errorf("disconnected: %w", err))
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			s.deps.Health.SetConnected(true)
+			if core {
+				// Core NATS keeps nothing for an absent subscriber.
+				s.deps.Health.Gap()
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				s.deps.Health.Gap() // the client dropped messages
+			}
+			s.deps.Health.Failure(err)
+		}),
+	)
+	if err != nil {
+		return false, fmt.Errorf("connecting to %s: %w", s.url, err)
+	}
+	defer nc.Close()
+	if core {
+		return s.runCore(ctx, nc, sink)
+	}
+	return s.runJetStream(ctx, nc, sink)
+}
+
+func (s *Source) runCore(ctx context.Context, nc *nats.Conn, sink source.Sink) (bool, error) {
+	ch := make(chan *nats.Msg, 8*coreBatch)
+	sub, err := nc.ChanSubscribe(s.subject, ch)
+	if err != nil {
+		return false, fmt.Errorf("subscribing to %s: %w", s.subject, err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // the connection closes next
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("subscribing to %s: %w", s.subject, err)
+	}
+	s.deps.Health.SetConnected(true)
+	for {
+		var m *nats.Msg
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case m = <-ch:
+		}
+		now := s.deps.Clock.Now()
+		b := event.Batch{Source: s.name}
+		var rejected []event.Rejected
+		size := 0
+		take := func(m *nats.Msg) {
+			size += len(m.Data)
+			e, rej := s.decode(m.Data, time.Time{}, now)
+			if rej != nil {
+				rejected = append(rejected, *rej)
+				return
+			}
+			e.Fields["subject"] = m.Subject
+			b.Events = append(b.Events, e)
+		}
+		take(m)
+	drain:
+		for len(b.Events)+len(rejected) < coreBatch {
+			select {
+			case m := <-ch:
+				take(m)
+			default:
+				break drain
+			}
+		}
+		if err := sink.Submit(ctx, b, rejected); err != nil {
+			return true, nil
+		}
+		s.count(len(b.Events), len(rejected), size)
+	}
+}
+
+func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Sink) (bool, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return false, fmt.Errorf("opening JetStream: %w", err)
+	}
+	stream := s.stream
+	if stream == "" {
+		stream, err = js.StreamNameBySubject(ctx, s.subject)
+		if err != nil {
+			return false, fmt.Errorf("finding the stream of subject %s: %w", s.subject, err)
+		}
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable:       s.durable,
+		FilterSubject: s.subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.ackWait,
+		MaxAckPending: s.maxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return false, fmt.Errorf("creating consumer %s on stream %s: %w", s.durable, stream, err)
+	}
+	s.deps.Health.SetConnected(true)
+	failures := 0
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(fetchBatch, jetstream.FetchMaxWait(fetchWait))
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			failures++
+			if failures > 5 {
+				return true, fmt.Errorf("pulling from %s: %w", s.durable, err)
+			}
+			s.deps.Health.Failure(fmt.Errorf("pulling from %s: %w", s.durable, err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff(failures - 1)):
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			s.deps.Health.Failure(fmt.Errorf("pulling from %s: %w", s.durable, err))
+		}
+		if len(msgs) == 0 {
+			failures = 0
+			continue
+		}
+		failures = 0
+		if err := s.submitJS(ctx, sink, msgs); err != nil {
+			return true, nil // ctx is done; unacked messages are redelivered
+		}
+		if md, err := msgs[len(msgs)-1].Metadata(); err == nil {
+			s.deps.Health.SetLag(int64(md.NumPending))
+		}
+	}
+	return true, nil
+}
+
+// submitJS hands JetStream messages over as one batch whose Ack acks or naks
+// each of them.
+func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstream.Msg) error {
+	now := s.deps.Clock.Now()
+	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(msgs))}
+	var rejected []event.Rejected
+	size := 0
+	for _, m := range msgs {
+		var ts time.Time
+		if md, err := m.Metadata(); err == nil {
+			ts = md.Timestamp
+		}
+		size += len(m.Data())
+		e, rej := s.decode(m.Data(), ts, now)
+		if rej != nil {
+			rejected = append(rejected, *rej)
+			continue
+		}
+		e.Fields["subject"] = m.Subject()
+		b.Events = append(b.Events, e)
+	}
+	b.Ack = func(err error) {
+		for _, m := range msgs {
+			if err != nil {
+				_ = m.Nak() // redelivered; a lost nak is redelivered after ack_wait
+			} else {
+				_ = m.Ack() // a lost ack means a redelivery, counted as late
+			}
+		}
+		if err != nil {
+			s.deps.Health.Failure(fmt.Errorf("lookout did not finish %d messages: %w", len(msgs), err))
+		}
+	}
+	if err := sink.Submit(ctx, b, rejected); err != nil {
+		return err
+	}
+	s.count(len(b.Events), len(rejected), size)
+	return nil
+}
+
+func (s *Source) count(events, rejected, size int) {
+	s.deps.Health.Received(events, size)
+	if rejected > 0 {
+		s.deps.Health.Rejected(rejected)
+	}
+	s.deps.Health.Success()
+}
+
+// decode turns one message into an event, or a rejected input with the
+// reason. Every message goes into the raw ring as received. ts, when not
+// zero, is the stream's time, which stands when the message has no time field.
+func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.Rejected) {
+	if len(value) > s.maxBytes {
+		s.deps.Raw.Add(now, value[:s.maxBytes])
+		return nil, &event.Rejected{Time: now, Source: s.name, Raw: value[:s.maxBytes],
+			Reason: fmt.Sprintf("message of %d bytes is larger than max_message_bytes %d", len(value), s.maxBytes)}
+	}
+	s.deps.Raw.Add(now, value)
+	var fields map[string]any
+	if s.text {
+		fields = map[string]any{"message": string(value)}
+	} else {
+		f, err := s.deps.Pre.DecodeFields(value)
+		if err != nil {
+			return nil, &event.Rejected{Time: now, Source: s.name, Raw: value, Reason: err.Error()}
+		}
+		fields = f
+	}
+	e := &event.Event{Time: ts.UTC(), Source: s.name, Raw: value, Fields: fields}
+	if ts.IsZero() {
+		e.Time = time.Time{}
+	}
+	s.deps.Pre.Apply(e, now)
+	return e, nil
+}
+
+var _ source.Source = (*Source)(nil)

@@ -1,0 +1,384 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// startServer runs an embedded NATS server with JetStream on a free
+// loopback port (or on port, to restart one), storing in dir.
+func startServer(t testing.TB, port int, dir string) *server.Server {
+	t.Helper()
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+// withStream creates stream EVENTS on events.> and returns a JetStream
+// client for publishing.
+func withStream(t testing.TB, ns *server.Server) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func publish(t testing.TB, js jetstream.JetStream, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if _, err := js.PublishAsync("events.api", fmt.Appendf(nil, `{"id":%d,"service":"api"}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(10 * time.Second):
+		t.Fatal("publishing timed out")
+	}
+}
+
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ackSink records what a source handed over and acknowledges each batch
+// as lookout would once its windows are stored, unless hold is set.
+type ackSink struct {
+	mu       sync.Mutex
+	events   []*event.Event
+	rejected []event.Rejected
+	acked    map[float64]int
+	hold     bool
+	ackErr   error
+}
+
+func newAckSink() *ackSink { return &ackSink{acked: map[float64]int{}} }
+
+func (s *ackSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejected) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.events = append(s.events, b.Events...)
+	s.rejected = append(s.rejected, rej...)
+	hold, ackErr := s.hold, s.ackErr
+	if !hold && ackErr == nil {
+		for _, e := range b.Events {
+			id, _ := e.Number("id")
+			s.acked[id]++
+		}
+	}
+	s.mu.Unlock()
+	if !hold && b.Ack != nil {
+		b.Ack(ackErr)
+	}
+	return nil
+}
+
+func (s *ackSink) TrySubmit(b event.Batch, rej []event.Rejected) error {
+	return s.Submit(context.Background(), b, rej)
+}
+
+func (s *ackSink) set(hold bool, ackErr error) {
+	s.mu.Lock()
+	s.hold, s.ackErr = hold, ackErr
+	s.mu.Unlock()
+}
+
+func (s *ackSink) counts() (events, rejected int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events), len(s.rejected)
+}
+
+func (s *ackSink) ackedIDs() map[float64]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.acked)
+}
+
+func newSource(t testing.TB, url string, mod func(*config.Source)) *Source {
+	t.Helper()
+	cfg := config.Source{Name: "bus", Type: "nats", URL: url, Subject: "events.>", Durable: "lookout", Payload: "json"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg, source.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func run(t testing.TB, s *Source, sink source.Sink) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, sink) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("Run did not return within 30s of cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func consumerInfo(t testing.TB, js jetstream.JetStream) *jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := js.Consumer(context.Background(), "EVENTS", "lookout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ci
+}
+
+func allAcked(t testing.TB, js jetstream.JetStream) func() bool {
+	return func() bool {
+		ci := consumerInfo(t, js)
+		return ci.NumAckPending == 0 && ci.NumPending == 0
+	}
+}
+
+func TestJetStreamConsumeAck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: embedded NATS server")
+	}
+	ns := startServer(t, 0, t.TempDir())
+	js := withStream(t, ns)
+	publish(t, js, 0, 500) // before the consumer exists: delivered too
+	s := newSource(t, ns.ClientURL(), nil)
+	sink := newAckSink()
+	run(t, s, sink)
+	waitFor(t, 10*time.Second, "500 events", func() bool { n, _ := sink.counts(); return n == 500 })
+	publish(t, js, 500, 1000)
+	waitFor(t, 10*time.Second, "1000 events", func() bool { n, _ := sink.counts(); return n == 1000 })
+	waitFor(t, 10*time.Second, "every message acknowledged", allAcked(t, js))
+	for id, n := range sink.ackedIDs() {
+		if n != 1 {
+			t.Errorf("event %v acked %d times", id, n)
+		}
+	}
+	ci := consumerInfo(t, js)
+	if ci.Config.AckPolicy != jetstream.AckExplicitPolicy || ci.Config.AckWait != DefaultAckWait || ci.Config.MaxAckPending != DefaultMaxAckPending {
+		t.Errorf("consumer config = %v %v %v, want explicit acks with the defaults", ci.Config.AckPolicy, ci.Config.AckWait, ci.Config.MaxAckPending)
+	}
+	sink.mu.Lock()
+	e := sink.events[0]
+	sink.mu.Unlock()
+	if e.Fields["subject"] != "events.api" || time.Since(e.Time) > time.Minute || e.Flags != 0 {
+		t.Errorf("event = subject %v time %v flags %v, want events.api, the stream's time, no flags", e.Fields["subject"], e.Time, e.Flags)
+	}
+}
+
+// A consumer killed with messages unacknowledged leaves them to JetStream,
+// which redelivers them after ack_wait to the next one; a batch lookout
+// failed is negatively acknowledged and redelivered at once.
+func TestJetStreamRedelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: embedded NATS server")
+	}
+	for _, tc := range []struct {
+		name   string
+		ackErr error
+	}{
+		{"never acked", nil},
+		{"acked with an error", errors.New("store failed")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := startServer(t, 0, t.TempDir())
+			js := withStream(t, ns)
+			publish(t, js, 0, 100)
+			mod := func(c *config.Source) { c.AckWait = config.Duration(time.Second) }
+			a := newSource(t, ns.ClientURL(), mod)
+			sinkA := newAckSink()
+			stopA := run(t, a, sinkA)
+			waitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.counts(); return n == 100 })
+			waitFor(t, 10*time.Second, "A's acks", allAcked(t, js))
+			sinkA.set(tc.ackErr == nil, tc.ackErr)
+			publish(t, js, 100, 150)
+			waitFor(t, 10*time.Second, "A's 150 events", func() bool { n, _ := sinkA.counts(); return n >= 150 })
+			stopA()
+
+			b := newSource(t, ns.ClientURL(), mod)
+			sinkB := newAckSink()
+			run(t, b, sinkB)
+			waitFor(t, 20*time.Second, "B's redelivered events", func() bool { n, _ := sinkB.counts(); return n >= 50 })
+			waitFor(t, 20*time.Second, "B's acks", allAcked(t, js))
+			ids := sinkB.ackedIDs()
+			for i := 100; i < 150; i++ {
+				if ids[float64(i)] != 1 {
+					t.Errorf("event %d acked %d times by B, want 1", i, ids[float64(i)])
+				}
+			}
+			for i := range 100 {
+				if ids[float64(i)] != 0 {
+					t.Errorf("event %d, acked by A, was redelivered to B", i)
+				}
+			}
+		})
+	}
+}
+
+func TestBadMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: embedded NATS server")
+	}
+	for _, durable := range []string{"", "lookout"} {
+		t.Run("durable="+durable, func(t *testing.T) {
+			ns := startServer(t, 0, t.TempDir())
+			js := withStream(t, ns)
+			s := newSource(t, ns.ClientURL(), func(c *config.Source) {
+				c.Durable = durable
+				c.MaxMessageBytes = 1000
+				c.Fields = map[string]config.Field{"status": {Type: "number"}}
+			})
+			sink := newAckSink()
+			run(t, s, sink)
+			nc, err := nats.Connect(ns.ClientURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			if durable == "" {
+				// Core NATS delivers only to a live subscription.
+				waitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
+			}
+			big := `{"pad":"` + strings.Repeat("x", 2000) + `"}`
+			for _, m := range []string{`{"id":1}`, `not json`, `[1,2]`, big, `{"id":2,"status":"five hundred"}`, `{"id":3}`} {
+				if err := nc.Publish("events.api", []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			nc.Flush()
+			waitFor(t, 10*time.Second, "3 events and 3 rejected", func() bool { n, r := sink.counts(); return n == 3 && r == 3 })
+			if durable != "" {
+				waitFor(t, 10*time.Second, "the bad messages acknowledged too", allAcked(t, js))
+			}
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			for i, w := range []struct{ raw, reason string }{
+				{"not json", "invalid JSON"},
+				{"[1,2]", "not a JSON object"},
+				{big[:1000], "message of 2010 bytes is larger than max_message_bytes 1000"},
+			} {
+				r := sink.rejected[i]
+				if r.Source != "bus" || string(r.Raw) != w.raw || !strings.Contains(r.Reason, w.reason) {
+					t.Errorf("rejected = {%s %.20q %q}, want bus, %.20q, reason containing %q", r.Source, r.Raw, r.Reason, w.raw, w.reason)
+				}
+			}
+			if e := sink.events[1]; e.Flags&event.FlagBadType == 0 {
+				t.Errorf("status \"five hundred\": flags %v, want bad_type", e.Flags)
+			}
+		})
+	}
+}
+
+// Core NATS: a server restart loses what is published meanwhile; the
+// source reconnects by itself and counts the gap.
+func TestCoreReconnectCountsGap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: embedded NATS server")
+	}
+	dir := t.TempDir()
+	ns := startServer(t, 0, dir)
+	url := ns.ClientURL()
+	s := newSource(t, url, func(c *config.Source) { c.Durable = "" })
+	sink := newAckSink()
+	run(t, s, sink)
+	waitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
+	pub := func(ns *server.Server, msg string) {
+		nc, err := nats.Connect(ns.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.Publish("events.api", []byte(msg))
+		nc.Flush()
+	}
+	pub(ns, `{"id":1}`)
+	waitFor(t, 10*time.Second, "1 event", func() bool { n, _ := sink.counts(); return n == 1 })
+
+	tcpPort := ns.Addr().String()[strings.LastIndex(ns.Addr().String(), ":")+1:]
+	ns.Shutdown()
+	waitFor(t, 10*time.Second, "the source to notice", func() bool { return !s.Health().Snapshot().Up })
+	var portN int
+	fmt.Sscan(tcpPort, &portN)
+	ns2 := startServer(t, portN, dir)
+	waitFor(t, 20*time.Second, "the resubscription", func() bool { return ns2.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
+	pub(ns2, `{"id":2}`)
+	waitFor(t, 10*time.Second, "the event after the reconnect", func() bool { n, _ := sink.counts(); return n == 2 })
+	if g := s.Health().Snapshot().Gaps; g != 1 {
+		t.Errorf("gaps = %d after one reconnect, want 1", g)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  config.Source
+	}{
+		{"no url", config.Source{Name: "b", Subject: "x"}},
+		{"no subject", config.Source{Name: "b", URL: "nats://127.0.0.1:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg, source.Deps{}); err == nil || !strings.Contains(err.Error(), "url and subject are required") {
+				t.Errorf("New: %v, want url and subject are required", err)
+			}
+		})
+	}
+}

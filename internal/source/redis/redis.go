@@ -1,0 +1,251 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// Defaults for keys the config leaves out.
+const (
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultClaimIdle       = 30 * time.Second
+	DefaultField           = "data"
+)
+
+const (
+	// readCount bounds the entries of one XREADGROUP, and so one batch.
+	readCount = 5000
+	// readBlock is how long XREADGROUP waits for new entries; between
+	// reads the source claims, reports lag and notices cancellation.
+	readBlock  = time.Second
+	lagEvery   = 5 * time.Second
+	minBackoff = time.Second
+	maxBackoff = time.Minute
+)
+
+func init() {
+	source.Register("redis", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+		return New(cfg, deps)
+	})
+}
+
+// Source is one redis source.
+type Source struct {
+	name     string
+	deps     source.Deps
+	opts     *goredis.Options
+	pubsub   bool
+	stream   string
+	group    string
+	consumer string
+	field    string
+	channels []string
+	patterns []string
+	idle     time.Duration
+	maxBytes int
+	text     bool
+
+	// subscribed is set after the first Pub/Sub subscription, so that
+	// every later one counts as a gap. Only Run's goroutine touches it.
+	subscribed bool
+}
+
+// timeZero is "no broker time": Pub/Sub messages carry none.
+var timeZero time.Time
+
+// New returns a redis source for cfg; it connects in Run.
+func New(cfg config.Source, deps source.Deps) (*Source, error) {
+	d, err := deps.WithDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Addr == "" {
+		return nil, errors.New("addr is required")
+	}
+	s := &Source{
+		name: cfg.Name, deps: d,
+		opts: &goredis.Options{Addr: cfg.Addr, Password: cfg.Password.Reveal(), DB: cfg.DB,
+			// The source retries with its own backoff and reports each
+			// failure; the client's quick retries would hide them.
+			MaxRetries: -1,
+			// XREADGROUP blocks up to readBlock; reads must outlast it.
+			ReadTimeout: readBlock + 5*time.Second},
+		stream: cfg.Stream, group: cfg.Group, consumer: cfg.Consumer, field: cfg.Field,
+		idle: cfg.ClaimIdle.D(), maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text",
+	}
+	switch cfg.Mode {
+	case "", "stream":
+		if s.stream == "" {
+			return nil, errors.New("stream is required in mode stream")
+		}
+	case "pubsub":
+		s.pubsub = true
+		if len(cfg.Channels) == 0 {
+			return nil, errors.New("channels are required in mode pubsub")
+		}
+		for _, c := range cfg.Channels {
+			if strings.ContainsAny(c, "*?[") {
+				s.patterns = append(s.patterns, c)
+			} else {
+				s.channels = append(s.channels, c)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown mode %q (want stream or pubsub)", cfg.Mode)
+	}
+	if s.group == "" {
+		s.group = config.DefaultConsumerGroup
+	}
+	if s.consumer == "" {
+		host, _ := os.Hostname()
+		s.consumer = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if s.field == "" {
+		s.field = DefaultField
+	}
+	if s.idle <= 0 {
+		s.idle = DefaultClaimIdle
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxMessageBytes
+	}
+	return s, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// Health returns the source's health.
+func (s *Source) Health() *source.Health { return s.deps.Health }
+
+// Raw returns the source's ring of raw messages.
+func (s *Source) Raw() *source.Ring { return s.deps.Raw }
+
+// Run reads until ctx is done, reconnecting after failures with an
+// exponential backoff with jitter (1s up to 1m).
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	rdb := goredis.NewClient(s.opts)
+	defer rdb.Close()
+	attempt := 0
+	for {
+		var ok bool
+		var err error
+		if s.pubsub {
+			ok, err = s.runPubSub(ctx, rdb, sink)
+		} else {
+			ok, err = s.runStream(ctx, rdb, sink)
+		}
+		s.deps.Health.SetConnected(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if ok {
+			attempt = 0
+		}
+		s.deps.Health.Failure(err)
+		d := backoff(attempt)
+		attempt++
+		s.deps.Log.Warn("redis source failed, reconnecting", "source", s.name, "err", err, "backoff", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the delay before reconnect attempt n (from 0): doubling from 1s
+// to at most 1m, spread over [d/2, d) so that clients do not reconnect in
+// lockstep.
+func backoff(n int) time.Duration {
+	d := maxBackoff
+	if n < 6 {
+		d = min(minBackoff<<n, maxBackoff)
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// decode turns one message into an event, or a rejected input with the
+// reason. Every message goes into the raw ring as received. ts, when not
+// zero, is the broker's time, which stands when the message has no time field.
+func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.Rejected) {
+	if len(value) > s.maxBytes {
+		s.deps.Raw.Add(now, value[:s.maxBytes])
+		return nil, &event.Rejected{Time: now, Source: s.name, Raw: value[:s.maxBytes],
+			Reason: fmt.Sprintf("message of %d bytes is larger than max_message_bytes %d", len(value), s.maxBytes)}
+	}
+	s.deps.Raw.Add(now, value)
+	var fields map[string]any
+	if s.text {
+		fields = map[string]any{"message": string(value)}
+	} else {
+		f, err := s.deps.Pre.DecodeFields(value)
+		if err != nil {
+			return nil, &event.Rejected{Time: now, Source: s.name, Raw: value, Reason: err.Error()}
+		}
+		fields = f
+	}
+	e := &event.Event{Time: ts, Source: s.name, Raw: value, Fields: fields}
+	s.deps.Pre.Apply(e, now)
+	return e, nil
+}
+
+// decodeEntry turns a stream entry into an event: the JSON (or text) in its
+// field, or, without that field, the entry's own fields, each string that
+// reads as a number or a bool taken as one (Redis keeps only strings). The
+// entry ID's milliseconds are its time when the event has no time field.
+func (s *Source) decodeEntry(m goredis.XMessage, now time.Time) (*event.Event, *event.Rejected) {
+	ts := entryTime(m.ID)
+	if v, ok := m.Values[s.field]; ok {
+		return s.decode([]byte(fmt.Sprint(v)), ts, now)
+	}
+	raw, err := json.Marshal(m.Values)
+	if err != nil {
+		raw = []byte(fmt.Sprint(m.Values))
+	}
+	if len(raw) > s.maxBytes {
+		return s.decode(raw, ts, now) // rejected for its size
+	}
+	s.deps.Raw.Add(now, raw)
+	fields := make(map[string]any, len(m.Values))
+	for k, v := range m.Values {
+		str := fmt.Sprint(v)
+		if f, err := strconv.ParseFloat(str, 64); err == nil {
+			fields[k] = f
+		} else if b, err := strconv.ParseBool(str); err == nil && (str == "true" || str == "false") {
+			fields[k] = b
+		} else {
+			fields[k] = str
+		}
+	}
+	e := &event.Event{Time: ts, Source: s.name, Raw: raw, Fields: fields}
+	s.deps.Pre.Apply(e, now)
+	return e, nil
+}
+
+// entryTime reads the milliseconds of a stream entry ID ("1700000000000-0").
+func entryTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+var _ source.Source = (*Source)(nil)

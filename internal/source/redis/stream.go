@@ -1,0 +1,271 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+)
+
+// inflight is the set of entries this consumer handed to lookout and has
+// not acknowledged yet. XAUTOCLAIM returns them too once they are idle (their
+// windows may be open longer than claim_idle); they must not be handed over
+// twice.
+type inflight struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func (f *inflight) add(ids []string) {
+	f.mu.Lock()
+	for _, id := range ids {
+		f.ids[id] = struct{}{}
+	}
+	f.mu.Unlock()
+}
+
+func (f *inflight) remove(ids []string) {
+	f.mu.Lock()
+	for _, id := range ids {
+		delete(f.ids, id)
+	}
+	f.mu.Unlock()
+}
+
+func (f *inflight) has(id string) bool {
+	f.mu.Lock()
+	_, ok := f.ids[id]
+	f.mu.Unlock()
+	return ok
+}
+
+// session is what one connected run of the stream consumer shares with the
+// Ack functions of its batches.
+type session struct {
+	fl      *inflight
+	acks    chan []string
+	stopped <-chan struct{} // closed when the run is over
+}
+
+// runStream consumes the stream until ctx is done or Redis fails. ok
+// reports whether it got as far as reading.
+func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source.Sink) (ok bool, err error) {
+	if err := s.ensureGroup(ctx, rdb); err != nil {
+		return false, err
+	}
+	s.deps.Health.SetConnected(true)
+	ackCtx, stopAcks := context.WithCancel(context.WithoutCancel(ctx))
+	ss := &session{fl: &inflight{ids: map[string]struct{}{}}, acks: make(chan []string, 1024), stopped: ackCtx.Done()}
+	acksDone := make(chan struct{})
+	go func() { defer close(acksDone); s.ackLoop(ackCtx, rdb, ss) }()
+	defer func() { stopAcks(); <-acksDone }()
+
+	// This consumer's own pending entries first: a restart under a fixed
+	// consumer name gets back what it had not acknowledged.
+	if err := s.readPending(ctx, rdb, sink, ss); err != nil {
+		return true, err
+	}
+	claimEvery := max(s.idle/2, 100*time.Millisecond)
+	var lastClaim, lastLag time.Time
+	for ctx.Err() == nil {
+		now := time.Now()
+		if now.Sub(lastClaim) >= claimEvery {
+			if err := s.claim(ctx, rdb, sink, ss); err != nil {
+				return true, err
+			}
+			lastClaim = now
+		}
+		if now.Sub(lastLag) >= lagEvery {
+			s.reportLag(ctx, rdb)
+			lastLag = now
+		}
+		res, err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{
+			Group: s.group, Consumer: s.consumer, Streams: []string{s.stream, ">"},
+			Count: readCount, Block: readBlock,
+		}).Result()
+		if errors.Is(err, goredis.Nil) {
+			s.deps.Health.Success()
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				// The stream or group was deleted: create them again.
+				if err := s.ensureGroup(ctx, rdb); err != nil {
+					return true, err
+				}
+				continue
+			}
+			return true, fmt.Errorf("reading stream %s: %w", s.stream, err)
+		}
+		for _, st := range res {
+			if err := s.submit(ctx, sink, st.Messages, ss); err != nil {
+				return true, nil // ctx is done
+			}
+		}
+	}
+	return true, nil
+}
+
+func (s *Source) ensureGroup(ctx context.Context, rdb *goredis.Client) error {
+	// "0": a new group starts at the stream's first entry, so what was
+	// written before lookout first ran is read too.
+	err := rdb.XGroupCreateMkStream(ctx, s.stream, s.group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("creating group %s on stream %s: %w", s.group, s.stream, err)
+	}
+	return nil
+}
+
+func (s *Source) readPending(ctx context.Context, rdb *goredis.Client, sink source.Sink, ss *session) error {
+	start := "0"
+	for ctx.Err() == nil {
+		res, err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{
+			Group: s.group, Consumer: s.consumer, Streams: []string{s.stream, start}, Count: readCount,
+		}).Result()
+		if errors.Is(err, goredis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading pending entries of %s: %w", s.stream, err)
+		}
+		if len(res) == 0 || len(res[0].Messages) == 0 {
+			return nil
+		}
+		msgs := res[0].Messages
+		start = msgs[len(msgs)-1].ID
+		if err := s.submit(ctx, sink, msgs, ss); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// claim takes over the entries other consumers left unacknowledged for
+// longer than claim_idle.
+func (s *Source) claim(ctx context.Context, rdb *goredis.Client, sink source.Sink, ss *session) error {
+	start := "0-0"
+	for ctx.Err() == nil {
+		msgs, next, err := rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+			Stream: s.stream, Group: s.group, Consumer: s.consumer, MinIdle: s.idle, Start: start, Count: readCount,
+		}).Result()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("claiming idle entries of %s: %w", s.stream, err)
+		}
+		fresh := msgs[:0]
+		for _, m := range msgs {
+			if !ss.fl.has(m.ID) {
+				fresh = append(fresh, m)
+			}
+		}
+		if len(fresh) > 0 {
+			s.deps.Log.Info("claimed idle entries", "source", s.name, "entries", len(fresh))
+			if err := s.submit(ctx, sink, fresh, ss); err != nil {
+				return nil
+			}
+		}
+		if next == "0-0" || next == "" {
+			return nil
+		}
+		start = next
+	}
+	return nil
+}
+
+func (s *Source) reportLag(ctx context.Context, rdb *goredis.Client) {
+	groups, err := rdb.XInfoGroups(ctx, s.stream).Result()
+	if err != nil {
+		return
+	}
+	for _, g := range groups {
+		if g.Name == s.group && g.Lag >= 0 {
+			s.deps.Health.SetLag(g.Lag)
+		}
+	}
+}
+
+// submit hands entries over as one batch whose Ack acknowledges them.
+func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []goredis.XMessage, ss *session) error {
+	now := s.deps.Clock.Now()
+	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(msgs))}
+	var rejected []event.Rejected
+	ids := make([]string, len(msgs))
+	size := 0
+	for i, m := range msgs {
+		ids[i] = m.ID
+		e, rej := s.decodeEntry(m, now)
+		if rej != nil {
+			rejected = append(rejected, *rej)
+			size += len(rej.Raw)
+			continue
+		}
+		size += len(e.Raw)
+		b.Events = append(b.Events, e)
+	}
+	ss.fl.add(ids)
+	b.Ack = func(err error) {
+		if err != nil {
+			// Not stored: leave the entries pending; once idle for
+			// claim_idle they are claimed and handed over again.
+			ss.fl.remove(ids)
+			s.deps.Health.Failure(fmt.Errorf("lookout did not finish %d stream entries: %w", len(ids), err))
+			return
+		}
+		// XACK is a round trip and lookout's ack must be quick: the ack
+		// loop sends it. Once this session is over the entries stay
+		// pending and are redelivered.
+		select {
+		case ss.acks <- ids:
+		case <-ss.stopped:
+		}
+	}
+	if err := sink.Submit(ctx, b, rejected); err != nil {
+		ss.fl.remove(ids)
+		return err
+	}
+	s.deps.Health.Received(len(b.Events), size)
+	if len(rejected) > 0 {
+		s.deps.Health.Rejected(len(rejected))
+	}
+	s.deps.Health.Success()
+	return nil
+}
+
+// ackLoop sends XACKs, a few batches per round trip, until ctx is done.
+// A failed XACK leaves the entries pending: they are redelivered, never lost.
+func (s *Source) ackLoop(ctx context.Context, rdb *goredis.Client, ss *session) {
+	acks, fl := ss.acks, ss.fl
+	for {
+		var ids []string
+		select {
+		case <-ctx.Done():
+			return
+		case ids = <-acks:
+		}
+	more:
+		for len(ids) < 50000 {
+			select {
+			case more := <-acks:
+				ids = append(ids, more...)
+			default:
+				break more
+			}
+		}
+		if err := rdb.XAck(ctx, s.stream, s.group, ids...).Err(); err != nil {
+			s.deps.Health.Failure(fmt.Errorf("acknowledging %d entries: %w", len(ids), err))
+		}
+		fl.remove(ids)
+	}
+}
