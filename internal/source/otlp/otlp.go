@@ -154,7 +154,11 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink)
 			return
 		}
 	}
-	raw, _ := protojson.Marshal(req)
+	// The raw view shows the request as JSON; a JSON request already is.
+	raw := body
+	if ct == ContentTypeProtobuf {
+		raw, _ = protojson.Marshal(req)
+	}
 	s.deps.Raw.Add(now, raw[:min(len(raw), MaxRaw)])
 	s.deps.Health.Received(len(b.Events), len(body))
 	if len(res.rejected) > 0 {

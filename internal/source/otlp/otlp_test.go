@@ -516,3 +516,20 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkExportProtobuf(b *testing.B) {
+	s := newSource(b, config.Source{})
+	req := sampleRequest()
+	sm := req.ResourceMetrics[0].ScopeMetrics[0]
+	for len(sm.Metrics) < 300 {
+		sm.Metrics = append(sm.Metrics, sm.Metrics[:3]...)
+	}
+	body := encode(b, req, ContentTypeProtobuf, false)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if w := post(s, &sourcetest.Sink{}, ContentTypeProtobuf, false, body); w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(len(sm.Metrics))/b.Elapsed().Seconds(), "points/s")
+}
