@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if [ ! -x /usr/bin/chromium ]; then
-	echo "browser.sh: installing chromium (apt-get)"
+# Chromium, and a Chinese font so the zh-CN screenshots show characters,
+# not boxes (servers rarely have one).
+pkgs=()
+[ -x /usr/bin/chromium ] || pkgs+=(chromium)
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then pkgs+=(fonts-wqy-microhei); fi
+if [ ${#pkgs[@]} -gt 0 ]; then
+	echo "browser.sh: installing ${pkgs[*]} (apt-get)"
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo apt-get update
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${pkgs[@]}"
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -8,6 +8,14 @@ export function color(i) { return palette[i % palette.length]; }
 
 function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888"; }
 
+/** yRange pads the data's extent by 10%, keeping non-negative data non-negative. */
+export function yRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  const pad = min === max ? Math.abs(min) * 0.1 || 1 : (max - min) * 0.1;
+  const lo = min >= 0 && min - pad < 0 ? 0 : min - pad;
+  return [lo, max + pad];
+}
+
 /**
  * timeChart draws a time-series chart into el. xs are Unix seconds; series is
  * [{label, color, show}], ys one array per series (null = gap). onPick(series,
@@ -22,7 +30,9 @@ export function timeChart(el, { xs, series, ys, height = 220, onPick, sparkline 
   const opts = {
     width, height,
     legend: { show: false },
-    scales: { x: { time: true } },
+    // uPlot spreads a flat line of zeros over 0..100; a tight range around
+    // the data reads better, and never dips below zero for data that doesn't.
+    scales: { x: { time: true }, y: { range: yRange } },
     cursor: sparkline ? { show: false } : { focus: { prox: 24 }, drag: { x: false, y: false } },
     focus: { alpha: 0.35 },
     series: [{}, ...series.map((s) => ({

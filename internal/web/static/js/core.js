@@ -98,6 +98,12 @@ function setConn(s) {
   emit("conn", s);
 }
 
+/** STORE_LAG covers the store's batched writes (storage.flush_interval, 1 s by
+ * default): a window that closed just before the feed connected is neither in
+ * the feed nor yet in the store, so pages read the store again this long
+ * after every "hello". */
+export const STORE_LAG = 2500;
+
 /**
  * connectLive opens /api/v1/stream. EventSource reconnects by itself after a
  * network error; when the server answers with an error status (e.g. 401 or a
@@ -111,6 +117,7 @@ export function connectLive() {
   es = new EventSource("/api/v1/stream" + (tok ? "?access_token=" + encodeURIComponent(tok) : ""));
   es.addEventListener("hello", () => {
     setConn("live");
+    emit("hello");
     if (everDown) emit("reconnected");
     everDown = false;
   });

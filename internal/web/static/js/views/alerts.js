@@ -49,8 +49,9 @@ export function mount(root, { params }) {
       load();
     } catch (e) {
       // Silences may be missing from this server (older build): say so plainly
-      // rather than looking as if the click did nothing.
-      const unavailable = e.status === 404 || e.status === 501;
+      // rather than looking as if the click did nothing. Without the route,
+      // a POST to it answers 405 (only GET falls through to the dashboard).
+      const unavailable = e.status === 404 || e.status === 405 || e.status === 501;
       showNotice("error", (unavailable ? t("al.silenceUnavailable") : t("al.silenceFailed")) + " (" + errText(e) + ")");
     }
   }

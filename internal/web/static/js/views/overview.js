@@ -1,7 +1,7 @@
 // Overview: source health, active alerts by severity, and a sparkline of every
 // pipeline's key value, kept live by the feed.
 import { t } from "../i18n.js";
-import { api, h, on, section, table, fmtNum, fmtAgo, errText, groupKey, groupLabel, pipelines, debounce } from "../core.js";
+import { api, h, on, section, table, fmtNum, fmtAgo, errText, groupKey, groupLabel, pipelines, debounce, STORE_LAG, conn } from "../core.js";
 import { timeChart, update, destroy, align, color } from "../chart.js";
 
 const SPARK_SPAN = 10 * 60 * 1000; // the sparklines show the last 10 minutes
@@ -131,6 +131,16 @@ export function mount(root) {
     const min = (Date.now() - SPARK_SPAN) / 1000;
     for (const m of c.wins.values()) for (const x of m.keys()) if (x < min) m.delete(x);
   }
+  // reloadWindows merges the store's windows into the cards already shown.
+  function reloadWindows() {
+    for (const c of cards.values()) {
+      api(`/api/v1/windows?pipeline=${encodeURIComponent(c.name)}&since=10m&limit=2000`).then(({ data }) => {
+        for (const w of data) addWindow(c, w);
+        trim(c);
+        renderCard(c);
+      }).catch(() => {});
+    }
+  }
   async function loadPipelines() {
     let names;
     try { names = await pipelines(); } catch (e) { pipeBox.replaceChildren(h("p", { class: "error" }, errText(e))); return; }
@@ -170,6 +180,9 @@ export function mount(root) {
   offs.push(on("alert", reloadAlerts));
   offs.push(on("source", debounce(loadSources, 500)));
   offs.push(on("reconnected", () => { loadSources(); loadAlerts(); loadPipelines(); }));
+  let lagTimer = null;
+  offs.push(on("hello", () => { clearTimeout(lagTimer); lagTimer = setTimeout(reloadWindows, STORE_LAG); }));
+  if (conn() === "live") lagTimer = setTimeout(reloadWindows, STORE_LAG); // opened from another page: same gap
   timers.push(setInterval(loadSources, 5000));
   loadSources();
   loadAlerts();
@@ -177,6 +190,7 @@ export function mount(root) {
   return () => {
     offs.forEach((f) => f());
     timers.forEach(clearInterval);
+    clearTimeout(lagTimer);
     for (const c of cards.values()) destroy(c.chart);
   };
 }

@@ -2,7 +2,7 @@
 // range read from the store, live appends from the feed, legend toggling, and
 // drill-down from a point to that window's values and raw events.
 import { t } from "../i18n.js";
-import { api, query, h, on, section, table, fmtNum, fmtTimeMs, fmtTime, errText, groupKey, groupLabel, pipelines, sqlString, traceURL, debounce, HTTPError } from "../core.js";
+import { api, query, h, on, section, table, fmtNum, fmtTimeMs, fmtTime, errText, groupKey, groupLabel, pipelines, sqlString, traceURL, debounce, HTTPError, STORE_LAG, conn } from "../core.js";
 import { timeChart, update, destroy, align, color } from "../chart.js";
 
 export const ranges = { "5m": 5 * 60e3, "1h": 3600e3, "24h": 86400e3 };
@@ -215,8 +215,9 @@ export function mount(root, { arg, params }) {
   async function load() {
     try {
       const { data } = await api(`/api/v1/windows?pipeline=${encodeURIComponent(name)}&since=${range}&limit=${rangeLimit[range]}`);
-      wins.clear();
+      // Merge, not replace: windows the feed delivered since are kept.
       for (const w of data) add(w);
+      trim();
       render();
     } catch (e) {
       status.textContent = "";
@@ -230,10 +231,14 @@ export function mount(root, { arg, params }) {
     later();
   }));
   offs.push(on("reconnected", load));
+  let lagTimer = null;
+  offs.push(on("hello", () => { clearTimeout(lagTimer); lagTimer = setTimeout(load, STORE_LAG); }));
+  if (conn() === "live") lagTimer = setTimeout(load, STORE_LAG); // opened from another page: same gap
   load();
   return () => {
     offs.forEach((f) => f());
     if (drillAbort) drillAbort.abort();
+    clearTimeout(lagTimer);
     for (const el of charts.values()) destroy(el);
   };
 }
