@@ -58,6 +58,17 @@
 // When a write fails the engine logs it and notifies anyway: after a crash a
 // duplicate notification is better than a lost one.
 //
-// Rules with `sql` are evaluated over the store by a separate engine (a later
-// issue); this engine skips them.
+// # SQL rules
+//
+// Rules with `sql` run their statement over the store every `every`
+// (RunSQL schedules them, each on its own goroutine; EvaluateSQL runs one
+// once) through Options.Query, the store's read-only query path, with the
+// rule's `timeout`. Each row returned is an alert instance whose condition
+// holds: string columns (and the keys of JSON object columns) are its group
+// labels, numeric columns its values, the column named value (else the first
+// numeric one) its Value. An instance of the rule with no row this time has a
+// false condition. Both go through the same state machine as window rules
+// (step), with the evaluation's time, by the Clock, in place of the window's
+// end: `for: 3` is three consecutive evaluations. A failing query is logged,
+// recorded as a StateError transition, and changes no instance.
 package rule

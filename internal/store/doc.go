@@ -15,4 +15,13 @@
 // (one statement, of a read-only type), run inside a read-only transaction,
 // and the database has external access disabled and its configuration locked,
 // so even a case the checks miss cannot read files or reach the network.
+//
+// For SQL rules the store ships helpers (macros.go: compare, topk_change,
+// baseline, absent, window_values, wval), created at Open, and per-pipeline
+// typed views (CreatePipelineViews); Checker validates a statement against
+// that schema without a data directory, for `lookout check`. Prune deletes
+// expired rows in bounded chunks, each a short turn of the writer, and with
+// Options.ArchiveDir writes each chunk to Parquet from Go first (archive.go),
+// so the database never needs external access. docs/sql.md is the user's
+// guide to all of it.
 package store

@@ -22,6 +22,7 @@ const (
 	DefaultQueryTimeout  = 10 * time.Second
 	DefaultMaxRows       = 10000
 	DefaultQueueSize     = 1024
+	DefaultPruneChunk    = 10000
 )
 
 // FileName is the name of the database file inside Options.Dir.
@@ -54,6 +55,11 @@ type Options struct {
 	QueueSize int
 	// Retention is how long Prune keeps rows of each table.
 	Retention Retention
+	// ArchiveDir, when set, makes Prune write the rows it deletes to Parquet
+	// files under it first: ArchiveDir/<table>/<table>-<oldest>-<n>.parquet.
+	ArchiveDir string
+	// PruneChunk is the most rows one step of Prune deletes. Default 10000.
+	PruneChunk int
 	// Log receives the writer's errors. Default: discarded.
 	Log *slog.Logger
 }
@@ -81,6 +87,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
+	}
+	if o.PruneChunk <= 0 {
+		o.PruneChunk = DefaultPruneChunk
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

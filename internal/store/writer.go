@@ -30,8 +30,9 @@ type request struct {
 }
 
 type pruneRequest struct {
-	now   time.Time
-	reply chan pruneReply
+	table, column string
+	cutoff        time.Time
+	reply         chan pruneReply
 }
 
 type pruneReply struct {
@@ -127,21 +128,51 @@ func (s *Store) AfterCommit(ctx context.Context, fn func(error)) error {
 }
 
 // Prune deletes the rows older than Options.Retention allows, counted back
-// from now, and returns how many it deleted. It runs on the writer's
-// goroutine, after committing what was written before it, since that is the
-// one connection that writes. The caller decides how often (hourly is
-// plenty); taking now as an argument keeps it testable.
+// from now, and returns how many it deleted. With Options.ArchiveDir set,
+// each chunk of rows is written to a Parquet file there before it is deleted.
+//
+// It deletes in chunks of at most Options.PruneChunk rows, each a separate
+// turn of the writer goroutine (the one connection that writes), which
+// commits what was written before it; writes queued meanwhile go between the
+// chunks, so ingest never waits behind a whole big delete. The caller decides
+// how often (every few minutes is plenty); taking now as an argument keeps
+// it testable.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
-	req := &request{prune: &pruneRequest{now: now, reply: make(chan pruneReply, 1)}}
-	if err := s.enqueue(ctx, req); err != nil {
-		return 0, err
+	r := s.opts.Retention
+	var total int64
+	for _, d := range []struct {
+		table, column string
+		keep          time.Duration
+	}{
+		{"events", "ts", r.Events},
+		{"rejected", "ts", r.Events},
+		{"windows", `"end"`, r.Windows},
+		{"alerts", "ts", r.Alerts},
+	} {
+		if d.keep <= 0 {
+			continue
+		}
+		for {
+			req := &request{prune: &pruneRequest{table: d.table, column: d.column, cutoff: now.Add(-d.keep), reply: make(chan pruneReply, 1)}}
+			if err := s.enqueue(ctx, req); err != nil {
+				return total, err
+			}
+			var rep pruneReply
+			select {
+			case rep = <-req.prune.reply:
+			case <-ctx.Done():
+				return total, fmt.Errorf("waiting for prune: %w", ctx.Err())
+			}
+			total += rep.n
+			if rep.err != nil {
+				return total, rep.err
+			}
+			if rep.n < int64(s.opts.PruneChunk) {
+				break
+			}
+		}
 	}
-	select {
-	case r := <-req.prune.reply:
-		return r.n, r.err
-	case <-ctx.Done():
-		return 0, fmt.Errorf("waiting for prune: %w", ctx.Err())
-	}
+	return total, nil
 }
 
 func (s *Store) checkOpen() error {
@@ -246,7 +277,7 @@ func (s *Store) run() {
 				continue
 			}
 			if req.prune != nil {
-				n, err := w.prune(req.prune.now)
+				n, err := w.pruneChunk(req.prune.table, req.prune.column, req.prune.cutoff)
 				req.prune.reply <- pruneReply{n, err}
 				continue
 			}
@@ -314,7 +345,11 @@ func (w *writer) commit() error {
 	return err
 }
 
-func (w *writer) prune(now time.Time) (int64, error) {
+// pruneChunk deletes (after archiving, when an archive is set) at most
+// PruneChunk rows of one table older than cutoff, and reports how many. One
+// chunk is one turn of the writer, so a big delete never holds ingest up for
+// longer than a chunk takes; Prune asks for chunks until one comes back short.
+func (w *writer) pruneChunk(table, column string, cutoff time.Time) (int64, error) {
 	if err := w.commit(); err != nil {
 		return 0, err
 	}
@@ -322,30 +357,60 @@ func (w *writer) prune(now time.Time) (int64, error) {
 	if !ok {
 		return 0, errors.New("pruning: driver connection cannot execute")
 	}
-	r := w.s.opts.Retention
-	var total int64
-	for _, d := range []struct {
-		table, column string
-		keep          time.Duration
-	}{
-		{"events", "ts", r.Events},
-		{"rejected", "ts", r.Events},
-		{"windows", `"end"`, r.Windows},
-		{"alerts", "ts", r.Alerts},
-	} {
-		if d.keep <= 0 {
-			continue
-		}
-		res, err := ex.ExecContext(context.Background(),
-			"DELETE FROM "+d.table+" WHERE "+d.column+" < ?", []driver.NamedValue{{Ordinal: 1, Value: now.Add(-d.keep)}})
+	ctx := context.Background()
+	arg := []driver.NamedValue{{Ordinal: 1, Value: cutoff}}
+	chunk := w.s.opts.PruneChunk
+	if w.s.opts.ArchiveDir == "" {
+		res, err := ex.ExecContext(ctx, fmt.Sprintf(
+			"DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE %s < ? LIMIT %d)", table, table, column, chunk), arg)
 		if err != nil {
-			return total, fmt.Errorf("pruning %s: %w", d.table, err)
+			return 0, fmt.Errorf("pruning %s: %w", table, err)
 		}
-		if n, err := res.RowsAffected(); err == nil {
-			total += n
+		n, _ := res.RowsAffected()
+		return n, nil
+	}
+	// With an archive the rows are chosen once, written out, then deleted,
+	// in one transaction so that the file and the delete agree.
+	steps := []string{
+		"BEGIN TRANSACTION",
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE lookout_prune AS SELECT rowid AS id FROM %s WHERE %s < ? LIMIT %d", table, column, chunk),
+	}
+	for i, q := range steps {
+		var args []driver.NamedValue
+		if i == 1 {
+			args = arg
+		}
+		if _, err := ex.ExecContext(ctx, q, args); err != nil {
+			w.rollback(ex)
+			return 0, fmt.Errorf("pruning %s: %w", table, err)
 		}
 	}
-	return total, nil
+	n, err := w.archive(ctx, table)
+	if err != nil {
+		w.rollback(ex)
+		return 0, fmt.Errorf("archiving %s: %w", table, err)
+	}
+	if n > 0 {
+		if _, err := ex.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE rowid IN (SELECT id FROM lookout_prune)", table), nil); err != nil {
+			w.rollback(ex)
+			return 0, fmt.Errorf("pruning %s: %w", table, err)
+		}
+	}
+	if _, err := ex.ExecContext(ctx, "DROP TABLE lookout_prune", nil); err != nil {
+		w.rollback(ex)
+		return 0, fmt.Errorf("pruning %s: %w", table, err)
+	}
+	if _, err := ex.ExecContext(ctx, "COMMIT", nil); err != nil {
+		w.rollback(ex)
+		return 0, fmt.Errorf("pruning %s: %w", table, err)
+	}
+	return n, nil
+}
+
+func (w *writer) rollback(ex driver.ExecerContext) {
+	if _, err := ex.ExecContext(context.Background(), "ROLLBACK", nil); err != nil {
+		w.s.log.Error("rolling back a prune", "err", err)
+	}
 }
 
 func (w *writer) lose(table string, n int64, err error) {
