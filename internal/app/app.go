@@ -92,6 +92,9 @@ type App struct {
 	acks           acker
 	windowsEmitted atomic.Int64
 	ingestedEvents atomic.Int64
+
+	// obs traces the pipeline and counts per rule and notifier (observe.go).
+	obs *observer
 }
 
 type item struct {
@@ -320,6 +323,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, fmt.Errorf("opening alert state: %w", err)
 	}
+	a.obs, err = newObserver(ctx, log, clk, build.Version)
+	if err != nil {
+		return nil, err
+	}
 	d, err := a.newDispatcher(cfg)
 	if err != nil {
 		return nil, err
@@ -360,6 +367,7 @@ func (a *App) run(ctx context.Context) {
 	ingestDone := make(chan struct{})
 	go func() { a.ingestLoop(); close(ingestDone) }()
 	go a.pruneLoop(ctx)
+	go a.runDeadman(ctx)
 	a.ready.Store(true)
 
 	<-ctx.Done()
@@ -466,6 +474,8 @@ func (a *App) ingestLoop() {
 
 func (a *App) process(it item) {
 	ctx := context.WithoutCancel(a.ctx)
+	endSpan := a.obs.ingestBatch(it.batch, a.g.Load().bySource[it.batch.Source])
+	defer endSpan()
 	if len(it.batch.Events) > 0 {
 		now := a.clk.Now()
 		for _, p := range a.g.Load().bySource[it.batch.Source] {
@@ -489,10 +499,13 @@ func (a *App) process(it item) {
 // emit receives each closed window from a pipeline, on the ingest goroutine.
 func (a *App) emit(w *event.Window) {
 	a.windowsEmitted.Add(1)
+	g := a.g.Load()
+	endSpan := a.obs.windowClosed(g, w)
+	defer endSpan()
 	if err := a.store.WriteWindow(context.WithoutCancel(a.ctx), w); err != nil {
 		a.log.Error("storing window", "pipeline", w.Pipeline, "err", err)
 	}
-	a.g.Load().rules.OnWindow(w)
+	a.obs.evaluate(g.rules, g.cfg.Rules, w) // g.rules.OnWindow(w), traced and counted
 	a.feed.Publish("window", api.WindowToJSON(w))
 }
 
@@ -554,6 +567,9 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	}
+	if a.obs != nil {
+		errs = append(errs, a.obs.close())
 	}
 	return errors.Join(errs...)
 }

@@ -51,6 +51,7 @@ type runningSource struct {
 // every source and pipeline whose configuration did not change. It returns
 // what changed, for the log and the reload answer. Nothing is started.
 func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, error) {
+	cfg = withSelf(cfg) // the built-in self-monitoring (selfrules.go)
 	g := &graph{
 		cfg: cfg, pipeCfg: map[string]config.Pipeline{}, bySource: map[string][]*window.Pipeline{},
 		byName: map[string]*runningSource{}, notifiers: cfg.Notifiers,
@@ -138,7 +139,7 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 		}
 	}
 	rules, err := rule.New(cfg.Rules, rule.Options{
-		Store: a.state, Clock: a.clk, Log: a.log, Record: a.record, Notify: a.notify,
+		Store: a.state, Clock: a.clk, Log: a.log, Record: a.recordRule, Notify: a.notify,
 		Threshold: a.state.Threshold, Pipelines: cfg.Pipelines,
 	})
 	if err != nil {
@@ -160,13 +161,13 @@ func (a *App) newDispatcher(cfg *config.Config) (*notify.Dispatcher, error) {
 // buildNotifiers builds the notifiers of cfg; nothing is opened.
 func (a *App) buildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 	notifiers := map[string]notify.Notifier{}
-	deps := notify.Deps{Log: a.log, HTTP: &http.Client{}, ExternalURL: externalURL(cfg)}
+	deps := notify.Deps{Log: a.log, HTTP: &http.Client{Transport: traceTransport{}}, ExternalURL: externalURL(cfg)}
 	for _, n := range cfg.Notifiers {
 		nt, err := notify.New(n, deps)
 		if err != nil {
 			return nil, fmt.Errorf("notifier %s: %w", n.Name, err)
 		}
-		notifiers[n.Name] = nt
+		notifiers[n.Name] = a.obs.wrap(n.Name, nt) // traced and counted
 	}
 	return notifiers, nil
 }
@@ -185,6 +186,7 @@ func (a *App) openDispatcher(cfg *config.Config, notifiers map[string]notify.Not
 
 // notify hands a decided notification to the current dispatcher.
 func (a *App) notify(al event.Alert) {
+	al = a.obs.decided(al, a.pipelineOf) // trace and timing for the send
 	d := a.disp.Load()
 	if d == nil {
 		a.log.Error("no dispatcher for notification", "rule", al.Rule)
@@ -207,10 +209,10 @@ func (a *App) newSource(sc config.Source) (*runningSource, error) {
 	rs := &runningSource{cfg: sc, ring: source.NewRing(n), health: source.NewHealth(sc.Name, sc.Type, a.clk)}
 	deps := source.Deps{
 		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
-		HTTP: &http.Client{},
+		HTTP: &http.Client{}, Tracer: a.obs.tr.Tracer,
 	}
 	if sc.Type == "self" {
-		rs.src = selfmon.New(sc, deps, a.selfStats)
+		rs.src = selfmon.New(sc, deps, a.vitals)
 		return rs, nil
 	}
 	rs.src, err = source.New(sc, deps)

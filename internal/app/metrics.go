@@ -16,7 +16,7 @@ type promRegistry struct {
 
 func newPromRegistry(a *App) *promRegistry {
 	r := telemetry.NewRegistry()
-	r.MustRegister(&collector{a: a})
+	r.MustRegister(&collector{a: a}, &selfCollector{a: a})
 	return &promRegistry{reg: r}
 }
 

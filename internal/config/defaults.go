@@ -116,6 +116,8 @@ func (p *parser) defaults() {
 		str(at("severity"), &r.Severity, DefaultSeverity)
 		dur(at("repeat"), &r.Repeat, 4*time.Hour)
 	}
+	dur("self.interval", &c.Self.Interval, 10*time.Second)
+	dur("self.deadman.interval", &c.Self.Deadman.Interval, time.Minute)
 	for i := range c.Notifiers {
 		n := &c.Notifiers[i]
 		n.Line = c.Line(fmt.Sprintf("notifiers[%d]", i))

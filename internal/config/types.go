@@ -21,6 +21,9 @@ type Config struct {
 	Pipelines []Pipeline `yaml:"pipelines"`
 	Rules     []Rule     `yaml:"rules"`
 	Notifiers []Notifier `yaml:"notifiers"`
+	// Self is lookout's monitoring of itself: built-in self rules and the
+	// dead-man's switch.
+	Self Self `yaml:"self"`
 
 	// File is the path the config was read from ("<default>" for the built-in one).
 	File string `yaml:"-"`
@@ -423,6 +426,39 @@ type Notifier struct {
 	TLSCAFile string `yaml:"tls_ca_file"`
 
 	Line int `yaml:"-"`
+}
+
+// Self configures lookout watching itself. Unless Enabled is false, lookout
+// adds a `self` source named lookout_self, a pipeline of the same name and the
+// built-in Lookout* rules to the configuration (docs/observability.md).
+type Self struct {
+	// Enabled turns the built-in self rules on (the default) or off.
+	Enabled *bool `yaml:"enabled"`
+	// Notify names the notifiers the self rules send to; default every
+	// configured notifier.
+	Notify []string `yaml:"notify"`
+	// Interval is how often lookout samples itself. Default 10s.
+	Interval Duration `yaml:"interval"`
+	// SilentAfter is how long a push-fed source (one without an interval)
+	// may stay without events before LookoutSourceSilent fires; 0 (the
+	// default) leaves such sources out.
+	SilentAfter Duration `yaml:"silent_after"`
+	// Deadman pings an outside URL while lookout is healthy.
+	Deadman Deadman `yaml:"deadman"`
+}
+
+// IsEnabled reports whether the built-in self-monitoring is on.
+func (s Self) IsEnabled() bool { return s.Enabled == nil || *s.Enabled }
+
+// Deadman is a dead-man's switch: lookout requests URL every Interval while
+// its ingest loop runs and its store keeps up, so a service watching for the
+// pings (healthchecks.io, Dead Man's Snitch, a second lookout) notices when
+// lookout dies or stalls.
+type Deadman struct {
+	// URL is requested with GET; empty turns the switch off.
+	URL Secret `yaml:"url"`
+	// Interval between pings. Default 1m.
+	Interval Duration `yaml:"interval"`
 }
 
 // Duration is a time.Duration written in Go syntax (`10s`, `5m`).

@@ -129,6 +129,7 @@ func (p *parser) validate() {
 	for i := range c.Rules {
 		p.validateRule(i, pipelines, notifiers)
 	}
+	p.validateSelf(notifiers)
 }
 
 // names checks that each item of a section has a non-empty name not used by

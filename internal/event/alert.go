@@ -32,6 +32,17 @@ type Alert struct {
 	ResolvedAt time.Time `json:"resolved_at"`
 	// Notify names the notifiers the rule sends to.
 	Notify []string `json:"notify,omitempty"`
+
+	// Trace is the span that decided this notification, so the send
+	// continues the trace of the events behind it, across the outbox.
+	Trace TraceContext `json:"trace,omitzero"`
+	// WindowEnd is the event-time end of the window that decided it,
+	// WindowClosed the wall-clock time that window closed and Decided when
+	// the rule handed it to the notifiers: with the delivery time they
+	// give the alert's end-to-end latency per stage. Zero when unknown.
+	WindowEnd    time.Time `json:"window_end,omitzero"`
+	WindowClosed time.Time `json:"window_closed,omitzero"`
+	Decided      time.Time `json:"decided,omitzero"`
 }
 
 // Transition records one change of an alert's state, or one decision about

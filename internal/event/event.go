@@ -91,6 +91,9 @@ type Batch struct {
 	// (the source should let the broker redeliver). It is called from
 	// lookout's goroutines: it must be quick and safe for concurrent use.
 	Ack func(err error)
+	// Trace is the span that produced the batch (a pull, a request), so the
+	// ingest span can continue its trace; zero when there is none.
+	Trace TraceContext
 }
 
 // Rejected is an input that could not be turned into an event at all. It is

@@ -1,7 +1,3 @@
-// Package selfmon is lookout watching itself: the `self` source turns lookout's
-// own vital signs (queue depths, writer backlog, outbox, goroutines, heap) into
-// events every interval, so ordinary pipelines and rules can alert on them
-// through the ordinary notifiers.
 package selfmon
 
 import (
@@ -15,31 +11,37 @@ import (
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
-// StatsFunc returns the current vital signs as event fields. Safe for concurrent use.
-type StatsFunc func() map[string]any
+// VitalsFunc returns a fresh reading of lookout's vital signs. It is called
+// from the source's goroutine and must be safe for concurrent use.
+type VitalsFunc func() Vitals
 
-// Source emits one event of lookout's own stats every interval.
+// Source emits lookout's vital signs as one event per component every
+// interval.
 type Source struct {
-	cfg   config.Source
-	deps  source.Deps
-	stats StatsFunc
-	host  string
+	cfg    config.Source
+	deps   source.Deps
+	vitals VitalsFunc
+	mon    *Monitor
+	host   string
 }
 
 // New returns the self-monitoring source.
-func New(cfg config.Source, deps source.Deps, stats StatsFunc) *Source {
+func New(cfg config.Source, deps source.Deps, vitals VitalsFunc) *Source {
 	host, _ := os.Hostname()
-	return &Source{cfg: cfg, deps: deps, stats: stats, host: host}
+	return &Source{cfg: cfg, deps: deps, vitals: vitals, mon: NewMonitor(deps.Clock.Now()), host: host}
 }
 
 // Name returns the source's configured name.
 func (s *Source) Name() string { return s.cfg.Name }
 
+// DefaultInterval is the sampling interval when the config gives none.
+const DefaultInterval = 10 * time.Second
+
 // Run emits until ctx is done.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	every := s.cfg.Interval.D()
 	if every <= 0 {
-		every = 10 * time.Second
+		every = DefaultInterval
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -49,22 +51,33 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			return nil
 		case <-t.C:
 		}
-		now := s.deps.Clock.Now()
-		fields := s.stats()
-		fields["host"] = s.host
-		raw, _ := json.Marshal(fields) // map of numbers and strings: cannot fail
-		e := &event.Event{Time: now, Source: s.cfg.Name, Raw: raw, Fields: fields}
-		s.deps.Pre.Apply(e, now)
-		s.deps.Raw.Add(now, raw)
-		s.deps.Health.Received(1, len(raw))
-		s.deps.Health.Success()
-		if err := sink.Submit(ctx, event.Batch{Source: s.cfg.Name, Events: []*event.Event{e}}, nil); err != nil {
+		if err := s.Sample(ctx, sink); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
 	}
+}
+
+// Sample reads the vital signs once and submits them as one batch.
+func (s *Source) Sample(ctx context.Context, sink source.Sink) error {
+	now := s.deps.Clock.Now()
+	samples := s.mon.Events(s.vitals(), now)
+	b := event.Batch{Source: s.cfg.Name, Events: make([]*event.Event, 0, len(samples))}
+	size := 0
+	for _, fields := range samples {
+		fields["host"] = s.host
+		raw, _ := json.Marshal(fields) // numbers and strings: cannot fail
+		e := &event.Event{Time: now, Source: s.cfg.Name, Raw: raw, Fields: fields}
+		s.deps.Pre.Apply(e, now)
+		s.deps.Raw.Add(now, raw)
+		size += len(raw)
+		b.Events = append(b.Events, e)
+	}
+	s.deps.Health.Received(len(b.Events), size)
+	s.deps.Health.Success()
+	return sink.Submit(ctx, b, nil)
 }
 
 var _ source.Source = (*Source)(nil)

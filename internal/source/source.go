@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/lookout-dev/lookout/internal/clock"
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
@@ -53,6 +56,8 @@ type Deps struct {
 	Raw    *Ring
 	Health *Health
 	HTTP   *http.Client
+	// Tracer starts the spans of scheduled pulls; nil means no tracing.
+	Tracer trace.Tracer
 }
 
 // DefaultRawBuffer is how many raw messages a source keeps when the config
@@ -87,6 +92,9 @@ func (d Deps) WithDefaults(cfg config.Source) (Deps, error) {
 	}
 	if d.HTTP == nil {
 		d.HTTP = &http.Client{}
+	}
+	if d.Tracer == nil {
+		d.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return d, nil
 }

@@ -17,6 +17,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
@@ -132,18 +136,30 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	for {
-		b, rejected := s.Pull(ctx)
+		// One span per pull: the ingest span of the batch continues it, so
+		// a scraped sample's way to a notification is one trace.
+		pctx, span := s.deps.Tracer.Start(ctx, "source.pull", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("lookout.source", s.name), attribute.String("url.full", s.url)))
+		b, rejected := s.Pull(pctx)
 		if ctx.Err() != nil {
+			span.End()
 			return nil
+		}
+		span.SetAttributes(attribute.Int("lookout.events", len(b.Events)), attribute.Int("lookout.rejected", len(rejected)))
+		if sc := span.SpanContext(); sc.IsValid() {
+			b.Trace = event.TraceContext{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Flags: byte(sc.TraceFlags())}
 		}
 		if len(b.Events) > 0 || len(rejected) > 0 {
 			if err := sink.Submit(ctx, b, rejected); err != nil {
 				if ctx.Err() != nil {
+					span.End()
 					return nil
 				}
+				span.SetStatus(codes.Error, err.Error())
 				s.deps.Health.Failure(fmt.Errorf("submitting: %w", err))
 			}
 		}
+		span.End()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -239,6 +255,8 @@ func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
 		}
 		req.Header.Set(k, v.Reveal())
 	}
+	// Tell a traced target which pull asked (a no-op when tracing is off).
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := s.deps.HTTP.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("pulling %s: %w", s.url, err)
