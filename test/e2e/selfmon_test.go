@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,13 +363,25 @@ func TestSelfRules(t *testing.T) {
 	target := newRestartable(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "up_and_running 1")
 	}))
+	var pings, badPings atomic.Int64
+	deadman := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/ping/lookout-e2e" {
+			badPings.Add(1)
+		}
+		pings.Add(1)
+	}))
+	defer deadman.Close()
 
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfg := writeFile(t, dir, "lookout.yaml", `
 server: {listen: `+addr+`}
 storage: {path: `+dir+`/data, flush_interval: 3s}
-self: {interval: 200ms, silent_after: 2s, notify: [hook]}
+self:
+  interval: 200ms
+  silent_after: 2s
+  notify: [hook]
+  deadman: {url: '`+deadman.URL+`/ping/lookout-e2e', interval: 200ms}
 sources:
   - {name: push, type: push}
   - {name: quiet, type: push}
@@ -475,5 +488,73 @@ notifiers:
 		if _, _, ok := hook.delivery("ApiErrors", "firing"); !ok {
 			t.Error("the alert queued while hook was down was not delivered")
 		}
+	})
+
+	t.Run("dead-man's switch", func(t *testing.T) {
+		waitFor(t, 5*time.Second, "two pings", func() bool { return pings.Load() >= 2 })
+		if n := badPings.Load(); n > 0 {
+			t.Errorf("%d pings were not GET /ping/lookout-e2e", n)
+		}
+		// A store writer further behind than allowed is unhealthy: no ping,
+		// and the log says why.
+		held := func() int {
+			return strings.Count(p.output(), `msg="dead-man's switch not pinged: lookout is unhealthy" reason="the store writer is behind"`)
+		}
+		earlier := held() // the store fault above held some too
+		putThreshold(t, p, "lookout_store_backlog_rows", -1)
+		waitFor(t, 5*time.Second, "the switch to hold its ping", func() bool { return held() > earlier })
+		putThreshold(t, p, "lookout_store_backlog_rows", 1000)
+		before := pings.Load()
+		waitFor(t, 5*time.Second, "pings to resume", func() bool { return pings.Load() >= before+2 })
+	})
+}
+
+// TestWatchLookoutExample runs examples/watch-lookout against a first
+// lookout, as its README says, with shorter intervals: the watcher reads the
+// first one's /metrics, and alerts when the first one dies.
+func TestWatchLookoutExample(t *testing.T) {
+	hook := &tracedHook{}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+
+	dir := t.TempDir()
+	firstAddr := freeAddr(t)
+	firstCfg := writeFile(t, dir, "first.yaml", `
+server: {listen: `+firstAddr+`}
+storage: {path: `+dir+`/first}
+sources: [{name: push, type: push}]
+notifiers: [{name: stdout, type: log}]
+`)
+	first := start(t, firstAddr, "run", "-config", firstCfg)
+
+	example := string(mustRead(t, "../../examples/watch-lookout/lookout.yaml"))
+	for old, repl := range map[string]string{"interval: 15s": "interval: 200ms", "timeout: 5s": "timeout: 150ms"} {
+		if !strings.Contains(example, old) {
+			t.Fatalf("the example no longer has %q", old)
+		}
+		example = strings.ReplaceAll(example, old, repl)
+	}
+	watcherCfg := writeFile(t, dir, "watcher.yaml", example)
+	t.Setenv("WATCHED_LOOKOUT", "http://"+firstAddr)
+	t.Setenv("WATCHER_WEBHOOK_URL", hs.URL+"/hook")
+	watcherAddr := freeAddr(t)
+	watcher := start(t, watcherAddr, "run", "-config", watcherCfg, "-listen", watcherAddr, "-data", dir+"/watcher")
+
+	waitFor(t, 10*time.Second, "the watcher to have windows of the first one's store backlog", func() bool {
+		var out struct {
+			Data []struct {
+				Values map[string]*float64 `json:"values"`
+			} `json:"data"`
+		}
+		getJSON(t, watcher.url("/api/v1/windows?pipeline=store"), &out)
+		return len(out.Data) > 0 && out.Data[0].Values["backlog"] != nil
+	})
+	if _, _, ok := hook.delivery("LookoutDown", "firing"); ok {
+		t.Fatal("LookoutDown fired while the first lookout runs")
+	}
+	first.stop()
+	waitFor(t, 10*time.Second, "LookoutDown from the watcher", func() bool {
+		_, _, ok := hook.delivery("LookoutDown", "firing")
+		return ok
 	})
 }
