@@ -220,6 +220,7 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 
 	if err != nil {
 		s.deps.Health.Failure(err)
+		trace.SpanFromContext(ctx).SetStatus(codes.Error, err.Error()) // the pull's span, if traced
 		s.deps.Log.Debug("pull failed", "source", s.name, "err", err)
 	} else {
 		s.deps.Health.Success()
