@@ -36,7 +36,8 @@ func (c *Quantile) Grow(n int) {
 	for len(c.n) < n {
 		c.n = append(c.n, 0)
 		c.sk = append(c.sk, 0)
-		c.exact = append(c.exact, make([]float64, quantileExact)...)
+		c.exact = slices.Grow(c.exact, quantileExact)
+		c.exact = c.exact[:len(c.exact)+quantileExact] // a reused slot is reset through n
 	}
 }
 
