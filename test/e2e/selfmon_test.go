@@ -528,15 +528,16 @@ notifiers: [{name: stdout, type: log}]
 	first := start(t, firstAddr, "run", "-config", firstCfg)
 
 	example := string(mustRead(t, "../../examples/watch-lookout/lookout.yaml"))
-	for old, repl := range map[string]string{"interval: 15s": "interval: 200ms", "timeout: 5s": "timeout: 150ms"} {
+	for old, repl := range map[string]string{
+		"interval: 15s": "interval: 200ms", "timeout: 5s": "timeout: 150ms",
+		"http://127.0.0.1:9470": "http://" + firstAddr, "http://127.0.0.1:5001/hook": hs.URL + "/hook",
+	} {
 		if !strings.Contains(example, old) {
 			t.Fatalf("the example no longer has %q", old)
 		}
 		example = strings.ReplaceAll(example, old, repl)
 	}
 	watcherCfg := writeFile(t, dir, "watcher.yaml", example)
-	t.Setenv("WATCHED_LOOKOUT", "http://"+firstAddr)
-	t.Setenv("WATCHER_WEBHOOK_URL", hs.URL+"/hook")
 	watcherAddr := freeAddr(t)
 	watcher := start(t, watcherAddr, "run", "-config", watcherCfg, "-listen", watcherAddr, "-data", dir+"/watcher")
 
