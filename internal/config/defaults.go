@@ -88,7 +88,17 @@ func (p *parser) defaults() {
 			}
 		case "kafka":
 			str(at("group"), &s.Group, DefaultConsumerGroup)
+			str(at("start"), &s.Start, "earliest")
+			dur(at("session_timeout"), &s.SessionTimeout, 45*time.Second)
+			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
+		case "nats":
+			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
+			if s.Durable != "" {
+				dur(at("ack_wait"), &s.AckWait, 30*time.Second)
+				integer(at("max_ack_pending"), &s.MaxAckPending, 65536)
+			}
 		case "redis":
+			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 			if !c.has(at("mode")) {
 				// The mode follows from what was given: channels only
 				// exist in pub/sub.
@@ -98,6 +108,8 @@ func (p *parser) defaults() {
 				}
 			}
 			if s.Mode == "stream" {
+				dur(at("claim_idle"), &s.ClaimIdle, 30*time.Second)
+				str(at("field"), &s.Field, "data")
 				str(at("group"), &s.Group, DefaultConsumerGroup)
 			}
 		}

@@ -158,8 +158,8 @@ type Source struct {
 	// nats
 	Subject string `yaml:"subject"`
 	Durable string `yaml:"durable"`
-	// AckWait is how long JetStream waits for an ack before redelivering;
-	// it must outlast the windows the events feed. Default 5m.
+	// AckWait is how long JetStream waits for an ack (or an in-progress
+	// heartbeat) before redelivering. Default 30s.
 	AckWait Duration `yaml:"ack_wait"`
 	// MaxAckPending bounds the messages delivered and not yet acked.
 	// Default 65536.

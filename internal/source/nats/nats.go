@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,7 +19,7 @@ import (
 // Defaults for keys the config leaves out.
 const (
 	DefaultMaxMessageBytes = 1 << 20
-	DefaultAckWait         = 5 * time.Minute
+	DefaultAckWait         = 30 * time.Second
 	DefaultMaxAckPending   = 65536
 )
 
@@ -236,10 +237,33 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 	if err != nil {
 		return false, fmt.Errorf("creating consumer %s on stream %s: %w", s.durable, stream, err)
 	}
+	s.awaitRedeliveries(ctx, cons)
+	fl := &inflight{batches: map[*[]jetstream.Msg]struct{}{}}
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go fl.heartbeat(hbCtx, s.ackWait/3)
 	s.deps.Health.SetConnected(true)
 	failures := 0
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(fetchBatch, jetstream.FetchMaxWait(fetchWait))
+		// What is there now, at once; when nothing is, wait for the
+		// next message. A pull that waited for a full batch would hold
+		// a slow stream's events back by up to fetchWait.
+		batch, err := cons.FetchNoWait(fetchBatch)
+		if err == nil {
+			var first []jetstream.Msg
+			for m := range batch.Messages() {
+				first = append(first, m)
+			}
+			if len(first) > 0 {
+				if err := s.submitJS(ctx, sink, first, fl); err != nil {
+					return true, nil
+				}
+				s.reportLag(first)
+				failures = 0
+				continue
+			}
+			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return true, nil
@@ -267,19 +291,25 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 			continue
 		}
 		failures = 0
-		if err := s.submitJS(ctx, sink, msgs); err != nil {
+		if err := s.submitJS(ctx, sink, msgs, fl); err != nil {
 			return true, nil // ctx is done; unacked messages are redelivered
 		}
-		if md, err := msgs[len(msgs)-1].Metadata(); err == nil {
-			s.deps.Health.SetLag(int64(md.NumPending))
-		}
+		s.reportLag(msgs)
 	}
 	return true, nil
 }
 
+// reportLag sets the lag from the last message: the messages the stream
+// holds for the consumer beyond it.
+func (s *Source) reportLag(msgs []jetstream.Msg) {
+	if md, err := msgs[len(msgs)-1].Metadata(); err == nil {
+		s.deps.Health.SetLag(int64(md.NumPending))
+	}
+}
+
 // submitJS hands JetStream messages over as one batch whose Ack acks or naks
 // each of them.
-func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstream.Msg) error {
+func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstream.Msg, fl *inflight) error {
 	now := s.deps.Clock.Now()
 	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(msgs))}
 	var rejected []event.Rejected
@@ -298,7 +328,10 @@ func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstrea
 		e.Fields["subject"] = m.Subject()
 		b.Events = append(b.Events, e)
 	}
+	key := &msgs
+	fl.add(key)
 	b.Ack = func(err error) {
+		fl.remove(key)
 		for _, m := range msgs {
 			if err != nil {
 				_ = m.Nak() // redelivered; a lost nak is redelivered after ack_wait
@@ -311,10 +344,78 @@ func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstrea
 		}
 	}
 	if err := sink.Submit(ctx, b, rejected); err != nil {
+		fl.remove(key)
 		return err
 	}
 	s.count(len(b.Events), len(rejected), size)
 	return nil
+}
+
+// awaitRedeliveries waits, before the first pull, until what an earlier
+// lookout on this durable left unacknowledged is due for redelivery (ack_wait
+// after its last delivery). JetStream redelivers due messages before new
+// ones, so a restart after a crash replays them in order; pulled after newer
+// ones, their windows would already be closed and they would count as late.
+func (s *Source) awaitRedeliveries(ctx context.Context, cons jetstream.Consumer) {
+	ci, err := cons.Info(ctx)
+	if err != nil || ci.NumAckPending == 0 || ci.Delivered.Last == nil {
+		return
+	}
+	wait := min(s.ackWait-time.Since(*ci.Delivered.Last), s.ackWait) + 100*time.Millisecond
+	if wait <= 0 {
+		return
+	}
+	s.deps.Log.Info("waiting for unacknowledged messages to be redelivered", "source", s.name,
+		"messages", ci.NumAckPending, "wait", wait)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// inflight holds the batches handed to lookout and not yet acknowledged.
+// Their windows may stay open longer than ack_wait; the heartbeat tells
+// JetStream they are in progress, so it does not redeliver them to this
+// lookout (which would count them twice). After a crash the heartbeats stop
+// and JetStream redelivers after ack_wait.
+type inflight struct {
+	mu      sync.Mutex
+	batches map[*[]jetstream.Msg]struct{}
+}
+
+func (f *inflight) add(k *[]jetstream.Msg) {
+	f.mu.Lock()
+	f.batches[k] = struct{}{}
+	f.mu.Unlock()
+}
+
+func (f *inflight) remove(k *[]jetstream.Msg) {
+	f.mu.Lock()
+	delete(f.batches, k)
+	f.mu.Unlock()
+}
+
+func (f *inflight) heartbeat(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(max(every, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		var msgs []jetstream.Msg
+		for k := range f.batches {
+			msgs = append(msgs, *k...)
+		}
+		f.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress() // a lost one only risks a redelivery
+		}
+	}
 }
 
 func (s *Source) count(events, rejected, size int) {

@@ -72,8 +72,12 @@ func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source
 	if err := s.readPending(ctx, rdb, sink, ss); err != nil {
 		return true, err
 	}
+	if err := s.adoptOrphans(ctx, rdb, sink, ss); err != nil {
+		return true, err
+	}
 	claimEvery := max(s.idle/2, 100*time.Millisecond)
-	var lastClaim, lastLag time.Time
+	lastClaim := time.Now()
+	var lastLag time.Time
 	for ctx.Err() == nil {
 		now := time.Now()
 		if now.Sub(lastClaim) >= claimEvery {
@@ -114,6 +118,39 @@ func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source
 		}
 	}
 	return true, nil
+}
+
+// adoptOrphans claims, before reading anything new, the entries other
+// consumers left pending, waiting up to claim_idle for them to become
+// claimable. Read after newer entries their windows would already be closed
+// and they would count as late; read first, a restart after a crash replays
+// them in order. A live consumer's entries are only taken when idle beyond
+// claim_idle, as at any other time.
+func (s *Source) adoptOrphans(ctx context.Context, rdb *goredis.Client, sink source.Sink, ss *session) error {
+	deadline := time.Now().Add(s.idle + time.Second)
+	for ctx.Err() == nil {
+		if err := s.claim(ctx, rdb, sink, ss); err != nil {
+			return err
+		}
+		p, err := rdb.XPending(ctx, s.stream, s.group).Result()
+		if err != nil {
+			return fmt.Errorf("reading pending entries of %s: %w", s.stream, err)
+		}
+		others := int64(0)
+		for c, n := range p.Consumers {
+			if c != s.consumer {
+				others += n
+			}
+		}
+		if others == 0 || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(s.idle/4+10*time.Millisecond, time.Second)):
+		}
+	}
+	return nil
 }
 
 func (s *Source) ensureGroup(ctx context.Context, rdb *goredis.Client) error {
