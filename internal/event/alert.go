@@ -32,6 +32,16 @@ type Alert struct {
 	ResolvedAt time.Time `json:"resolved_at"`
 	// Notify names the notifiers the rule sends to.
 	Notify []string `json:"notify,omitempty"`
+	// Group says how the dispatcher batches this alert with others of its
+	// rule into one message; zero sends it on its own.
+	Group Grouping `json:"group,omitzero"`
+	// LastActive is the end of the last window (or SQL evaluation) in which
+	// the condition held, and Clean counts the observations since then in
+	// which it did not: a firing alert resolves only once both pass the
+	// rule's keep_firing_for and resolve_after, so a flapping input does
+	// not fire and resolve on every window.
+	LastActive time.Time `json:"last_active,omitzero"`
+	Clean      int       `json:"clean,omitempty"`
 
 	// Trace is the span that decided this notification, so the send
 	// continues the trace of the events behind it, across the outbox.
@@ -58,3 +68,17 @@ type Transition struct {
 	// Decision says what happened about notifying: "sent", "suppressed: repeat", ...
 	Decision string `json:"decision,omitempty"`
 }
+
+// Grouping is a rule's group_by, group_wait and group_interval, carried by
+// each of its alerts into the durable outbox so that batching survives a
+// restart. Alerts of one rule whose labels agree on By and that are
+// enqueued within Wait of the first go out as one message; a later batch of
+// the same group waits until Interval has passed since the last one was sent.
+type Grouping struct {
+	By       []string      `json:"by,omitempty"`
+	Wait     time.Duration `json:"wait,omitempty"`
+	Interval time.Duration `json:"interval,omitempty"`
+}
+
+// IsZero reports whether the alert is sent on its own.
+func (g Grouping) IsZero() bool { return g.Wait <= 0 && g.Interval <= 0 }

@@ -1,7 +1,8 @@
 // Package state is where alert state lives between evaluations and across
 // restarts: the firing and pending alert instances of the rule engine, keyed by
 // fingerprint, with their last-sent times and consecutive counts, plus the
-// run-time thresholds that rules read through threshold("name", default).
+// run-time thresholds that rules read through threshold("name", default),
+// and the silences and acknowledgements that mute notifications (Mutes).
 //
 // In the data flow it sits beside the rule engine (windows → rules → state →
 // notifiers): the engine writes an instance here before it hands a notification

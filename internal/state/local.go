@@ -39,6 +39,9 @@ type Local struct {
 	// on every evaluation, needs no disk transaction.
 	mu         sync.RWMutex
 	thresholds map[string]float64
+	// m mirrors the silences and acknowledgements (local_mute.go); mu
+	// guards it too.
+	m mutes
 }
 
 // OpenLocal opens (creating it and its directory when missing) the bbolt file
@@ -54,6 +57,9 @@ func OpenLocal(path string) (*Local, error) {
 	l := &Local{db: db, thresholds: make(map[string]float64)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketAlerts); err != nil {
+			return err
+		}
+		if err := l.loadMutes(tx); err != nil {
 			return err
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketThresholds)
