@@ -135,4 +135,11 @@ func (p *parser) defaults() {
 		n.Line = c.Line(fmt.Sprintf("notifiers[%d]", i))
 		dur(fmt.Sprintf("notifiers[%d].timeout", i), &n.Timeout, 10*time.Second)
 	}
+	dur("notify_max_age", &c.NotifyMaxAge, 24*time.Hour)
+	for i := range c.Notifiers {
+		dur(fmt.Sprintf("notifiers[%d].max_age", i), &c.Notifiers[i].MaxAge, c.NotifyMaxAge.D())
+	}
+	for i := range c.Inhibit {
+		c.Inhibit[i].Line = c.Line(fmt.Sprintf("inhibit[%d]", i))
+	}
 }

@@ -21,6 +21,11 @@ type Config struct {
 	Pipelines []Pipeline `yaml:"pipelines"`
 	Rules     []Rule     `yaml:"rules"`
 	Notifiers []Notifier `yaml:"notifiers"`
+	// Inhibit mutes the notifications of some alerts while others fire.
+	Inhibit []Inhibit `yaml:"inhibit"`
+	// NotifyMaxAge is how long an undelivered notification is retried
+	// before it is given up, unless its notifier sets max_age. Default 24h.
+	NotifyMaxAge Duration `yaml:"notify_max_age"`
 	// Self is lookout's monitoring of itself: built-in self rules and the
 	// dead-man's switch.
 	Self Self `yaml:"self"`
@@ -359,6 +364,30 @@ type Rule struct {
 	// Timeout bounds each run of an SQL rule's query. Default 10s (half of
 	// every when every is 10s or less); must be shorter than every.
 	Timeout Duration `yaml:"timeout"`
+	// KeepFiringFor keeps a firing alert firing until its condition has been
+	// false this long, and ResolveAfter until it has been false for this
+	// many consecutive windows (or evaluations): a flapping input then
+	// fires and resolves once instead of on every window.
+	KeepFiringFor Duration `yaml:"keep_firing_for"`
+	ResolveAfter  int      `yaml:"resolve_after"`
+	// GroupBy, GroupWait and GroupInterval batch the rule's notifications:
+	// alerts with the same GroupBy labels enqueued within GroupWait of the
+	// first go out as one message; a later batch of the group waits until
+	// GroupInterval has passed since the last. GroupWait 0 sends each alert
+	// on its own.
+	GroupBy       []string `yaml:"group_by"`
+	GroupWait     Duration `yaml:"group_wait"`
+	GroupInterval Duration `yaml:"group_interval"`
+
+	Line int `yaml:"-"`
+}
+
+// Inhibit mutes the notifications of alerts matching Target while an alert
+// matching Source fires whose labels named in Equal have the same values.
+type Inhibit struct {
+	Source map[string]string `yaml:"source"`
+	Target map[string]string `yaml:"target"`
+	Equal  []string          `yaml:"equal"`
 
 	Line int `yaml:"-"`
 }
@@ -411,6 +440,9 @@ type Notifier struct {
 	Username string   `yaml:"username"`
 	Password Secret   `yaml:"password"`
 	Timeout  Duration `yaml:"timeout"`
+	// MaxAge is how long an undelivered notification to this notifier is
+	// retried before it is given up; default notify_max_age.
+	MaxAge Duration `yaml:"max_age"`
 
 	// Title and Template override the message's title and body (Go
 	// text/template); TemplateFile reads the body template from a file

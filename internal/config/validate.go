@@ -42,7 +42,7 @@ var notifierKeys = map[string][]string{
 	"log":      nil,
 }
 
-var commonNotifierKeys = []string{"name", "type", "timeout"}
+var commonNotifierKeys = []string{"name", "type", "timeout", "max_age"}
 
 // Rule keys that apply to only one of the two kinds of rule.
 var (
@@ -130,6 +130,7 @@ func (p *parser) validate() {
 		p.validateRule(i, pipelines, notifiers)
 	}
 	p.validateSelf(notifiers)
+	p.validateInhibit()
 }
 
 // names checks that each item of a section has a non-empty name not used by
@@ -597,6 +598,44 @@ func (p *parser) validateRule(i int, pipelines, notifiers map[string]bool) {
 			p.at(fmt.Sprintf("%s[%d]", at("notify"), j), "there is no notifier named %q", n)
 		}
 	}
+	p.validateAlerting(base, r)
+}
+
+// validateAlerting checks a rule's hysteresis and grouping keys.
+func (p *parser) validateAlerting(base string, r Rule) {
+	at := func(key string) string { return base + "." + key }
+	for _, k := range []struct {
+		key string
+		d   Duration
+	}{{"keep_firing_for", r.KeepFiringFor}, {"group_wait", r.GroupWait}, {"group_interval", r.GroupInterval}} {
+		if k.d < 0 {
+			p.at(at(k.key), "must not be negative")
+		}
+	}
+	if r.ResolveAfter < 0 {
+		p.at(at("resolve_after"), "must not be negative")
+	}
+	p.nonEmptyItems(at("group_by"), r.GroupBy)
+	if len(r.GroupBy) > 0 && r.GroupWait <= 0 && r.GroupInterval <= 0 {
+		p.at(at("group_by"), "group_by needs group_wait (how long to wait for the group's other alerts)")
+	}
+}
+
+// validateInhibit checks the inhibit rules and notify_max_age.
+func (p *parser) validateInhibit() {
+	if p.c.NotifyMaxAge <= 0 {
+		p.at("notify_max_age", "must be more than 0")
+	}
+	for i, in := range p.c.Inhibit {
+		base := fmt.Sprintf("inhibit[%d]", i)
+		if len(in.Source) == 0 {
+			p.missing(base, "source", "source is required: the labels of the alert that mutes others")
+		}
+		if len(in.Target) == 0 {
+			p.missing(base, "target", "target is required: the labels of the alerts it mutes")
+		}
+		p.nonEmptyItems(base+".equal", in.Equal)
+	}
 }
 
 func (p *parser) validateNotifier(i int) {
@@ -615,6 +654,9 @@ func (p *parser) validateNotifier(i int) {
 	p.notApplicable(base, "type "+n.Type, func(k string) bool { return notifierKeyApplies(n.Type, k) })
 	if n.Timeout <= 0 {
 		p.at(at("timeout"), "must be more than 0")
+	}
+	if n.MaxAge <= 0 {
+		p.at(at("max_age"), "must be more than 0")
 	}
 	switch n.Type {
 	case "webhook", "dingtalk", "wecom", "feishu", "slack":
