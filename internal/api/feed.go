@@ -19,7 +19,20 @@ import (
 type Feed struct {
 	mu      sync.Mutex
 	subs    map[chan []byte]struct{}
+	closed  bool
 	Dropped atomic.Int64
+}
+
+// Close ends every client's stream and refuses new ones, so that a graceful
+// HTTP shutdown does not wait for dashboards to go away by themselves.
+func (f *Feed) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for ch := range f.subs {
+		delete(f.subs, ch)
+		close(ch)
+	}
 }
 
 // NewFeed returns an empty feed.
@@ -62,7 +75,11 @@ func (f *Feed) Clients() int {
 func (f *Feed) subscribe() chan []byte {
 	ch := make(chan []byte, 1024)
 	f.mu.Lock()
-	f.subs[ch] = struct{}{}
+	if f.closed {
+		close(ch)
+	} else {
+		f.subs[ch] = struct{}{}
+	}
 	f.mu.Unlock()
 	return ch
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,10 +31,21 @@ import (
 	"github.com/lookout-dev/lookout/internal/window"
 
 	// The plug-ins: one import line per kind.
+	_ "github.com/lookout-dev/lookout/internal/notify/dingtalk"
+	_ "github.com/lookout-dev/lookout/internal/notify/email"
+	_ "github.com/lookout-dev/lookout/internal/notify/feishu"
 	_ "github.com/lookout-dev/lookout/internal/notify/log"
+	_ "github.com/lookout-dev/lookout/internal/notify/slack"
 	_ "github.com/lookout-dev/lookout/internal/notify/webhook"
+	_ "github.com/lookout-dev/lookout/internal/notify/wecom"
 	_ "github.com/lookout-dev/lookout/internal/source/host"
 	_ "github.com/lookout-dev/lookout/internal/source/http"
+	_ "github.com/lookout-dev/lookout/internal/source/kafka"
+	_ "github.com/lookout-dev/lookout/internal/source/logfile"
+	_ "github.com/lookout-dev/lookout/internal/source/mqtt"
+	_ "github.com/lookout-dev/lookout/internal/source/nats"
+	_ "github.com/lookout-dev/lookout/internal/source/otlp"
+	_ "github.com/lookout-dev/lookout/internal/source/redis"
 )
 
 // Options are the command-line settings of `lookout run`.
@@ -55,6 +65,11 @@ type Options struct {
 // push API's batches of ~1,000 events that is about a second of full load.
 const ingestQueue = 1024
 
+// ingestEvents bounds the events waiting for the ingest goroutine: about a
+// second of work at the throughput measured with raw-event storage on (see
+// docs/benchmarks.md). Beyond it the push API answers 429 and brokers wait.
+const ingestEvents = 100_000
+
 // tickEvery is how often the ingest goroutine closes windows by wall clock: the
 // upper bound of the delay between a window's deadline and its emission.
 const tickEvery = 20 * time.Millisecond
@@ -72,6 +87,7 @@ type App struct {
 	feed   *api.Feed
 	reg    *promRegistry
 	ingest chan item
+	gate   *gate // bounds the events in ingest
 
 	// g is the reloadable part: sources, pipelines, rules, notifiers. The
 	// ingest goroutine swaps it (see Reload); everyone else only loads it.
@@ -90,6 +106,7 @@ type App struct {
 	ready    atomic.Bool
 
 	acks           acker
+	catchup        catchup
 	windowsEmitted atomic.Int64
 	ingestedEvents atomic.Int64
 
@@ -169,6 +186,7 @@ loop:
 	a.ready.Store(false)
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer shutCancel()
+	a.feed.Close()            // live-feed clients would hold Shutdown up
 	_ = srv.Shutdown(shutCtx) // stop taking pushes first
 	cancel()
 	<-done
@@ -221,7 +239,16 @@ func Check(cfg *config.Config) error {
 			errs = append(errs, pipelineErrors(cfg, i, err)...)
 		}
 	}
-	if _, err := rule.New(cfg.Rules, rule.Options{Pipelines: cfg.Pipelines}); err != nil {
+	// SQL rules are bound against the real schema and the pipelines' views
+	// in an empty in-memory database.
+	checkSQL := func(context.Context, string) error { return nil }
+	if checker, err := store.NewChecker(context.Background(), pipelineViews(cfg)); err != nil {
+		errs = append(errs, cfg.Errorf("rules", "preparing the SQL checker: %v", err))
+	} else {
+		defer checker.Close()
+		checkSQL = checker.Check
+	}
+	if _, err := rule.New(cfg.Rules, rule.Options{Pipelines: cfg.Pipelines, CheckSQL: checkSQL}); err != nil {
 		errs = append(errs, ruleErrors(cfg, err)...)
 	}
 	for i, s := range cfg.Sources {
@@ -287,7 +314,7 @@ func contains(xs []string, x string) bool {
 
 // New builds every stage from cfg. It opens the store, state and outbox under
 // the data directory; Close releases them. Nothing runs until run.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock, build Build) (a *App, err error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock, build Build) (_ *App, err error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -295,21 +322,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	a = &App{
+	a := &App{
 		log: log, clk: clk, build: build, dir: dir, ctx: ctx,
 		feed:     api.NewFeed(),
 		ingest:   make(chan item, ingestQueue),
+		gate:     newGate(ingestEvents),
 		control:  make(chan func()),
 		stopping: make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
-			_ = a.Close()
+			_ = a.Close() // a, not the nil the error return carries
 		}
 	}()
 	storeEvents := cfg.Storage.Events == nil || *cfg.Storage.Events
 	a.store, err = store.Open(store.Options{
 		Dir: dir, FlushInterval: cfg.Storage.FlushInterval.D(), StoreEvents: storeEvents, Log: log,
+		ArchiveDir: cfg.Storage.Archive.Dir,
 		Retention: store.Retention{
 			Events:  cfg.Storage.Retention.Events.D(),
 			Windows: cfg.Storage.Retention.Windows.D(),
@@ -333,9 +362,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	}
 	a.disp.Store(d)
 	a.acks = acker{store: a.store, ctx: context.WithoutCancel(ctx)}
+	a.catchup = catchup{log: log, state: map[*window.Pipeline]*replay{}, started: clk.Now(),
+		lateOf: func(p *window.Pipeline) time.Duration {
+			return a.g.Load().pipeCfg[p.Name()].Lateness.D()
+		}}
 	g, _, err := a.buildGraph(nil, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if err := a.store.CreatePipelineViews(ctx, pipelineViews(g.cfg)); err != nil {
+		return nil, fmt.Errorf("creating pipeline views: %w", err)
 	}
 	if err := g.rules.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("restoring alert state: %w", err)
@@ -362,6 +398,7 @@ func (a *App) run(ctx context.Context) {
 		a.start(srcCtx, rs)
 	}
 	a.startDispatcher()
+	a.startSQL(a.g.Load())
 	a.reloadMu.Unlock()
 
 	ingestDone := make(chan struct{})
@@ -377,6 +414,7 @@ func (a *App) run(ctx context.Context) {
 	for _, rs := range a.g.Load().sources {
 		rs.stop()
 	}
+	a.g.Load().stopSQL()
 	close(a.stopping) // the ingest loop drains the queue, then returns
 	<-ingestDone
 	// Give the dispatcher a moment to deliver what the last windows decided;
@@ -455,7 +493,7 @@ func (a *App) ingestLoop() {
 		case <-tick.C:
 			now := a.clk.Now()
 			for _, p := range a.g.Load().pipelines {
-				p.Advance(now)
+				p.Advance(a.catchup.tick(p, now))
 			}
 			a.acks.release()
 		case <-a.stopping:
@@ -473,13 +511,14 @@ func (a *App) ingestLoop() {
 }
 
 func (a *App) process(it item) {
+	defer a.gate.release(len(it.batch.Events) + len(it.rejected))
 	ctx := context.WithoutCancel(a.ctx)
 	endSpan := a.obs.ingestBatch(it.batch, a.g.Load().bySource[it.batch.Source])
 	defer endSpan()
 	if len(it.batch.Events) > 0 {
 		now := a.clk.Now()
 		for _, p := range a.g.Load().bySource[it.batch.Source] {
-			p.Add(it.batch.Events, now)
+			p.Add(it.batch.Events, a.catchup.clockFor(p, it.batch.Events, now))
 		}
 		a.ingestedEvents.Add(int64(len(it.batch.Events)))
 		if err := a.store.WriteEvents(ctx, it.batch.Events); err != nil {
@@ -515,21 +554,6 @@ func (a *App) record(t event.Transition) {
 		a.log.Error("storing alert transition", "rule", t.Rule, "err", err)
 	}
 	a.feed.Publish("alert", api.TransitionToJSON(t))
-}
-
-func (a *App) selfStats() map[string]any {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return map[string]any{
-		"goroutines":      float64(runtime.NumGoroutine()),
-		"heap_bytes":      float64(ms.HeapAlloc),
-		"ingest_queue":    float64(len(a.ingest)),
-		"ingest_capacity": float64(cap(a.ingest)),
-		"store_backlog":   float64(a.store.Backlog()),
-		"outbox_pending":  float64(a.disp.Load().Pending()),
-		"events_total":    float64(a.ingestedEvents.Load()),
-		"windows_total":   float64(a.windowsEmitted.Load()),
-	}
 }
 
 // Handler returns the HTTP API and dashboard.
@@ -577,27 +601,40 @@ func (a *App) Close() error {
 // sink is how sources hand batches to the ingest goroutine.
 type sink struct{ a *App }
 
+var errStopping = errors.New("lookout is stopping")
+
 func (s sink) Submit(ctx context.Context, b event.Batch, rejected []event.Rejected) error {
+	n := len(b.Events) + len(rejected)
+	if err := s.a.gate.acquire(ctx, s.a.stopping, n); err != nil {
+		return err
+	}
 	select {
 	case s.a.ingest <- item{b, rejected}:
 		return nil
 	case <-ctx.Done():
+		s.a.gate.release(n)
 		return ctx.Err()
 	case <-s.a.stopping:
-		return errors.New("lookout is stopping")
+		s.a.gate.release(n)
+		return errStopping
 	}
 }
 
 func (s sink) TrySubmit(b event.Batch, rejected []event.Rejected) error {
 	select {
 	case <-s.a.stopping:
-		return errors.New("lookout is stopping")
+		return errStopping
 	default:
+	}
+	n := len(b.Events) + len(rejected)
+	if !s.a.gate.tryAcquire(n) {
+		return source.ErrFull
 	}
 	select {
 	case s.a.ingest <- item{b, rejected}:
 		return nil
 	default:
+		s.a.gate.release(n)
 		return source.ErrFull
 	}
 }

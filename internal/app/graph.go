@@ -16,6 +16,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/selfmon"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/source/push"
+	"github.com/lookout-dev/lookout/internal/store"
 	"github.com/lookout-dev/lookout/internal/window"
 )
 
@@ -30,6 +31,7 @@ type graph struct {
 	pipeCfg   map[string]config.Pipeline
 	bySource  map[string][]*window.Pipeline
 	rules     *rule.Engine
+	sqlStop   func() // stops rules.RunSQL; set when started
 	notifiers []config.Notifier
 	sources   []*runningSource
 	byName    map[string]*runningSource
@@ -140,7 +142,7 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 	}
 	rules, err := rule.New(cfg.Rules, rule.Options{
 		Store: a.state, Clock: a.clk, Log: a.log, Record: a.recordRule, Notify: a.notify,
-		Threshold: a.state.Threshold, Pipelines: cfg.Pipelines,
+		Threshold: a.state.Threshold, Pipelines: cfg.Pipelines, Query: a.querySQL,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -280,4 +282,41 @@ func stripLines[T any](xs []T) []T {
 		out[i] = x
 	}
 	return out
+}
+
+// querySQL runs an SQL rule's statement on the store's read-only path.
+func (a *App) querySQL(ctx context.Context, q string) (*rule.QueryResult, error) {
+	r, err := a.store.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &rule.QueryResult{Columns: r.Columns, Types: r.Types, Rows: r.Rows, Truncated: r.Truncated}, nil
+}
+
+// startSQL runs the graph's SQL rules on their own goroutines, each on its
+// `every`, until stopSQL: a slow analytical query never holds up ingest.
+func (a *App) startSQL(g *graph) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(a.ctx))
+	done := make(chan struct{})
+	go func() { g.rules.RunSQL(ctx); close(done) }()
+	g.sqlStop = func() { cancel(); <-done }
+}
+
+func (g *graph) stopSQL() {
+	if g.sqlStop != nil {
+		g.sqlStop()
+	}
+}
+
+// pipelineViews describes the pipelines for the store's typed w_<pipeline> views.
+func pipelineViews(cfg *config.Config) []store.PipelineView {
+	views := make([]store.PipelineView, 0, len(cfg.Pipelines))
+	for _, p := range cfg.Pipelines {
+		v := store.PipelineView{Name: p.Name, GroupBy: p.GroupBy}
+		for _, ag := range p.Aggregates {
+			v.Aggregates = append(v.Aggregates, ag.Name)
+		}
+		views = append(views, v)
+	}
+	return views
 }

@@ -25,33 +25,36 @@ func (p *promRegistry) handler() http.Handler { return telemetry.Handler(p.reg) 
 type collector struct{ a *App }
 
 var (
-	descSourceEvents   = prometheus.NewDesc("lookout_source_events_total", "Events received by a source.", []string{"source", "type"}, nil)
-	descSourceRejected = prometheus.NewDesc("lookout_source_rejected_total", "Inputs of a source that could not be parsed (stored in the rejected table).", []string{"source", "type"}, nil)
-	descSourceBytes    = prometheus.NewDesc("lookout_source_bytes_total", "Bytes received by a source.", []string{"source", "type"}, nil)
-	descSourceUp       = prometheus.NewDesc("lookout_source_up", "1 when the source's last attempt succeeded.", []string{"source", "type"}, nil)
-	descSourceLastOK   = prometheus.NewDesc("lookout_source_last_success_timestamp_seconds", "When the source last succeeded.", []string{"source", "type"}, nil)
-	descPipeEvents     = prometheus.NewDesc("lookout_pipeline_events_total", "Events folded into a pipeline's windows.", []string{"pipeline"}, nil)
-	descPipeFiltered   = prometheus.NewDesc("lookout_pipeline_filtered_total", "Events a pipeline's where expression skipped.", []string{"pipeline"}, nil)
-	descPipeLate       = prometheus.NewDesc("lookout_pipeline_late_events_total", "Events that arrived after their window closed.", []string{"pipeline"}, nil)
-	descPipeOverflow   = prometheus.NewDesc("lookout_pipeline_overflow_events_total", "Events folded into the __overflow__ group because max_groups was reached.", []string{"pipeline"}, nil)
-	descPipeOpen       = prometheus.NewDesc("lookout_pipeline_open_windows", "Windows currently open.", []string{"pipeline"}, nil)
-	descWindows        = prometheus.NewDesc("lookout_windows_emitted_total", "Closed windows emitted by all pipelines.", nil, nil)
-	descIngestQueue    = prometheus.NewDesc("lookout_ingest_queue_batches", "Batches waiting for the ingest goroutine.", nil, nil)
-	descIngestCap      = prometheus.NewDesc("lookout_ingest_queue_capacity_batches", "Capacity of the ingest queue.", nil, nil)
-	descStoreBacklog   = prometheus.NewDesc("lookout_store_backlog_rows", "Rows queued for the DuckDB writer, not yet committed.", nil, nil)
-	descOutbox         = prometheus.NewDesc("lookout_notify_outbox_pending", "Notifications persisted but not yet delivered.", nil, nil)
-	descAlerts         = prometheus.NewDesc("lookout_alerts_active", "Active alert instances by state.", []string{"state"}, nil)
-	descFeedClients    = prometheus.NewDesc("lookout_stream_clients", "Connected live-feed clients.", nil, nil)
-	descReloadOK       = prometheus.NewDesc("lookout_config_last_reload_successful", "1 when the last config reload succeeded (or none was tried).", nil, nil)
-	descReloadTime     = prometheus.NewDesc("lookout_config_last_reload_success_timestamp_seconds", "When the config was last loaded successfully.", nil, nil)
-	descReloadFailures = prometheus.NewDesc("lookout_config_reload_failures_total", "Reloads refused because the new config was invalid.", nil, nil)
-	descFeedDropped    = prometheus.NewDesc("lookout_stream_clients_dropped_total", "Live-feed clients disconnected because they could not keep up.", nil, nil)
+	descSourceEvents    = prometheus.NewDesc("lookout_source_events_total", "Events received by a source.", []string{"source", "type"}, nil)
+	descSourceRejected  = prometheus.NewDesc("lookout_source_rejected_total", "Inputs of a source that could not be parsed (stored in the rejected table).", []string{"source", "type"}, nil)
+	descSourceBytes     = prometheus.NewDesc("lookout_source_bytes_total", "Bytes received by a source.", []string{"source", "type"}, nil)
+	descSourceUp        = prometheus.NewDesc("lookout_source_up", "1 when the source's last attempt succeeded.", []string{"source", "type"}, nil)
+	descSourceLastOK    = prometheus.NewDesc("lookout_source_last_success_timestamp_seconds", "When the source last succeeded.", []string{"source", "type"}, nil)
+	descPipeEvents      = prometheus.NewDesc("lookout_pipeline_events_total", "Events folded into a pipeline's windows.", []string{"pipeline"}, nil)
+	descPipeFiltered    = prometheus.NewDesc("lookout_pipeline_filtered_total", "Events a pipeline's where expression skipped.", []string{"pipeline"}, nil)
+	descPipeLate        = prometheus.NewDesc("lookout_pipeline_late_events_total", "Events that arrived after their window closed.", []string{"pipeline"}, nil)
+	descPipeOverflow    = prometheus.NewDesc("lookout_pipeline_overflow_events_total", "Events folded into the __overflow__ group because max_groups was reached.", []string{"pipeline"}, nil)
+	descPipeUpdates     = prometheus.NewDesc("lookout_pipeline_window_updates_total", "Windows re-emitted corrected because of late events (late: update).", []string{"pipeline"}, nil)
+	descPipeOpen        = prometheus.NewDesc("lookout_pipeline_open_windows", "Windows currently open.", []string{"pipeline"}, nil)
+	descWindows         = prometheus.NewDesc("lookout_windows_emitted_total", "Closed windows emitted by all pipelines.", nil, nil)
+	descIngestQueue     = prometheus.NewDesc("lookout_ingest_queue_batches", "Batches waiting for the ingest goroutine.", nil, nil)
+	descIngestCap       = prometheus.NewDesc("lookout_ingest_queue_capacity_batches", "Capacity of the ingest queue.", nil, nil)
+	descIngestEvents    = prometheus.NewDesc("lookout_ingest_queue_events", "Events waiting for the ingest goroutine.", nil, nil)
+	descIngestEventsCap = prometheus.NewDesc("lookout_ingest_queue_capacity_events", "Events the ingest queue admits before the push API answers 429.", nil, nil)
+	descStoreBacklog    = prometheus.NewDesc("lookout_store_backlog_rows", "Rows queued for the DuckDB writer, not yet committed.", nil, nil)
+	descOutbox          = prometheus.NewDesc("lookout_notify_outbox_pending", "Notifications persisted but not yet delivered.", nil, nil)
+	descAlerts          = prometheus.NewDesc("lookout_alerts_active", "Active alert instances by state.", []string{"state"}, nil)
+	descFeedClients     = prometheus.NewDesc("lookout_stream_clients", "Connected live-feed clients.", nil, nil)
+	descReloadOK        = prometheus.NewDesc("lookout_config_last_reload_successful", "1 when the last config reload succeeded (or none was tried).", nil, nil)
+	descReloadTime      = prometheus.NewDesc("lookout_config_last_reload_success_timestamp_seconds", "When the config was last loaded successfully.", nil, nil)
+	descReloadFailures  = prometheus.NewDesc("lookout_config_reload_failures_total", "Reloads refused because the new config was invalid.", nil, nil)
+	descFeedDropped     = prometheus.NewDesc("lookout_stream_clients_dropped_total", "Live-feed clients disconnected because they could not keep up.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSourceEvents, descSourceRejected, descSourceBytes, descSourceUp,
-		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeOverflow, descPipeOpen,
-		descWindows, descIngestQueue, descIngestCap, descStoreBacklog, descOutbox, descAlerts,
+		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeOverflow, descPipeUpdates, descPipeOpen,
+		descWindows, descIngestQueue, descIngestCap, descIngestEvents, descIngestEventsCap, descStoreBacklog, descOutbox, descAlerts,
 		descFeedClients, descFeedDropped, descReloadOK, descReloadTime, descReloadFailures} {
 		ch <- d
 	}
@@ -81,11 +84,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPipeFiltered, prometheus.CounterValue, float64(s.Filtered), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeLate, prometheus.CounterValue, float64(s.Late), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeOverflow, prometheus.CounterValue, float64(s.Overflow), p.Name())
+		ch <- prometheus.MustNewConstMetric(descPipeUpdates, prometheus.CounterValue, float64(s.Updates), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeOpen, prometheus.GaugeValue, float64(s.OpenWindows), p.Name())
 	}
 	ch <- prometheus.MustNewConstMetric(descWindows, prometheus.CounterValue, float64(a.windowsEmitted.Load()))
 	ch <- prometheus.MustNewConstMetric(descIngestQueue, prometheus.GaugeValue, float64(len(a.ingest)))
 	ch <- prometheus.MustNewConstMetric(descIngestCap, prometheus.GaugeValue, float64(cap(a.ingest)))
+	ch <- prometheus.MustNewConstMetric(descIngestEvents, prometheus.GaugeValue, float64(a.gate.queued()))
+	ch <- prometheus.MustNewConstMetric(descIngestEventsCap, prometheus.GaugeValue, float64(ingestEvents))
 	ch <- prometheus.MustNewConstMetric(descStoreBacklog, prometheus.GaugeValue, float64(a.store.Backlog()))
 	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(a.disp.Load().Pending()))
 	counts := map[string]int{"pending": 0, "firing": 0}

@@ -88,8 +88,15 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 	// is being evaluated, so the old rule engine has persisted everything and
 	// the new one restores exactly that.
 	errc := make(chan error, 1)
+	if err := a.store.CreatePipelineViews(ctx, pipelineViews(g.cfg)); err != nil {
+		return nil, fmt.Errorf("creating pipeline views: %w", err)
+	}
 	swap := func() {
+		// The old SQL rules stop first so that no evaluation of theirs
+		// lands after the new engine restored the state.
+		old.stopSQL()
 		if err := g.rules.Restore(ctx); err != nil {
+			a.startSQL(old)
 			errc <- fmt.Errorf("restoring alert state for the new rules: %w", err)
 			return
 		}
@@ -116,6 +123,7 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 		}
 		a.acks.forget(dropped(old, g))
 		a.g.Store(g)
+		a.startSQL(g)
 		errc <- nil
 	}
 	select {

@@ -46,7 +46,7 @@ func (a *App) vitals() selfmon.Vitals {
 	v := selfmon.Vitals{
 		Process: selfmon.Process{
 			Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc,
-			IngestQueue: len(a.ingest), IngestCapacity: cap(a.ingest), OutboxPending: d.Pending(),
+			IngestQueue: a.gate.queued(), IngestCapacity: ingestEvents, OutboxPending: d.Pending(),
 			EventsTotal: a.ingestedEvents.Load(), WindowsTotal: a.windowsEmitted.Load(),
 		},
 		Store:       selfmon.StoreVitals{Backlog: a.store.Backlog()},

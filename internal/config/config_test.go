@@ -400,7 +400,7 @@ func TestDefault(t *testing.T) {
 	for _, s := range c.Sources {
 		names = append(names, s.Name+"/"+s.Type)
 	}
-	if want := []string{"push/push", "host/host", "self/self"}; !slices.Equal(names, want) {
+	if want := []string{"push/push", "host/host"}; !slices.Equal(names, want) { // self-monitoring is built in (self.enabled)
 		t.Errorf("sources = %v, want %v", names, want)
 	}
 	host := c.Pipelines[0]

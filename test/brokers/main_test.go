@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "lookout")
-	cmd := exec.Command("go", "build", "-o", binary, "./lookout-brokers")
+	cmd := exec.Command("go", "build", "-o", binary, "../../cmd/lookout")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building lookout:", err)
