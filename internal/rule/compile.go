@@ -17,6 +17,7 @@ import (
 	"github.com/expr-lang/expr/vm/runtime"
 
 	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
 )
 
 // CompileError is a rule that could not be compiled. Index is the rule's index
@@ -67,6 +68,36 @@ func (c *compiled) ready(consecutive int, since, end time.Time) bool {
 		return end.Sub(since) >= d
 	}
 	return consecutive >= c.needed()
+}
+
+// grouping is what the rule's alerts carry for the dispatcher's batching.
+func (c *compiled) grouping() event.Grouping {
+	if c.cfg.GroupWait <= 0 && c.cfg.GroupInterval <= 0 {
+		return event.Grouping{}
+	}
+	return event.Grouping{By: c.cfg.GroupBy, Wait: c.cfg.GroupWait.D(), Interval: c.cfg.GroupInterval.D()}
+}
+
+// holdResolve returns why a firing alert whose condition turned false keeps
+// firing at at (keep_firing_for or resolve_after not yet passed), or "" when
+// it resolves. a.LastActive is the last observation with the condition true
+// and a.Clean counts the false ones since, this one included. The reason
+// names the rule's settings only, so it is recorded once per send however
+// often the input flaps.
+func (c *compiled) holdResolve(a event.Alert, at time.Time) string {
+	k, n := c.cfg.KeepFiringFor.D(), c.cfg.ResolveAfter
+	keep := k > 0 && !a.LastActive.IsZero() && at.Sub(a.LastActive) < k
+	if !keep && (n <= 1 || a.Clean >= n) {
+		return ""
+	}
+	var why []string
+	if k > 0 {
+		why = append(why, "keep_firing_for "+k.String())
+	}
+	if n > 1 {
+		why = append(why, fmt.Sprintf("resolve_after %d", n))
+	}
+	return strings.Join(why, ", ")
 }
 
 // neFunc is what `a != b` is rewritten to, so that NaN != x is false like

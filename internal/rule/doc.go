@@ -46,6 +46,27 @@
 // resolves a firing one: it is handed on once with State resolved and
 // ResolvedAt = the window's end, then forgotten.
 //
+// # Flapping, muting and grouping
+//
+// keep_firing_for and resolve_after hold a firing alert's resolve: a false
+// condition resolves it only once it has been false for keep_firing_for
+// (event time since LastActive, the last true observation) and for
+// resolve_after consecutive observations (Clean). Meanwhile the alert stays
+// firing and "suppressed: flapping, resolve held (...)" is recorded, once per
+// send; a true condition in between continues the same firing alert, so a
+// flapping input sends at most one firing/resolved pair per keep_firing_for.
+// LastActive and Clean are persisted at the start of each clean streak.
+//
+// Options.Mute may hold back a firing notification (silences, inhibition,
+// acknowledgements): the alert still fires, LastSent stays as it was, and
+// "suppressed: <reason>" is recorded once per reason per send. An alert that
+// fired muted and was never sent is checked again on every later observation
+// and sent as soon as nothing mutes it; `repeat` counts from that send. A
+// resolved message is sent exactly for the alerts whose firing message was
+// sent; one that resolves unsent records DecisionResolvedUnsent instead.
+// Each alert carries its rule's group_by/group_wait/group_interval (Group)
+// for the dispatcher, which batches the messages.
+//
 // Event time (the window's end) drives Since and `for`, so a replayed backlog
 // behaves as it did live; the Clock drives LastSent and `repeat`, because
 // repeat is about how often people are notified.

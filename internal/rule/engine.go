@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"log/slog"
 	"slices"
 	"strings"
@@ -30,6 +31,16 @@ type NotifyFunc func(a event.Alert)
 // restrictions.
 type RecordFunc func(t event.Transition)
 
+// MuteFunc tells whether a firing notification about a must be held back, and
+// why: "" sends it; otherwise the reason is recorded as "suppressed: " +
+// reason, e.g. "silence 3fa2", "inhibited by HighErrorRate 1a2b" or
+// "acknowledged by alice". firing yields the engine's firing alerts (for
+// inhibition); it must be used only during the call and the alerts must not be
+// modified. It is called like NotifyFunc, with the same restrictions, and
+// again on later windows while the alert fires unsent, so a silence that
+// ends lets the alert out on the next window.
+type MuteFunc func(a event.Alert, firing iter.Seq[event.Alert]) string
+
 // StateInactive is recorded when a pending alert's condition stops holding
 // before it fired. Inactive instances are not kept.
 const StateInactive event.AlertState = "inactive"
@@ -41,6 +52,15 @@ const (
 	// DecisionSuppressedRepeat: the alert is still firing but was sent less
 	// than `repeat` ago. Recorded once after each send, not per window.
 	DecisionSuppressedRepeat = "suppressed: repeat"
+	// DecisionSuppressedPrefix starts every held-back decision; MuteFunc's
+	// reason follows it.
+	DecisionSuppressedPrefix = "suppressed: "
+	// DecisionResolvedUnsent: the alert resolved before its firing message
+	// went out (it was muted all along), so no resolved message is sent.
+	DecisionResolvedUnsent = "suppressed: resolved before its firing message was sent"
+	// DecisionFlapping prefixes the decision recorded when the condition is
+	// false but keep_firing_for or resolve_after keeps the alert firing.
+	DecisionFlapping = "suppressed: flapping, resolve held"
 )
 
 // Options are the Engine's dependencies. All are optional.
@@ -66,6 +86,10 @@ type Options struct {
 	// Query runs an SQL rule's statement (read-only, over the store); nil
 	// makes every SQL rule evaluation fail. See EvaluateSQL.
 	Query QueryFunc
+	// Mute, when not nil, may hold back firing notifications (silences,
+	// inhibition, acknowledgements). Resolved messages are never muted:
+	// one is sent for every alert whose firing message was sent.
+	Mute MuteFunc
 	// CheckSQL, when not nil, lets New check each SQL rule's statement
 	// (parse, bind against the schema, refuse what Query would refuse)
 	// without running it.
@@ -90,6 +114,7 @@ type Engine struct {
 	clock     clock.Clock
 	notify    NotifyFunc
 	record    RecordFunc
+	mute      MuteFunc
 	log       *slog.Logger
 	vms       sync.Pool
 	seed      maphash.Seed
@@ -102,9 +127,10 @@ type Engine struct {
 // instance is the engine's view of one alert instance.
 type instance struct {
 	a event.Alert
-	// suppressed is set once a held-back repeat was recorded since the last
-	// send, so the history gets one "suppressed: repeat" row per send.
-	suppressed bool
+	// noted lists the held-back decisions recorded since the last send, so
+	// the history gets one row per reason ("suppressed: repeat", a silence,
+	// flapping) per send instead of one per window.
+	noted []string
 }
 
 // New compiles the rules. Rules with `sql` are skipped (a separate engine runs
@@ -119,6 +145,7 @@ func New(rules []config.Rule, opts Options) (*Engine, error) {
 		clock:      opts.Clock,
 		notify:     opts.Notify,
 		record:     opts.Record,
+		mute:       opts.Mute,
 		log:        opts.Log,
 		seed:       maphash.MakeSeed(),
 		alerts:     map[string]instance{},
@@ -327,7 +354,7 @@ func (e *Engine) step(c *compiled, fp string, group map[string]string, cond bool
 
 	if !cond {
 		if exists {
-			e.clear(in, at)
+			e.clear(c, in, at)
 		}
 		return
 	}
@@ -340,59 +367,116 @@ func (e *Engine) step(c *compiled, fp string, group map[string]string, cond bool
 			Since:       at,
 			Fingerprint: fp,
 		}
-		in.suppressed = false
+		in.noted = nil
 	}
 	a.Labels = alertLabels(c.cfg, group)
 	fill(&a)
 	a.Severity = c.cfg.Severity
 	a.Notify = c.cfg.Notify
+	a.Group = c.grouping()
 	a.ResolvedAt = time.Time{}
 	a.Consecutive++
+	wasClean := a.Clean > 0
+	a.LastActive, a.Clean = at, 0
 
 	now := e.clock.Now()
 	switch {
 	case a.State == event.StatePending && c.ready(a.Consecutive, a.Since, at):
 		a.State = event.StateFiring
-		a.LastSent = now
-		in.a, in.suppressed = a, false
-		e.put(in)
-		e.emit(a, at, DecisionSent, true)
+		in.a, in.noted = a, nil
+		e.send(in, at, now, true)
 	case a.State == event.StatePending:
 		in.a = a
 		e.put(in)
 		if !exists {
 			e.emit(a, at, "", false)
 		}
+	case a.LastSent.IsZero():
+		// Firing but never sent: it was muted, and may not be any more.
+		in.a = a
+		e.send(in, at, now, wasClean)
 	case c.cfg.Repeat > 0 && now.Sub(a.LastSent) >= c.cfg.Repeat.D():
-		a.LastSent = now
-		in.a, in.suppressed = a, false
-		e.put(in)
-		e.emit(a, at, DecisionSent, true)
+		in.a = a
+		e.send(in, at, now, true)
 	default:
 		// Still firing, sent recently: keep the fresh value and summary in
-		// memory for Active, but spare the disk a write per window.
-		first := !in.suppressed
-		in.a, in.suppressed = a, true
+		// memory for Active, but spare the disk a write per window (except
+		// when a flapping streak ends, so a restart sees it).
+		in.a = a
+		e.hold(in, at, DecisionSuppressedRepeat, wasClean)
+	}
+}
+
+// send hands a firing alert on unless Mute holds it back. changed says the
+// instance differs from what is stored, so it is written even when held.
+func (e *Engine) send(in instance, at, now time.Time, changed bool) {
+	if e.mute != nil {
+		if why := e.mute(in.a, e.firing); why != "" {
+			e.hold(in, at, DecisionSuppressedPrefix+why, changed)
+			return
+		}
+	}
+	in.a.LastSent = now
+	in.noted = nil
+	e.put(in)
+	e.emit(in.a, at, DecisionSent, true)
+}
+
+// hold keeps a notification back, recording decision the first time since
+// the last send. The instance is persisted when it changed or the decision is
+// new (so a restart resumes from it), else only kept in memory.
+func (e *Engine) hold(in instance, at time.Time, decision string, changed bool) {
+	first := !slices.Contains(in.noted, decision)
+	if first {
+		in.noted = append(slices.Clip(in.noted), decision)
+	}
+	if changed || first {
+		e.put(in)
+	} else {
 		e.keep(in)
-		if first {
-			e.emit(a, at, DecisionSuppressedRepeat, false)
+	}
+	if first {
+		e.emit(in.a, at, decision, false)
+	}
+}
+
+// firing yields the firing alerts, for MuteFunc. It holds e.mu meanwhile.
+func (e *Engine) firing(yield func(event.Alert) bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, in := range e.alerts {
+		if in.a.State == event.StateFiring && !yield(in.a) {
+			return
 		}
 	}
 }
 
 // clear handles a false condition for an existing instance.
-func (e *Engine) clear(in instance, at time.Time) {
+func (e *Engine) clear(c *compiled, in instance, at time.Time) {
 	a := in.a
-	e.drop(a.Fingerprint)
 	if a.State != event.StateFiring {
+		e.drop(a.Fingerprint)
 		a.State = StateInactive
 		e.emit(a, at, "", false)
 		return
 	}
+	a.Clean++
+	if why := c.holdResolve(a, at); why != "" {
+		// Flapping: stay firing. Write the first clean observation of a
+		// streak (LastActive and Clean) so a restart keeps holding.
+		in.a = a
+		e.hold(in, at, DecisionFlapping+" ("+why+")", a.Clean == 1)
+		return
+	}
+	e.drop(a.Fingerprint)
 	// Keep the value and summary of the last firing window: the resolved
 	// message tells what the alert was about.
 	a.State = event.StateResolved
 	a.ResolvedAt = at
+	if a.LastSent.IsZero() {
+		e.emit(a, at, DecisionResolvedUnsent, false)
+		return
+	}
 	e.emit(a, at, DecisionSent, true)
 }
 

@@ -28,6 +28,7 @@ type harness struct {
 	store  *state.Local
 	eng    *Engine
 	rules  []config.Rule
+	mute   MuteFunc // handed to every Engine the harness builds
 	mu     sync.Mutex
 	sent   []event.Alert
 	record []event.Transition
@@ -53,6 +54,7 @@ func (h *harness) open(threshold func(string) (float64, bool)) {
 		Store:     st,
 		Clock:     h.clk,
 		Threshold: threshold,
+		Mute:      h.mute,
 		Notify: func(a event.Alert) {
 			h.mu.Lock()
 			h.sent = append(h.sent, a)
