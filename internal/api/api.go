@@ -81,12 +81,18 @@ type Options struct {
 	// Receivers are extra ingest endpoints (ServeMux pattern → handler) of
 	// sources fed over this listener, e.g. OTLP/HTTP; they need the write scope.
 	Receivers map[string]http.Handler
+	// RateLimit is requests a second per client (0: none), Burst at once.
+	RateLimit float64
+	Burst     int
+	// Now is the clock of the rate limiter (nil: the wall clock).
+	Now func() time.Time
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts    Options
+	mux     *http.ServeMux
+	limiter *limiter
 }
 
 // New returns the API handler.
@@ -100,7 +106,10 @@ func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux()}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), limiter: newLimiter(opts.RateLimit, opts.Burst, opts.Now)}
 	s.routes()
 	return s
 }
@@ -153,7 +162,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) auth(need Scope, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(s.opts.Tokens) == 0 {
-			next(w, r)
+			if s.limit(clientAddr(r), w) {
+				next(w, r)
+			}
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -181,7 +192,9 @@ func (s *Server) auth(need Scope, next http.HandlerFunc) http.Handler {
 		}
 		for _, sc := range tok.Scopes {
 			if sc == need || sc == ScopeAdmin {
-				next(w, r)
+				if s.limit("token "+tok.Name, w) {
+					next(w, r)
+				}
 				return
 			}
 		}

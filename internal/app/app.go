@@ -156,7 +156,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tc := cfg.Server.TLS; tc.CertFile != "" {
+			serveErr <- srv.ServeTLS(ln, tc.CertFile, tc.KeyFile)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -384,6 +390,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 }
 
 func externalURL(cfg *config.Config) string {
+	if cfg.Server.TLS.CertFile != "" {
+		return "https://" + cfg.Server.Listen
+	}
 	return "http://" + cfg.Server.Listen
 }
 
@@ -577,6 +586,7 @@ func (a *App) Handler() http.Handler {
 		Backend: backend{a}, Tokens: toks, MaxBodyBytes: g.cfg.Server.MaxBodyBytes,
 		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
 		Receivers: receivers,
+		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
 	})
 }
 

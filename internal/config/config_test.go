@@ -187,11 +187,11 @@ func TestFullFixtureValues(t *testing.T) {
 		{"mqtt qos", src("sensors").QoS, 1},
 		{"notifier timeout", notif("ops").Timeout.D(), 5 * time.Second},
 		{"notifier default timeout", notif("wx").Timeout.D(), 10 * time.Second},
-		{"source line", src("push").Line, 27},
-		{"pipeline line", pl("api").Line, 89},
-		{"aggregate line", pl("api").Aggregates[1].Line, 98},
-		{"rule line", rule("HighErrorRate").Line, 114},
-		{"notifier line", notif("ops").Line, 134},
+		{"source line", src("push").Line, 29},
+		{"pipeline line", pl("api").Line, 91},
+		{"aggregate line", pl("api").Aggregates[1].Line, 100},
+		{"rule line", rule("HighErrorRate").Line, 116},
+		{"notifier line", notif("ops").Line, 136},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !reflect.DeepEqual(tc.got, tc.want) {
@@ -215,11 +215,11 @@ func TestLineAndErrorf(t *testing.T) {
 		path string
 		line int
 	}{
-		{"sources[3]", 35},
-		{"sources[3].url", 37},
-		{"pipelines[0].aggregates.error_rate", 99},
-		{"rules[0].when", 116},
-		{"rules[2].sql", 128},
+		{"sources[3]", 37},
+		{"sources[3].url", 39},
+		{"pipelines[0].aggregates.error_rate", 101},
+		{"rules[0].when", 118},
+		{"rules[2].sql", 130},
 		{"server.auth.tokens[1].scopes[0]", 14},
 		{"rules[1].severity", 0}, // absent: filled by a default
 		{"nothing.here", 0},
@@ -232,12 +232,12 @@ func TestLineAndErrorf(t *testing.T) {
 	}
 
 	e := c.Errorf("rules[0].when", "unknown name %q", "eror_rate")
-	if want := `testdata/full.good.yaml:116: rules[0].when: unknown name "eror_rate"`; e.Error() != want {
+	if want := `testdata/full.good.yaml:118: rules[0].when: unknown name "eror_rate"`; e.Error() != want {
 		t.Errorf("Errorf = %q, want %q", e.Error(), want)
 	}
 	// An absent key is reported where its item starts.
-	if e := c.Errorf("rules[1].severity", "x"); e.Line != 123 {
-		t.Errorf("Errorf of an absent key: line %d, want 123 (the rule's)", e.Line)
+	if e := c.Errorf("rules[1].severity", "x"); e.Line != 125 {
+		t.Errorf("Errorf of an absent key: line %d, want 125 (the rule's)", e.Line)
 	}
 }
 

@@ -46,6 +46,24 @@ type Server struct {
 	Auth   Auth   `yaml:"auth"`
 	// MaxBodyBytes limits a push request body; larger ones get 413. Default 16 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TLS serves the API over HTTPS when both files are set.
+	TLS ServerTLS `yaml:"tls"`
+	// RateLimit bounds the requests each client (token, or address without
+	// tokens) may make; beyond it the API answers 429 with Retry-After.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// ServerTLS is the listener's certificate and key (PEM files).
+type ServerTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// RateLimit is a token bucket per API client: PerSecond requests on average,
+// up to Burst at once. Zero PerSecond means no limit.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Auth holds the API tokens. With none, the API is open (loopback only).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -161,6 +162,23 @@ func (p *parser) validateServer() {
 	}
 	if s.MaxBodyBytes <= 0 {
 		p.at("server.max_body_bytes", "must be more than 0")
+	}
+	switch {
+	case (s.TLS.CertFile == "") != (s.TLS.KeyFile == ""):
+		p.at("server.tls", "cert_file and key_file go together")
+	case s.TLS.CertFile != "":
+		cert := p.readableFile("server.tls.cert_file", s.TLS.CertFile)
+		key := p.readableFile("server.tls.key_file", s.TLS.KeyFile)
+		p.c.Server.TLS = ServerTLS{CertFile: cert, KeyFile: key}
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			p.at("server.tls", "loading the certificate and key: %v", err)
+		}
+	}
+	if s.RateLimit.PerSecond < 0 {
+		p.at("server.rate_limit.per_second", "must not be negative")
+	}
+	if s.RateLimit.Burst < 0 {
+		p.at("server.rate_limit.burst", "must not be negative")
 	}
 	names := map[string]bool{}
 	for i, t := range s.Auth.Tokens {
