@@ -38,9 +38,17 @@ vet:
 unit:
 	$(GO) test -short -count=1 ./...
 
-## bench: the Go micro-benchmarks
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+BENCH_DIR ?= bench
+## bench: micro-benchmarks (benchstat-ready bench/micro.txt) and the load scenarios (~6 min); rewrites docs/benchmarks.md
+bench: build
+	@mkdir -p $(BENCH_DIR)
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 -benchtime=1s ./... | tee $(BENCH_DIR)/micro.txt
+	$(GO) build -o bin/lookout-load ./cmd/lookout-load
+	./bin/lookout-load -lookout ./$(BIN) -scenario push-10k-groups -runs 3 -duration 15s > $(BENCH_DIR)/push-10k-groups.json
+	./bin/lookout-load -lookout ./$(BIN) -scenario push-10k-groups-nostore -runs 3 -duration 15s > $(BENCH_DIR)/push-10k-groups-nostore.json
+	./bin/lookout-load -lookout ./$(BIN) -scenario alert-latency -duration 40s > $(BENCH_DIR)/alert-latency.json
+	./bin/lookout-load -lookout ./$(BIN) -scenario rss-100k-groups -duration 30s > $(BENCH_DIR)/rss-100k-groups.json
+	./bin/lookout-load -update-doc docs/benchmarks.md -micro $(BENCH_DIR)/micro.txt $(BENCH_DIR)/*.json
 
 clean:
 	rm -rf bin
