@@ -90,6 +90,11 @@ type Options struct {
 	// inhibition, acknowledgements). Resolved messages are never muted:
 	// one is sent for every alert whose firing message was sent.
 	Mute MuteFunc
+	// Claimer, when not nil, is asked before each firing or resolved
+	// notification whether this instance sends it (lookouts sharing a
+	// Redis state backend and fed the same events notify once); a lost
+	// claim is recorded as DecisionSuppressedClaimed. See claim.go.
+	Claimer state.Claimer
 	// CheckSQL, when not nil, lets New check each SQL rule's statement
 	// (parse, bind against the schema, refuse what Query would refuse)
 	// without running it.
@@ -115,6 +120,7 @@ type Engine struct {
 	notify    NotifyFunc
 	record    RecordFunc
 	mute      MuteFunc
+	claimer   state.Claimer
 	log       *slog.Logger
 	vms       sync.Pool
 	seed      maphash.Seed
@@ -146,6 +152,7 @@ func New(rules []config.Rule, opts Options) (*Engine, error) {
 		notify:     opts.Notify,
 		record:     opts.Record,
 		mute:       opts.Mute,
+		claimer:    opts.Claimer,
 		log:        opts.Log,
 		seed:       maphash.MakeSeed(),
 		alerts:     map[string]instance{},
@@ -514,6 +521,9 @@ func (e *Engine) drop(fp string) {
 // emit records the transition or decision and, when notify is set, hands the
 // alert to the notifiers. Callers have persisted the state already.
 func (e *Engine) emit(a event.Alert, at time.Time, decision string, notify bool) {
+	if notify && !e.claim(a) {
+		decision, notify = DecisionSuppressedClaimed, false
+	}
 	if e.record != nil {
 		e.record(event.Transition{
 			Time:        at,
