@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,16 +19,23 @@ import (
 	"github.com/lookout-dev/lookout/internal/event"
 )
 
-// A request is one Write call's rows, already encoded into column values by
-// the caller's goroutine (so JSON encoding is spread over the callers rather
-// than serialised in the writer), or a flush request.
+// A request is one Write call's rows, or a flush, prune or AfterCommit
+// request. Events travel as they are and are encoded by the writer goroutine
+// (see WriteEvents); the other tables' rare rows arrive as column values.
 type request struct {
-	table string // one of the tables below; "" for a flush request
-	rows  [][]driver.Value
-	flush chan error // set on a flush request
-	prune *pruneRequest
-	after func(error) // set on an AfterCommit request
+	table  string // one of the tables below; "" for a flush request
+	rows   [][]driver.Value
+	events []*event.Event // the rows of an events request
+	// replace, on a windows request, makes its row replace the stored row
+	// of the same window (a re-emission with late: update).
+	replace bool
+	flush   chan error // set on a flush request
+	prune   *pruneRequest
+	after   func(error) // set on an AfterCommit request
 }
+
+// size is the number of rows req carries, for the backlog.
+func (req *request) size() int64 { return int64(len(req.rows) + len(req.events)) }
 
 type pruneRequest struct {
 	table, column string
@@ -55,18 +63,19 @@ var tables = []struct {
 
 // WriteEvents queues raw events for the events table. It blocks while the
 // writer's queue is full and fails only when ctx is done or the store is
-// closed. The events must not be modified afterwards; evs itself may be
-// reused once WriteEvents returns. Without Options.StoreEvents it does
-// nothing.
+// closed. Without Options.StoreEvents it does nothing.
+//
+// Ownership: the store keeps the event pointers (not evs itself, which may be
+// reused once WriteEvents returns) until the writer goroutine has appended
+// them, which is after WriteEvents returns; the events, their Fields and their
+// Raw bytes must not be modified afterwards. Encoding happens on the writer
+// goroutine, not the caller's: the caller is the ingest goroutine, which also
+// runs the windows, and the writer is otherwise waiting on DuckDB.
 func (s *Store) WriteEvents(ctx context.Context, evs []*event.Event) error {
 	if !s.opts.StoreEvents || len(evs) == 0 {
 		return s.checkOpen()
 	}
-	rows := make([][]driver.Value, len(evs))
-	for i, e := range evs {
-		rows[i] = []driver.Value{e.Time, e.Source, encodeFields(e.Fields), e.Flags.String(), validString(e.Raw)}
-	}
-	return s.enqueue(ctx, &request{table: "events", rows: rows})
+	return s.enqueue(ctx, &request{table: "events", events: slices.Clone(evs)})
 }
 
 // WriteRejected queues inputs that could not be parsed for the rejected
@@ -84,10 +93,13 @@ func (s *Store) WriteRejected(ctx context.Context, rs []event.Rejected) error {
 }
 
 // WriteWindow queues one closed window result. It blocks and fails like
-// WriteEvents. NaN and infinite values are stored as JSON null.
+// WriteEvents. NaN and infinite values are stored as JSON null. A window with
+// Update set (a re-emission corrected by late events) replaces the stored row
+// of the same pipeline, start, end and group instead of adding a second one,
+// so the table holds one row per window, the latest.
 func (s *Store) WriteWindow(ctx context.Context, w *event.Window) error {
 	row := []driver.Value{w.Pipeline, w.Start, w.End, encodeGroup(w), encodeValues(w), w.Count, w.Late}
-	return s.enqueue(ctx, &request{table: "windows", rows: [][]driver.Value{row}})
+	return s.enqueue(ctx, &request{table: "windows", rows: [][]driver.Value{row}, replace: w.Update})
 }
 
 // WriteTransition queues one alert transition for the alerts table. It
@@ -196,7 +208,7 @@ func (s *Store) enqueue(ctx context.Context, req *request) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("queueing rows for the store: %w", err)
 	}
-	n := int64(len(req.rows))
+	n := req.size()
 	s.backlog.Add(n)
 	select {
 	case s.queue <- req:
@@ -217,6 +229,16 @@ type writer struct {
 	seq       int64         // last alerts.seq used
 	failed    int64         // rows lost to errors, for the log
 	after     []func(error) // AfterCommit callbacks waiting for the next commit
+
+	// Scratch space reused for every event, so that encoding allocates
+	// nothing in the steady state.
+	buf  []byte         // the fields JSON of the event being appended
+	keys []string       // its sorted field names
+	row  []driver.Value // its column values
+	// The last source name boxed for the appender: consecutive events
+	// nearly always share it, and boxing a string allocates.
+	srcName string
+	srcVal  driver.Value
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -235,16 +257,44 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 			return nil, err
 		}
 	}
+	w.row = make([]driver.Value, len(tables[0].columns))
 	return w, nil
 }
 
+// eventsInsert is what the events appender runs over its buffered rows at
+// each commit. The appender's staging column for fields is VARCHAR and the
+// cast to JSON happens here, in DuckDB: appending to the JSON column itself
+// would make the driver run encoding/json over every value again (to
+// validate text we have just written), which cost twice what the cast does.
+const eventsInsert = `INSERT INTO events (ts, source, fields, flags, raw)
+	SELECT ts, source, fields::JSON, flags, raw FROM lookout_events`
+
 func (w *writer) openAppender(table string, columns []string) error {
-	a, err := duckdb.NewAppenderWithColumns(w.conn, "", "", table, columns)
+	var a *duckdb.Appender
+	var err error
+	if table == "events" {
+		a, err = newEventsAppender(w.conn, columns)
+	} else {
+		a, err = duckdb.NewAppenderWithColumns(w.conn, "", "", table, columns)
+	}
 	if err != nil {
 		return fmt.Errorf("creating appender for %s: %w", table, err)
 	}
 	w.appenders[table] = a
 	return nil
+}
+
+func newEventsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, error) {
+	ts, err := duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP_TZ)
+	if err != nil {
+		return nil, err
+	}
+	text, err := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	if err != nil {
+		return nil, err
+	}
+	types := []duckdb.TypeInfo{ts, text, text, text, text}
+	return duckdb.NewQueryAppender(conn, eventsInsert, "lookout_events", types, columns)
 }
 
 // run is the writer goroutine. It commits when BatchSize rows are buffered,
@@ -294,7 +344,15 @@ func (s *Store) run() {
 func (w *writer) append(req *request) {
 	a := w.appenders[req.table]
 	if a == nil { // a previous commit failed and could not reopen it
-		w.lose(req.table, int64(len(req.rows)), errors.New("no appender"))
+		w.lose(req.table, req.size(), errors.New("no appender"))
+		return
+	}
+	if req.events != nil {
+		w.appendEvents(a, req.events)
+		return
+	}
+	if req.replace {
+		w.replaceWindow(req.rows[0])
 		return
 	}
 	for _, row := range req.rows {
@@ -308,6 +366,85 @@ func (w *writer) append(req *request) {
 		}
 		w.buffered++
 	}
+}
+
+// appendEvents encodes and appends events. The column values go through
+// w.row and w.buf, reused from event to event: the appender copies them into
+// DuckDB's own vectors before AppendRow returns.
+func (w *writer) appendEvents(a *duckdb.Appender, evs []*event.Event) {
+	row := w.row
+	for _, e := range evs {
+		if e.Source != w.srcName || w.srcVal == nil {
+			w.srcName, w.srcVal = e.Source, e.Source
+		}
+		row[0] = e.Time
+		row[1] = w.srcVal
+		if e.Fields == nil {
+			row[2] = nil
+		} else {
+			w.buf, w.keys = appendFields(w.buf[:0], e.Fields, w.keys)
+			row[2] = w.buf
+		}
+		row[3] = e.Flags.String()
+		switch {
+		case len(e.Raw) == 0:
+			row[4] = ""
+		case utf8.Valid(e.Raw):
+			row[4] = e.Raw // no copy: the appender copies it into DuckDB
+		default:
+			row[4] = validString(e.Raw)
+		}
+		if err := a.AppendRow(row...); err != nil {
+			w.lose("events", 1, err)
+			continue
+		}
+		w.buffered++
+	}
+	clear(row) // do not keep the last event's bytes alive
+}
+
+// replaceWindow stores a re-emitted window in place of the row stored for it
+// before. It commits what is buffered (the earlier row may still be in the
+// appender), then deletes the old row and inserts the new one in one
+// transaction, so a reader sees the old row or the new one, never both or
+// neither. Re-emissions are rare (late events with late: update), and the
+// delete finds its row by start through DuckDB's zone maps, so this costs a
+// commit and a short statement each, not a table scan.
+func (w *writer) replaceWindow(row []driver.Value) {
+	if err := w.commit(); err != nil {
+		w.lose("windows", 1, fmt.Errorf("committing before replacing a window: %w", err))
+		return
+	}
+	ex, ok := w.conn.(driver.ExecerContext)
+	if !ok {
+		w.lose("windows", 1, errors.New("replacing a window: driver connection cannot execute"))
+		return
+	}
+	ctx := context.Background()
+	args := make([]driver.NamedValue, len(row))
+	for i, v := range row {
+		if raw, ok := v.(json.RawMessage); ok {
+			v = string(raw) // bound as text and cast to JSON in the statement
+		}
+		args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	steps := []struct {
+		q    string
+		args []driver.NamedValue
+	}{
+		{"BEGIN TRANSACTION", nil},
+		{`DELETE FROM windows WHERE pipeline = $1 AND start = $2 AND "end" = $3 AND grp::VARCHAR = $4`, args[:4]},
+		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7)`, args},
+		{"COMMIT", nil},
+	}
+	for _, st := range steps {
+		if _, err := ex.ExecContext(ctx, st.q, st.args); err != nil {
+			w.rollback(ex)
+			w.lose("windows", 1, fmt.Errorf("replacing a window: %w", err))
+			return
+		}
+	}
+	w.s.backlog.Add(-1)
 }
 
 // commit flushes every appender, which commits its rows. On an error the
@@ -435,6 +572,7 @@ func (w *writer) close() error {
 }
 
 // validString turns raw bytes into text DuckDB accepts: VARCHAR must be UTF-8.
+// The events path does the same without the copy for valid input.
 func validString(b []byte) string {
 	if utf8.Valid(b) {
 		return string(b)
@@ -442,27 +580,15 @@ func validString(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// The JSON columns get json.RawMessage because the appender runs
-// json.Marshal over whatever it is given for a JSON column: a string would be
-// stored as a JSON string, and RawMessage passes through as it is.
+// The JSON columns of windows and alerts get json.RawMessage because the
+// appender runs json.Marshal over whatever it is given for a JSON column: a
+// string would be stored as a JSON string, and RawMessage passes through as
+// it is. Their rows are few; events, which are many, take another way (see
+// eventsInsert).
 
-// encodeFields encodes an event's fields as a JSON object. encoding/json
-// refuses NaN and infinities, so on that error the fields are copied with
-// those numbers replaced by null.
-func encodeFields(f map[string]any) any {
-	if f == nil {
-		return nil
-	}
-	b, err := json.Marshal(f)
-	if err != nil {
-		b, err = json.Marshal(finiteOnly(f))
-		if err != nil {
-			return nil
-		}
-	}
-	return json.RawMessage(b)
-}
-
+// finiteOnly copies v with NaN and infinities replaced by null, which is how
+// appendFields writes them; the fuzz test compares against encoding/json
+// over its result.
 func finiteOnly(v any) any {
 	switch v := v.(type) {
 	case float64:

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// appendFields appends the JSON encoding of an event's fields to dst. It is
+// the hot half of storing raw events, so it replaces encoding/json's
+// reflection with a switch over the types preprocessing produces (float64,
+// string, bool, nil, []any and, inside arrays, map[string]any); anything
+// else is written as null, since the events table can only hold JSON values.
+// Keys are sorted, as encoding/json sorts them, so a stored row reads the same
+// from one event to the next; keys is scratch space for that, returned for
+// reuse.
+//
+// The output is what encoding/json would decode to the same value
+// (FuzzEncodeFields checks it), with two deliberate differences:
+// NaN and infinities become null instead of failing the whole event, and
+// '<', '>' and '&' are not escaped, because the text goes to DuckDB, not
+// into HTML.
+func appendFields(dst []byte, m map[string]any, keys []string) ([]byte, []string) {
+	keys = keys[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		dst = appendJSONValue(dst, m[k], 0)
+	}
+	return append(dst, '}'), keys
+}
+
+// maxEncodeDepth bounds the recursion through nested arrays and objects the
+// way the scanner bounds it when decoding; deeper values are written as null.
+const maxEncodeDepth = 10000
+
+func appendJSONValue(dst []byte, v any, depth int) []byte {
+	switch v := v.(type) {
+	case float64:
+		return appendJSONFloat(dst, v)
+	case string:
+		return appendJSONString(dst, v)
+	case bool:
+		return strconv.AppendBool(dst, v)
+	case nil:
+		return append(dst, "null"...)
+	case []any:
+		if depth >= maxEncodeDepth {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '[')
+		for i, x := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONValue(dst, x, depth+1)
+		}
+		return append(dst, ']')
+	case map[string]any:
+		if depth >= maxEncodeDepth {
+			return append(dst, "null"...)
+		}
+		// Objects inside arrays are rare; sorting their keys costs one
+		// small allocation, which is fine off the common path.
+		dst, _ = appendFields(dst, v, nil)
+		return dst
+	case float32:
+		return appendJSONFloat(dst, float64(v))
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(dst, v, 10)
+	}
+	return append(dst, "null"...)
+}
+
+// appendJSONFloat writes f the way encoding/json does (ES6 number formatting:
+// plain digits for 1e-6 ≤ |f| < 1e21, exponent form outside), and null for
+// NaN and infinities, which JSON cannot hold.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	// Integers, the common case (status codes, counts, epoch times), need
+	// no float formatting at all.
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		if f == 0 && math.Signbit(f) {
+			return append(dst, "-0"...)
+		}
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs < 1e-6 || abs >= 1e21 {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// Clean up e-09 to e-9, as encoding/json does.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// with encoding/json; U+2028 and U+2029 are escaped so the text is also valid
+// JavaScript, again as encoding/json does.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"testing"
+)
+
+func TestAppendFields(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fields map[string]any
+		want   string
+	}{
+		{"empty", map[string]any{}, `{}`},
+		{"sorted keys and scalar types", map[string]any{"status": 503.0, "service": "api", "ok": false, "gone": nil},
+			`{"gone":null,"ok":false,"service":"api","status":503}`},
+		{"numbers as encoding/json writes them", map[string]any{"a": 0.1, "b": -2.5e-7, "c": 1e21, "d": 123456789012345678.0, "e": 1e20, "f": math.Copysign(0, -1), "g": 1.5e300},
+			`{"a":0.1,"b":-2.5e-7,"c":1e+21,"d":123456789012345680,"e":100000000000000000000,"f":-0,"g":1.5e+300}`},
+		{"NaN and infinities become null", map[string]any{"nan": math.NaN(), "inf": math.Inf(1), "arr": []any{math.Inf(-1), 1.0}},
+			`{"arr":[null,1],"inf":null,"nan":null}`},
+		{"escapes", map[string]any{"q\"k": "line\nbreak\ttab \\ \x01 <&> \u2028"},
+			`{"q\"k":"line\nbreak\ttab \\ \u0001 <&> \u2028"}`},
+		{"invalid UTF-8 becomes U+FFFD (keys sorted by their bytes)", map[string]any{"k": "a\xffb", "\xfe": "x"},
+			`{"k":"a\ufffdb","\ufffd":"x"}`},
+		{"arrays and objects inside arrays", map[string]any{"tags": []any{"a", 1.0, true, nil, []any{}, map[string]any{"z": 1.0, "y": "v"}}},
+			`{"tags":["a",1,true,null,[],{"y":"v","z":1}]}`},
+		{"types preprocessing never makes are null", map[string]any{"ch": make(chan int)}, `{"ch":null}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := appendFields(nil, tc.fields, nil)
+			if string(got) != tc.want {
+				t.Errorf("appendFields\n got %s\nwant %s", got, tc.want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("not valid JSON: %s", got)
+			}
+		})
+	}
+}
+
+// FuzzEncodeFields checks appendFields against encoding/json: for any fields
+// built from a JSON document (the shapes decoding produces) plus a key, a
+// string and a number of the fuzzer's choosing (which may be invalid UTF-8,
+// NaN or infinite), the output is valid JSON that decodes to the same value
+// as encoding/json's encoding of the same fields with NaN and infinities
+// replaced by null.
+func FuzzEncodeFields(f *testing.F) {
+	f.Add([]byte(`{"service":"api","status":503,"latency":0.012}`), "k", "v", 1.5)
+	f.Add([]byte(`{"a":[1,"x",{"b":null}],"c":true}`), "\xff", "\xfe\x00\"", math.NaN())
+	f.Add([]byte(`{}`), "", "\u2028<>&", math.Inf(-1))
+	f.Add([]byte(`{"n":1e300,"m":-0,"s":"\u00e9\ud83d\ude00"}`), "x.y", "tab\t", 5e-324)
+	f.Fuzz(func(t *testing.T, doc []byte, key, str string, num float64) {
+		var m map[string]any
+		if json.Unmarshal(doc, &m) != nil || m == nil {
+			m = map[string]any{}
+		}
+		m[key+"_s"] = str
+		m[key+"_n"] = num
+		got, _ := appendFields(nil, m, nil)
+		if !json.Valid(got) {
+			t.Fatalf("not valid JSON: %q", got)
+		}
+		want, err := json.Marshal(finiteOnly(m))
+		if err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		var gv, wv any
+		if err := json.Unmarshal(got, &gv); err != nil {
+			t.Fatalf("decoding %q: %v", got, err)
+		}
+		if err := json.Unmarshal(want, &wv); err != nil {
+			t.Fatalf("decoding %q: %v", want, err)
+		}
+		if !reflect.DeepEqual(gv, wv) {
+			t.Fatalf("decoded values differ\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+func BenchmarkAppendFields(b *testing.B) {
+	fields := map[string]any{"ts": 1.75e12, "service": "svc-01234", "status": 200.0, "latency_ms": 12.34, "latency": 0.01234}
+	b.Run("appendFields", func(b *testing.B) {
+		var buf []byte
+		var keys []string
+		for b.Loop() {
+			buf, keys = appendFields(buf[:0], fields, keys)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(fields); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
