@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,8 @@ type Options struct {
 	// MaxAge is how long an entry is retried before it is given up; 0 means
 	// DefaultMaxAge.
 	MaxAge time.Duration
+	// MaxAges overrides MaxAge per notifier name (config max_age).
+	MaxAges map[string]time.Duration
 }
 
 // Dispatcher delivers alerts to notifiers through a durable outbox: see the
@@ -68,6 +71,19 @@ type Dispatcher struct {
 	log         *slog.Logger
 	externalURL string
 	maxAge      time.Duration
+	maxAges     map[string]time.Duration
+
+	// gmu guards open and sentAt, the grouping state: open holds, per
+	// notifier and group key, the Due of the batch still collecting
+	// alerts; sentAt when the group's last batch was sent, for
+	// group_interval. sentAt lives in memory only: after a restart a group
+	// may send sooner than group_interval, never later.
+	gmu    sync.Mutex
+	open   map[string]map[string]time.Time
+	sentAt map[string]map[string]time.Time
+
+	gaveUpMu sync.Mutex
+	gaveUp   map[string]int64
 
 	// wake has one channel per notifier, buffered 1: a send means "the
 	// outbox may have something new for you".
@@ -101,6 +117,10 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		log:         opts.Log,
 		externalURL: opts.ExternalURL,
 		maxAge:      opts.MaxAge,
+		maxAges:     map[string]time.Duration{},
+		open:        map[string]map[string]time.Time{},
+		sentAt:      map[string]map[string]time.Time{},
+		gaveUp:      map[string]int64{},
 		wake:        map[string]chan struct{}{},
 		done:        make(chan struct{}),
 	}
@@ -116,6 +136,13 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	for name, n := range opts.Notifiers {
 		d.notifiers[name] = n
 		d.wake[name] = make(chan struct{}, 1)
+		if ma := opts.MaxAges[name]; ma > 0 {
+			d.maxAges[name] = ma
+		}
+	}
+	if d.open, err = box.groups(); err != nil {
+		box.close()
+		return nil, fmt.Errorf("reading outbox groups in %s: %w", opts.OutboxPath, err)
 	}
 	counts, err := box.counts()
 	if err != nil {
@@ -148,7 +175,9 @@ func (d *Dispatcher) EnqueueAll(alerts ...event.Alert) error {
 	now := d.clk.Now()
 	items := make([]item, 0, len(alerts))
 	woken := map[string]bool{}
-	n := 0
+	var grouped []item
+	d.gmu.Lock()
+	defer d.gmu.Unlock()
 	for _, a := range alerts {
 		var names []string
 		for _, name := range a.Notify {
@@ -163,18 +192,29 @@ func (d *Dispatcher) EnqueueAll(alerts ...event.Alert) error {
 			names = append(names, name)
 			woken[name] = true
 		}
-		if len(names) > 0 {
-			items = append(items, item{names: names, e: entry{Alert: a, Enqueued: now}})
-			n += len(names)
+		for _, name := range names {
+			it := item{name: name, e: entry{Alert: a, Enqueued: now}}
+			if !a.Group.IsZero() {
+				it.e.Group = groupKey(a)
+				it.e.Due = d.due(name, it.e.Group, a.Group, now)
+				grouped = append(grouped, it)
+			}
+			items = append(items, it)
 		}
 	}
 	if len(items) == 0 {
 		return nil
 	}
 	if err := d.box.add(items); err != nil {
+		// The batches these would have opened stay open with nothing in
+		// them; the next alert of the group joins them, a little early.
 		return fmt.Errorf("enqueueing %d alerts: %w", len(items), err)
 	}
-	d.pending.Add(int64(n))
+	d.pending.Add(int64(len(items)))
+	for _, it := range grouped {
+		d.recordDecision(it.e.Alert, fmt.Sprintf("grouped for %s: waits for its group until %s",
+			it.name, it.e.Due.UTC().Format("15:04:05.000Z07:00")))
+	}
 	for name := range woken {
 		select {
 		case d.wake[name] <- struct{}{}:
@@ -252,14 +292,21 @@ func (d *Dispatcher) Close() error {
 // work is the sender of one notifier.
 func (d *Dispatcher) work(ctx context.Context, name string, n Notifier) {
 	log := d.log.With("notifier", name)
+	maxAge := d.maxAgeOf(name)
 	for ctx.Err() == nil {
-		key, e, ok, err := d.box.head(name)
+		// This pass reads the outbox anyway: a pending wake-up is spent.
+		select {
+		case <-d.wake[name]:
+		default:
+		}
+		now := d.clk.Now()
+		b, next, bad, err := d.box.pick(name, now)
 		if err != nil {
-			if key != nil {
+			if bad != nil {
 				// An entry we cannot decode can never be sent, and keeping
 				// it would block this notifier forever.
 				log.Error("dropping unreadable outbox entry", "err", err)
-				d.drop(log, name, key)
+				d.drop(log, name, bad)
 				continue
 			}
 			log.Error("reading outbox", "err", err)
@@ -268,73 +315,203 @@ func (d *Dispatcher) work(ctx context.Context, name string, n Notifier) {
 			}
 			continue
 		}
-		if !ok {
+		if len(b.entries) == 0 {
+			// Nothing due: wait for a new entry or for a group's wait to end.
+			var timer <-chan time.Time
+			stop := func() {}
+			if !next.IsZero() {
+				timer, stop = d.after(next.Sub(d.clk.Now()))
+			}
 			select {
 			case <-ctx.Done():
+				stop()
 				return
 			case <-d.wake[name]:
+			case <-timer:
 			}
+			stop()
 			continue
 		}
 
-		if age := d.clk.Now().Sub(e.Enqueued); age >= d.maxAge {
-			last := e.LastError
-			if last == "" {
-				last = "never attempted"
+		// Entries past their max age are given up, one by one; the rest of
+		// the batch goes out.
+		var keys [][]byte
+		var entries []entry
+		for i, e := range b.entries {
+			if age := now.Sub(e.Enqueued); age >= maxAge {
+				d.giveUp(log, name, b.keys[i], e, age)
+				continue
 			}
-			log.Error("giving up notification", "rule", e.Alert.Rule, "fingerprint", e.Alert.Fingerprint,
-				"age", age, "attempts", e.Attempts, "err", last)
-			d.drop(log, name, key)
-			d.recordDecision(e.Alert, fmt.Sprintf("failed: gave up after %s sending to %s: %s", age.Round(time.Second), name, last))
+			keys, entries = append(keys, b.keys[i]), append(entries, e)
+		}
+		if len(entries) == 0 {
 			continue
 		}
-
+		lead := entries[0]
+		alerts := make([]event.Alert, len(entries))
+		for i, e := range entries {
+			alerts[i] = e.Alert
+		}
 		err = n.Send(ctx, Message{
 			Receiver:    name,
-			Status:      StatusOf(e.Alert),
-			Alerts:      []event.Alert{e.Alert},
+			Status:      StatusOf(lead.Alert),
+			Alerts:      alerts,
 			ExternalURL: d.externalURL,
 		})
 		switch {
 		case err == nil:
-			d.drop(log, name, key)
-			d.recordDecision(e.Alert, "sent to "+name)
+			sent := "sent to " + name
+			if len(entries) > 1 {
+				sent = fmt.Sprintf("sent to %s in a group of %d", name, len(entries))
+			}
+			for i, e := range entries {
+				d.drop(log, name, keys[i])
+				d.recordDecision(e.Alert, sent)
+			}
+			d.groupSent(name, lead.Group)
 			continue
 		case ctx.Err() != nil:
-			// Shutting down interrupted the send; the entry stays for the
+			// Shutting down interrupted the send; the entries stay for the
 			// next Run and this attempt does not count.
 			return
 		case errors.Is(err, ErrPermanent):
-			log.Error("notification failed permanently", "rule", e.Alert.Rule, "fingerprint", e.Alert.Fingerprint, "err", err)
-			d.drop(log, name, key)
-			d.recordDecision(e.Alert, "failed: "+name+": "+err.Error())
+			log.Error("notification failed permanently", "rule", lead.Alert.Rule, "fingerprint", lead.Alert.Fingerprint, "alerts", len(entries), "err", err)
+			for i, e := range entries {
+				d.drop(log, name, keys[i])
+				d.recordDecision(e.Alert, "failed: "+name+": "+err.Error())
+			}
+			d.groupSent(name, lead.Group)
 			continue
 		}
 
-		e.Attempts++
-		e.LastError = err.Error()
-		if perr := d.box.put(name, key, e); perr != nil {
+		lead.Attempts++
+		lead.LastError = err.Error()
+		if perr := d.box.put(name, keys[0], lead); perr != nil {
 			log.Error("recording attempt in outbox", "err", perr)
 		}
-		wait := backoff(e.Attempts)
+		wait := backoff(lead.Attempts)
 		if ra, ok := retryAfterOf(err); ok && ra > 0 {
 			wait = ra
 		}
-		if e.Attempts == 1 {
-			log.Warn("notification failed, retrying", "rule", e.Alert.Rule, "fingerprint", e.Alert.Fingerprint, "err", err, "wait", wait)
-			d.recordDecision(e.Alert, "retrying "+name+": "+err.Error())
+		if lead.Attempts == 1 {
+			log.Warn("notification failed, retrying", "rule", lead.Alert.Rule, "fingerprint", lead.Alert.Fingerprint, "alerts", len(entries), "err", err, "wait", wait)
+			for _, e := range entries {
+				d.recordDecision(e.Alert, "retrying "+name+": "+err.Error())
+			}
 		} else {
-			log.Debug("notification failed again", "rule", e.Alert.Rule, "attempts", e.Attempts, "err", err, "wait", wait)
+			log.Debug("notification failed again", "rule", lead.Alert.Rule, "attempts", lead.Attempts, "err", err, "wait", wait)
 		}
 		// Never wait past the give-up time, so MaxAge is honoured even when
 		// the backoff or a Retry-After is long.
-		if left := e.Enqueued.Add(d.maxAge).Sub(d.clk.Now()); wait > left {
+		if left := lead.Enqueued.Add(maxAge).Sub(d.clk.Now()); wait > left {
 			wait = max(left, 0)
 		}
 		if !d.sleep(ctx, wait) {
 			return
 		}
 	}
+}
+
+// giveUp drops an entry that stayed undelivered for its notifier's max age,
+// and says so in the log, the history and the GaveUp counter.
+func (d *Dispatcher) giveUp(log *slog.Logger, name string, key []byte, e entry, age time.Duration) {
+	last := e.LastError
+	if last == "" {
+		last = "never attempted"
+	}
+	log.Error("giving up notification", "rule", e.Alert.Rule, "fingerprint", e.Alert.Fingerprint,
+		"age", age, "attempts", e.Attempts, "err", last)
+	d.drop(log, name, key)
+	d.gaveUpMu.Lock()
+	d.gaveUp[name]++
+	d.gaveUpMu.Unlock()
+	d.recordDecision(e.Alert, fmt.Sprintf("failed: gave up after %s sending to %s: %s", age.Round(time.Second), name, last))
+}
+
+// GaveUp returns, per notifier name, how many notifications this Dispatcher
+// gave up after their max age: a counter for /metrics and self-monitoring
+// (it starts at zero with each Dispatcher, e.g. after a reload that changed
+// the notifiers). Safe for concurrent use.
+func (d *Dispatcher) GaveUp() map[string]int64 {
+	d.gaveUpMu.Lock()
+	defer d.gaveUpMu.Unlock()
+	out := make(map[string]int64, len(d.notifiers))
+	for name := range d.notifiers {
+		out[name] = 0
+	}
+	for name, n := range d.gaveUp {
+		out[name] = n
+	}
+	return out
+}
+
+func (d *Dispatcher) maxAgeOf(name string) time.Duration {
+	if ma, ok := d.maxAges[name]; ok {
+		return ma
+	}
+	return d.maxAge
+}
+
+// groupSep separates the parts of a group key. It must survive the JSON
+// round trip through the outbox, which 0xff (invalid UTF-8) would not.
+const groupSep = 0x1f
+
+// groupKey is the batch an alert joins: its rule, its status (firing and
+// resolved alerts go out in separate messages, as Message has one Status)
+// and the values of its group_by labels.
+func groupKey(a event.Alert) string {
+	var b strings.Builder
+	b.WriteString(a.Rule)
+	b.WriteByte(groupSep)
+	b.WriteString(StatusOf(a))
+	for _, l := range a.Group.By {
+		b.WriteByte(groupSep)
+		b.WriteString(l)
+		b.WriteByte('=')
+		b.WriteString(a.Labels[l])
+	}
+	return b.String()
+}
+
+// due returns when a new entry of group key for notifier name may be sent:
+// with the batch still collecting, at its time; else group_wait from now, but
+// not before group_interval since the group's last batch. Callers hold gmu.
+func (d *Dispatcher) due(name, key string, g event.Grouping, now time.Time) time.Time {
+	open := d.open[name]
+	if open == nil {
+		open = map[string]time.Time{}
+		d.open[name] = open
+	}
+	if due, ok := open[key]; ok {
+		return due
+	}
+	due := now.Add(g.Wait)
+	if last, ok := d.sentAt[name][key]; ok && g.Interval > 0 {
+		due = maxTime(due, last.Add(g.Interval))
+	}
+	open[key] = due
+	return due
+}
+
+// groupSent closes the group's batch after it was sent or failed for good.
+func (d *Dispatcher) groupSent(name, key string) {
+	if key == "" {
+		return
+	}
+	d.gmu.Lock()
+	defer d.gmu.Unlock()
+	delete(d.open[name], key)
+	if d.sentAt[name] == nil {
+		d.sentAt[name] = map[string]time.Time{}
+	}
+	d.sentAt[name][key] = d.clk.Now()
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // drop deletes a delivered or abandoned entry.
@@ -399,16 +576,20 @@ func (d *Dispatcher) recordDecision(a event.Alert, decision string) {
 	})
 }
 
+// after returns a channel that fires once dur has passed on the dispatcher's
+// clock, and a function that releases it.
+func (d *Dispatcher) after(dur time.Duration) (<-chan time.Time, func()) {
+	if w, ok := d.clk.(Waiter); ok {
+		return w.After(dur), func() {}
+	}
+	t := time.NewTimer(dur)
+	return t.C, func() { t.Stop() }
+}
+
 // sleep waits for dur on the dispatcher's clock; false means ctx ended first.
 func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) bool {
-	var c <-chan time.Time
-	if w, ok := d.clk.(Waiter); ok {
-		c = w.After(dur)
-	} else {
-		t := time.NewTimer(dur)
-		defer t.Stop()
-		c = t.C
-	}
+	c, stop := d.after(dur)
+	defer stop()
 	select {
 	case <-ctx.Done():
 		return false

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/config"
@@ -660,4 +662,177 @@ func BenchmarkEnqueueAll100(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(alerts)), "ns/alert")
+}
+
+// groupAlert is a firing alert of rule SvcDown for one service of a team,
+// grouped by team.
+func groupAlert(service, team string, g event.Grouping) event.Alert {
+	a := alert("SvcDown", "fp-"+service, event.StateFiring, "ops")
+	a.Labels = map[string]string{"alertname": "SvcDown", "service": service, "team": team}
+	a.Group = g
+	return a
+}
+
+// handlerTransport delivers requests to an http.Handler in-process, so the
+// real webhook notifier can run inside a synctest bubble (which cannot wait
+// on network I/O).
+type handlerTransport struct{ h http.Handler }
+
+func (ht handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	ht.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// posts collects the webhook payloads the hook accepted.
+type posts struct {
+	mu  sync.Mutex
+	all []webhook.Payload
+}
+
+func (p *posts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var pl webhook.Payload
+	if err := json.NewDecoder(r.Body).Decode(&pl); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p.mu.Lock()
+	p.all = append(p.all, pl)
+	p.mu.Unlock()
+}
+
+// take returns the services of each payload since the last call.
+func (p *posts) take() [][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out [][]string
+	for _, pl := range p.all {
+		var svcs []string
+		for _, a := range pl.Alerts {
+			svcs = append(svcs, a.Labels["service"])
+		}
+		slices.Sort(svcs)
+		out = append(out, svcs)
+	}
+	p.all = nil
+	return out
+}
+
+// TestGrouping: three services of one team going bad within group_wait make
+// one webhook POST with three alerts; another team's alert goes in its own
+// POST at its own time; an ungrouped alert is not held up; a later alert of
+// the group waits for group_interval. Time is synctest's.
+func TestGrouping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hook := &posts{}
+		n, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, URL: "http://hook.test/hook"},
+			notify.Deps{HTTP: &http.Client{Transport: handlerTransport{hook}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		d, err := notify.NewDispatcher(notify.Options{
+			Notifiers:  map[string]notify.Notifier{"ops": n},
+			OutboxPath: filepath.Join(t.TempDir(), "outbox.db"),
+			Record:     rec.record,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done; d.Close() }()
+
+		g := event.Grouping{By: []string{"team"}, Wait: 10 * time.Second, Interval: time.Minute}
+		step := func(name string, sleep time.Duration, want [][]string) {
+			t.Helper()
+			time.Sleep(sleep)
+			synctest.Wait()
+			if got := hook.take(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: POSTs %v, want %v; decisions %q", name, got, want, rec.decisions())
+			}
+		}
+
+		if err := d.Enqueue(groupAlert("checkout", "web", g)); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Enqueue(alert("Disk", "fp-disk", event.StateFiring, "ops")); err != nil {
+			t.Fatal(err)
+		}
+		step("ungrouped goes at once, past the waiting group", 0, [][]string{{"api"}})
+		step("nothing within group_wait", 3*time.Second, nil)
+		if err := d.EnqueueAll(groupAlert("cart", "web", g), groupAlert("search", "web", g), groupAlert("db", "data", g)); err != nil {
+			t.Fatal(err)
+		}
+		step("still within group_wait", 7*time.Second-time.Millisecond, nil)
+		step("group_wait over: one POST with three alerts", time.Millisecond, [][]string{{"cart", "checkout", "search"}})
+		step("the data team waits its own group_wait", 3*time.Second-time.Millisecond, nil)
+		step("the data team's POST", time.Millisecond, [][]string{{"db"}})
+
+		// The web group was sent at +10s; a new alert of it at +13s waits
+		// until group_interval (1m) after that send.
+		if err := d.Enqueue(groupAlert("payments", "web", g)); err != nil {
+			t.Fatal(err)
+		}
+		step("within group_interval", 57*time.Second-time.Millisecond, nil)
+		step("group_interval over", time.Millisecond, [][]string{{"payments"}})
+
+		for _, fp := range []string{"fp-checkout", "fp-cart", "fp-search"} {
+			if !slices.Contains(rec.decisions(), fp+": sent to ops in a group of 3") {
+				t.Errorf("no group send recorded for %s: %q", fp, rec.decisions())
+			}
+			if !slices.ContainsFunc(rec.decisions(), func(d string) bool { return strings.HasPrefix(d, fp+": grouped for ops: ") }) {
+				t.Errorf("no grouped decision recorded for %s", fp)
+			}
+		}
+		if d.Pending() != 0 {
+			t.Errorf("Pending = %d, want 0", d.Pending())
+		}
+	})
+}
+
+// TestMaxAgePerNotifier: a notifier's own max age overrides the default,
+// giving up is counted per notifier.
+func TestMaxAgePerNotifier(t *testing.T) {
+	h := newHook(t)
+	h.set(func(h *hook) { h.down = true })
+	clk := notifytest.NewClock(t0)
+	rec := newRecorder()
+	r := start(t, notify.Options{
+		Notifiers:  map[string]notify.Notifier{"ops": h.notifier(t, "ops"), "pager": h.notifier(t, "pager")},
+		OutboxPath: filepath.Join(t.TempDir(), "outbox.db"),
+		Clock:      clk,
+		Record:     rec.record,
+		MaxAge:     time.Hour,
+		MaxAges:    map[string]time.Duration{"pager": 5 * time.Second},
+	})
+	if err := r.d.Enqueue(alert("HighCPU", "fp1", event.StateFiring, "ops", "pager")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(wait)
+	for {
+		if got := r.d.GaveUp(); got["pager"] == 1 {
+			if got["ops"] != 0 {
+				t.Errorf("GaveUp = %v, want ops still retrying", got)
+			}
+			break
+		}
+		select {
+		case w := <-clk.Waits():
+			if w > 0 && w <= 5*time.Second {
+				clk.Advance(w)
+			}
+		case <-deadline:
+			t.Fatalf("pager never gave up; GaveUp = %v, decisions %q", r.d.GaveUp(), rec.decisions())
+		}
+	}
+	if !slices.ContainsFunc(rec.decisions(), func(d string) bool {
+		return strings.HasPrefix(d, "fp1: failed: gave up after ") && strings.Contains(d, " sending to pager: ")
+	}) {
+		t.Errorf("decisions %q lack the pager give-up", rec.decisions())
+	}
+	if r.d.Pending() != 1 {
+		t.Errorf("Pending = %d, want the ops entry still queued", r.d.Pending())
+	}
 }

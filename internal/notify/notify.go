@@ -22,9 +22,10 @@ const (
 )
 
 // Message is what one notifier sends: one or more alerts (firing or resolved),
-// for one receiver. The Dispatcher builds one Message per outbox entry, so
-// today Alerts holds exactly one alert; channels must nevertheless handle
-// several. Notifiers must not modify the alerts.
+// for one receiver, all with the same status. The Dispatcher builds one
+// Message per outbox entry, or per batch when the rule groups its alerts
+// (group_by, group_wait), so channels must handle several. Notifiers must not
+// modify the alerts.
 type Message struct {
 	// Receiver is the name of the notifier (config notifiers[].name).
 	Receiver string

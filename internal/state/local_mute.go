@@ -83,8 +83,8 @@ func (l *Local) Silences(ctx context.Context) ([]Silence, error) {
 	return out, nil
 }
 
-// PutSilence validates and stores s, and forgets silences that expired more
-// than a day ago.
+// PutSilence validates and stores s, and forgets silences that had expired a
+// day before s was created (or starts, whichever is later).
 func (l *Local) PutSilence(ctx context.Context, s Silence) error {
 	if strings.TrimSpace(s.ID) == "" {
 		return errors.New("putting silence: empty id")
@@ -101,7 +101,13 @@ func (l *Local) PutSilence(ctx context.Context, s Silence) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cutoff := time.Now().Add(-keepExpired)
+	// Expiry is judged on the new silence's clock (when it was made), not
+	// this process's, so a caller on a test clock prunes consistently.
+	cutoff := s.CreatedAt
+	if s.StartsAt.After(cutoff) {
+		cutoff = s.StartsAt
+	}
+	cutoff = cutoff.Add(-keepExpired)
 	var stale []string
 	for id, old := range l.m.silences {
 		if id != s.ID && old.EndsAt.Before(cutoff) {
