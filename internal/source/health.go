@@ -103,6 +103,17 @@ func (h *Health) second(t time.Time) uint64 {
 // Rejected counts inputs that could not be parsed.
 func (h *Health) Rejected(n int) { h.rejected.Add(int64(n)) }
 
+// Submitted records a batch the sink took: its events and rejected inputs,
+// the bytes they came in, and that the source is up. It is what a broker
+// source calls after every successful Sink.Submit.
+func (h *Health) Submitted(events, rejected, bytes int) {
+	h.Received(events, bytes)
+	if rejected > 0 {
+		h.Rejected(rejected)
+	}
+	h.Success()
+}
+
 // Success records a successful receive, poll or scrape: the source is up.
 func (h *Health) Success() {
 	h.lastSuccess.Store(h.clk.Now().UnixNano())

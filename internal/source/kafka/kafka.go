@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/lookout-dev/lookout/internal/config"
-	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -45,11 +43,10 @@ func init() {
 
 // Source is one kafka source: one member of its consumer group.
 type Source struct {
-	name     string
-	deps     source.Deps
-	opts     []kgo.Opt
-	maxBytes int
-	text     bool
+	name string
+	deps source.Deps
+	opts []kgo.Opt
+	dec  *source.Decoder
 }
 
 // New returns a kafka source for cfg. It checks the configuration (TLS files,
@@ -66,10 +63,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if group == "" {
 		group = config.DefaultConsumerGroup
 	}
-	s := &Source{name: cfg.Name, deps: d, maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text"}
-	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultMaxMessageBytes
-	}
+	s := &Source{name: cfg.Name, deps: d, dec: source.NewDecoder(cfg, d)}
 	start := kgo.NewOffset().AtStart()
 	switch cfg.Start {
 	case "", "earliest":
@@ -99,7 +93,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		// A record larger than max_message_bytes must still be fetched
 		// (to be rejected and committed past), so the fetch limit is kept
 		// above it.
-		kgo.FetchMaxPartitionBytes(int32(max(s.maxBytes*2, 1<<20))),
+		kgo.FetchMaxPartitionBytes(int32(max(s.dec.MaxBytes()*2, 1<<20))),
 	}
 	if t := cfg.TLS; t.Enabled || t.CAFile != "" || t.CertFile != "" {
 		tc, err := tlsConfig(t)
@@ -171,40 +165,13 @@ func (s *Source) Raw() *source.Ring { return s.deps.Raw }
 // When ctx is done Run leaves the group after committing the offsets of
 // batches already acknowledged; the others are redelivered to the group.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
-	attempt := 0
-	for {
-		ok, err := s.consume(ctx, sink)
-		if ctx.Err() != nil {
-			s.deps.Health.SetConnected(false)
-			return nil
-		}
-		if ok {
-			attempt = 0
-		}
-		s.deps.Health.Failure(err)
-		d := backoff(attempt)
-		attempt++
-		s.deps.Log.Warn("kafka consumer failed, reconnecting", "source", s.name, "err", err, "backoff", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	source.Reconnect(ctx, reconnect, s.deps.Health, s.deps.Log, s.name, "kafka consumer failed, reconnecting",
+		func(ctx context.Context) (bool, error) { return s.consume(ctx, sink) })
+	return nil
 }
 
-// backoff is the delay before reconnect attempt n (from 0): doubling from 1s
-// to at most 1m, then spread over [d/2, d) so that many lookouts that lost the
-// same broker do not come back in lockstep.
-func backoff(n int) time.Duration {
-	d := maxBackoff
-	if n < 6 {
-		d = min(minBackoff<<n, maxBackoff)
-	}
-	return d/2 + rand.N(d/2)
-}
+// reconnect is the backoff between clients: 1s doubling to 1m, jittered.
+var reconnect = source.Backoff{Min: minBackoff, Max: maxBackoff}
 
 // consume runs one client until ctx is done or the brokers cannot be
 // reached. ok reports whether it got as far as consuming.
@@ -282,57 +249,22 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 // committable, and hands it over.
 func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key partKey, recs []*kgo.Record) error {
 	now := s.deps.Clock.Now()
-	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(recs))}
-	var rejected []event.Rejected
-	size := 0
+	c := source.NewCollector(s.name, len(recs))
 	for _, r := range recs {
-		size += len(r.Value)
-		e, rej := s.decode(r.Value, r.Timestamp, now)
-		if rej != nil {
-			rejected = append(rejected, *rej)
-			continue
+		ts := r.Timestamp
+		if ts.Unix() <= 0 {
+			ts = time.Time{} // no broker time
 		}
-		b.Events = append(b.Events, e)
+		e, rej := s.dec.Decode(r.Value, ts, now)
+		c.Add(len(r.Value), e, rej)
 	}
 	last := recs[len(recs)-1]
-	b.Ack = t.add(key, kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
-	if err := sink.Submit(ctx, b, rejected); err != nil {
+	c.Batch.Ack = t.add(key, kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
+	if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 		return err
 	}
-	s.deps.Health.Received(len(b.Events), size)
-	if len(rejected) > 0 {
-		s.deps.Health.Rejected(len(rejected))
-	}
-	s.deps.Health.Success()
+	s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	return nil
-}
-
-// decode turns one message into an event, or into a rejected input with the
-// reason. Every message goes into the raw ring as received. ts is the
-// broker's timestamp, which stands when the message has no time field.
-func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.Rejected) {
-	if len(value) > s.maxBytes {
-		s.deps.Raw.Add(now, value[:s.maxBytes])
-		return nil, &event.Rejected{Time: now, Source: s.name, Raw: value[:s.maxBytes],
-			Reason: fmt.Sprintf("message of %d bytes is larger than max_message_bytes %d", len(value), s.maxBytes)}
-	}
-	s.deps.Raw.Add(now, value)
-	var fields map[string]any
-	if s.text {
-		fields = map[string]any{"message": string(value)}
-	} else {
-		f, err := s.deps.Pre.DecodeFields(value)
-		if err != nil {
-			return nil, &event.Rejected{Time: now, Source: s.name, Raw: value, Reason: err.Error()}
-		}
-		fields = f
-	}
-	e := &event.Event{Time: ts, Source: s.name, Raw: value, Fields: fields}
-	if ts.IsZero() || ts.Unix() <= 0 {
-		e.Time = time.Time{}
-	}
-	s.deps.Pre.Apply(e, now)
-	return e, nil
 }
 
 var _ source.Source = (*Source)(nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
+	"github.com/lookout-dev/lookout/internal/source/sourcetest"
 )
 
 // cluster starts an in-process Kafka cluster (kfake speaks the wire
@@ -68,61 +68,6 @@ func eventJSON(id int) []byte {
 	return fmt.Appendf(nil, `{"id":%d,"service":"api","ts":%d}`, id, time.Now().UnixMilli())
 }
 
-// ackSink records what a source handed over and acknowledges each batch
-// as lookout would once its windows are stored, unless hold is set.
-type ackSink struct {
-	mu       sync.Mutex
-	events   []*event.Event
-	rejected []event.Rejected
-	acked    map[float64]int // event id → times acked
-	hold     bool
-	held     []event.Batch
-	ackErr   error
-}
-
-func newAckSink() *ackSink { return &ackSink{acked: map[float64]int{}} }
-
-func (s *ackSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejected) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.events = append(s.events, b.Events...)
-	s.rejected = append(s.rejected, rej...)
-	hold, ackErr := s.hold, s.ackErr
-	if hold {
-		s.held = append(s.held, b)
-	} else if ackErr == nil {
-		for _, e := range b.Events {
-			id, _ := e.Number("id")
-			s.acked[id]++
-		}
-	}
-	s.mu.Unlock()
-	if !hold && b.Ack != nil {
-		b.Ack(ackErr)
-	}
-	return nil
-}
-
-func (s *ackSink) TrySubmit(b event.Batch, rej []event.Rejected) error {
-	return s.Submit(context.Background(), b, rej)
-}
-
-func (s *ackSink) counts() (events, rejected int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.events), len(s.rejected)
-}
-
-func (s *ackSink) ackedIDs() map[float64]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.acked)
-}
-
-var _ source.Sink = (*ackSink)(nil)
-
 func newSource(t testing.TB, c *kfake.Cluster, mod func(*config.Source)) *Source {
 	t.Helper()
 	cfg := config.Source{
@@ -140,39 +85,6 @@ func newSource(t testing.TB, c *kfake.Cluster, mod func(*config.Source)) *Source
 }
 
 // run starts s and returns a function that cancels it and waits for Run.
-func run(t testing.TB, s *Source, sink source.Sink) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, sink) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("Run did not return within 30s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // committedAtEnd reports whether the group's committed offsets equal every
 // partition's end offset, and describes both when they do not.
@@ -208,12 +120,12 @@ func TestConsumeAckCommit(t *testing.T) {
 	}
 	produce(t, c, "orders", values...)
 	s := newSource(t, c, nil)
-	sink := newAckSink()
-	run(t, s, sink)
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
 
-	waitFor(t, 20*time.Second, "300 events", func() bool { n, _ := sink.counts(); return n == 300 })
-	waitFor(t, 10*time.Second, "commits at the end offsets", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
-	ids := sink.ackedIDs()
+	sourcetest.WaitFor(t, 20*time.Second, "300 events", func() bool { n, _ := sink.Counts(); return n == 300 })
+	sourcetest.WaitFor(t, 10*time.Second, "commits at the end offsets", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+	ids := sink.AckedIDs()
 	for i := range 300 {
 		if ids[float64(i)] != 1 {
 			t.Errorf("event %d acked %d times, want 1", i, ids[float64(i)])
@@ -237,15 +149,13 @@ func TestEventTime(t *testing.T) {
 	c := cluster(t, "orders", 1)
 	produce(t, c, "orders", []byte(`{"id":1,"ts":"2030-01-02T03:04:05Z"}`), []byte(`{"id":2}`))
 	s := newSource(t, c, nil)
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.counts(); return n == 2 })
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	if got := sink.events[0].Time; !got.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) {
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.Counts(); return n == 2 })
+	if got := sink.Events()[0].Time; !got.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Errorf("event with ts: time %v", got)
 	}
-	if e := sink.events[1]; time.Since(e.Time) > time.Minute || e.Flags&event.FlagNoTimestamp != 0 {
+	if e := sink.Events()[1]; time.Since(e.Time) > time.Minute || e.Flags&event.FlagNoTimestamp != 0 {
 		t.Errorf("event without ts: time %v flags %v, want the record's timestamp and no flag", e.Time, e.Flags)
 	}
 }
@@ -269,13 +179,11 @@ func TestBadMessages(t *testing.T) {
 		cfg.MaxMessageBytes = 1000
 		cfg.Fields = map[string]config.Field{"status": {Type: "number"}}
 	})
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 20*time.Second, "3 events and 4 rejected", func() bool { n, r := sink.counts(); return n == 3 && r == 4 })
-	waitFor(t, 10*time.Second, "commit past the bad messages", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 20*time.Second, "3 events and 4 rejected", func() bool { n, r := sink.Counts(); return n == 3 && r == 4 })
+	sourcetest.WaitFor(t, 10*time.Second, "commit past the bad messages", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
 
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
 	want := []struct{ raw, reason string }{
 		{"not json", "invalid JSON"},
 		{"[1,2,3]", "not a JSON object"},
@@ -284,14 +192,14 @@ func TestBadMessages(t *testing.T) {
 	}
 	for i, w := range want {
 		t.Run(w.raw[:min(len(w.raw), 10)], func(t *testing.T) {
-			r := sink.rejected[i]
+			r := sink.Rejected()[i]
 			if r.Source != "orders" || string(r.Raw) != w.raw || !strings.Contains(r.Reason, w.reason) {
 				t.Errorf("rejected = {%s %.20q %q}, want source orders, raw %.20q, reason containing %q", r.Source, r.Raw, r.Reason, w.raw, w.reason)
 			}
 		})
 	}
 	// A field of the wrong type is kept, flagged, as preprocessing says.
-	if e := sink.events[1]; e.Flags&event.FlagBadType == 0 {
+	if e := sink.Events()[1]; e.Flags&event.FlagBadType == 0 {
 		t.Errorf("event with status \"five hundred\": flags %v, want bad_type", e.Flags)
 	}
 	if h := s.Health().Snapshot(); h.Rejected != 4 {
@@ -306,13 +214,11 @@ func TestTextPayload(t *testing.T) {
 	c := cluster(t, "orders", 1)
 	produce(t, c, "orders", []byte(`disk full on /var`), []byte(`{"not":"parsed"}`))
 	s := newSource(t, c, func(cfg *config.Source) { cfg.Payload = "text" })
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.counts(); return n == 2 })
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.Counts(); return n == 2 })
 	for i, want := range []string{`disk full on /var`, `{"not":"parsed"}`} {
-		if got := sink.events[i].Fields["message"]; got != want {
+		if got := sink.Events()[i].Fields["message"]; got != want {
 			t.Errorf("event %d message = %v, want %q", i, got, want)
 		}
 	}
@@ -341,31 +247,29 @@ func TestUnackedAreRedelivered(t *testing.T) {
 			produce(t, c, "orders", first...)
 
 			a := newSource(t, c, nil)
-			sinkA := newAckSink()
-			stopA := run(t, a, sinkA)
-			waitFor(t, 20*time.Second, "100 events at A", func() bool { n, _ := sinkA.counts(); return n == 100 })
-			waitFor(t, 10*time.Second, "A's commit", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+			sinkA := sourcetest.NewAckSink()
+			stopA := sourcetest.Run(t, a, sinkA)
+			sourcetest.WaitFor(t, 20*time.Second, "100 events at A", func() bool { n, _ := sinkA.Counts(); return n == 100 })
+			sourcetest.WaitFor(t, 10*time.Second, "A's commit", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
 
-			sinkA.mu.Lock()
-			sinkA.hold, sinkA.ackErr = tc.ackErr == nil, tc.ackErr
-			sinkA.mu.Unlock()
+			sinkA.Set(tc.ackErr == nil, tc.ackErr)
 			var second [][]byte
 			for i := 100; i < 150; i++ {
 				second = append(second, eventJSON(i))
 			}
 			produce(t, c, "orders", second...)
-			waitFor(t, 20*time.Second, "150 events at A", func() bool { n, _ := sinkA.counts(); return n == 150 })
+			sourcetest.WaitFor(t, 20*time.Second, "150 events at A", func() bool { n, _ := sinkA.Counts(); return n == 150 })
 			stopA()
 			if ok, desc := committedAtEnd(c, "lookout", "orders"); ok {
 				t.Fatalf("committed past unacknowledged records: %s", desc)
 			}
 
 			b := newSource(t, c, nil)
-			sinkB := newAckSink()
-			run(t, b, sinkB)
-			waitFor(t, 20*time.Second, "50 events at B", func() bool { n, _ := sinkB.counts(); return n >= 50 })
-			waitFor(t, 10*time.Second, "B's commit", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
-			ids := sinkB.ackedIDs()
+			sinkB := sourcetest.NewAckSink()
+			sourcetest.Run(t, b, sinkB)
+			sourcetest.WaitFor(t, 20*time.Second, "50 events at B", func() bool { n, _ := sinkB.Counts(); return n >= 50 })
+			sourcetest.WaitFor(t, 10*time.Second, "B's commit", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+			ids := sinkB.AckedIDs()
 			if len(ids) != 50 {
 				t.Errorf("B acked %d distinct events, want the 50 A left", len(ids))
 			}
@@ -388,8 +292,8 @@ func TestRebalance(t *testing.T) {
 	c := cluster(t, "orders", 4)
 	const total = 4000
 	a := newSource(t, c, nil)
-	sinkA := newAckSink()
-	run(t, a, sinkA)
+	sinkA := sourcetest.NewAckSink()
+	sourcetest.Run(t, a, sinkA)
 
 	produced := make(chan struct{})
 	go func() {
@@ -403,11 +307,11 @@ func TestRebalance(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // a stream, not one burst
 		}
 	}()
-	waitFor(t, 20*time.Second, "A consuming", func() bool { n, _ := sinkA.counts(); return n > 0 })
+	sourcetest.WaitFor(t, 20*time.Second, "A consuming", func() bool { n, _ := sinkA.Counts(); return n > 0 })
 	b := newSource(t, c, nil)
-	sinkB := newAckSink()
-	run(t, b, sinkB)
-	waitFor(t, 20*time.Second, "both members assigned", func() bool {
+	sinkB := sourcetest.NewAckSink()
+	sourcetest.Run(t, b, sinkB)
+	sourcetest.WaitFor(t, 20*time.Second, "both members assigned", func() bool {
 		gi := c.GroupInfo("lookout")
 		if gi == nil || len(gi.Members) != 2 {
 			return false
@@ -420,10 +324,10 @@ func TestRebalance(t *testing.T) {
 		return true
 	})
 	<-produced
-	waitFor(t, 30*time.Second, "commits at the end offsets", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
+	sourcetest.WaitFor(t, 30*time.Second, "commits at the end offsets", func() bool { ok, _ := committedAtEnd(c, "lookout", "orders"); return ok })
 
-	union := sinkA.ackedIDs()
-	for id, n := range sinkB.ackedIDs() {
+	union := sinkA.AckedIDs()
+	for id, n := range sinkB.AckedIDs() {
 		union[id] += n
 	}
 	missing := 0
@@ -435,7 +339,7 @@ func TestRebalance(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d events were never acknowledged", missing, total)
 	}
-	if n, _ := sinkB.counts(); n == 0 {
+	if n, _ := sinkB.Counts(); n == 0 {
 		t.Errorf("the second member got nothing: no rebalance happened")
 	}
 }
@@ -453,14 +357,14 @@ func TestLag(t *testing.T) {
 	}
 	produce(t, c, "orders", vs...)
 	s := newSource(t, c, nil)
-	sink := &blockingSink{ackSink: newAckSink(), release: make(chan struct{})}
-	run(t, s, sink)
-	waitFor(t, 20*time.Second, "the first batch", func() bool { n, _ := sink.counts(); return n == 50 })
+	sink := &blockingSink{AckSink: sourcetest.NewAckSink(), release: make(chan struct{})}
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 20*time.Second, "the first batch", func() bool { n, _ := sink.Counts(); return n == 50 })
 	produce(t, c, "orders", vs...)
 	// The second poll is blocked in Submit; once released, the lag it saw
 	// (0 after it) is reported.
 	close(sink.release)
-	waitFor(t, 20*time.Second, "100 events", func() bool { n, _ := sink.counts(); return n == 100 })
+	sourcetest.WaitFor(t, 20*time.Second, "100 events", func() bool { n, _ := sink.Counts(); return n == 100 })
 	if h := s.Health().Snapshot(); h.Lag != 0 {
 		t.Errorf("lag = %d after catching up, want 0", h.Lag)
 	}
@@ -468,7 +372,7 @@ func TestLag(t *testing.T) {
 
 // blockingSink blocks every submission after the first until release is closed.
 type blockingSink struct {
-	*ackSink
+	*sourcetest.AckSink
 	n       int
 	release chan struct{}
 }
@@ -482,7 +386,7 @@ func (s *blockingSink) Submit(ctx context.Context, b event.Batch, rej []event.Re
 			return ctx.Err()
 		}
 	}
-	return s.ackSink.Submit(ctx, b, rej)
+	return s.AckSink.Submit(ctx, b, rej)
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -518,8 +422,8 @@ func TestUnreachableBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s, newAckSink())
-	waitFor(t, 20*time.Second, "a recorded failure", func() bool { return s.Health().Snapshot().LastError != "" })
+	sourcetest.Run(t, s, sourcetest.NewAckSink())
+	sourcetest.WaitFor(t, 20*time.Second, "a recorded failure", func() bool { return s.Health().Snapshot().LastError != "" })
 	if h := s.Health().Snapshot(); h.Up || !strings.Contains(h.LastError, "connecting to kafka") {
 		t.Errorf("health = up %v error %q, want down with a connecting error", h.Up, h.LastError)
 	}
@@ -528,8 +432,8 @@ func TestUnreachableBroker(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute, time.Minute} {
 		for range 20 {
-			if d := backoff(n); d < want/2 || d >= want {
-				t.Fatalf("backoff(%d) = %v, want in [%v, %v)", n, d, want/2, want)
+			if d := reconnect.Delay(n); d < want/2 || d > want {
+				t.Fatalf("reconnect.Delay(%d) = %v, want in [%v, %v]", n, d, want/2, want)
 			}
 		}
 	}

@@ -138,7 +138,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			if err != nil {
 				s.deps.Health.Failure(err)
 				failures++
-				if !sleep(ctx, s.backoff(failures)) {
+				if !source.Sleep(ctx, s.backoff(failures)) {
 					return nil
 				}
 				continue
@@ -159,7 +159,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		} else {
 			failures = 0
 		}
-		if !sleep(ctx, wait) {
+		if !source.Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -339,24 +339,7 @@ func (s *Source) submit(ctx context.Context, t *tail, sink source.Sink) error {
 // interval doubled per failure up to maxBackoff, with up to 50% jitter so
 // that many sources do not retry in step.
 func (s *Source) backoff(failures int) time.Duration {
-	d := s.interval
-	for i := 1; i < failures && d < maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, maxBackoff)
-	return d/2 + time.Duration(s.Rand(int64(d/2)+1))
-}
-
-// sleep waits d or until ctx is done, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return source.Backoff{Min: s.interval, Max: maxBackoff, Rand: s.Rand}.Delay(failures - 1)
 }
 
 var _ source.Source = (*Source)(nil)

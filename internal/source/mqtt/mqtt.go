@@ -259,12 +259,8 @@ func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) 
 			return
 		}
 		s.deps.Health.Failure(fmt.Errorf("subscribing: %w", err))
-		t := time.NewTimer(s.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !source.Sleep(ctx, s.backoff(attempt)) {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -273,20 +269,13 @@ func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) 
 // while lookout is full. With QoS above 0 the batch's Ack acknowledges every
 // message of it, the rejected ones included (they are stored too).
 func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []message, redeliver chan<- struct{}) error {
-	b := event.Batch{Source: s.name}
-	var rejected []event.Rejected
-	size := 0
+	c := source.NewCollector(s.name, len(msgs))
 	for _, m := range msgs {
-		size += len(m.pub.Payload)
 		e, rej := s.event(m)
-		if rej != nil {
-			rejected = append(rejected, *rej)
-			continue
-		}
-		b.Events = append(b.Events, e)
+		c.Add(len(m.pub.Payload), e, rej)
 	}
 	if s.qos > 0 {
-		b.Ack = func(err error) {
+		c.Batch.Ack = func(err error) {
 			if err != nil {
 				// Nothing can be un-acknowledged in MQTT: only a new
 				// connection makes the broker send these again.
@@ -303,14 +292,10 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []message, r
 			}
 		}
 	}
-	if err := sink.Submit(ctx, b, rejected); err != nil {
+	if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 		return fmt.Errorf("submitting messages: %w", err)
 	}
-	s.deps.Health.Received(len(b.Events), size)
-	if len(rejected) > 0 {
-		s.deps.Health.Rejected(len(rejected))
-	}
-	s.deps.Health.Success()
+	s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	return nil
 }
 
@@ -365,12 +350,7 @@ func (s *Source) reconnectBackoff(attempt int) time.Duration {
 // random) so that many lookouts do not reconnect in step after a broker
 // restart.
 func (s *Source) backoff(attempt int) time.Duration {
-	d := minBackoff
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, maxBackoff)
-	return d/2 + time.Duration(s.Rand(int64(d/2)+1))
+	return source.Backoff{Min: minBackoff, Max: maxBackoff, Rand: s.Rand}.Delay(attempt - 1)
 }
 
 var _ source.Source = (*Source)(nil)

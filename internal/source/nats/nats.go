@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/lookout-dev/lookout/internal/config"
-	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -49,8 +47,7 @@ type Source struct {
 	stream        string
 	ackWait       time.Duration
 	maxAckPending int
-	maxBytes      int
-	text          bool
+	dec           *source.Decoder
 }
 
 // New returns a nats source for cfg; it connects in Run.
@@ -65,16 +62,13 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	s := &Source{
 		name: cfg.Name, deps: d, url: cfg.URL, subject: cfg.Subject, durable: cfg.Durable,
 		stream: cfg.Stream, ackWait: cfg.AckWait.D(), maxAckPending: cfg.MaxAckPending,
-		maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text",
+		dec: source.NewDecoder(cfg, d),
 	}
 	if s.ackWait <= 0 {
 		s.ackWait = DefaultAckWait
 	}
 	if s.maxAckPending <= 0 {
 		s.maxAckPending = DefaultMaxAckPending
-	}
-	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultMaxMessageBytes
 	}
 	return s, nil
 }
@@ -88,42 +82,16 @@ func (s *Source) Health() *source.Health { return s.deps.Health }
 // Raw returns the source's ring of raw messages.
 func (s *Source) Raw() *source.Ring { return s.deps.Raw }
 
-// backoff is the delay before reconnect attempt n (from 0): doubling from 1s
-// to at most 1m, spread over [d/2, d) so that clients do not reconnect in
-// lockstep.
-func backoff(n int) time.Duration {
-	d := maxBackoff
-	if n < 6 {
-		d = min(minBackoff<<n, maxBackoff)
-	}
-	return d/2 + rand.N(d/2)
-}
+// reconnect is the backoff between connections and between failed pulls:
+// 1s doubling to 1m, jittered.
+var reconnect = source.Backoff{Min: minBackoff, Max: maxBackoff}
 
 // Run consumes until ctx is done. The connection reconnects by itself with
 // the same backoff as the first connect: exponential with jitter, 1s to 1m.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
-	attempt := 0
-	for {
-		ok, err := s.session(ctx, sink)
-		s.deps.Health.SetConnected(false)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if ok {
-			attempt = 0
-		}
-		s.deps.Health.Failure(err)
-		d := backoff(attempt)
-		attempt++
-		s.deps.Log.Warn("nats source failed, retrying", "source", s.name, "err", err, "backoff", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	source.Reconnect(ctx, reconnect, s.deps.Health, s.deps.Log, s.name, "nats source failed, retrying",
+		func(ctx context.Context) (bool, error) { return s.session(ctx, sink) })
+	return nil
 }
 
 func (s *Source) session(ctx context.Context, sink source.Sink) (ok bool, err error) {
@@ -131,7 +99,7 @@ func (s *Source) session(ctx context.Context, sink source.Sink) (ok bool, err er
 	nc, err := nats.Connect(s.url,
 		nats.Name("lookout "+s.name),
 		nats.MaxReconnects(-1),
-		nats.CustomReconnectDelay(func(attempts int) time.Duration { return backoff(attempts - 1) }),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration { return reconnect.Delay(attempts - 1) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			s.deps.Health.SetConnected(false)
 			if err != nil {
@@ -184,22 +152,15 @@ func (s *Source) runCore(ctx context.Context, nc *nats.Conn, sink source.Sink) (
 		case m = <-ch:
 		}
 		now := s.deps.Clock.Now()
-		b := event.Batch{Source: s.name}
-		var rejected []event.Rejected
-		size := 0
+		c := source.NewCollector(s.name, 0)
 		take := func(m *nats.Msg) {
-			size += len(m.Data)
-			e, rej := s.decode(m.Data, time.Time{}, now)
-			if rej != nil {
-				rejected = append(rejected, *rej)
-				return
+			if e, rej := s.dec.Decode(m.Data, time.Time{}, now); c.Add(len(m.Data), e, rej) {
+				e.Fields["subject"] = m.Subject
 			}
-			e.Fields["subject"] = m.Subject
-			b.Events = append(b.Events, e)
 		}
 		take(m)
 	drain:
-		for len(b.Events)+len(rejected) < coreBatch {
+		for c.Len() < coreBatch {
 			select {
 			case m := <-ch:
 				take(m)
@@ -207,10 +168,10 @@ func (s *Source) runCore(ctx context.Context, nc *nats.Conn, sink source.Sink) (
 				break drain
 			}
 		}
-		if err := sink.Submit(ctx, b, rejected); err != nil {
+		if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 			return true, nil
 		}
-		s.count(len(b.Events), len(rejected), size)
+		s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	}
 }
 
@@ -275,7 +236,7 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 			s.deps.Health.Failure(fmt.Errorf("pulling from %s: %w", s.durable, err))
 			select {
 			case <-ctx.Done():
-			case <-time.After(backoff(failures - 1)):
+			case <-time.After(reconnect.Delay(failures - 1)):
 			}
 			continue
 		}
@@ -311,26 +272,19 @@ func (s *Source) reportLag(msgs []jetstream.Msg) {
 // each of them.
 func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstream.Msg, fl *inflight) error {
 	now := s.deps.Clock.Now()
-	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(msgs))}
-	var rejected []event.Rejected
-	size := 0
+	c := source.NewCollector(s.name, len(msgs))
 	for _, m := range msgs {
 		var ts time.Time
-		if md, err := m.Metadata(); err == nil {
-			ts = md.Timestamp
+		if md, err := m.Metadata(); err == nil && !md.Timestamp.IsZero() {
+			ts = md.Timestamp.UTC()
 		}
-		size += len(m.Data())
-		e, rej := s.decode(m.Data(), ts, now)
-		if rej != nil {
-			rejected = append(rejected, *rej)
-			continue
+		if e, rej := s.dec.Decode(m.Data(), ts, now); c.Add(len(m.Data()), e, rej) {
+			e.Fields["subject"] = m.Subject()
 		}
-		e.Fields["subject"] = m.Subject()
-		b.Events = append(b.Events, e)
 	}
 	key := &msgs
 	fl.add(key)
-	b.Ack = func(err error) {
+	c.Batch.Ack = func(err error) {
 		fl.remove(key)
 		for _, m := range msgs {
 			if err != nil {
@@ -343,11 +297,11 @@ func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstrea
 			s.deps.Health.Failure(fmt.Errorf("lookout did not finish %d messages: %w", len(msgs), err))
 		}
 	}
-	if err := sink.Submit(ctx, b, rejected); err != nil {
+	if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 		fl.remove(key)
 		return err
 	}
-	s.count(len(b.Events), len(rejected), size)
+	s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	return nil
 }
 
@@ -416,42 +370,6 @@ func (f *inflight) heartbeat(ctx context.Context, every time.Duration) {
 			_ = m.InProgress() // a lost one only risks a redelivery
 		}
 	}
-}
-
-func (s *Source) count(events, rejected, size int) {
-	s.deps.Health.Received(events, size)
-	if rejected > 0 {
-		s.deps.Health.Rejected(rejected)
-	}
-	s.deps.Health.Success()
-}
-
-// decode turns one message into an event, or a rejected input with the
-// reason. Every message goes into the raw ring as received. ts, when not
-// zero, is the stream's time, which stands when the message has no time field.
-func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.Rejected) {
-	if len(value) > s.maxBytes {
-		s.deps.Raw.Add(now, value[:s.maxBytes])
-		return nil, &event.Rejected{Time: now, Source: s.name, Raw: value[:s.maxBytes],
-			Reason: fmt.Sprintf("message of %d bytes is larger than max_message_bytes %d", len(value), s.maxBytes)}
-	}
-	s.deps.Raw.Add(now, value)
-	var fields map[string]any
-	if s.text {
-		fields = map[string]any{"message": string(value)}
-	} else {
-		f, err := s.deps.Pre.DecodeFields(value)
-		if err != nil {
-			return nil, &event.Rejected{Time: now, Source: s.name, Raw: value, Reason: err.Error()}
-		}
-		fields = f
-	}
-	e := &event.Event{Time: ts.UTC(), Source: s.name, Raw: value, Fields: fields}
-	if ts.IsZero() {
-		e.Time = time.Time{}
-	}
-	s.deps.Pre.Apply(e, now)
-	return e, nil
 }
 
 var _ source.Source = (*Source)(nil)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
+	"github.com/lookout-dev/lookout/internal/source/sourcetest"
 )
 
 // startServer runs an embedded NATS server with JetStream on a free
@@ -71,73 +70,6 @@ func publish(t testing.TB, js jetstream.JetStream, from, to int) {
 	}
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// ackSink records what a source handed over and acknowledges each batch
-// as lookout would once its windows are stored, unless hold is set.
-type ackSink struct {
-	mu       sync.Mutex
-	events   []*event.Event
-	rejected []event.Rejected
-	acked    map[float64]int
-	hold     bool
-	ackErr   error
-}
-
-func newAckSink() *ackSink { return &ackSink{acked: map[float64]int{}} }
-
-func (s *ackSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejected) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.events = append(s.events, b.Events...)
-	s.rejected = append(s.rejected, rej...)
-	hold, ackErr := s.hold, s.ackErr
-	if !hold && ackErr == nil {
-		for _, e := range b.Events {
-			id, _ := e.Number("id")
-			s.acked[id]++
-		}
-	}
-	s.mu.Unlock()
-	if !hold && b.Ack != nil {
-		b.Ack(ackErr)
-	}
-	return nil
-}
-
-func (s *ackSink) TrySubmit(b event.Batch, rej []event.Rejected) error {
-	return s.Submit(context.Background(), b, rej)
-}
-
-func (s *ackSink) set(hold bool, ackErr error) {
-	s.mu.Lock()
-	s.hold, s.ackErr = hold, ackErr
-	s.mu.Unlock()
-}
-
-func (s *ackSink) counts() (events, rejected int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.events), len(s.rejected)
-}
-
-func (s *ackSink) ackedIDs() map[float64]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.acked)
-}
-
 func newSource(t testing.TB, url string, mod func(*config.Source)) *Source {
 	t.Helper()
 	cfg := config.Source{Name: "bus", Type: "nats", URL: url, Subject: "events.>", Durable: "lookout", Payload: "json"}
@@ -149,29 +81,6 @@ func newSource(t testing.TB, url string, mod func(*config.Source)) *Source {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func run(t testing.TB, s *Source, sink source.Sink) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, sink) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("Run did not return within 30s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
 }
 
 func consumerInfo(t testing.TB, js jetstream.JetStream) *jetstream.ConsumerInfo {
@@ -202,13 +111,13 @@ func TestJetStreamConsumeAck(t *testing.T) {
 	js := withStream(t, ns)
 	publish(t, js, 0, 500) // before the consumer exists: delivered too
 	s := newSource(t, ns.ClientURL(), nil)
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 10*time.Second, "500 events", func() bool { n, _ := sink.counts(); return n == 500 })
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "500 events", func() bool { n, _ := sink.Counts(); return n == 500 })
 	publish(t, js, 500, 1000)
-	waitFor(t, 10*time.Second, "1000 events", func() bool { n, _ := sink.counts(); return n == 1000 })
-	waitFor(t, 10*time.Second, "every message acknowledged", allAcked(t, js))
-	for id, n := range sink.ackedIDs() {
+	sourcetest.WaitFor(t, 10*time.Second, "1000 events", func() bool { n, _ := sink.Counts(); return n == 1000 })
+	sourcetest.WaitFor(t, 10*time.Second, "every message acknowledged", allAcked(t, js))
+	for id, n := range sink.AckedIDs() {
 		if n != 1 {
 			t.Errorf("event %v acked %d times", id, n)
 		}
@@ -217,9 +126,7 @@ func TestJetStreamConsumeAck(t *testing.T) {
 	if ci.Config.AckPolicy != jetstream.AckExplicitPolicy || ci.Config.AckWait != DefaultAckWait || ci.Config.MaxAckPending != DefaultMaxAckPending {
 		t.Errorf("consumer config = %v %v %v, want explicit acks with the defaults", ci.Config.AckPolicy, ci.Config.AckWait, ci.Config.MaxAckPending)
 	}
-	sink.mu.Lock()
-	e := sink.events[0]
-	sink.mu.Unlock()
+	e := sink.Events()[0]
 	if e.Fields["subject"] != "events.api" || time.Since(e.Time) > time.Minute || e.Flags != 0 {
 		t.Errorf("event = subject %v time %v flags %v, want events.api, the stream's time, no flags", e.Fields["subject"], e.Time, e.Flags)
 	}
@@ -245,21 +152,21 @@ func TestJetStreamRedelivery(t *testing.T) {
 			publish(t, js, 0, 100)
 			mod := func(c *config.Source) { c.AckWait = config.Duration(time.Second) }
 			a := newSource(t, ns.ClientURL(), mod)
-			sinkA := newAckSink()
-			stopA := run(t, a, sinkA)
-			waitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.counts(); return n == 100 })
-			waitFor(t, 10*time.Second, "A's acks", allAcked(t, js))
-			sinkA.set(tc.ackErr == nil, tc.ackErr)
+			sinkA := sourcetest.NewAckSink()
+			stopA := sourcetest.Run(t, a, sinkA)
+			sourcetest.WaitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.Counts(); return n == 100 })
+			sourcetest.WaitFor(t, 10*time.Second, "A's acks", allAcked(t, js))
+			sinkA.Set(tc.ackErr == nil, tc.ackErr)
 			publish(t, js, 100, 150)
-			waitFor(t, 10*time.Second, "A's 150 events", func() bool { n, _ := sinkA.counts(); return n >= 150 })
+			sourcetest.WaitFor(t, 10*time.Second, "A's 150 events", func() bool { n, _ := sinkA.Counts(); return n >= 150 })
 			stopA()
 
 			b := newSource(t, ns.ClientURL(), mod)
-			sinkB := newAckSink()
-			run(t, b, sinkB)
-			waitFor(t, 20*time.Second, "B's redelivered events", func() bool { n, _ := sinkB.counts(); return n >= 50 })
-			waitFor(t, 20*time.Second, "B's acks", allAcked(t, js))
-			ids := sinkB.ackedIDs()
+			sinkB := sourcetest.NewAckSink()
+			sourcetest.Run(t, b, sinkB)
+			sourcetest.WaitFor(t, 20*time.Second, "B's redelivered events", func() bool { n, _ := sinkB.Counts(); return n >= 50 })
+			sourcetest.WaitFor(t, 20*time.Second, "B's acks", allAcked(t, js))
+			ids := sinkB.AckedIDs()
 			for i := 100; i < 150; i++ {
 				if ids[float64(i)] != 1 {
 					t.Errorf("event %d acked %d times by B, want 1", i, ids[float64(i)])
@@ -287,8 +194,8 @@ func TestBadMessages(t *testing.T) {
 				c.MaxMessageBytes = 1000
 				c.Fields = map[string]config.Field{"status": {Type: "number"}}
 			})
-			sink := newAckSink()
-			run(t, s, sink)
+			sink := sourcetest.NewAckSink()
+			sourcetest.Run(t, s, sink)
 			nc, err := nats.Connect(ns.ClientURL())
 			if err != nil {
 				t.Fatal(err)
@@ -296,7 +203,7 @@ func TestBadMessages(t *testing.T) {
 			defer nc.Close()
 			if durable == "" {
 				// Core NATS delivers only to a live subscription.
-				waitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
+				sourcetest.WaitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
 			}
 			big := `{"pad":"` + strings.Repeat("x", 2000) + `"}`
 			for _, m := range []string{`{"id":1}`, `not json`, `[1,2]`, big, `{"id":2,"status":"five hundred"}`, `{"id":3}`} {
@@ -305,23 +212,21 @@ func TestBadMessages(t *testing.T) {
 				}
 			}
 			nc.Flush()
-			waitFor(t, 10*time.Second, "3 events and 3 rejected", func() bool { n, r := sink.counts(); return n == 3 && r == 3 })
+			sourcetest.WaitFor(t, 10*time.Second, "3 events and 3 rejected", func() bool { n, r := sink.Counts(); return n == 3 && r == 3 })
 			if durable != "" {
-				waitFor(t, 10*time.Second, "the bad messages acknowledged too", allAcked(t, js))
+				sourcetest.WaitFor(t, 10*time.Second, "the bad messages acknowledged too", allAcked(t, js))
 			}
-			sink.mu.Lock()
-			defer sink.mu.Unlock()
 			for i, w := range []struct{ raw, reason string }{
 				{"not json", "invalid JSON"},
 				{"[1,2]", "not a JSON object"},
 				{big[:1000], "message of 2010 bytes is larger than max_message_bytes 1000"},
 			} {
-				r := sink.rejected[i]
+				r := sink.Rejected()[i]
 				if r.Source != "bus" || string(r.Raw) != w.raw || !strings.Contains(r.Reason, w.reason) {
 					t.Errorf("rejected = {%s %.20q %q}, want bus, %.20q, reason containing %q", r.Source, r.Raw, r.Reason, w.raw, w.reason)
 				}
 			}
-			if e := sink.events[1]; e.Flags&event.FlagBadType == 0 {
+			if e := sink.Events()[1]; e.Flags&event.FlagBadType == 0 {
 				t.Errorf("status \"five hundred\": flags %v, want bad_type", e.Flags)
 			}
 		})
@@ -338,9 +243,9 @@ func TestCoreReconnectCountsGap(t *testing.T) {
 	ns := startServer(t, 0, dir)
 	url := ns.ClientURL()
 	s := newSource(t, url, func(c *config.Source) { c.Durable = "" })
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
 	pub := func(ns *server.Server, msg string) {
 		nc, err := nats.Connect(ns.ClientURL())
 		if err != nil {
@@ -351,17 +256,17 @@ func TestCoreReconnectCountsGap(t *testing.T) {
 		nc.Flush()
 	}
 	pub(ns, `{"id":1}`)
-	waitFor(t, 10*time.Second, "1 event", func() bool { n, _ := sink.counts(); return n == 1 })
+	sourcetest.WaitFor(t, 10*time.Second, "1 event", func() bool { n, _ := sink.Counts(); return n == 1 })
 
 	tcpPort := ns.Addr().String()[strings.LastIndex(ns.Addr().String(), ":")+1:]
 	ns.Shutdown()
-	waitFor(t, 10*time.Second, "the source to notice", func() bool { return !s.Health().Snapshot().Up })
+	sourcetest.WaitFor(t, 10*time.Second, "the source to notice", func() bool { return !s.Health().Snapshot().Up })
 	var portN int
 	fmt.Sscan(tcpPort, &portN)
 	ns2 := startServer(t, portN, dir)
-	waitFor(t, 20*time.Second, "the resubscription", func() bool { return ns2.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
+	sourcetest.WaitFor(t, 20*time.Second, "the resubscription", func() bool { return ns2.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
 	pub(ns2, `{"id":2}`)
-	waitFor(t, 10*time.Second, "the event after the reconnect", func() bool { n, _ := sink.counts(); return n == 2 })
+	sourcetest.WaitFor(t, 10*time.Second, "the event after the reconnect", func() bool { n, _ := sink.Counts(); return n == 2 })
 	if g := s.Health().Snapshot().Gaps; g != 1 {
 		t.Errorf("gaps = %d after one reconnect, want 1", g)
 	}

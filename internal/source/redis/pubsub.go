@@ -6,7 +6,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -71,22 +70,15 @@ func (s *Source) runPubSub(ctx context.Context, rdb *goredis.Client, sink source
 			return true, fmt.Errorf("receiving: %w", <-errc)
 		}
 		now := s.deps.Clock.Now()
-		b := event.Batch{Source: s.name}
-		var rejected []event.Rejected
-		size := 0
+		c := source.NewCollector(s.name, 0)
 		take := func(m *goredis.Message) {
-			size += len(m.Payload)
-			e, rej := s.decode([]byte(m.Payload), timeZero, now)
-			if rej != nil {
-				rejected = append(rejected, *rej)
-				return
+			if e, rej := s.dec.Decode([]byte(m.Payload), timeZero, now); c.Add(len(m.Payload), e, rej) {
+				e.Fields["channel"] = m.Channel
 			}
-			e.Fields["channel"] = m.Channel
-			b.Events = append(b.Events, e)
 		}
 		take(m)
 	drain:
-		for len(b.Events)+len(rejected) < pubsubBatch {
+		for c.Len() < pubsubBatch {
 			select {
 			case m, open := <-msgs:
 				if !open {
@@ -97,13 +89,9 @@ func (s *Source) runPubSub(ctx context.Context, rdb *goredis.Client, sink source
 				break drain
 			}
 		}
-		if err := sink.Submit(ctx, b, rejected); err != nil {
+		if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 			return true, nil // ctx is done
 		}
-		s.deps.Health.Received(len(b.Events), size)
-		if len(rejected) > 0 {
-			s.deps.Health.Rejected(len(rejected))
-		}
-		s.deps.Health.Success()
+		s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -55,8 +54,7 @@ type Source struct {
 	channels []string
 	patterns []string
 	idle     time.Duration
-	maxBytes int
-	text     bool
+	dec      *source.Decoder
 
 	// subscribed is set after the first Pub/Sub subscription, so that
 	// every later one counts as a gap. Only Run's goroutine touches it.
@@ -84,7 +82,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 			// XREADGROUP blocks up to readBlock; reads must outlast it.
 			ReadTimeout: readBlock + 5*time.Second},
 		stream: cfg.Stream, group: cfg.Group, consumer: cfg.Consumer, field: cfg.Field,
-		idle: cfg.ClaimIdle.D(), maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text",
+		idle: cfg.ClaimIdle.D(), dec: source.NewDecoder(cfg, d),
 	}
 	switch cfg.Mode {
 	case "", "stream":
@@ -119,9 +117,6 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if s.idle <= 0 {
 		s.idle = DefaultClaimIdle
 	}
-	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultMaxMessageBytes
-	}
 	return s, nil
 }
 
@@ -139,71 +134,18 @@ func (s *Source) Raw() *source.Ring { return s.deps.Raw }
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	rdb := goredis.NewClient(s.opts)
 	defer rdb.Close()
-	attempt := 0
-	for {
-		var ok bool
-		var err error
-		if s.pubsub {
-			ok, err = s.runPubSub(ctx, rdb, sink)
-		} else {
-			ok, err = s.runStream(ctx, rdb, sink)
-		}
-		s.deps.Health.SetConnected(false)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if ok {
-			attempt = 0
-		}
-		s.deps.Health.Failure(err)
-		d := backoff(attempt)
-		attempt++
-		s.deps.Log.Warn("redis source failed, reconnecting", "source", s.name, "err", err, "backoff", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	source.Reconnect(ctx, reconnect, s.deps.Health, s.deps.Log, s.name, "redis source failed, reconnecting",
+		func(ctx context.Context) (bool, error) {
+			if s.pubsub {
+				return s.runPubSub(ctx, rdb, sink)
+			}
+			return s.runStream(ctx, rdb, sink)
+		})
+	return nil
 }
 
-// backoff is the delay before reconnect attempt n (from 0): doubling from 1s
-// to at most 1m, spread over [d/2, d) so that clients do not reconnect in
-// lockstep.
-func backoff(n int) time.Duration {
-	d := maxBackoff
-	if n < 6 {
-		d = min(minBackoff<<n, maxBackoff)
-	}
-	return d/2 + rand.N(d/2)
-}
-
-// decode turns one message into an event, or a rejected input with the
-// reason. Every message goes into the raw ring as received. ts, when not
-// zero, is the broker's time, which stands when the message has no time field.
-func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.Rejected) {
-	if len(value) > s.maxBytes {
-		s.deps.Raw.Add(now, value[:s.maxBytes])
-		return nil, &event.Rejected{Time: now, Source: s.name, Raw: value[:s.maxBytes],
-			Reason: fmt.Sprintf("message of %d bytes is larger than max_message_bytes %d", len(value), s.maxBytes)}
-	}
-	s.deps.Raw.Add(now, value)
-	var fields map[string]any
-	if s.text {
-		fields = map[string]any{"message": string(value)}
-	} else {
-		f, err := s.deps.Pre.DecodeFields(value)
-		if err != nil {
-			return nil, &event.Rejected{Time: now, Source: s.name, Raw: value, Reason: err.Error()}
-		}
-		fields = f
-	}
-	e := &event.Event{Time: ts, Source: s.name, Raw: value, Fields: fields}
-	s.deps.Pre.Apply(e, now)
-	return e, nil
-}
+// reconnect is the backoff between connections: 1s doubling to 1m, jittered.
+var reconnect = source.Backoff{Min: minBackoff, Max: maxBackoff}
 
 // decodeEntry turns a stream entry into an event: the JSON (or text) in its
 // field, or, without that field, the entry's own fields, each string that
@@ -212,14 +154,14 @@ func (s *Source) decode(value []byte, ts, now time.Time) (*event.Event, *event.R
 func (s *Source) decodeEntry(m goredis.XMessage, now time.Time) (*event.Event, *event.Rejected) {
 	ts := entryTime(m.ID)
 	if v, ok := m.Values[s.field]; ok {
-		return s.decode([]byte(fmt.Sprint(v)), ts, now)
+		return s.dec.Decode([]byte(fmt.Sprint(v)), ts, now)
 	}
 	raw, err := json.Marshal(m.Values)
 	if err != nil {
 		raw = []byte(fmt.Sprint(m.Values))
 	}
-	if len(raw) > s.maxBytes {
-		return s.decode(raw, ts, now) // rejected for its size
+	if len(raw) > s.dec.MaxBytes() {
+		return nil, s.dec.TooLarge(raw, now)
 	}
 	s.deps.Raw.Add(now, raw)
 	fields := make(map[string]any, len(m.Values))
@@ -233,9 +175,7 @@ func (s *Source) decodeEntry(m goredis.XMessage, now time.Time) (*event.Event, *
 			fields[k] = str
 		}
 	}
-	e := &event.Event{Time: ts, Source: s.name, Raw: raw, Fields: fields}
-	s.deps.Pre.Apply(e, now)
-	return e, nil
+	return s.dec.Event(raw, fields, ts, now), nil
 }
 
 // entryTime reads the milliseconds of a stream entry ID ("1700000000000-0").

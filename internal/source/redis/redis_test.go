@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
+	"github.com/lookout-dev/lookout/internal/source/sourcetest"
 )
 
 // server is a redis-server started by the test on a free loopback port.
@@ -54,7 +53,7 @@ func (s *server) start(t testing.TB) {
 	}
 	rdb := goredis.NewClient(&goredis.Options{Addr: s.addr})
 	defer rdb.Close()
-	waitFor(t, 10*time.Second, "redis-server to answer", func() bool {
+	sourcetest.WaitFor(t, 10*time.Second, "redis-server to answer", func() bool {
 		return rdb.Ping(context.Background()).Err() == nil
 	})
 }
@@ -64,87 +63,6 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 		s.cmd = nil
-	}
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// ackSink records what a source handed over and acknowledges each batch
-// as lookout would once its windows are stored, unless hold is set.
-type ackSink struct {
-	mu       sync.Mutex
-	events   []*event.Event
-	rejected []event.Rejected
-	acked    map[float64]int
-	hold     bool
-	held     []event.Batch
-	ackErr   error
-}
-
-func newAckSink() *ackSink { return &ackSink{acked: map[float64]int{}} }
-
-func (s *ackSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejected) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.events = append(s.events, b.Events...)
-	s.rejected = append(s.rejected, rej...)
-	hold, ackErr := s.hold, s.ackErr
-	if hold {
-		s.held = append(s.held, b)
-	} else if ackErr == nil {
-		for _, e := range b.Events {
-			id, _ := e.Number("id")
-			s.acked[id]++
-		}
-	}
-	s.mu.Unlock()
-	if !hold && b.Ack != nil {
-		b.Ack(ackErr)
-	}
-	return nil
-}
-
-func (s *ackSink) TrySubmit(b event.Batch, rej []event.Rejected) error {
-	return s.Submit(context.Background(), b, rej)
-}
-
-func (s *ackSink) counts() (events, rejected int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.events), len(s.rejected)
-}
-
-func (s *ackSink) ackedIDs() map[float64]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.acked)
-}
-
-// release acknowledges the held batches.
-func (s *ackSink) release() {
-	s.mu.Lock()
-	held := s.held
-	s.held, s.hold = nil, false
-	for _, b := range held {
-		for _, e := range b.Events {
-			id, _ := e.Number("id")
-			s.acked[id]++
-		}
-	}
-	s.mu.Unlock()
-	for _, b := range held {
-		b.Ack(nil)
 	}
 }
 
@@ -160,29 +78,6 @@ func newSource(t testing.TB, srv *server, mod func(*config.Source)) *Source {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func run(t testing.TB, s *Source, sink source.Sink) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, sink) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("Run did not return within 30s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
 }
 
 func client(t testing.TB, srv *server) *goredis.Client {
@@ -224,13 +119,13 @@ func TestStreamConsumeAck(t *testing.T) {
 	rdb := client(t, srv)
 	xadd(t, rdb, events(0, 500)...) // before the group exists: read too
 	s := newSource(t, srv, nil)
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 10*time.Second, "500 events", func() bool { n, _ := sink.counts(); return n == 500 })
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "500 events", func() bool { n, _ := sink.Counts(); return n == 500 })
 	xadd(t, rdb, events(500, 1000)...)
-	waitFor(t, 10*time.Second, "1000 events", func() bool { n, _ := sink.counts(); return n == 1000 })
-	waitFor(t, 10*time.Second, "every entry acknowledged", func() bool { return pending(t, rdb) == 0 })
-	for i, n := range sink.ackedIDs() {
+	sourcetest.WaitFor(t, 10*time.Second, "1000 events", func() bool { n, _ := sink.Counts(); return n == 1000 })
+	sourcetest.WaitFor(t, 10*time.Second, "every entry acknowledged", func() bool { return pending(t, rdb) == 0 })
+	for i, n := range sink.AckedIDs() {
 		if n != 1 {
 			t.Errorf("event %v acked %d times", i, n)
 		}
@@ -238,9 +133,7 @@ func TestStreamConsumeAck(t *testing.T) {
 	if h := s.Health().Snapshot(); h.Events != 1000 || !h.Up {
 		t.Errorf("health = events %d up %v, want 1000 true", h.Events, h.Up)
 	}
-	sink.mu.Lock()
-	e := sink.events[0]
-	sink.mu.Unlock()
+	e := sink.Events()[0]
 	if time.Since(e.Time) > time.Minute || e.Flags&event.FlagNoTimestamp != 0 {
 		t.Errorf("event without ts: time %v flags %v, want the entry ID's time", e.Time, e.Flags)
 	}
@@ -256,12 +149,10 @@ func TestStreamFieldByField(t *testing.T) {
 	rdb := client(t, srv)
 	xadd(t, rdb, map[string]any{"service": "api", "latency": "12.5", "ok": "true", "ts": "2030-01-02T03:04:05Z"})
 	s := newSource(t, srv, nil)
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 10*time.Second, "1 event", func() bool { n, _ := sink.counts(); return n == 1 })
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	e := sink.events[0]
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "1 event", func() bool { n, _ := sink.Counts(); return n == 1 })
+	e := sink.Events()[0]
 	for k, want := range map[string]any{"service": "api", "latency": 12.5, "ok": true} {
 		if e.Fields[k] != want {
 			t.Errorf("field %s = %#v, want %#v", k, e.Fields[k], want)
@@ -291,25 +182,23 @@ func TestStreamBadMessages(t *testing.T) {
 		c.MaxMessageBytes = 1000
 		c.Fields = map[string]config.Field{"status": {Type: "number"}}
 	})
-	sink := newAckSink()
-	run(t, s, sink)
-	waitFor(t, 10*time.Second, "3 events and 3 rejected", func() bool { n, r := sink.counts(); return n == 3 && r == 3 })
-	waitFor(t, 10*time.Second, "the bad entries acknowledged too", func() bool { return pending(t, rdb) == 0 })
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "3 events and 3 rejected", func() bool { n, r := sink.Counts(); return n == 3 && r == 3 })
+	sourcetest.WaitFor(t, 10*time.Second, "the bad entries acknowledged too", func() bool { return pending(t, rdb) == 0 })
 	for i, w := range []struct{ raw, reason string }{
 		{"not json", "invalid JSON"},
 		{"[1,2]", "not a JSON object"},
 		{big[:1000], "message of 2010 bytes is larger than max_message_bytes 1000"},
 	} {
 		t.Run(w.raw[:min(len(w.raw), 8)], func(t *testing.T) {
-			r := sink.rejected[i]
+			r := sink.Rejected()[i]
 			if r.Source != "clicks" || string(r.Raw) != w.raw || !strings.Contains(r.Reason, w.reason) {
 				t.Errorf("rejected = {%s %.20q %q}, want clicks, %.20q, reason containing %q", r.Source, r.Raw, r.Reason, w.raw, w.reason)
 			}
 		})
 	}
-	if e := sink.events[1]; e.Flags&event.FlagBadType == 0 {
+	if e := sink.Events()[1]; e.Flags&event.FlagBadType == 0 {
 		t.Errorf("status \"five hundred\": flags %v, want bad_type", e.Flags)
 	}
 }
@@ -332,15 +221,13 @@ func TestStreamKilledConsumerIsClaimed(t *testing.T) {
 			rdb := client(t, srv)
 			xadd(t, rdb, events(0, 100)...)
 			a := newSource(t, srv, func(c *config.Source) { c.Consumer = "a" })
-			sinkA := newAckSink()
-			stopA := run(t, a, sinkA)
-			waitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.counts(); return n == 100 })
-			waitFor(t, 10*time.Second, "A's acks", func() bool { return pending(t, rdb) == 0 })
-			sinkA.mu.Lock()
-			sinkA.hold, sinkA.ackErr = tc.ackErr == nil, tc.ackErr
-			sinkA.mu.Unlock()
+			sinkA := sourcetest.NewAckSink()
+			stopA := sourcetest.Run(t, a, sinkA)
+			sourcetest.WaitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.Counts(); return n == 100 })
+			sourcetest.WaitFor(t, 10*time.Second, "A's acks", func() bool { return pending(t, rdb) == 0 })
+			sinkA.Set(tc.ackErr == nil, tc.ackErr)
 			xadd(t, rdb, events(100, 150)...)
-			waitFor(t, 10*time.Second, "A's 150 events", func() bool { n, _ := sinkA.counts(); return n == 150 })
+			sourcetest.WaitFor(t, 10*time.Second, "A's 150 events", func() bool { n, _ := sinkA.Counts(); return n == 150 })
 			stopA()
 			if p := pending(t, rdb); p != 50 {
 				t.Fatalf("%d entries pending after A stopped, want the 50 it had not finished", p)
@@ -350,11 +237,11 @@ func TestStreamKilledConsumerIsClaimed(t *testing.T) {
 				c.Consumer = "b"
 				c.ClaimIdle = config.Duration(300 * time.Millisecond)
 			})
-			sinkB := newAckSink()
-			run(t, b, sinkB)
-			waitFor(t, 10*time.Second, "B's claim of 50 events", func() bool { n, _ := sinkB.counts(); return n == 50 })
-			waitFor(t, 10*time.Second, "B's acks", func() bool { return pending(t, rdb) == 0 })
-			ids := sinkB.ackedIDs()
+			sinkB := sourcetest.NewAckSink()
+			sourcetest.Run(t, b, sinkB)
+			sourcetest.WaitFor(t, 10*time.Second, "B's claim of 50 events", func() bool { n, _ := sinkB.Counts(); return n == 50 })
+			sourcetest.WaitFor(t, 10*time.Second, "B's acks", func() bool { return pending(t, rdb) == 0 })
+			ids := sinkB.AckedIDs()
 			for i := 100; i < 150; i++ {
 				if ids[float64(i)] != 1 {
 					t.Errorf("event %d acked %d times by B, want 1", i, ids[float64(i)])
@@ -374,10 +261,10 @@ func TestStreamSlowAckNotDuplicated(t *testing.T) {
 	rdb := client(t, srv)
 	xadd(t, rdb, events(0, 20)...)
 	s := newSource(t, srv, func(c *config.Source) { c.ClaimIdle = config.Duration(100 * time.Millisecond) })
-	sink := newAckSink()
-	sink.hold = true
-	run(t, s, sink)
-	waitFor(t, 10*time.Second, "20 events", func() bool { n, _ := sink.counts(); return n == 20 })
+	sink := sourcetest.NewAckSink()
+	sink.Set(true, nil)
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "20 events", func() bool { n, _ := sink.Counts(); return n == 20 })
 	// Several claim rounds pass while the batch is held.
 	claims := func() int64 {
 		p, _ := rdb.XPendingExt(context.Background(), &goredis.XPendingExtArgs{Stream: "clicks", Group: "lookout", Start: "-", End: "+", Count: 1}).Result()
@@ -386,12 +273,12 @@ func TestStreamSlowAckNotDuplicated(t *testing.T) {
 		}
 		return p[0].RetryCount
 	}
-	waitFor(t, 10*time.Second, "a claim round over the held entries", func() bool { return claims() > 1 })
-	if n, _ := sink.counts(); n != 20 {
+	sourcetest.WaitFor(t, 10*time.Second, "a claim round over the held entries", func() bool { return claims() > 1 })
+	if n, _ := sink.Counts(); n != 20 {
 		t.Errorf("%d events handed over, want 20: claimed entries still in flight were handed over again", n)
 	}
-	sink.release()
-	waitFor(t, 10*time.Second, "acks", func() bool { return pending(t, rdb) == 0 })
+	sink.Release()
+	sourcetest.WaitFor(t, 10*time.Second, "acks", func() bool { return pending(t, rdb) == 0 })
 }
 
 func TestPubSub(t *testing.T) {
@@ -404,30 +291,28 @@ func TestPubSub(t *testing.T) {
 		c.Mode, c.Stream, c.Group = "pubsub", "", ""
 		c.Channels = []string{"alerts", "metrics.*"}
 	})
-	sink := newAckSink()
-	run(t, s, sink)
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
 	subscribers := func() bool {
 		n, _ := rdb.PubSubNumSub(context.Background(), "alerts").Result()
 		p, _ := rdb.PubSubNumPat(context.Background()).Result()
 		return n["alerts"] == 1 && p == 1
 	}
-	waitFor(t, 10*time.Second, "the subscription", subscribers)
+	sourcetest.WaitFor(t, 10*time.Second, "the subscription", subscribers)
 	ctx := context.Background()
 	rdb.Publish(ctx, "alerts", `{"id":1}`)
 	rdb.Publish(ctx, "metrics.cpu", `{"id":2}`)
 	rdb.Publish(ctx, "other", `{"id":3}`)
 	rdb.Publish(ctx, "alerts", `oops`)
-	waitFor(t, 10*time.Second, "2 events and 1 rejected", func() bool { n, r := sink.counts(); return n == 2 && r == 1 })
-	sink.mu.Lock()
+	sourcetest.WaitFor(t, 10*time.Second, "2 events and 1 rejected", func() bool { n, r := sink.Counts(); return n == 2 && r == 1 })
 	for i, want := range []string{"alerts", "metrics.cpu"} {
-		if got := sink.events[i].Fields["channel"]; got != want {
+		if got := sink.Events()[i].Fields["channel"]; got != want {
 			t.Errorf("event %d channel = %v, want %s", i, got, want)
 		}
 	}
-	if r := sink.rejected[0]; r.Source != "clicks" || string(r.Raw) != "oops" {
+	if r := sink.Rejected()[0]; r.Source != "clicks" || string(r.Raw) != "oops" {
 		t.Errorf("rejected = %+v", r)
 	}
-	sink.mu.Unlock()
 	if g := s.Health().Snapshot().Gaps; g != 0 {
 		t.Errorf("gaps = %d before any reconnect, want 0", g)
 	}
@@ -435,15 +320,15 @@ func TestPubSub(t *testing.T) {
 	// Redis restarts: what is published meanwhile is lost, and the source
 	// says so by counting a gap once it is subscribed again.
 	srv.stop()
-	waitFor(t, 10*time.Second, "the source to notice", func() bool { return !s.Health().Snapshot().Up })
+	sourcetest.WaitFor(t, 10*time.Second, "the source to notice", func() bool { return !s.Health().Snapshot().Up })
 	srv.start(t)
 	rdb2 := client(t, srv)
-	waitFor(t, 20*time.Second, "the resubscription", func() bool {
+	sourcetest.WaitFor(t, 20*time.Second, "the resubscription", func() bool {
 		n, _ := rdb2.PubSubNumSub(context.Background(), "alerts").Result()
 		return n["alerts"] == 1
 	})
 	rdb2.Publish(ctx, "alerts", `{"id":4}`)
-	waitFor(t, 10*time.Second, "the event after the reconnect", func() bool { n, _ := sink.counts(); return n == 3 })
+	sourcetest.WaitFor(t, 10*time.Second, "the event after the reconnect", func() bool { n, _ := sink.Counts(); return n == 3 })
 	if g := s.Health().Snapshot().Gaps; g != 1 {
 		t.Errorf("gaps = %d after one reconnect, want 1", g)
 	}

@@ -10,7 +10,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -236,23 +235,21 @@ func (s *Source) reportLag(ctx context.Context, rdb *goredis.Client) {
 // submit hands entries over as one batch whose Ack acknowledges them.
 func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []goredis.XMessage, ss *session) error {
 	now := s.deps.Clock.Now()
-	b := event.Batch{Source: s.name, Events: make([]*event.Event, 0, len(msgs))}
-	var rejected []event.Rejected
+	c := source.NewCollector(s.name, len(msgs))
 	ids := make([]string, len(msgs))
-	size := 0
 	for i, m := range msgs {
 		ids[i] = m.ID
 		e, rej := s.decodeEntry(m, now)
+		var size int
 		if rej != nil {
-			rejected = append(rejected, *rej)
-			size += len(rej.Raw)
-			continue
+			size = len(rej.Raw)
+		} else {
+			size = len(e.Raw)
 		}
-		size += len(e.Raw)
-		b.Events = append(b.Events, e)
+		c.Add(size, e, rej)
 	}
 	ss.fl.add(ids)
-	b.Ack = func(err error) {
+	c.Batch.Ack = func(err error) {
 		if err != nil {
 			// Not stored: leave the entries pending; once idle for
 			// claim_idle they are claimed and handed over again.
@@ -268,15 +265,11 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []goredis.XM
 		case <-ss.stopped:
 		}
 	}
-	if err := sink.Submit(ctx, b, rejected); err != nil {
+	if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 		ss.fl.remove(ids)
 		return err
 	}
-	s.deps.Health.Received(len(b.Events), size)
-	if len(rejected) > 0 {
-		s.deps.Health.Rejected(len(rejected))
-	}
-	s.deps.Health.Success()
+	s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	return nil
 }
 
