@@ -1,0 +1,317 @@
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(0) // every test here builds and starts the binary
+	}
+	dir, err := os.MkdirTemp("", "lookout-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "lookout")
+	cmd := exec.Command("go", "build", "-o", binary, "../../cmd/lookout")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building lookout:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// proc is a running lookout.
+type proc struct {
+	t       *testing.T
+	name    string
+	cmd     *exec.Cmd
+	addr    string
+	data    string
+	config  string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	done    chan struct{}
+	restart int
+}
+
+// start runs lookout with the config, its own data directory and listen
+// address, and waits until /readyz answers.
+func start(t *testing.T, name, config string) *proc {
+	t.Helper()
+	p := &proc{t: t, name: name, addr: freeAddr(t), data: filepath.Join(t.TempDir(), "data"), config: config}
+	p.run()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", p.name, tail(p.output(), 60))
+		}
+	})
+	return p
+}
+
+func (p *proc) run() {
+	p.t.Helper()
+	p.done = make(chan struct{})
+	p.cmd = exec.Command(binary, "run", "-config", p.config, "-data", p.data, "-listen", p.addr)
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	done := p.done
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	cmd := p.cmd
+	go func() { _ = cmd.Wait(); pw.Close(); close(done) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			p.t.Fatalf("%s exited early:\n%s", p.name, tail(p.output(), 60))
+		default:
+		}
+		if r, err := http.Get("http://" + p.addr + "/readyz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("%s not ready after 60s:\n%s", p.name, tail(p.output(), 60))
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// kill ends lookout with SIGKILL: no shutdown, no commit, no flush.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *proc) getJSON(path string, v any) error {
+	r, err := http.Get("http://" + p.addr + path)
+	if err != nil {
+		return err
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d %s", path, r.StatusCode, body)
+	}
+	return json.Unmarshal(body, v)
+}
+
+// push posts NDJSON lines to the push source and returns the status and the
+// Retry-After header.
+func (p *proc) push(lines []string) (int, string, error) {
+	r, err := http.Post("http://"+p.addr+"/api/v1/events?source=push", "application/x-ndjson",
+		strings.NewReader(strings.Join(lines, "\n")+"\n"))
+	if err != nil {
+		return 0, "", err
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 && r.StatusCode != 429 && r.StatusCode != 503 {
+		return r.StatusCode, "", fmt.Errorf("push: %d %s", r.StatusCode, body)
+	}
+	return r.StatusCode, r.Header.Get("Retry-After"), nil
+}
+
+type transition struct {
+	Rule        string `json:"rule"`
+	Fingerprint string `json:"fingerprint"`
+	State       string `json:"state"`
+	Decision    string `json:"decision"`
+}
+
+func (p *proc) history() []transition {
+	var resp struct {
+		Data []transition `json:"data"`
+	}
+	if err := p.getJSON("/api/v1/alerts/history?limit=10000", &resp); err != nil {
+		p.t.Logf("%s history: %v", p.name, err)
+		return nil
+	}
+	return resp.Data
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// redisServer is the Debian redis-server on a free port, without
+// persistence: a restart loses everything, the hardest case for lookout.
+type redisServer struct {
+	t    *testing.T
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server not found; install it: apt-get install -y redis-server (or bash scripts/deps/redis.sh)")
+	}
+	s := &redisServer{t: t, addr: freeAddr(t), dir: t.TempDir()}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *redisServer) start() {
+	s.t.Helper()
+	_, port, _ := net.SplitHostPort(s.addr)
+	s.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", s.dir, "--save", "", "--appendonly", "no")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: s.addr})
+	defer c.Close()
+	waitFor(s.t, 10*time.Second, "redis-server", func() bool { return c.Ping(context.Background()).Err() == nil })
+}
+
+func (s *redisServer) stop() {
+	if s.cmd != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+// receiver is a webhook endpoint that checks each message is the
+// Alertmanager webhook format (version 4) and counts the alerts in it by
+// fingerprint and status.
+type receiver struct {
+	t   *testing.T
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string]map[string]int // fingerprint → status → messages
+	n   int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{t: t, got: map[string]map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var p struct {
+			Version string `json:"version"`
+			Status  string `json:"status"`
+			Alerts  []struct {
+				Status      string            `json:"status"`
+				Labels      map[string]string `json:"labels"`
+				Fingerprint string            `json:"fingerprint"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&p); err != nil || p.Version != "4" || len(p.Alerts) == 0 {
+			t.Errorf("webhook: not an Alertmanager v4 message (%v): %+v", err, p)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		for _, a := range p.Alerts {
+			if a.Labels["alertname"] == "" || a.Fingerprint == "" {
+				t.Errorf("webhook: alert without alertname or fingerprint: %+v", a)
+			}
+			if r.got[a.Fingerprint] == nil {
+				r.got[a.Fingerprint] = map[string]int{}
+			}
+			r.got[a.Fingerprint][a.Status]++
+			r.n++
+		}
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) url() string { return r.srv.URL + "/hook" }
+
+// counts returns a copy of the counts.
+func (r *receiver) counts() map[string]map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]map[string]int, len(r.got))
+	for fp, m := range r.got {
+		out[fp] = map[string]int{}
+		for s, n := range m {
+			out[fp][s] = n
+		}
+	}
+	return out
+}
+
+func (r *receiver) total(status string) int {
+	n := 0
+	for _, m := range r.counts() {
+		n += m[status]
+	}
+	return n
+}
