@@ -48,6 +48,8 @@ type Backend interface {
 	Reload(ctx context.Context) ([]string, error)
 	// Ready reports whether lookout is ready to take traffic, and why not.
 	Ready() (bool, string)
+	// Alerting: silences, acknowledgements, filtered history (silences.go).
+	Alerting
 }
 
 // Scope is what a token may do.
@@ -122,6 +124,11 @@ func (s *Server) routes() {
 	h("GET /api/v1/windows", ScopeRead, s.getWindows)
 	h("GET /api/v1/alerts", ScopeRead, s.getAlerts)
 	h("GET /api/v1/alerts/history", ScopeRead, s.getHistory)
+	h("POST /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, s.postAck)
+	h("DELETE /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, s.deleteAck)
+	h("GET /api/v1/silences", ScopeRead, s.getSilences)
+	h("POST /api/v1/silences", ScopeAdmin, s.postSilence)
+	h("DELETE /api/v1/silences/{id}", ScopeAdmin, s.deleteSilence)
 	h("GET /api/v1/raw", ScopeRead, s.getRaw)
 	h("GET /api/v1/sources", ScopeRead, s.getSources)
 	h("POST /api/v1/query", ScopeRead, s.postQuery)
@@ -193,7 +200,7 @@ func (s *Server) auth(need Scope, next http.HandlerFunc) http.Handler {
 		for _, sc := range tok.Scopes {
 			if sc == need || sc == ScopeAdmin {
 				if s.limit("token "+tok.Name, w) {
-					next(w, r)
+					next(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok.Name)))
 				}
 				return
 			}
@@ -342,6 +349,11 @@ type AlertJSON struct {
 	Summary     string            `json:"summary"`
 	Severity    string            `json:"severity,omitempty"`
 	LastSent    string            `json:"last_sent,omitempty"`
+	// SilencedBy, InhibitedBy and Ack say what holds the alert's
+	// notifications back now (GET /api/v1/alerts only).
+	SilencedBy  []string `json:"silenced_by,omitempty"`
+	InhibitedBy string   `json:"inhibited_by,omitempty"`
+	Ack         *AckJSON `json:"ack,omitempty"`
 }
 
 // AlertToJSON converts an alert for the API and the live feed.
@@ -368,7 +380,13 @@ func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) {
 	as := s.opts.Backend.ActiveAlerts()
 	out := make([]AlertJSON, 0, len(as))
 	for _, a := range as {
-		out = append(out, AlertToJSON(a))
+		j := AlertToJSON(a)
+		m := s.opts.Backend.Muting(a)
+		j.SilencedBy, j.InhibitedBy = m.SilencedBy, m.InhibitedBy
+		if m.Ack != nil {
+			j.Ack = ackToJSON(*m.Ack)
+		}
+		out = append(out, j)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
@@ -395,16 +413,17 @@ func TransitionToJSON(t event.Transition) TransitionJSON {
 }
 
 func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n <= 0 {
-			writeError(w, http.StatusBadRequest, "limit must be a positive integer")
-			return
-		}
-		limit = n
+	q, err := historyQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	ts, err := s.opts.Backend.History(r.Context(), limit)
+	var ts []event.Transition
+	if q.Rule != "" || q.Fingerprint != "" {
+		ts, err = s.opts.Backend.HistoryFor(r.Context(), q)
+	} else {
+		ts, err = s.opts.Backend.History(r.Context(), q.Limit)
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

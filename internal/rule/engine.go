@@ -447,6 +447,12 @@ func (e *Engine) hold(in instance, at time.Time, decision string, changed bool) 
 	}
 }
 
+// Firing returns an iterator over the firing alerts, in no order, for
+// inhibition checks outside a MuteFunc (e.g. the API's view of what mutes an
+// alert). The iterator holds the engine's lock while it runs: consume it
+// quickly and do not call the Engine from the loop.
+func (e *Engine) Firing() iter.Seq[event.Alert] { return e.firing }
+
 // firing yields the firing alerts, for MuteFunc. It holds e.mu meanwhile.
 func (e *Engine) firing(yield func(event.Alert) bool) {
 	e.mu.Lock()
