@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lookout-dev/lookout/internal/config"
 )
 
 // Response is the answer to a PostJSON: the status, the headers and the
@@ -115,4 +118,71 @@ func CheckHTTPURL(raw string) error {
 		return errors.New("url must be an absolute http or https URL")
 	}
 	return nil
+}
+
+// Chat is the HTTP side that the chat channels (dingtalk, wecom, feishu,
+// slack) share: a webhook URL that may hold a token, the bound of one POST
+// and the client. It is safe for concurrent use.
+type Chat struct {
+	// What names the channel in error messages ("posting to dingtalk: ...").
+	What    string
+	URL     string
+	Timeout time.Duration
+	Client  *http.Client
+}
+
+// NewChat checks cfg.URL (an absolute http or https URL; the error never
+// repeats it) and returns the chat webhook of cfg for the channel what, with
+// defaultTimeout when cfg sets no timeout.
+func NewChat(what string, cfg config.Notifier, deps Deps, defaultTimeout time.Duration) (Chat, error) {
+	if err := CheckHTTPURL(cfg.URL.Reveal()); err != nil {
+		return Chat{}, err
+	}
+	c := Chat{What: what, URL: cfg.URL.Reveal(), Timeout: cfg.Timeout.D(), Client: deps.HTTP}
+	if c.Timeout <= 0 {
+		c.Timeout = defaultTimeout
+	}
+	return c, nil
+}
+
+// Post encodes payload as JSON and posts it with PostJSON to url: c.URL, or
+// a signed copy of it. An encoding failure wraps ErrPermanent, since a retry
+// would fail the same way.
+func (c Chat) Post(ctx context.Context, url string, payload any) (*Response, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s payload: %w: %w", c.What, ErrPermanent, err)
+	}
+	return PostJSON(ctx, c.Client, url, body, c.Timeout, c.What)
+}
+
+// errCodeAnswer is the verdict DingTalk and WeCom robots send with HTTP 200.
+type errCodeAnswer struct {
+	ErrCode *int   `json:"errcode"`
+	ErrMsg  string `json:"errmsg"`
+}
+
+// CheckErrCode judges the {"errcode":N,"errmsg":"..."} answer that DingTalk
+// and WeCom robots send with HTTP 200: errcode 0 is success; -1 (system
+// busy) is retried; rateLimitCode is retried after rateLimitWait (a
+// RetryAfter); any other code wraps ErrPermanent. A body that is not such an
+// answer (a proxy's page?) is retried: the message may not have arrived, and
+// a retry is better than a loss.
+func CheckErrCode(body []byte, what string, rateLimitCode int, rateLimitWait time.Duration) error {
+	var a errCodeAnswer
+	if err := json.Unmarshal(body, &a); err != nil || a.ErrCode == nil {
+		return fmt.Errorf("posting to %s: unreadable answer %.200q", what, body)
+	}
+	code := *a.ErrCode
+	if code == 0 {
+		return nil
+	}
+	err := fmt.Errorf("posting to %s: errcode %d: %s", what, code, a.ErrMsg)
+	switch code {
+	case rateLimitCode:
+		return RetryAfter{After: rateLimitWait, Err: err}
+	case -1: // system busy
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, err)
 }

@@ -5,9 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -31,30 +29,24 @@ func init() { notify.Register(Kind, New) }
 
 // Notifier posts messages to one DingTalk robot. It is safe for concurrent use.
 type Notifier struct {
-	url     string
-	secret  string
-	timeout time.Duration
-	client  *http.Client
-	render  *template.Renderer
+	chat   notify.Chat
+	secret string
+	render *template.Renderer
 }
 
 // New builds a DingTalk notifier from cfg.URL (the robot's webhook with its
 // access_token), cfg.Secret (optional, for signed robots), the template keys
 // and cfg.Timeout. It is the notify.Factory registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	if err := notify.CheckHTTPURL(cfg.URL.Reveal()); err != nil {
-		return nil, err
-	}
-	r, err := template.New(template.Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL})
+	chat, err := notify.NewChat(Kind, cfg, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{url: cfg.URL.Reveal(), secret: cfg.Secret.Reveal(), timeout: cfg.Timeout.D(), client: deps.HTTP, render: r}
-	if n.timeout <= 0 {
-		n.timeout = DefaultTimeout
+	r, err := template.ForNotifier(cfg, deps.ExternalURL)
+	if err != nil {
+		return nil, err
 	}
-	return n, nil
+	return &Notifier{chat: chat, secret: cfg.Secret.Reveal(), render: r}, nil
 }
 
 // Payload is the body of a DingTalk robot markdown message.
@@ -97,9 +89,9 @@ func Sign(timestampMS int64, secret string) string {
 // signedURL appends timestamp and sign to the robot URL when a secret is set.
 func (n *Notifier) signedURL(now time.Time) (string, error) {
 	if n.secret == "" {
-		return n.url, nil
+		return n.chat.URL, nil
 	}
-	u, err := url.Parse(n.url)
+	u, err := url.Parse(n.chat.URL)
 	if err != nil {
 		return "", fmt.Errorf("parsing dingtalk url: %w: invalid URL", notify.ErrPermanent)
 	}
@@ -109,12 +101,6 @@ func (n *Notifier) signedURL(now time.Time) (string, error) {
 	q.Set("sign", Sign(ts, n.secret))
 	u.RawQuery = q.Encode()
 	return u.String(), nil
-}
-
-// answer is DingTalk's verdict, sent with HTTP 200.
-type answer struct {
-	ErrCode *int   `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
 }
 
 // Send renders and posts the message. DingTalk answers HTTP 200 with an
@@ -127,40 +113,16 @@ func (n *Notifier) Send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return fmt.Errorf("rendering dingtalk message: %w: %w", notify.ErrPermanent, err)
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encoding dingtalk payload: %w: %w", notify.ErrPermanent, err)
-	}
 	u, err := n.signedURL(time.Now())
 	if err != nil {
 		return err
 	}
-	resp, err := notify.PostJSON(ctx, n.client, u, body, n.timeout, "dingtalk")
+	resp, err := n.chat.Post(ctx, u, p)
 	if err != nil {
 		return err
 	}
-	var a answer
-	if err := json.Unmarshal(resp.Body, &a); err != nil || a.ErrCode == nil {
-		// Not DingTalk's answer (a proxy's page?): the message may not have
-		// arrived, and a retry is better than a loss.
-		return fmt.Errorf("posting to dingtalk: unreadable answer %.200q", resp.Body)
-	}
-	return classify(*a.ErrCode, a.ErrMsg)
-}
-
-// classify turns DingTalk's errcode into the error the Dispatcher acts on.
-func classify(code int, msg string) error {
-	if code == 0 {
-		return nil
-	}
-	err := fmt.Errorf("posting to dingtalk: errcode %d: %s", code, msg)
-	switch code {
-	case 130101: // send too fast: 20 messages a minute per robot
-		return notify.RetryAfter{After: RateLimitWait, Err: err}
-	case -1: // system busy
-		return err
-	}
-	return fmt.Errorf("%w: %w", notify.ErrPermanent, err)
+	// 130101 is "send too fast": 20 messages a minute per robot.
+	return notify.CheckErrCode(resp.Body, Kind, 130101, RateLimitWait)
 }
 
 var _ notify.Notifier = (*Notifier)(nil)

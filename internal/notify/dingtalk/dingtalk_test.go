@@ -10,10 +10,8 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,74 +23,39 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// robot is a DingTalk robot endpoint as the real service behaves: it checks
+// newRobot starts a DingTalk robot endpoint as the real service behaves: it checks
 // the access token, and, when it has a secret, the signature exactly as
 // DingTalk documents it (recomputed here from the secret and the received
 // timestamp, never with the code under test), rejecting a mismatch or a
 // timestamp more than an hour off with errcode 310000 and HTTP 200.
-type robot struct {
-	*httptest.Server
-	secret string
-	mu     sync.Mutex
-	bodies [][]byte
-	status int    // HTTP status to answer; 0 = 200
-	answer string // body to answer once the request is accepted; "" = success
-	header http.Header
-}
-
-func newRobot(t *testing.T, secret string) *robot {
-	r := &robot{secret: secret, header: http.Header{}}
-	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *robot) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	w.Header().Set("Content-Type", "application/json")
-	q := req.URL.Query()
-	if req.Method != http.MethodPost || req.URL.Path != "/robot/send" || q.Get("access_token") != "TOKEN123" {
-		io.WriteString(w, `{"errcode":300001,"errmsg":"token is not exist"}`)
-		return
-	}
-	if !strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
-		io.WriteString(w, `{"errcode":43004,"errmsg":"invalid content type"}`)
-		return
-	}
-	if r.secret != "" {
-		ts, err := strconv.ParseInt(q.Get("timestamp"), 10, 64)
-		if err != nil || time.Since(time.UnixMilli(ts)).Abs() > time.Hour {
-			io.WriteString(w, `{"errcode":310000,"errmsg":"sign not match, more: [timestamp is over one hour]"}`)
-			return
+func newRobot(t *testing.T, secret string) *notifytest.Receiver {
+	return notifytest.NewReceiver(t, `{"errcode":0,"errmsg":"ok"}`, func(w http.ResponseWriter, req *http.Request, _ []byte) bool {
+		w.Header().Set("Content-Type", "application/json")
+		q := req.URL.Query()
+		if req.Method != http.MethodPost || req.URL.Path != "/robot/send" || q.Get("access_token") != "TOKEN123" {
+			io.WriteString(w, `{"errcode":300001,"errmsg":"token is not exist"}`)
+			return false
 		}
-		mac := hmac.New(sha256.New, []byte(r.secret))
-		mac.Write([]byte(q.Get("timestamp") + "\n" + r.secret))
-		// q.Get has already URL-decoded the sign, as DingTalk does.
-		if q.Get("sign") != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
-			io.WriteString(w, `{"errcode":310000,"errmsg":"sign not match"}`)
-			return
+		if !strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
+			io.WriteString(w, `{"errcode":43004,"errmsg":"invalid content type"}`)
+			return false
 		}
-	}
-	r.mu.Lock()
-	r.bodies = append(r.bodies, body)
-	status, answer := r.status, r.answer
-	for k, v := range r.header {
-		w.Header()[k] = v
-	}
-	r.mu.Unlock()
-	if status != 0 {
-		w.WriteHeader(status)
-	}
-	if answer == "" {
-		answer = `{"errcode":0,"errmsg":"ok"}`
-	}
-	io.WriteString(w, answer)
-}
-
-func (r *robot) received() [][]byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([][]byte(nil), r.bodies...)
+		if secret != "" {
+			ts, err := strconv.ParseInt(q.Get("timestamp"), 10, 64)
+			if err != nil || time.Since(time.UnixMilli(ts)).Abs() > time.Hour {
+				io.WriteString(w, `{"errcode":310000,"errmsg":"sign not match, more: [timestamp is over one hour]"}`)
+				return false
+			}
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write([]byte(q.Get("timestamp") + "\n" + secret))
+			// q.Get has already URL-decoded the sign, as DingTalk does.
+			if q.Get("sign") != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
+				io.WriteString(w, `{"errcode":310000,"errmsg":"sign not match"}`)
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
@@ -120,7 +83,7 @@ func TestPayloadGolden(t *testing.T) {
 				if err := n.Send(context.Background(), tc.Msg); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
-				got := rb.received()
+				got := rb.Received()
 				if len(got) != 1 {
 					t.Fatalf("robot accepted %d messages, want 1", len(got))
 				}
@@ -139,7 +102,7 @@ func TestWrongSecretIsPermanent(t *testing.T) {
 	if !errors.Is(err, notify.ErrPermanent) || !strings.Contains(err.Error(), "310000") {
 		t.Fatalf("err = %v, want a permanent 310000 error", err)
 	}
-	if len(rb.received()) != 0 {
+	if len(rb.Received()) != 0 {
 		t.Fatal("robot accepted a message with a wrong signature")
 	}
 }
@@ -177,25 +140,13 @@ func TestSendClassifiesAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rb := newRobot(t, "")
-			rb.status, rb.answer = tt.status, tt.answer
+			rb.Status, rb.Answer = tt.status, tt.answer
 			if tt.retryAfter != "" {
-				rb.header.Set("Retry-After", tt.retryAfter)
+				rb.Header.Set("Retry-After", tt.retryAfter)
 			}
 			n := newNotifier(t, config.Notifier{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")})
 			err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if got := errors.Is(err, notify.ErrPermanent); got != tt.wantPermanent {
-				t.Errorf("permanent = %v, want %v (err %v)", got, tt.wantPermanent, err)
-			}
-			var ra notify.RetryAfter
-			if gotRA := errors.As(err, &ra); gotRA != (tt.wantRetryAfter != 0) || ra.After != tt.wantRetryAfter {
-				t.Errorf("RetryAfter = %v (found %v), want %v", ra.After, gotRA, tt.wantRetryAfter)
-			}
-			if err != nil && strings.Contains(err.Error(), "TOKEN123") {
-				t.Errorf("error leaks the access token: %v", err)
-			}
+			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "TOKEN123")
 		})
 	}
 }
@@ -214,16 +165,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	n := newNotifier(t, config.Notifier{URL: config.Secret(srv.URL + "/robot/send?access_token=x"), Timeout: config.Duration(50 * time.Millisecond)})
+	n := newNotifier(t, config.Notifier{URL: config.Secret(notifytest.Hanging(t) + "/robot/send?access_token=x"), Timeout: config.Duration(50 * time.Millisecond)})
 	err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable deadline exceeded", err)
@@ -262,7 +204,7 @@ func TestChineseTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var p dingtalk.Payload
-	if err := json.Unmarshal(rb.received()[0], &p); err != nil {
+	if err := json.Unmarshal(rb.Received()[0], &p); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"[已恢复] HighErrorRate", "级别：严重", "恢复时间：2025-03-01 12:01:30 UTC", "[在仪表盘查看告警](http://lookout.example:9470/#/alerts?fingerprint=5f1d3a2b9c0e4d71)"} {

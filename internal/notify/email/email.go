@@ -98,8 +98,7 @@ func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	r, err := template.New(template.Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL})
+	r, err := template.ForNotifier(cfg, deps.ExternalURL)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -27,30 +26,24 @@ func init() { notify.Register(Kind, New) }
 
 // Notifier posts messages to one Feishu custom bot. It is safe for concurrent use.
 type Notifier struct {
-	url     string
-	secret  string
-	timeout time.Duration
-	client  *http.Client
-	render  *template.Renderer
+	chat   notify.Chat
+	secret string
+	render *template.Renderer
 }
 
 // New builds a Feishu notifier from cfg.URL (the bot's webhook), cfg.Secret
 // (optional, for bots with signature verification), the template keys and
 // cfg.Timeout. It is the notify.Factory registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	if err := notify.CheckHTTPURL(cfg.URL.Reveal()); err != nil {
-		return nil, err
-	}
-	r, err := template.New(template.Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL})
+	chat, err := notify.NewChat(Kind, cfg, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{url: cfg.URL.Reveal(), secret: cfg.Secret.Reveal(), timeout: cfg.Timeout.D(), client: deps.HTTP, render: r}
-	if n.timeout <= 0 {
-		n.timeout = DefaultTimeout
+	r, err := template.ForNotifier(cfg, deps.ExternalURL)
+	if err != nil {
+		return nil, err
 	}
-	return n, nil
+	return &Notifier{chat: chat, secret: cfg.Secret.Reveal(), render: r}, nil
 }
 
 // Payload is the body of a Feishu custom bot message. Timestamp and Sign are
@@ -147,11 +140,7 @@ func (n *Notifier) Send(ctx context.Context, m notify.Message) error {
 		ts := time.Now().Unix()
 		p.Timestamp, p.Sign = strconv.FormatInt(ts, 10), Sign(ts, n.secret)
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encoding feishu payload: %w: %w", notify.ErrPermanent, err)
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.url, body, n.timeout, "feishu")
+	resp, err := n.chat.Post(ctx, n.chat.URL, p)
 	if err != nil && resp == nil {
 		return err
 	}

@@ -10,11 +10,9 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,25 +29,16 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // timestamp exactly as Feishu documents it (independently of the code under
 // test) and answers code 19021 on a mismatch or a timestamp more than an
 // hour off; without one it accepts unsigned requests, as an unsigned bot does.
-type bot struct {
-	*httptest.Server
-	secret string
-	mu     sync.Mutex
-	bodies [][]byte
-	status int
-	answer string
-	header http.Header
-}
+type bot struct{ *notifytest.Receiver }
 
 func newBot(t *testing.T, secret string) *bot {
-	b := &bot{secret: secret, header: http.Header{}}
-	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
+	ok := `{"StatusCode":0,"StatusMessage":"success","code":0,"data":{},"msg":"success"}`
+	return &bot{notifytest.NewReceiver(t, ok, func(w http.ResponseWriter, req *http.Request, body []byte) bool {
 		w.Header().Set("Content-Type", "application/json")
 		if req.Method != http.MethodPost || req.URL.Path != "/open-apis/bot/v2/hook/HOOK-7" {
 			w.WriteHeader(http.StatusNotFound)
 			io.WriteString(w, `{"code":19001,"msg":"param invalid: incoming webhook access token invalid"}`)
-			return
+			return false
 		}
 		var p struct {
 			Timestamp string `json:"timestamp"`
@@ -59,39 +48,18 @@ func newBot(t *testing.T, secret string) *bot {
 		if err := json.Unmarshal(body, &p); err != nil || p.MsgType == "" {
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, `{"code":9499,"msg":"Bad Request"}`)
-			return
+			return false
 		}
-		if b.secret != "" {
+		if secret != "" {
 			ts, err := strconv.ParseInt(p.Timestamp, 10, 64)
-			mac := hmac.New(sha256.New, []byte(p.Timestamp+"\n"+b.secret))
+			mac := hmac.New(sha256.New, []byte(p.Timestamp+"\n"+secret))
 			if err != nil || time.Since(time.Unix(ts, 0)).Abs() > time.Hour || p.Sign != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
 				io.WriteString(w, `{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}`)
-				return
+				return false
 			}
 		}
-		b.mu.Lock()
-		b.bodies = append(b.bodies, body)
-		status, answer := b.status, b.answer
-		for k, v := range b.header {
-			w.Header()[k] = v
-		}
-		b.mu.Unlock()
-		if status != 0 {
-			w.WriteHeader(status)
-		}
-		if answer == "" {
-			answer = `{"StatusCode":0,"StatusMessage":"success","code":0,"data":{},"msg":"success"}`
-		}
-		io.WriteString(w, answer)
-	}))
-	t.Cleanup(b.Close)
-	return b
-}
-
-func (b *bot) received() [][]byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([][]byte(nil), b.bodies...)
+		return true
+	})}
 }
 
 func (b *bot) url() config.Secret { return config.Secret(b.URL + "/open-apis/bot/v2/hook/HOOK-7") }
@@ -120,7 +88,7 @@ func TestPayloadGolden(t *testing.T) {
 				if err := newNotifier(t, config.Notifier{URL: b.url(), Secret: config.Secret(secret)}).Send(context.Background(), tc.Msg); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
-				got := b.received()
+				got := b.Received()
 				if len(got) != 1 {
 					t.Fatalf("bot accepted %d messages, want 1", len(got))
 				}
@@ -155,7 +123,7 @@ func TestWrongSecretIsPermanent(t *testing.T) {
 	if !errors.Is(err, notify.ErrPermanent) || !strings.Contains(err.Error(), "19021") {
 		t.Fatalf("err = %v, want a permanent 19021 error", err)
 	}
-	if len(b.received()) != 0 {
+	if len(b.Received()) != 0 {
 		t.Fatal("bot accepted a message with a wrong signature")
 	}
 }
@@ -185,24 +153,12 @@ func TestSendClassifiesAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBot(t, "")
-			b.status, b.answer = tt.status, tt.answer
+			b.Status, b.Answer = tt.status, tt.answer
 			if tt.retryAfter != "" {
-				b.header.Set("Retry-After", tt.retryAfter)
+				b.Header.Set("Retry-After", tt.retryAfter)
 			}
 			err := newNotifier(t, config.Notifier{URL: b.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if got := errors.Is(err, notify.ErrPermanent); got != tt.wantPermanent {
-				t.Errorf("permanent = %v, want %v (err %v)", got, tt.wantPermanent, err)
-			}
-			var ra notify.RetryAfter
-			if gotRA := errors.As(err, &ra); gotRA != (tt.wantRetryAfter != 0) || ra.After != tt.wantRetryAfter {
-				t.Errorf("RetryAfter = %v (found %v), want %v", ra.After, gotRA, tt.wantRetryAfter)
-			}
-			if err != nil && strings.Contains(err.Error(), "HOOK-7") {
-				t.Errorf("error leaks the hook: %v", err)
-			}
+			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "HOOK-7")
 		})
 	}
 }
@@ -213,7 +169,7 @@ func TestChineseTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var p feishu.Payload
-	if err := json.Unmarshal(b.received()[0], &p); err != nil {
+	if err := json.Unmarshal(b.Received()[0], &p); err != nil {
 		t.Fatal(err)
 	}
 	if p.Card.Header.Title.Content != "[告警] HighErrorRate 严重 service=checkout" || p.Card.Header.Template != "red" {

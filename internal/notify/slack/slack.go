@@ -2,9 +2,7 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -32,29 +30,23 @@ func init() { notify.Register(Kind, New) }
 // Notifier posts messages to one Slack incoming webhook. It is safe for
 // concurrent use.
 type Notifier struct {
-	url     string
-	timeout time.Duration
-	client  *http.Client
-	render  *template.Renderer
+	chat   notify.Chat
+	render *template.Renderer
 }
 
 // New builds a Slack notifier from cfg.URL (the incoming webhook), the
 // template keys and cfg.Timeout. It is the notify.Factory registered for
 // Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	if err := notify.CheckHTTPURL(cfg.URL.Reveal()); err != nil {
-		return nil, err
-	}
-	r, err := template.New(template.Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL})
+	chat, err := notify.NewChat(Kind, cfg, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{url: cfg.URL.Reveal(), timeout: cfg.Timeout.D(), client: deps.HTTP, render: r}
-	if n.timeout <= 0 {
-		n.timeout = DefaultTimeout
+	r, err := template.ForNotifier(cfg, deps.ExternalURL)
+	if err != nil {
+		return nil, err
 	}
-	return n, nil
+	return &Notifier{chat: chat, render: r}, nil
 }
 
 // Payload is the body of an incoming-webhook message. Text is the fallback
@@ -140,11 +132,7 @@ func (n *Notifier) Send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return fmt.Errorf("rendering slack message: %w: %w", notify.ErrPermanent, err)
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encoding slack payload: %w: %w", notify.ErrPermanent, err)
-	}
-	_, err = notify.PostJSON(ctx, n.client, n.url, body, n.timeout, "slack")
+	_, err = n.chat.Post(ctx, n.chat.URL, p)
 	return err
 }
 

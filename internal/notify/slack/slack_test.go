@@ -7,10 +7,8 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -27,52 +25,28 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // hook is a Slack incoming webhook as the real service behaves: it checks
 // the path, the JSON and Slack's block limits (answering 400 invalid_blocks
 // like Slack does), then answers 200 "ok" or what the test asks for.
-type hook struct {
-	*httptest.Server
-	mu       sync.Mutex
-	bodies   [][]byte
-	payloads []slack.Payload
-	status   int
-	answer   string
-	header   http.Header
-}
+type hook struct{ *notifytest.Receiver }
 
 func newHook(t *testing.T) *hook {
-	h := &hook{header: http.Header{}}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
+	return &hook{notifytest.NewReceiver(t, "ok", func(w http.ResponseWriter, req *http.Request, body []byte) bool {
 		if req.Method != http.MethodPost || req.URL.Path != "/services/T000/B000/XXXX" {
 			w.WriteHeader(http.StatusNotFound)
 			io.WriteString(w, "no_service")
-			return
+			return false
 		}
 		var p slack.Payload
 		if !strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") || json.Unmarshal(body, &p) != nil || (p.Text == "" && len(p.Blocks) == 0) {
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, "invalid_payload")
-			return
+			return false
 		}
 		if msg := checkBlocks(p.Blocks); msg != "" {
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, "invalid_blocks: "+msg)
-			return
+			return false
 		}
-		h.mu.Lock()
-		h.bodies = append(h.bodies, body)
-		h.payloads = append(h.payloads, p)
-		status, answer := h.status, h.answer
-		for k, v := range h.header {
-			w.Header()[k] = v
-		}
-		h.mu.Unlock()
-		if status == 0 {
-			status, answer = http.StatusOK, "ok"
-		}
-		w.WriteHeader(status)
-		io.WriteString(w, answer)
-	}))
-	t.Cleanup(h.Close)
-	return h
+		return true
+	})}
 }
 
 func checkBlocks(bs []slack.Block) string {
@@ -93,10 +67,14 @@ func checkBlocks(bs []slack.Block) string {
 	return ""
 }
 
+// received returns the bodies of the accepted messages and what they say.
 func (h *hook) received() ([][]byte, []slack.Payload) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([][]byte(nil), h.bodies...), append([]slack.Payload(nil), h.payloads...)
+	bodies := h.Received()
+	payloads := make([]slack.Payload, len(bodies))
+	for i, b := range bodies {
+		_ = json.Unmarshal(b, &payloads[i]) // the hook accepted only valid ones
+	}
+	return bodies, payloads
 }
 
 func (h *hook) url() config.Secret { return config.Secret(h.URL + "/services/T000/B000/XXXX") }
@@ -198,24 +176,12 @@ func TestSendClassifiesAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHook(t)
-			h.status, h.answer = tt.status, tt.answer
+			h.Status, h.Answer = tt.status, tt.answer
 			if tt.retryAfter != "" {
-				h.header.Set("Retry-After", tt.retryAfter)
+				h.Header.Set("Retry-After", tt.retryAfter)
 			}
 			err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if got := errors.Is(err, notify.ErrPermanent); got != tt.wantPermanent {
-				t.Errorf("permanent = %v, want %v (err %v)", got, tt.wantPermanent, err)
-			}
-			var ra notify.RetryAfter
-			if gotRA := errors.As(err, &ra); gotRA != (tt.wantRetryAfter != 0) || ra.After != tt.wantRetryAfter {
-				t.Errorf("RetryAfter = %v (found %v), want %v", ra.After, gotRA, tt.wantRetryAfter)
-			}
-			if err != nil && strings.Contains(err.Error(), "XXXX") {
-				t.Errorf("error leaks the webhook path: %v", err)
-			}
+			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "XXXX")
 		})
 	}
 }

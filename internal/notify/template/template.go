@@ -14,6 +14,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/notify"
 )
@@ -52,6 +53,14 @@ type Options struct {
 	BodyFile string
 	// ExternalURL is used for links when a Message carries none.
 	ExternalURL string
+}
+
+// ForNotifier returns the renderer of a notifier's config: its lang, title,
+// template and template_file keys, with links to externalURL when a Message
+// carries none.
+func ForNotifier(cfg config.Notifier, externalURL string) (*Renderer, error) {
+	return New(Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
+		BodyFile: cfg.TemplateFile, ExternalURL: externalURL})
 }
 
 // Renderer renders Messages. It is safe for concurrent use: templates are

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,10 +39,8 @@ type Notifier struct {
 // notify.Factory registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
 	raw := cfg.URL.Reveal()
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The URL may hold a token, so it is not repeated in the error.
-		return nil, errors.New("url must be an absolute http or https URL")
+	if err := notify.CheckHTTPURL(raw); err != nil {
+		return nil, err
 	}
 	n := &Notifier{
 		url:         raw,
@@ -211,30 +208,12 @@ func (n *Notifier) Send(ctx context.Context, m notify.Message) error {
 	}
 	err = fmt.Errorf("posting webhook: %s: %s", resp.Status, strings.TrimSpace(string(snippet)))
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := notify.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return notify.RetryAfter{After: d, Err: err}
 		}
 		return err
 	}
 	return fmt.Errorf("%w: %w", notify.ErrPermanent, err)
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 var _ notify.Notifier = (*Notifier)(nil)

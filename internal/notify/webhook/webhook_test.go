@@ -23,29 +23,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-var since = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func firing() event.Alert {
-	return event.Alert{
-		Rule:        "HighErrorRate",
-		Labels:      map[string]string{"service": "checkout"},
-		State:       event.StateFiring,
-		Since:       since,
-		Value:       0.125,
-		Fingerprint: "5f1d3a2b9c0e4d71",
-		Summary:     "checkout error rate 0.125",
-		Severity:    "critical",
-		Notify:      []string{"ops"},
-	}
-}
-
-func resolved() event.Alert {
-	a := firing()
-	a.State = event.StateResolved
-	a.Value = 0.01
-	a.ResolvedAt = since.Add(90 * time.Second)
-	return a
-}
+// The sample alerts are notifytest's, the same as every channel's golden
+// tests send.
+var (
+	since    = notifytest.Since
+	firing   = notifytest.Firing
+	resolved = notifytest.Resolved
+)
 
 // request is what the test receiver saw.
 type request struct {
@@ -214,16 +198,7 @@ func TestSendNetworkErrorIsRetryable(t *testing.T) {
 }
 
 func TestSendTimeout(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	err := newNotifier(t, srv.URL, 50*time.Millisecond).Send(context.Background(), notify.Message{Receiver: "ops", Alerts: []event.Alert{firing()}})
+	err := newNotifier(t, notifytest.Hanging(t), 50*time.Millisecond).Send(context.Background(), notify.Message{Receiver: "ops", Alerts: []event.Alert{firing()}})
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable deadline exceeded", err)
 	}

@@ -2,9 +2,7 @@ package wecom
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/config"
@@ -33,29 +31,23 @@ func init() { notify.Register(Kind, New) }
 
 // Notifier posts messages to one WeCom group robot. It is safe for concurrent use.
 type Notifier struct {
-	url     string
-	timeout time.Duration
-	client  *http.Client
-	render  *template.Renderer
+	chat   notify.Chat
+	render *template.Renderer
 }
 
 // New builds a WeCom notifier from cfg.URL (the robot's webhook with its
 // key), the template keys and cfg.Timeout. It is the notify.Factory
 // registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	if err := notify.CheckHTTPURL(cfg.URL.Reveal()); err != nil {
-		return nil, err
-	}
-	r, err := template.New(template.Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL})
+	chat, err := notify.NewChat(Kind, cfg, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{url: cfg.URL.Reveal(), timeout: cfg.Timeout.D(), client: deps.HTTP, render: r}
-	if n.timeout <= 0 {
-		n.timeout = DefaultTimeout
+	r, err := template.ForNotifier(cfg, deps.ExternalURL)
+	if err != nil {
+		return nil, err
 	}
-	return n, nil
+	return &Notifier{chat: chat, render: r}, nil
 }
 
 // Payload is the body of a WeCom robot markdown message.
@@ -85,11 +77,6 @@ func (n *Notifier) BuildPayload(m notify.Message) (Payload, error) {
 	return Payload{MsgType: "markdown", Markdown: Markdown{Content: content}}, nil
 }
 
-type answer struct {
-	ErrCode *int   `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-}
-
 // Send renders and posts the message. WeCom answers HTTP 200 with an
 // errcode: 0 is success; -1 (system busy) and 45009 (rate limit) are
 // retried, the latter after RateLimitWait; any other code (93000 bad
@@ -100,35 +87,12 @@ func (n *Notifier) Send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return fmt.Errorf("rendering wecom message: %w: %w", notify.ErrPermanent, err)
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encoding wecom payload: %w: %w", notify.ErrPermanent, err)
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.url, body, n.timeout, "wecom")
+	resp, err := n.chat.Post(ctx, n.chat.URL, p)
 	if err != nil {
 		return err
 	}
-	var a answer
-	if err := json.Unmarshal(resp.Body, &a); err != nil || a.ErrCode == nil {
-		// Not WeCom's answer: the message may not have arrived, and a
-		// retry is better than a loss.
-		return fmt.Errorf("posting to wecom: unreadable answer %.200q", resp.Body)
-	}
-	return classify(*a.ErrCode, a.ErrMsg)
-}
-
-func classify(code int, msg string) error {
-	if code == 0 {
-		return nil
-	}
-	err := fmt.Errorf("posting to wecom: errcode %d: %s", code, msg)
-	switch code {
-	case 45009: // api freq out of limit
-		return notify.RetryAfter{After: RateLimitWait, Err: err}
-	case -1: // system busy
-		return err
-	}
-	return fmt.Errorf("%w: %w", notify.ErrPermanent, err)
+	// 45009 is "api freq out of limit": 20 messages a minute per robot.
+	return notify.CheckErrCode(resp.Body, Kind, 45009, RateLimitWait)
 }
 
 var _ notify.Notifier = (*Notifier)(nil)

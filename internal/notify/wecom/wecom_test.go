@@ -7,9 +7,7 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -26,62 +24,46 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // robot is a WeCom group robot endpoint as the real service behaves: it
 // checks the key, the message type and WeCom's 4096-byte limit on markdown
 // content, answering HTTP 200 with an errcode.
-type robot struct {
-	*httptest.Server
-	mu       sync.Mutex
-	contents []string
-	bodies   [][]byte
-	status   int
-	answer   string
-	header   http.Header
+type robot struct{ *notifytest.Receiver }
+
+// markdown is the part of a WeCom robot message the robot reads.
+type markdown struct {
+	MsgType  string `json:"msgtype"`
+	Markdown *struct {
+		Content string `json:"content"`
+	} `json:"markdown"`
 }
 
 func newRobot(t *testing.T) *robot {
-	r := &robot{header: http.Header{}}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
+	return &robot{notifytest.NewReceiver(t, `{"errcode":0,"errmsg":"ok"}`, func(w http.ResponseWriter, req *http.Request, body []byte) bool {
 		if req.Method != http.MethodPost || req.URL.Path != "/cgi-bin/webhook/send" || req.URL.Query().Get("key") != "KEY-42" {
 			io.WriteString(w, `{"errcode":93000,"errmsg":"invalid webhook url"}`)
-			return
+			return false
 		}
-		var p struct {
-			MsgType  string `json:"msgtype"`
-			Markdown *struct {
-				Content string `json:"content"`
-			} `json:"markdown"`
-		}
+		var p markdown
 		if err := json.Unmarshal(body, &p); err != nil || p.MsgType != "markdown" || p.Markdown == nil {
 			io.WriteString(w, `{"errcode":40008,"errmsg":"invalid message type"}`)
-			return
+			return false
 		}
 		if len(p.Markdown.Content) > 4096 || !utf8.ValidString(p.Markdown.Content) {
 			io.WriteString(w, `{"errcode":40058,"errmsg":"markdown.content exceed max length 4096"}`)
-			return
+			return false
 		}
-		r.mu.Lock()
-		r.contents = append(r.contents, p.Markdown.Content)
-		r.bodies = append(r.bodies, body)
-		status, answer := r.status, r.answer
-		for k, v := range r.header {
-			w.Header()[k] = v
-		}
-		r.mu.Unlock()
-		if status != 0 {
-			w.WriteHeader(status)
-		}
-		if answer == "" {
-			answer = `{"errcode":0,"errmsg":"ok"}`
-		}
-		io.WriteString(w, answer)
-	}))
-	t.Cleanup(r.Close)
-	return r
+		return true
+	})}
 }
 
+// received returns the markdown contents and the bodies of the accepted
+// messages.
 func (r *robot) received() ([]string, [][]byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.contents...), append([][]byte(nil), r.bodies...)
+	bodies := r.Received()
+	contents := make([]string, len(bodies))
+	for i, b := range bodies {
+		var p markdown
+		_ = json.Unmarshal(b, &p) // the robot accepted only valid ones
+		contents[i] = p.Markdown.Content
+	}
+	return contents, bodies
 }
 
 func (r *robot) url() config.Secret { return config.Secret(r.URL + "/cgi-bin/webhook/send?key=KEY-42") }
@@ -189,24 +171,12 @@ func TestSendClassifiesAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rb := newRobot(t)
-			rb.status, rb.answer = tt.status, tt.answer
+			rb.Status, rb.Answer = tt.status, tt.answer
 			if tt.retryAfter != "" {
-				rb.header.Set("Retry-After", tt.retryAfter)
+				rb.Header.Set("Retry-After", tt.retryAfter)
 			}
 			err := newNotifier(t, config.Notifier{URL: rb.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if got := errors.Is(err, notify.ErrPermanent); got != tt.wantPermanent {
-				t.Errorf("permanent = %v, want %v (err %v)", got, tt.wantPermanent, err)
-			}
-			var ra notify.RetryAfter
-			if gotRA := errors.As(err, &ra); gotRA != (tt.wantRetryAfter != 0) || ra.After != tt.wantRetryAfter {
-				t.Errorf("RetryAfter = %v (found %v), want %v", ra.After, gotRA, tt.wantRetryAfter)
-			}
-			if err != nil && strings.Contains(err.Error(), "KEY-42") {
-				t.Errorf("error leaks the key: %v", err)
-			}
+			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "KEY-42")
 		})
 	}
 }
