@@ -323,8 +323,23 @@ func TestCacheBounded(t *testing.T) {
 			t.Fatalf("val(%s) = %q", name, got)
 		}
 	}
-	if len(c.keys) > maxCached || len(c.vals) > maxCached {
-		t.Errorf("cache holds %d keys and %d values, want at most %d each", len(c.keys), len(c.vals), maxCached)
+	for i := 0; i < maxVals+100; i++ {
+		v := fmt.Appendf(nil, "v%d", i)
+		if got := c.val(v); got != string(v) {
+			t.Fatalf("val(%s) = %q", v, got)
+		}
+	}
+	if len(c.keys) > maxCached || len(c.vals) > maxVals {
+		t.Errorf("cache holds %d keys and %d values, want at most %d and %d", len(c.keys), len(c.vals), maxCached, maxVals)
+	}
+	for i := 0; i < maxCached+100; i++ {
+		name := fmt.Appendf(nil, "key-%d", i)
+		if got := c.keyAt(i, name); got != string(name) {
+			t.Fatalf("keyAt(%d, %s) = %q", i, name, got)
+		}
+	}
+	if len(c.order) > maxCached {
+		t.Errorf("cache remembers %d field positions, want at most %d", len(c.order), maxCached)
 	}
 	long := []byte(strings.Repeat("v", maxCachedVal+1))
 	if got := c.val(long); got != string(long) {

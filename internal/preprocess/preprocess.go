@@ -3,6 +3,7 @@ package preprocess
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,12 +26,41 @@ type Processor struct {
 	source    string
 	timeField string
 	fields    []fieldRule
-	// scanners keeps scanners with their key and value caches between
-	// messages; see cache.
-	scanners sync.Pool
-	// sizeHint is the field count of the last decoded message, used to size
-	// the next map so it rarely has to grow.
+	// idle keeps up to maxIdle scanners, with their key and value caches,
+	// between messages; see cache. Not a sync.Pool: the pool empties at
+	// every garbage collection, which under load comes every few
+	// milliseconds, and a cache refilled that often hardly ever hits.
+	mu   sync.Mutex
+	idle []*scanner
+	// sizeHint is the field count of the last decoded event, preprocessing
+	// included, used to size the next map so it rarely has to grow.
 	sizeHint atomic.Int32
+}
+
+// maxIdle bounds the scanners a Processor keeps (each holds a value table
+// of a few hundred KiB); more decode concurrently only under a burst of
+// parallel requests, and those extra scanners are dropped afterwards.
+var maxIdle = 2 * runtime.GOMAXPROCS(0)
+
+func (p *Processor) getScanner() *scanner {
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		s := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return s
+	}
+	p.mu.Unlock()
+	return &scanner{cache: &cache{}, key: make([]byte, 0, 64)}
+}
+
+func (p *Processor) putScanner(s *scanner) {
+	s.data = nil // do not keep the message alive
+	p.mu.Lock()
+	if len(p.idle) < maxIdle {
+		p.idle = append(p.idle, s)
+	}
+	p.mu.Unlock()
 }
 
 type fieldType int
@@ -148,12 +178,12 @@ func (p *Processor) TimeField() string { return p.timeField }
 // table ("not a JSON object", "invalid JSON at offset 12: ..."). Raw is kept
 // as given, not copied: the caller must not modify it afterwards.
 func (p *Processor) Decode(raw []byte, arrival time.Time) (*event.Event, error) {
-	fields, err := p.DecodeFields(raw)
-	if err != nil {
+	s := p.getScanner()
+	defer p.putScanner(s)
+	e := &event.Event{}
+	if err := p.decodeInto(s, raw, arrival, e); err != nil {
 		return nil, err
 	}
-	e := &event.Event{Source: p.source, Raw: raw, Fields: fields}
-	p.Apply(e, arrival)
 	return e, nil
 }
 
@@ -161,22 +191,57 @@ func (p *Processor) Decode(raw []byte, arrival time.Time) (*event.Event, error) 
 // building an event or applying preprocessing, for sources that assemble
 // events themselves. Its errors are those of Decode.
 func (p *Processor) DecodeFields(raw []byte) (map[string]any, error) {
+	s := p.getScanner()
+	defer p.putScanner(s)
+	return p.scanFields(s, raw)
+}
+
+func (p *Processor) scanFields(s *scanner, raw []byte) (map[string]any, error) {
 	fields := make(map[string]any, int(p.sizeHint.Load()))
-	s, _ := p.scanners.Get().(*scanner)
-	if s == nil {
-		s = &scanner{cache: &cache{}, key: make([]byte, 0, 64)}
-	}
 	s.data, s.pos, s.depth = raw, 0, 0
-	err := s.decodeObject(fields)
-	s.data = nil // do not keep the message alive from the pool
-	p.scanners.Put(s)
-	if err != nil {
+	if err := s.decodeObject(fields); err != nil {
 		return nil, err
 	}
+	return fields, nil
+}
+
+func (p *Processor) decodeInto(s *scanner, raw []byte, arrival time.Time, e *event.Event) error {
+	fields, err := p.scanFields(s, raw)
+	if err != nil {
+		return err
+	}
+	*e = event.Event{Source: p.source, Raw: raw, Fields: fields}
+	p.Apply(e, arrival)
 	if n := int32(len(fields)); n != p.sizeHint.Load() {
 		p.sizeHint.Store(n)
 	}
-	return fields, nil
+	return nil
+}
+
+// Decoder decodes the messages of one body (a request, a poll) on one
+// goroutine with one scanner, taken once instead of once per message. It is
+// not safe for concurrent use; Release returns the scanner when done.
+type Decoder struct {
+	p *Processor
+	s *scanner
+}
+
+// Decoder returns a Decoder for this source's messages.
+func (p *Processor) Decoder() *Decoder { return &Decoder{p: p, s: p.getScanner()} }
+
+// Decode is Processor.Decode into e, which the caller provides (so that a
+// batch of events can live in one slice). On an error e is left as it was.
+func (d *Decoder) Decode(raw []byte, arrival time.Time, e *event.Event) error {
+	return d.p.decodeInto(d.s, raw, arrival, e)
+}
+
+// Release gives the Decoder's scanner back to the Processor; the Decoder
+// must not be used afterwards.
+func (d *Decoder) Release() {
+	if d.s != nil {
+		d.p.putScanner(d.s)
+		d.s = nil
+	}
 }
 
 // Apply normalises an event in place and never drops it.

@@ -27,6 +27,9 @@ type scanner struct {
 	// key holds the dotted key being built: the prefix of the enclosing
 	// objects followed by the current member name.
 	key []byte
+	// nkey counts the fields stored so far from this message, which is the
+	// position cache.keyAt predicts the name from.
+	nkey int
 }
 
 // syntaxError builds the "invalid JSON at offset N: ..." reason.
@@ -72,6 +75,7 @@ func (s *scanner) decodeObject(out map[string]any) error {
 		return errNotObject
 	}
 	s.key = s.key[:0]
+	s.nkey = 0
 	if err := s.flatObject(out); err != nil {
 		return err
 	}
@@ -125,7 +129,8 @@ func (s *scanner) flatObject(out map[string]any) error {
 			if err != nil {
 				return err
 			}
-			out[s.cache.key(s.key)] = v
+			out[s.cache.keyAt(s.nkey, s.key)] = v
+			s.nkey++
 		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
@@ -508,20 +513,47 @@ func (s *scanner) number() (any, error) {
 // names, as strings, and short string values, already boxed in an interface,
 // so that a repeated name or value (a service, a host, a path) costs no
 // allocation. A cache belongs to one scanner, and a scanner to one goroutine
-// at a time (they live in the Processor's sync.Pool), so it needs no locks.
-// Each map stops growing at its limit so that high-cardinality names or
-// values (request ids) cannot turn it into a leak; those are then allocated
-// as usual.
+// at a time (the Processor keeps a few idle ones), so it needs no locks.
+//
+// Names: messages of one source nearly always carry the same fields in the
+// same order, so keyAt first compares the name with the one at the same
+// position in the previous message, which costs a comparison instead of a
+// hash lookup; the keys map, which stops growing at maxCached, is the
+// fallback.
+//
+// Values: a map of up to maxVals short strings, emptied when full, so that
+// high-cardinality values (request ids) cannot turn it into a leak and
+// merely cycle through it, while up to maxVals recurring values (services,
+// hosts, paths: the 10,000 services of the load scenarios) all stay cached.
 type cache struct {
-	keys map[string]string
-	vals map[string]any
+	keys  map[string]string
+	order []string // the previous message's field names, in order
+	vals  map[string]any
 }
 
 const (
 	maxCached    = 1024
 	maxKeyLen    = 64
 	maxCachedVal = 32
+	// maxVals bounds the value map: about 1 MiB with its strings.
+	maxVals = 1 << 14
 )
+
+// keyAt returns the name b of the i-th field stored from the current
+// message.
+func (c *cache) keyAt(i int, b []byte) string {
+	if i < len(c.order) && c.order[i] == string(b) {
+		return c.order[i]
+	}
+	k := c.key(b)
+	switch {
+	case i < len(c.order):
+		c.order[i] = k
+	case i == len(c.order) && i < maxCached:
+		c.order = append(c.order, k)
+	}
+	return k
+}
 
 func (c *cache) key(b []byte) string {
 	if s, ok := c.keys[string(b)]; ok {
@@ -545,12 +577,13 @@ func (c *cache) val(b []byte) any {
 		return v
 	}
 	var v any = string(b)
-	if len(c.vals) < maxCached {
-		if c.vals == nil {
-			c.vals = make(map[string]any, 16)
-		}
-		c.vals[v.(string)] = v
+	switch {
+	case c.vals == nil:
+		c.vals = make(map[string]any, 64)
+	case len(c.vals) >= maxVals:
+		clear(c.vals)
 	}
+	c.vals[v.(string)] = v
 	return v
 }
 

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -20,6 +21,9 @@ func init() {
 type Source struct {
 	name string
 	deps source.Deps
+	// rawKeep is the size of the raw ring: of a body's messages only the
+	// last rawKeep would survive in it, so only those are added.
+	rawKeep int
 }
 
 // Result is what the API answers for one body (CONTRACT.md
@@ -43,7 +47,11 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{name: cfg.Name, deps: d}, nil
+	keep := cfg.RawBuffer
+	if keep <= 0 {
+		keep = source.DefaultRawBuffer
+	}
+	return &Source{name: cfg.Name, deps: d, rawKeep: keep}, nil
 }
 
 // Name returns the source's name.
@@ -75,17 +83,33 @@ func (s *Source) Run(ctx context.Context, _ source.Sink) error {
 // (the API answers 429 with Retry-After) and nothing of the body is kept,
 // not even in the raw ring. Ingest is safe for concurrent use; body is
 // referenced by the events (their Raw) and must not be modified afterwards.
+//
+// The events of one body are allocated together, in one slice, which saves
+// an allocation per event; they therefore stay in memory together until the
+// last of them is no longer referenced (by the windows' acknowledgement
+// tracking or the store's queue), which is no longer than the body's own
+// bytes, which every event's Raw references anyway.
 func (s *Source) Ingest(body []byte, sink source.Sink) (Result, error) {
 	now := s.deps.Clock.Now()
 	res := Result{Errors: []LineError{}}
 	batch := event.Batch{Source: s.name}
 	var rejected []event.Rejected
 	var msgs [][]byte
+	var slab []event.Event
+	dec := s.deps.Pre.Decoder()
+	defer dec.Release()
 
 	take := func(line int, msg []byte) {
 		msgs = append(msgs, msg)
-		e, err := s.deps.Pre.Decode(msg, now)
-		if err != nil {
+		if len(slab) == cap(slab) {
+			// Only when the count below was short; events already
+			// handed out keep pointing into the old slice.
+			slab = make([]event.Event, 0, max(16, cap(slab)))
+		}
+		slab = slab[:len(slab)+1]
+		e := &slab[len(slab)-1]
+		if err := dec.Decode(msg, now, e); err != nil {
+			slab = slab[:len(slab)-1]
 			res.Errors = append(res.Errors, LineError{Line: line, Error: err.Error()})
 			rejected = append(rejected, event.Rejected{Time: now, Source: s.name, Raw: msg, Reason: err.Error()})
 			return
@@ -101,10 +125,17 @@ func (s *Source) Ingest(body []byte, sink source.Sink) (Result, error) {
 			res.Errors = append(res.Errors, LineError{Line: 1, Error: reason})
 			rejected = append(rejected, event.Rejected{Time: now, Source: s.name, Raw: body, Reason: reason})
 		}
+		slab = make([]event.Event, 0, len(elems))
+		msgs = append(make([][]byte, 0, len(elems)+len(msgs)), msgs...)
+		batch.Events = make([]*event.Event, 0, len(elems))
 		for i, el := range elems {
 			take(i+1, el)
 		}
 	} else {
+		n := bytes.Count(body, []byte{'\n'}) + 1 // at least the number of messages
+		slab = make([]event.Event, 0, n)
+		msgs = make([][]byte, 0, n)
+		batch.Events = make([]*event.Event, 0, n)
 		preprocess.Lines(body, take)
 	}
 	res.Accepted, res.Rejected = len(batch.Events), len(rejected)
@@ -119,7 +150,7 @@ func (s *Source) Ingest(body []byte, sink source.Sink) (Result, error) {
 		// Nothing was kept, so the counts must say so too.
 		return Result{}, err
 	}
-	for _, m := range msgs {
+	for _, m := range msgs[max(0, len(msgs)-s.rawKeep):] {
 		s.deps.Raw.Add(now, m)
 	}
 	s.deps.Health.Received(res.Accepted, len(body))

@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -184,6 +185,37 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		sink = &sourcetest.Sink{}
+	}
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkIngestManyServices is BenchmarkIngest with the bodies of the
+// push-10k-groups load scenario: 1,000 lines per body over 10,000 services
+// and the scenario's unit conversion.
+func BenchmarkIngestManyServices(b *testing.B) {
+	s, err := New(config.Source{Name: "push", Type: "push", Fields: map[string]config.Field{
+		"latency_ms": {Type: "number", Unit: "ms", To: "s", As: "latency"},
+	}}, source.Deps{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, 10)
+	for i := range bodies {
+		var sb strings.Builder
+		for j := range 1000 {
+			n := i*1000 + j
+			fmt.Fprintf(&sb, "{\"ts\":%d,\"service\":\"svc-%05d\",\"status\":%d,\"latency_ms\":%.2f}\n",
+				1_750_000_000_000+int64(n), n, 200+300*(n%50/49), 3.7+float64(n%977)/7)
+		}
+		bodies[i] = []byte(sb.String())
+	}
+	b.SetBytes(int64(len(bodies[0])))
+	i := 0
+	for b.Loop() {
+		if _, err := s.Ingest(bodies[i%len(bodies)], &sourcetest.Sink{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "events/s")
 }
