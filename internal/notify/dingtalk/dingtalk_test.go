@@ -60,12 +60,7 @@ func newRobot(t *testing.T, secret string) *notifytest.Receiver {
 
 func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
 	t.Helper()
-	cfg.Name, cfg.Type = "ding", dingtalk.Kind
-	n, err := notify.New(cfg, notify.Deps{ExternalURL: notifytest.ExternalURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return notifytest.NewNotifier(t, "ding", dingtalk.Kind, cfg)
 }
 
 func TestPayloadGolden(t *testing.T) {

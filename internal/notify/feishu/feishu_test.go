@@ -66,12 +66,7 @@ func (b *bot) url() config.Secret { return config.Secret(b.URL + "/open-apis/bot
 
 func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
 	t.Helper()
-	cfg.Name, cfg.Type = "lark", feishu.Kind
-	n, err := notify.New(cfg, notify.Deps{ExternalURL: notifytest.ExternalURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return notifytest.NewNotifier(t, "lark", feishu.Kind, cfg)
 }
 
 var signature = regexp.MustCompile(`^\{"timestamp":"\d+","sign":"[A-Za-z0-9+/=]+",`)

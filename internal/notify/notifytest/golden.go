@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/notify"
 )
@@ -80,4 +81,16 @@ func Golden(t *testing.T, name string, got []byte, update bool) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s\n got: %s\nwant: %s", path, got, want)
 	}
+}
+
+// NewNotifier builds the notifier of cfg, named name and of type kind,
+// through the registry as lookout does, with links to ExternalURL.
+func NewNotifier(t *testing.T, name, kind string, cfg config.Notifier) notify.Notifier {
+	t.Helper()
+	cfg.Name, cfg.Type = name, kind
+	n, err := notify.New(cfg, notify.Deps{ExternalURL: ExternalURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -38,11 +38,7 @@ type Notifier struct {
 // template keys and cfg.Timeout. It is the notify.Factory registered for
 // Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	chat, err := notify.NewChat(Kind, cfg, deps, DefaultTimeout)
-	if err != nil {
-		return nil, err
-	}
-	r, err := template.ForNotifier(cfg, deps.ExternalURL)
+	chat, r, err := template.Chat(Kind, cfg, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -81,12 +81,7 @@ func (h *hook) url() config.Secret { return config.Secret(h.URL + "/services/T00
 
 func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
 	t.Helper()
-	cfg.Name, cfg.Type = "chat", slack.Kind
-	n, err := notify.New(cfg, notify.Deps{ExternalURL: notifytest.ExternalURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return notifytest.NewNotifier(t, "chat", slack.Kind, cfg)
 }
 
 func TestPayloadGolden(t *testing.T) {

@@ -63,6 +63,21 @@ func ForNotifier(cfg config.Notifier, externalURL string) (*Renderer, error) {
 		BodyFile: cfg.TemplateFile, ExternalURL: externalURL})
 }
 
+// Chat builds what every chat channel's New starts with: its checked webhook
+// (notify.NewChat, with defaultTimeout when cfg sets none) and the renderer
+// of cfg's template keys.
+func Chat(kind string, cfg config.Notifier, deps notify.Deps, defaultTimeout time.Duration) (notify.Chat, *Renderer, error) {
+	chat, err := notify.NewChat(kind, cfg, deps, defaultTimeout)
+	if err != nil {
+		return notify.Chat{}, nil, err
+	}
+	r, err := ForNotifier(cfg, deps.ExternalURL)
+	if err != nil {
+		return notify.Chat{}, nil, err
+	}
+	return chat, r, nil
+}
+
 // Renderer renders Messages. It is safe for concurrent use: templates are
 // parsed once in New and only executed afterwards.
 type Renderer struct {

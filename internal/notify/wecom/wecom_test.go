@@ -70,12 +70,7 @@ func (r *robot) url() config.Secret { return config.Secret(r.URL + "/cgi-bin/web
 
 func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
 	t.Helper()
-	cfg.Name, cfg.Type = "wx", wecom.Kind
-	n, err := notify.New(cfg, notify.Deps{ExternalURL: notifytest.ExternalURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return notifytest.NewNotifier(t, "wx", wecom.Kind, cfg)
 }
 
 func TestPayloadGolden(t *testing.T) {
