@@ -4,7 +4,6 @@ import (
 	"context"
 	"iter"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/clock"
@@ -152,13 +151,4 @@ func equalOn(a, b map[string]string, names []string) bool {
 		}
 	}
 	return true
-}
-
-// MatcherString writes matchers as {a="x", b=~"y"}, for logs and messages.
-func MatcherString(ms []state.Matcher) string {
-	parts := make([]string, len(ms))
-	for i, m := range ms {
-		parts[i] = m.String()
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }

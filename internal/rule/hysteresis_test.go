@@ -238,3 +238,42 @@ func TestGroupingCarried(t *testing.T) {
 		t.Fatalf("sent %+v, want grouping %+v", sent, want)
 	}
 }
+
+// TestAckStopsRepeats: once acknowledged (the MuteFunc says so), a firing
+// alert is not re-sent by repeat, the hold is recorded once, and its
+// resolved message still goes out.
+func TestAckStopsRepeats(t *testing.T) {
+	var acked atomic.Bool
+	h := newMutedHarness(t, func(event.Alert, iter.Seq[event.Alert]) string {
+		if acked.Load() {
+			return "acknowledged by alice: on it"
+		}
+		return ""
+	}, highErrors(config.For{Count: 1}, time.Minute))
+	end := t0
+	next := func(vals map[string]float64, advance time.Duration) ([]event.AlertState, []string) {
+		end = end.Add(advance)
+		h.clk.Set(end)
+		h.eng.OnWindow(win("api", end, vals))
+		sent, rec := h.take()
+		return states(sent), decisions(rec)
+	}
+	if sent, _ := next(bad, 10*time.Second); !slices.Equal(sent, []event.AlertState{event.StateFiring}) {
+		t.Fatalf("first window sent %v, want firing", sent)
+	}
+	acked.Store(true)
+	var got []string
+	for range 5 { // five minutes of repeats due
+		sent, rec := next(bad, time.Minute)
+		if len(sent) != 0 {
+			t.Fatalf("an acknowledged alert was re-sent: %v", sent)
+		}
+		got = append(got, rec...)
+	}
+	if want := []string{"firing/suppressed: acknowledged by alice: on it"}; !slices.Equal(got, want) {
+		t.Errorf("recorded %q, want %q", got, want)
+	}
+	if sent, rec := next(good, 10*time.Second); !slices.Equal(sent, []event.AlertState{event.StateResolved}) || !slices.Equal(rec, []string{"resolved/sent"}) {
+		t.Errorf("resolve of an acknowledged alert: sent %v recorded %q, want the resolved sent", sent, rec)
+	}
+}
