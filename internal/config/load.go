@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -39,7 +40,7 @@ func Parse(file string, data []byte) (*Config, error) {
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Errors{syntaxError(file, err)}
+		return nil, Errors{syntaxError(file, data, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, Errors{{File: file, Msg: "the configuration is empty"}}
@@ -81,8 +82,10 @@ type parser struct {
 // yamlLine finds the line in yaml's own error messages ("yaml: line 7: ...").
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError turns a YAML parse error into an Error at its line.
-func syntaxError(file string, err error) Error {
+// syntaxError turns a YAML parse error into an Error at its line. The few
+// messages without a line ("found unexpected end of stream" for an unclosed
+// quote) are about the end of the input, so they point at its last line.
+func syntaxError(file string, data []byte, err error) Error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
@@ -91,7 +94,8 @@ func syntaxError(file string, err error) Error {
 		}
 		return Error{File: file, Line: line, Msg: "YAML syntax error: " + m[2]}
 	}
-	return Error{File: file, Msg: "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: ")}
+	last := max(1, bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n"))+1)
+	return Error{File: file, Line: last, Msg: "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 // parserProblem reports whether msg is one of the yaml parser's (not its

@@ -254,12 +254,13 @@ type receiver struct {
 	t   *testing.T
 	srv *httptest.Server
 	mu  sync.Mutex
-	got map[string]map[string]int // fingerprint → status → messages
-	n   int
+	got   map[string]map[string]int // fingerprint → status → messages
+	names map[string]string         // fingerprint → alertname
+	n     int
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{t: t, got: map[string]map[string]int{}}
+	r := &receiver{t: t, got: map[string]map[string]int{}, names: map[string]string{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var p struct {
 			Version string `json:"version"`
@@ -284,6 +285,7 @@ func newReceiver(t *testing.T) *receiver {
 				r.got[a.Fingerprint] = map[string]int{}
 			}
 			r.got[a.Fingerprint][a.Status]++
+			r.names[a.Fingerprint] = a.Labels["alertname"]
 			r.n++
 		}
 		r.mu.Unlock()
@@ -294,12 +296,15 @@ func newReceiver(t *testing.T) *receiver {
 
 func (r *receiver) url() string { return r.srv.URL + "/hook" }
 
-// counts returns a copy of the counts.
-func (r *receiver) counts() map[string]map[string]int {
+// counts returns a copy of the counts of the alerts of rule alertname.
+func (r *receiver) counts(alertname string) map[string]map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make(map[string]map[string]int, len(r.got))
 	for fp, m := range r.got {
+		if r.names[fp] != alertname {
+			continue
+		}
 		out[fp] = map[string]int{}
 		for s, n := range m {
 			out[fp][s] = n
@@ -308,9 +313,9 @@ func (r *receiver) counts() map[string]map[string]int {
 	return out
 }
 
-func (r *receiver) total(status string) int {
+func (r *receiver) total(alertname, status string) int {
 	n := 0
-	for _, m := range r.counts() {
+	for _, m := range r.counts(alertname) {
 		n += m[status]
 	}
 	return n

@@ -81,7 +81,7 @@ notifiers:
 		return ds
 	}
 	waitFor(t, 60*time.Second, "both instances to decide the resolution and the receiver to get it", func() bool {
-		return len(decided(a, "resolved")) > 0 && len(decided(b, "resolved")) > 0 && recv.total("resolved") > 0
+		return len(decided(a, "resolved")) > 0 && len(decided(b, "resolved")) > 0 && recv.total("Errors", "resolved") > 0
 	})
 	for _, state := range []string{"firing", "resolved"} {
 		ds := append(decided(a, state), decided(b, state)...)
@@ -90,7 +90,7 @@ notifiers:
 			t.Errorf("%s decisions of the two instances: %q; want %q", state, ds, want)
 		}
 	}
-	counts := recv.counts()
+	counts := recv.counts("Errors")
 	if len(counts) != 1 {
 		t.Fatalf("receiver got alerts %v; want one alert", counts)
 	}
