@@ -251,9 +251,9 @@ func (s *redisServer) stop() {
 // Alertmanager webhook format (version 4) and counts the alerts in it by
 // fingerprint and status.
 type receiver struct {
-	t   *testing.T
-	srv *httptest.Server
-	mu  sync.Mutex
+	t     *testing.T
+	srv   *httptest.Server
+	mu    sync.Mutex
 	got   map[string]map[string]int // fingerprint → status → messages
 	names map[string]string         // fingerprint → alertname
 	n     int
