@@ -126,7 +126,7 @@ func (s *Server) routes() {
 	h("GET /api/v1/alerts/history", ScopeRead, s.getHistory)
 	h("POST /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, s.postAck)
 	h("DELETE /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, s.deleteAck)
-	h("GET /api/v1/silences", ScopeRead, s.getSilences)
+	h("GET /api/v1/silences", ScopeAdmin, s.getSilences) // CONTRACT.md: silences are admin, listing included
 	h("POST /api/v1/silences", ScopeAdmin, s.postSilence)
 	h("DELETE /api/v1/silences/{id}", ScopeAdmin, s.deleteSilence)
 	h("GET /api/v1/raw", ScopeRead, s.getRaw)

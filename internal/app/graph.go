@@ -143,6 +143,7 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 	rules, err := rule.New(cfg.Rules, rule.Options{
 		Store: a.state, Clock: a.clk, Log: a.log, Record: a.recordRule, Notify: a.notify,
 		Threshold: a.state.Threshold, Pipelines: cfg.Pipelines, Query: a.querySQL,
+		Mute: a.muter(cfg).Reason, // silences, inhibition, acks (silences.go)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -176,9 +177,11 @@ func (a *App) buildNotifiers(cfg *config.Config) (map[string]notify.Notifier, er
 
 // openDispatcher opens the outbox file (one process, one dispatcher at a time).
 func (a *App) openDispatcher(cfg *config.Config, notifiers map[string]notify.Notifier) (*notify.Dispatcher, error) {
+	maxAge, maxAges := dispatchMaxAges(cfg) // silences.go
 	d, err := notify.NewDispatcher(notify.Options{
 		Notifiers: notifiers, OutboxPath: filepath.Join(a.dir, "outbox.db"), Clock: a.clk,
 		Record: a.record, Log: a.log, ExternalURL: externalURL(cfg),
+		MaxAge: maxAge, MaxAges: maxAges,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening outbox: %w", err)

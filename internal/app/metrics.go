@@ -42,6 +42,7 @@ var (
 	descIngestEvents    = prometheus.NewDesc("lookout_ingest_queue_events", "Events waiting for the ingest goroutine.", nil, nil)
 	descIngestEventsCap = prometheus.NewDesc("lookout_ingest_queue_capacity_events", "Events the ingest queue admits before the push API answers 429.", nil, nil)
 	descStoreBacklog    = prometheus.NewDesc("lookout_store_backlog_rows", "Rows queued for the DuckDB writer, not yet committed.", nil, nil)
+	descGaveUp          = prometheus.NewDesc("lookout_notifications_given_up_total", "Notifications the outbox gave up on after their max age, by notifier (since the dispatcher was opened).", []string{"notifier"}, nil)
 	descOutbox          = prometheus.NewDesc("lookout_notify_outbox_pending", "Notifications persisted but not yet delivered.", nil, nil)
 	descAlerts          = prometheus.NewDesc("lookout_alerts_active", "Active alert instances by state.", []string{"state"}, nil)
 	descFeedClients     = prometheus.NewDesc("lookout_stream_clients", "Connected live-feed clients.", nil, nil)
@@ -54,7 +55,7 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSourceEvents, descSourceRejected, descSourceBytes, descSourceUp,
 		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeOverflow, descPipeUpdates, descPipeOpen,
-		descWindows, descIngestQueue, descIngestCap, descIngestEvents, descIngestEventsCap, descStoreBacklog, descOutbox, descAlerts,
+		descWindows, descIngestQueue, descIngestCap, descIngestEvents, descIngestEventsCap, descStoreBacklog, descOutbox, descGaveUp, descAlerts,
 		descFeedClients, descFeedDropped, descReloadOK, descReloadTime, descReloadFailures} {
 		ch <- d
 	}
@@ -94,6 +95,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descIngestEventsCap, prometheus.GaugeValue, float64(ingestEvents))
 	ch <- prometheus.MustNewConstMetric(descStoreBacklog, prometheus.GaugeValue, float64(a.store.Backlog()))
 	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(a.disp.Load().Pending()))
+	for name, n := range a.disp.Load().GaveUp() {
+		ch <- prometheus.MustNewConstMetric(descGaveUp, prometheus.CounterValue, float64(n), name)
+	}
 	counts := map[string]int{"pending": 0, "firing": 0}
 	for _, al := range g.rules.Active() {
 		counts[string(al.State)]++

@@ -64,6 +64,10 @@ func TestAuthScopes(t *testing.T) {
 		{"GET", "/api/v1/thresholds", "", "read"},
 		{"PUT", "/api/v1/thresholds/error_rate", `{"value":0.1}`, "admin"},
 		{"POST", "/api/v1/reload", "", "admin"},
+		{"GET", "/api/v1/silences", "", "admin"},
+		{"POST", "/api/v1/silences", `{"matchers":[{"name":"service","value":"x"}],"until":"2099-01-01T00:00:00Z","comment":"test"}`, "admin"},
+		{"DELETE", "/api/v1/silences/nope", "", "admin"},
+		{"POST", "/api/v1/alerts/nope/ack", `{"ttl":"1h","comment":"test"}`, "admin"},
 		{"GET", "/api/v1/stream", "", "read"},
 		{"GET", "/metrics", "", "read"},
 	}

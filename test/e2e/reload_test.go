@@ -187,4 +187,3 @@ func getText(t *testing.T, url string) string {
 	b, _ := io.ReadAll(r.Body)
 	return string(b)
 }
-
