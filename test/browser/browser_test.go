@@ -5,13 +5,9 @@
 package browser
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,9 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const (
@@ -115,10 +112,9 @@ func TestDashboard(t *testing.T) {
 	node := requirements(t)
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "lookout")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/lookout")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building lookout: %v\n%s", err, out)
+	bin, err := lookouttest.Build(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	h := &hook{}
@@ -140,9 +136,9 @@ func TestDashboard(t *testing.T) {
 	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = append(os.Environ(),
-		"LOOKOUT_URL=http://"+open.addr,
-		"LOOKOUT_AUTH_URL=http://"+authed.addr,
-		"LOOKOUT_AUTH_PID="+strconv.Itoa(authed.cmd.Process.Pid),
+		"LOOKOUT_URL=http://"+open.Addr,
+		"LOOKOUT_AUTH_URL=http://"+authed.Addr,
+		"LOOKOUT_AUTH_PID="+strconv.Itoa(authed.Cmd.Process.Pid),
 		"LOOKOUT_TOKEN="+token,
 		"LOOKOUT_SCREENSHOTS="+shots,
 		"CHROMIUM="+chromium,
@@ -161,8 +157,8 @@ func TestDashboard(t *testing.T) {
 	}
 	// The auth test stopped its lookout to see the banner: it must have shut down cleanly.
 	select {
-	case <-authed.done:
-		if code := authed.cmd.ProcessState.ExitCode(); code != 0 {
+	case <-authed.Done():
+		if code := authed.Cmd.ProcessState.ExitCode(); code != 0 {
 			t.Errorf("the stopped lookout exited with %d", code)
 		}
 	case <-time.After(30 * time.Second):
@@ -200,30 +196,10 @@ func requirements(t *testing.T) string {
 	return node
 }
 
-// proc is a running lookout.
-type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
 // start runs lookout with the config on a free loopback port and waits for /readyz.
-func start(t *testing.T, bin, dir, auth, hookURL string) *proc {
+func start(t *testing.T, bin, dir, auth, hookURL string) *lookouttest.Proc {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := lookouttest.FreeAddr(t)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -231,55 +207,5 @@ func start(t *testing.T, bin, dir, auth, hookURL string) *proc {
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, config, addr, auth, filepath.Join(dir, "data"), hookURL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{addr: addr, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "run", "-config", cfg)
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	go func() { _ = p.cmd.Wait(); pw.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(30 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-				t.Errorf("lookout on %s did not stop within 30s of SIGTERM", addr)
-			}
-		}
-		if t.Failed() {
-			t.Logf("lookout on %s log:\n%s", addr, p.output())
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			t.Fatalf("lookout exited early:\n%s", p.output())
-		default:
-		}
-		if r, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("lookout not ready after 60s:\n%s", p.output())
-	return nil
+	return lookouttest.Start(t, bin, addr, "run", "-config", cfg)
 }
