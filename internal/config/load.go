@@ -87,14 +87,16 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // quote) are about the end of the input, so they point at its last line.
 func syntaxError(file string, data []byte, err error) Error {
 	msg := err.Error()
+	last := max(1, bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n"))+1)
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		if parserProblem(m[2]) {
 			line++
 		}
-		return Error{File: file, Line: line, Msg: "YAML syntax error: " + m[2]}
+		// At the end of the input (an unclosed "[" or "{") the parser's
+		// line is already the last one: the +1 would point past it.
+		return Error{File: file, Line: min(line, last), Msg: "YAML syntax error: " + m[2]}
 	}
-	last := max(1, bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n"))+1)
 	return Error{File: file, Line: last, Msg: "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
