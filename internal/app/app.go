@@ -87,7 +87,9 @@ type App struct {
 	feed   *api.Feed
 	reg    *promRegistry
 	ingest chan item
-	gate   *gate // bounds the events in ingest
+	// storeEvents: raw events are stored (and can refill windows at start).
+	storeEvents bool
+	gate        *gate // bounds the events in ingest
 
 	// g is the reloadable part: sources, pipelines, rules, notifiers. The
 	// ingest goroutine swaps it (see Reload); everyone else only loads it.
@@ -342,6 +344,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		}
 	}()
 	storeEvents := cfg.Storage.Events == nil || *cfg.Storage.Events
+	a.storeEvents = storeEvents
 	a.store, err = store.Open(store.Options{
 		Dir: dir, FlushInterval: cfg.Storage.FlushInterval.D(), StoreEvents: storeEvents, Log: log,
 		ArchiveDir: cfg.Storage.Archive.Dir,
@@ -383,6 +386,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("restoring alert state: %w", err)
 	}
 	a.g.Store(g)
+	if err := a.rebuildOpenWindows(ctx, g); err != nil {
+		return nil, err
+	}
 	a.reloads.lastOK.Store(true)
 	a.reloads.lastSuccess.Store(clk.Now().Unix())
 	a.reg = newPromRegistry(a)

@@ -233,3 +233,54 @@ func (s *Store) LastWindowEnd(ctx context.Context, pipeline string) (time.Time, 
 	}
 	return end.Time, nil
 }
+
+// ReplayEvents calls fn, oldest first, for every stored event of the given
+// sources at or after since that was not flagged late, with its fields decoded
+// (raw bytes are not read back). The app uses it at start to refill the
+// windows that were open when lookout stopped, for sources that cannot
+// redeliver (push, pulled HTTP, host, ...). It stops at the first error fn
+// returns, or after max events (0: no limit), and returns how many it read.
+func (s *Store) ReplayEvents(ctx context.Context, sources []string, since time.Time, max int, fn func(*event.Event) error) (int, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	if len(sources) == 0 {
+		return 0, nil
+	}
+	q := `SELECT ts, source, CAST(fields AS VARCHAR) FROM events WHERE ts >= ? AND flags NOT LIKE '%late%' AND source IN (?` +
+		strings.Repeat(", ?", len(sources)-1) + `) ORDER BY ts`
+	args := []any{since}
+	for _, src := range sources {
+		args = append(args, src)
+	}
+	if max > 0 {
+		q += fmt.Sprintf(" LIMIT %d", max)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("reading events to replay: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			ts     time.Time
+			src    string
+			fields sql.NullString
+		)
+		if err := rows.Scan(&ts, &src, &fields); err != nil {
+			return n, fmt.Errorf("reading events to replay: %w", err)
+		}
+		e := &event.Event{Time: ts, Source: src, Fields: map[string]any{}}
+		if fields.Valid {
+			if err := json.Unmarshal([]byte(fields.String), &e.Fields); err != nil {
+				return n, fmt.Errorf("decoding stored fields: %w", err)
+			}
+		}
+		n++
+		if err := fn(e); err != nil {
+			return n, err
+		}
+	}
+	return n, rows.Err()
+}
