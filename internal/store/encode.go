@@ -21,12 +21,19 @@ import (
 // NaN and infinities become null instead of failing the whole event, and
 // '<', '>' and '&' are not escaped, because the text goes to DuckDB, not
 // into HTML.
+//
+// Events of a source nearly always carry the same fields, so keys normally
+// comes back holding the previous event's sorted names: when m has exactly
+// those names, they are used as they are, which saves collecting and sorting
+// them again (a third of the encoder's time).
 func appendFields(dst []byte, m map[string]any, keys []string) ([]byte, []string) {
-	keys = keys[:0]
-	for k := range m {
-		keys = append(keys, k)
+	if !sameKeys(m, keys) {
+		keys = keys[:0]
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 	}
-	slices.Sort(keys)
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -37,6 +44,19 @@ func appendFields(dst []byte, m map[string]any, keys []string) ([]byte, []string
 		dst = appendJSONValue(dst, m[k], 0)
 	}
 	return append(dst, '}'), keys
+}
+
+// sameKeys reports whether m's names are exactly keys, which are distinct.
+func sameKeys(m map[string]any, keys []string) bool {
+	if len(m) != len(keys) || len(keys) == 0 {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // maxEncodeDepth bounds the recursion through nested arrays and objects the

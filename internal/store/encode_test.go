@@ -40,6 +40,31 @@ func TestAppendFields(t *testing.T) {
 	}
 }
 
+// TestAppendFieldsReusesKeys encodes a run of maps through the same scratch
+// keys, as the writer does, so the names remembered from one event must
+// never be used for the next unless they are exactly its names.
+func TestAppendFieldsReusesKeys(t *testing.T) {
+	var keys []string
+	var buf []byte
+	for _, tc := range []struct {
+		fields map[string]any
+		want   string
+	}{
+		{map[string]any{"b": 1.0, "a": 2.0}, `{"a":2,"b":1}`},
+		{map[string]any{"a": 3.0, "b": 4.0}, `{"a":3,"b":4}`},
+		{map[string]any{"a": 3.0, "c": 4.0}, `{"a":3,"c":4}`},
+		{map[string]any{"a": 1.0, "c": 2.0, "b": 3.0}, `{"a":1,"b":3,"c":2}`},
+		{map[string]any{"c": 1.0}, `{"c":1}`},
+		{map[string]any{}, `{}`},
+		{map[string]any{"z": "x"}, `{"z":"x"}`},
+	} {
+		buf, keys = appendFields(buf[:0], tc.fields, keys)
+		if string(buf) != tc.want {
+			t.Errorf("appendFields(%v) = %s, want %s", tc.fields, buf, tc.want)
+		}
+	}
+}
+
 // FuzzEncodeFields checks appendFields against encoding/json: for any fields
 // built from a JSON document (the shapes decoding produces) plus a key, a
 // string and a number of the fuzzer's choosing (which may be invalid UTF-8,
