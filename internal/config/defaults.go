@@ -76,6 +76,7 @@ func (p *parser) defaults() {
 			str(at("format"), &s.Format, "prometheus")
 		case "mqtt":
 			integer(at("qos"), &s.QoS, 1)
+			str(at("protocol"), &s.Protocol, "5")
 			dur(at("session_expiry"), &s.SessionExpiry, time.Hour)
 			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 		case "logfile":

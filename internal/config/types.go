@@ -167,6 +167,9 @@ type Source struct {
 	// mqtt
 	Broker string `yaml:"broker"`
 	QoS    int    `yaml:"qos"`
+	// Protocol is the MQTT version: "5" (default) or "3.1.1", for brokers
+	// that do not speak v5.
+	Protocol string `yaml:"protocol"`
 	// ClientID is the MQTT client identifier; the broker keeps the session
 	// (and QoS 1 messages sent while lookout was away) under it.
 	ClientID string `yaml:"client_id"`

@@ -23,7 +23,7 @@ var sourceKeys = map[string][]string{
 	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
 	"kafka":   {"brokers", "topics", "group", "payload", "start", "session_timeout", "tls", "sasl", "max_message_bytes"},
 	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
-	"mqtt":    {"broker", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
+	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
 	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},
 	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
 }
@@ -346,6 +346,15 @@ func (p *parser) validateSource(i int) {
 		p.nonEmptyItems(at("topics"), s.Topics)
 		if s.QoS < 0 || s.QoS > 2 {
 			p.at(at("qos"), "qos must be 0, 1 or 2")
+		}
+		switch s.Protocol {
+		case "5":
+		case "3.1.1":
+			if c.has(at("session_expiry")) {
+				p.at(at("session_expiry"), "session_expiry is MQTT 5; with protocol 3.1.1 the broker decides how long it keeps the session")
+			}
+		default:
+			p.at(at("protocol"), "%q is not an MQTT protocol version (\"5\" or \"3.1.1\")", s.Protocol)
 		}
 		if s.Broker != "" {
 			if u, err := url.Parse(s.Broker); err != nil || u.Host == "" ||

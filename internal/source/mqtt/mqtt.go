@@ -23,6 +23,9 @@ const (
 	DefaultQoS             = 1
 	DefaultSessionExpiry   = time.Hour
 	DefaultMaxMessageBytes = 1 << 20
+	// ProtocolV5 and ProtocolV311 are the values of the protocol key.
+	ProtocolV5   = "5"
+	ProtocolV311 = "3.1.1"
 	// maxBatch bounds the messages of one submission.
 	maxBatch = 500
 	// queueSize is how many received messages wait for the batcher; when
@@ -55,6 +58,7 @@ func init() {
 type Source struct {
 	name          string
 	broker        *url.URL
+	protocol      string
 	topics        []string
 	qos           byte
 	clientID      string
@@ -98,8 +102,16 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if cfg.QoS < 0 || cfg.QoS > 2 {
 		return nil, fmt.Errorf("qos %d is not 0, 1 or 2", cfg.QoS)
 	}
+	protocol := cfg.Protocol
+	switch protocol {
+	case "":
+		protocol = ProtocolV5
+	case ProtocolV5, ProtocolV311:
+	default:
+		return nil, fmt.Errorf("protocol %q is not %q or %q", cfg.Protocol, ProtocolV5, ProtocolV311)
+	}
 	s := &Source{
-		name: cfg.Name, broker: u, topics: cfg.Topics, qos: byte(cfg.QoS),
+		name: cfg.Name, broker: u, protocol: protocol, topics: cfg.Topics, qos: byte(cfg.QoS),
 		clientID: cfg.ClientID, username: cfg.Username, password: cfg.Password,
 		sessionExpiry: uint32(cfg.SessionExpiry.D() / time.Second), topicFields: cfg.TopicFields,
 		json: cfg.Payload != "text", maxMessage: cfg.MaxMessageBytes, deps: d, Rand: rand.Int64N,
@@ -140,13 +152,18 @@ func (s *Source) Raw() *source.Ring { return s.deps.Raw }
 // ClientID returns the MQTT client identifier the source connects with.
 func (s *Source) ClientID() string { return s.clientID }
 
-// message is one received PUBLISH with what is needed to acknowledge it:
-// the client (connection) it came on, since an acknowledgement belongs to
-// that connection and is void on a later one.
+// Protocol returns the MQTT version the source speaks: ProtocolV5 or
+// ProtocolV311.
+func (s *Source) Protocol() string { return s.protocol }
+
+// message is one received PUBLISH with what is needed to acknowledge it.
+// ack is bound to the connection the message came on, since an
+// acknowledgement belongs to that connection and is void on a later one.
 type message struct {
-	pub    *paho.Publish
-	client *paho.Client
-	at     time.Time
+	topic   string
+	payload []byte
+	at      time.Time
+	ack     func()
 }
 
 // Run connects, subscribes and hands messages to sink until ctx is done. A
@@ -160,46 +177,18 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	msgs := make(chan message, queueSize)
 	redeliver := make(chan struct{}, 1)
 
-	cfg := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{s.broker},
-		KeepAlive:                     keepAlive,
-		CleanStartOnInitialConnection: false,
-		SessionExpiryInterval:         s.sessionExpiry,
-		ReconnectBackoff:              s.reconnectBackoff,
-		ConnectTimeout:                s.connectTimeout,
-		ConnectUsername:               s.username,
-		ConnectPassword:               []byte(s.password.Reveal()),
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
-			s.deps.Log.Debug("mqtt connected", "source", s.name, "session_present", ca.SessionPresent)
-			// Subscribing waits for the SUBACK; OnConnectionUp must not block.
-			go s.subscribe(ctx, cm)
-		},
-		OnConnectionDown: func() bool {
-			s.deps.Health.Failure(errors.New("connection to the broker lost"))
-			return true
-		},
-		OnConnectError: func(err error) {
-			s.deps.Health.Failure(fmt.Errorf("connecting to %s: %w", s.broker.Redacted(), err))
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID:                   s.clientID,
-			EnableManualAcknowledgment: s.qos > 0,
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-				func(pr paho.PublishReceived) (bool, error) {
-					select {
-					case msgs <- message{pub: pr.Packet, client: pr.Client, at: s.deps.Clock.Now()}:
-					case <-ctx.Done():
-					}
-					return true, nil
-				},
-			},
-		},
+	var wait func()
+	if s.protocol == ProtocolV311 {
+		wait = s.connectV3(ctx, msgs)
+	} else {
+		var err error
+		if wait, err = s.connectV5(ctx, msgs); err != nil {
+			return err
+		}
 	}
-	cm, err := autopaho.NewConnection(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("starting the MQTT connection to %s: %w", s.broker.Redacted(), err)
-	}
-	defer func() { <-cm.Done() }()
+	// This runs before the deferred cancel, so every return below comes
+	// with ctx already done: that is what ends the connection.
+	defer wait()
 
 	for {
 		var first message
@@ -230,6 +219,58 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			s.deps.Health.Failure(err)
 		}
 	}
+}
+
+// connectV5 starts the MQTT v5 connection (autopaho, which reconnects by
+// itself) delivering into msgs, and returns a function that waits until the
+// connection has ended after ctx is done.
+func (s *Source) connectV5(ctx context.Context, msgs chan<- message) (wait func(), err error) {
+	cfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{s.broker},
+		KeepAlive:                     keepAlive,
+		CleanStartOnInitialConnection: false,
+		SessionExpiryInterval:         s.sessionExpiry,
+		ReconnectBackoff:              s.reconnectBackoff,
+		ConnectTimeout:                s.connectTimeout,
+		ConnectUsername:               s.username,
+		ConnectPassword:               []byte(s.password.Reveal()),
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
+			s.deps.Log.Debug("mqtt connected", "source", s.name, "session_present", ca.SessionPresent)
+			// Subscribing waits for the SUBACK; OnConnectionUp must not block.
+			go s.subscribe(ctx, cm)
+		},
+		OnConnectionDown: func() bool {
+			s.deps.Health.Failure(errors.New("connection to the broker lost"))
+			return true
+		},
+		OnConnectError: func(err error) {
+			s.deps.Health.Failure(fmt.Errorf("connecting to %s: %w", s.broker.Redacted(), err))
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID:                   s.clientID,
+			EnableManualAcknowledgment: s.qos > 0,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+				func(pr paho.PublishReceived) (bool, error) {
+					pub, client := pr.Packet, pr.Client
+					m := message{topic: pub.Topic, payload: pub.Payload, at: s.deps.Clock.Now(),
+						// An ack for a connection that has gone is void; the
+						// broker redelivers on the new one, and that copy is
+						// acked then.
+						ack: func() { _ = client.Ack(pub) }}
+					select {
+					case msgs <- m:
+					case <-ctx.Done():
+					}
+					return true, nil
+				},
+			},
+		},
+	}
+	cm, err := autopaho.NewConnection(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting the MQTT connection to %s: %w", s.broker.Redacted(), err)
+	}
+	return func() { <-cm.Done() }, nil
 }
 
 // subscribe subscribes to every topic filter, retrying with backoff until it
@@ -272,7 +313,7 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []message, r
 	c := source.NewCollector(s.name, len(msgs))
 	for _, m := range msgs {
 		e, rej := s.event(m)
-		c.Add(len(m.pub.Payload), e, rej)
+		c.Add(len(m.payload), e, rej)
 	}
 	if s.qos > 0 {
 		c.Batch.Ack = func(err error) {
@@ -286,9 +327,7 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []message, r
 				return
 			}
 			for _, m := range msgs {
-				// An ack for a connection that has gone is void; the broker
-				// redelivers on the new one, and that copy is acked then.
-				_ = m.client.Ack(m.pub)
+				m.ack()
 			}
 		}
 	}
@@ -302,12 +341,12 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, msgs []message, r
 // event turns one message into an event, or into a rejected record when it
 // is too large or (payload json) not a JSON object.
 func (s *Source) event(m message) (*event.Event, *event.Rejected) {
-	payload := m.pub.Payload
+	payload := m.payload
 	if len(payload) > s.maxMessage {
 		cut := payload[:s.maxMessage]
 		s.deps.Raw.Add(m.at, cut)
 		return nil, &event.Rejected{Time: m.at, Source: s.name, Raw: cut,
-			Reason: fmt.Sprintf("message on %s is %d bytes, more than max_message_bytes (%d); cut to the limit", m.pub.Topic, len(payload), s.maxMessage)}
+			Reason: fmt.Sprintf("message on %s is %d bytes, more than max_message_bytes (%d); cut to the limit", m.topic, len(payload), s.maxMessage)}
 	}
 	s.deps.Raw.Add(m.at, payload)
 	e := &event.Event{Source: s.name, Raw: payload}
@@ -315,7 +354,7 @@ func (s *Source) event(m message) (*event.Event, *event.Rejected) {
 		f, err := s.deps.Pre.DecodeFields(payload)
 		if err != nil {
 			return nil, &event.Rejected{Time: m.at, Source: s.name, Raw: payload,
-				Reason: fmt.Sprintf("message on %s: %v", m.pub.Topic, err)}
+				Reason: fmt.Sprintf("message on %s: %v", m.topic, err)}
 		}
 		e.Fields = f
 	} else {
@@ -324,9 +363,9 @@ func (s *Source) event(m message) (*event.Event, *event.Rejected) {
 		e.Time = m.at
 		e.Fields = map[string]any{"message": string(payload)}
 	}
-	e.Fields["topic"] = m.pub.Topic
+	e.Fields["topic"] = m.topic
 	if len(s.topicFields) > 0 {
-		for i, level := range strings.Split(m.pub.Topic, "/") {
+		for i, level := range strings.Split(m.topic, "/") {
 			if i < len(s.topicFields) && s.topicFields[i] != "" {
 				e.Fields[s.topicFields[i]] = level
 			}

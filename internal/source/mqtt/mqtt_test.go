@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,27 @@ func (b *broker) inflight(id string) int {
 		return -1
 	}
 	return cl.State.Inflight.Len()
+}
+
+// eachProtocol runs an integration test once per MQTT version, against the
+// embedded broker (which speaks both).
+func eachProtocol(t *testing.T, test func(t *testing.T, proto string)) {
+	if testing.Short() {
+		t.Skip("needs the embedded MQTT broker")
+	}
+	for _, proto := range []string{ProtocolV5, ProtocolV311} {
+		t.Run("mqtt"+proto, func(t *testing.T) { test(t, proto) })
+	}
+}
+
+// protocolVersion is the MQTT protocol level the broker negotiated with the
+// client id: 5 for v5, 4 for v3.1.1.
+func (b *broker) protocolVersion(id string) byte {
+	cl, ok := b.Clients.Get(id)
+	if !ok {
+		return 0
+	}
+	return cl.Properties.ProtocolVersion
 }
 
 // ackSink records what a source submits and answers each batch's Ack the
@@ -161,12 +183,11 @@ func values(evs []*event.Event, key string) []string {
 	return out
 }
 
-func TestWildcardsAndTopicFields(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the embedded MQTT broker")
-	}
+func TestWildcardsAndTopicFields(t *testing.T) { eachProtocol(t, testWildcardsAndTopicFields) }
+
+func testWildcardsAndTopicFields(t *testing.T, proto string) {
 	b := startBroker(t)
-	s := newSource(t, config.Source{Broker: b.url, Topics: []string{"plant/+/temp", "alarms/#"},
+	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"plant/+/temp", "alarms/#"},
 		TopicFields: []string{"", "site", "metric"}, ClientID: "lookout-wild"})
 	sink := &ackSink{}
 	run(t, s, sink)
@@ -207,19 +228,21 @@ func TestWildcardsAndTopicFields(t *testing.T) {
 		t.Errorf("health %+v", h)
 	}
 	waitFor(t, "the broker to get every ack", func() bool { return b.inflight("lookout-wild") == 0 })
+	if got, want := b.protocolVersion("lookout-wild"), map[string]byte{ProtocolV5: 5, ProtocolV311: 4}[proto]; got != want {
+		t.Errorf("broker sees protocol level %d, want %d", got, want)
+	}
 }
 
 // TestRedeliveryAcrossRestart is the at-least-once promise: what lookout had
 // not acknowledged when it stopped, and what was published while it was
 // away, arrives when a source with the same client id starts again; what it
 // had acknowledged does not come back.
-func TestRedeliveryAcrossRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the embedded MQTT broker")
-	}
+func TestRedeliveryAcrossRestart(t *testing.T) { eachProtocol(t, testRedeliveryAcrossRestart) }
+
+func testRedeliveryAcrossRestart(t *testing.T, proto string) {
 	b := startBroker(t)
 	const id = "lookout-restart"
-	cfg := config.Source{Broker: b.url, Topics: []string{"plant/#"}, ClientID: id}
+	cfg := config.Source{Broker: b.url, Protocol: proto, Topics: []string{"plant/#"}, ClientID: id}
 
 	// First run: messages arrive but lookout stops before their windows
 	// closed, so they are never acknowledged.
@@ -229,6 +252,10 @@ func TestRedeliveryAcrossRestart(t *testing.T) {
 		b.publish(t, "plant/a", fmt.Sprintf(`{"n":%d}`, i))
 	}
 	waitFor(t, "the first run to get 3 messages", func() bool { return len(first.Events()) == 3 })
+	// Nothing is acknowledged before lookout says the batch is stored.
+	if n := b.inflight(id); n != 3 {
+		t.Errorf("broker holds %d unacknowledged messages, want 3", n)
+	}
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
@@ -244,7 +271,7 @@ func TestRedeliveryAcrossRestart(t *testing.T) {
 	got := values(second.Events(), "n")
 	slices.Sort(got)
 	if want := []string{"1", "2", "3", "4", "5", "6"}; !slices.Equal(got, want) {
-		t.Fatalf("second run got %q, want %q", got, want)
+		t.Fatalf("second run got %q, want %q; health %+v", got, want, r.s.Health().Snapshot())
 	}
 	waitFor(t, "the broker to get every ack", func() bool { return b.inflight(id) == 0 })
 	r.stop(t)
@@ -260,12 +287,11 @@ func TestRedeliveryAcrossRestart(t *testing.T) {
 
 // TestAckFailureRedelivers: when lookout cannot keep a batch, Run ends so the
 // app restarts it, and the broker sends the batch again.
-func TestAckFailureRedelivers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the embedded MQTT broker")
-	}
+func TestAckFailureRedelivers(t *testing.T) { eachProtocol(t, testAckFailureRedelivers) }
+
+func testAckFailureRedelivers(t *testing.T, proto string) {
 	b := startBroker(t)
-	cfg := config.Source{Broker: b.url, Topics: []string{"t"}, ClientID: "lookout-ackfail"}
+	cfg := config.Source{Broker: b.url, Protocol: proto, Topics: []string{"t"}, ClientID: "lookout-ackfail"}
 	failing := &ackSink{ackErr: errors.New("store down")}
 	r := run(t, newSource(t, cfg), failing)
 	b.publish(t, "t", `{"n":1}`)
@@ -286,13 +312,12 @@ func TestAckFailureRedelivers(t *testing.T) {
 	}
 }
 
-func TestBadMessages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the embedded MQTT broker")
-	}
+func TestBadMessages(t *testing.T) { eachProtocol(t, testBadMessages) }
+
+func testBadMessages(t *testing.T, proto string) {
 	b := startBroker(t)
 	const id = "lookout-bad"
-	s := newSource(t, config.Source{Broker: b.url, Topics: []string{"in/#"}, ClientID: id, MaxMessageBytes: 64})
+	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"in/#"}, ClientID: id, MaxMessageBytes: 64})
 	sink := &ackSink{}
 	run(t, s, sink)
 
@@ -329,12 +354,11 @@ func TestBadMessages(t *testing.T) {
 	waitFor(t, "the broker to get every ack", func() bool { return b.inflight(id) == 0 })
 }
 
-func TestTextPayloadQoS0(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the embedded MQTT broker")
-	}
+func TestTextPayloadQoS0(t *testing.T) { eachProtocol(t, testTextPayloadQoS0) }
+
+func testTextPayloadQoS0(t *testing.T, proto string) {
 	b := startBroker(t)
-	s := newSource(t, config.Source{Broker: b.url, Topics: []string{"log"}, Payload: "text", QoS: 0})
+	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"log"}, Payload: "text", QoS: 0})
 	s.qos = 0 // newSource defaults 0 to 1, as the config does
 	sink := &ackSink{}
 	run(t, s, sink)
@@ -351,12 +375,11 @@ func TestTextPayloadQoS0(t *testing.T) {
 
 // TestReconnect: the broker goes away and comes back on the same port; the
 // source reports the outage and resumes without a restart.
-func TestReconnect(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the embedded MQTT broker")
-	}
+func TestReconnect(t *testing.T) { eachProtocol(t, testReconnect) }
+
+func testReconnect(t *testing.T, proto string) {
 	b := startBroker(t)
-	s := newSource(t, config.Source{Broker: b.url, Topics: []string{"t"}, ClientID: "lookout-reconnect"})
+	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"t"}, ClientID: "lookout-reconnect"})
 	// An attempt that reaches the broker while it shuts down can hang until
 	// the connect timeout; keep that short so the test sees the retry.
 	s.connectTimeout = 500 * time.Millisecond
@@ -427,6 +450,8 @@ func TestNew(t *testing.T) {
 		{"no broker", config.Source{Topics: []string{"a"}}, "broker is required"},
 		{"bad scheme", config.Source{Broker: "http://127.0.0.1:1883", Topics: []string{"a"}}, `unsupported scheme "http"`},
 		{"no topics", config.Source{Broker: "tcp://127.0.0.1:1883"}, "topics is required"},
+		{"bad protocol", config.Source{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a"}, Protocol: "4"}, `protocol "4" is not "5" or "3.1.1"`},
+		{"protocol 3.1.1", config.Source{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a"}, Protocol: "3.1.1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,6 +469,9 @@ func TestNew(t *testing.T) {
 			s := src.(*Source)
 			if s.ClientID() != DefaultClientID("sensors") || !strings.HasPrefix(s.ClientID(), "lookout-") || !strings.HasSuffix(s.ClientID(), "-sensors") {
 				t.Errorf("client id %q", s.ClientID())
+			}
+			if want := cmp.Or(tt.cfg.Protocol, ProtocolV5); s.Protocol() != want {
+				t.Errorf("protocol %q, want %q", s.Protocol(), want)
 			}
 			if s.sessionExpiry != 3600 || s.maxMessage != DefaultMaxMessageBytes {
 				t.Errorf("session expiry %d, max message %d", s.sessionExpiry, s.maxMessage)
