@@ -12,5 +12,10 @@
 // Decode sits on the hot path of every JSON source, so it uses its own
 // allocation-lean scanner instead of encoding/json: it flattens nested objects
 // into dotted keys while scanning, interns the keys that recur from message to
-// message and parses plain numbers without strconv.
+// message (predicted by their position in the previous message) and short
+// string values (in a small direct-mapped table), and parses plain numbers
+// without strconv. The Processor keeps a few idle scanners with their caches
+// itself rather than in a sync.Pool, which would empty them at every garbage
+// collection. A Decoder takes one scanner for a whole body and decodes into
+// events the caller allocates, so a body's events can share one slice.
 package preprocess

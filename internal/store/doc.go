@@ -10,6 +10,24 @@
 // queue is bounded: a full queue blocks the caller, so back-pressure reaches
 // the sources instead of rows being dropped.
 //
+// Raw events are the bulk of what is written, so their path is built for
+// speed (issue 10): WriteEvents only queues the event pointers; the writer
+// goroutine encodes each event's fields with a hand-written encoder
+// (encode.go, fuzzed against encoding/json) into a reused buffer and appends
+// it as text to a query appender whose INSERT casts it to JSON inside
+// DuckDB, because appending to the JSON column directly makes the driver run
+// encoding/json over every value a second time. Encoding on the writer
+// rather than the caller keeps the ingest goroutine, which also runs the
+// windows, free. The fields are always encoded from the parsed, flattened
+// Fields, never copied from Raw: Raw is nested where the contract's fields
+// are flattened, and a marker on the shared Event saying "Fields still equal
+// Raw" would silently go stale the moment a source added a field after
+// decoding (several do), so the few hundred nanoseconds of encoding are kept.
+//
+// A window re-emitted with Update (late: update) replaces its stored row:
+// the writer commits what it holds, then deletes the old row and inserts the
+// new one in one transaction.
+//
 // Reads (Windows, History, Query) use other connections. Query runs
 // user-supplied SQL, so it is checked by DuckDB's own parser and planner
 // (one statement, of a read-only type), run inside a read-only transaction,
