@@ -399,6 +399,17 @@ type Rule struct {
 	GroupBy       []string `yaml:"group_by"`
 	GroupWait     Duration `yaml:"group_wait"`
 	GroupInterval Duration `yaml:"group_interval"`
+	// NoData says what a group that stops getting windows means for a
+	// pipeline rule: "keep" (its alert stays as it is), "reset" (pending
+	// drops, firing resolves; the default, as Prometheus resolves series
+	// that disappear) or "alert" (a <Rule>NoData alert fires for the
+	// group). NoDataAfter is how long without a window that takes (by the
+	// wall clock); 0 means 2 windows (2 × every for sliding windows) plus
+	// the lateness, or 5m for {count} windows. NoDataForget is how long
+	// alert mode remembers a silent group; 0 means 24h.
+	NoData       string   `yaml:"no_data"`
+	NoDataAfter  Duration `yaml:"no_data_after"`
+	NoDataForget Duration `yaml:"no_data_forget"`
 
 	Line int `yaml:"-"`
 }

@@ -47,7 +47,7 @@ var commonNotifierKeys = []string{"name", "type", "timeout", "max_age"}
 
 // Rule keys that apply to only one of the two kinds of rule.
 var (
-	pipelineRuleKeys = []string{"pipeline", "when"}
+	pipelineRuleKeys = []string{"pipeline", "when", "no_data", "no_data_after", "no_data_forget"}
 	sqlRuleKeys      = []string{"sql", "every", "timeout"}
 )
 
@@ -599,6 +599,7 @@ func (p *parser) validateRule(i int, pipelines, notifiers map[string]bool) {
 		if strings.TrimSpace(r.When) == "" {
 			p.missing(base, "when", "when is required with pipeline: the condition over the window's aggregates")
 		}
+		p.validateNoData(base, r)
 	default:
 		p.notApplicable(base, "sql rules", func(k string) bool { return ruleKeyApplies(true, k) })
 		if strings.TrimSpace(r.SQL) == "" {
@@ -645,6 +646,22 @@ func (p *parser) validateAlerting(base string, r Rule) {
 	p.nonEmptyItems(at("group_by"), r.GroupBy)
 	if len(r.GroupBy) > 0 && r.GroupWait <= 0 && r.GroupInterval <= 0 {
 		p.at(at("group_by"), "group_by needs group_wait (how long to wait for the group's other alerts)")
+	}
+}
+
+// validateNoData checks a pipeline rule's missing-data keys.
+func (p *parser) validateNoData(base string, r Rule) {
+	at := func(key string) string { return base + "." + key }
+	switch r.NoData {
+	case "", "keep", "reset", "alert":
+	default:
+		p.at(at("no_data"), "%q is not a no_data mode (keep, reset or alert)", r.NoData)
+	}
+	if r.NoDataAfter < 0 {
+		p.at(at("no_data_after"), "must not be negative")
+	}
+	if r.NoDataForget < 0 {
+		p.at(at("no_data_forget"), "must not be negative")
 	}
 }
 

@@ -50,6 +50,15 @@ type compiled struct {
 	// warned makes the engine log a broken evaluation once per rule instead
 	// of once per window.
 	warned atomic.Bool
+
+	// noData is the rule's missing-data policy (nil for SQL rules).
+	noData *noData
+	// parent is the rule a <Rule>NoData pseudo-rule reports on; nil for
+	// the rules of the config.
+	parent *compiled
+	// groupBy is the pipeline's group_by when New was given the pipelines
+	// (non-nil then), to recover a restored alert's group from its labels.
+	groupBy []string
 }
 
 // needed returns how many consecutive windows fire the rule, or 0 when its

@@ -79,6 +79,37 @@
 // When a write fails the engine logs it and notifies anyway: after a crash a
 // duplicate notification is better than a lost one.
 //
+// # Missing data
+//
+// Windows exist only for groups with events, so a group that stops sending
+// gets no window that could move its alert on. A pipeline rule's no_data says
+// what that silence means; the engine records, by the Clock (event time does
+// not advance when nothing arrives), when each group of a reset or alert rule
+// last had a window, and Tick acts on the groups silent for no_data_after
+// (default: two windows, or two `every` steps of a sliding window, plus the
+// lateness; 5m for {count} windows):
+//
+//   - keep: nothing; the alert stays as it is until a window says otherwise.
+//   - reset (the default, as Prometheus resolves series that disappear): a
+//     pending alert is dropped (recorded inactive, "reset: no data for 25s"),
+//     so its consecutive count starts over; a firing one resolves, recorded
+//     as "resolved: no data for 25s" and then sent like any resolve. The
+//     group is then forgotten until its next window.
+//   - alert: a separate alert fires for the group, rule and alertname
+//     "<Rule>NoData", labels the group, the rule's labels, severity and
+//     no_data="true", Value the seconds since the last window, with the
+//     rule's notify and repeat; the rule's own alert is kept as it is. The
+//     group's next window resolves it. A group silent for no_data_forget
+//     (default 24h) is forgotten and both its alerts resolve, so a group
+//     that is gone for good does not alert forever.
+//
+// The record is in memory and bounded by the live groups: reset forgets a
+// group as soon as it acted on it (or found nothing to act on). After a
+// restart (or a reload) the groups of the restored alerts are seeded with the
+// restart time, so a firing group that went silent during the downtime is
+// reset, or reported NoData, no_data_after after the restart; a group that had
+// no alert state is known again only from its next window.
+//
 // # SQL rules
 //
 // Rules with `sql` run their statement over the store every `every`

@@ -128,6 +128,8 @@ type Engine struct {
 	mu        sync.Mutex // guards alerts
 	alerts    map[string]instance
 	threshold func(string) (float64, bool)
+	// groups records the groups of no_data reset and alert rules, for Tick.
+	groups groups
 }
 
 // instance is the engine's view of one alert instance.
@@ -158,6 +160,7 @@ func New(rules []config.Rule, opts Options) (*Engine, error) {
 		alerts:     map[string]instance{},
 		threshold:  opts.Threshold,
 		query:      opts.Query,
+		groups:     groups{m: map[string]*seenGroup{}},
 	}
 	e.vms.New = func() any { return new(vm.VM) }
 	if e.clock == nil {
@@ -217,8 +220,27 @@ func New(rules []config.Rule, opts Options) (*Engine, error) {
 			errs = append(errs, cerrs...)
 			continue
 		}
+		c.noData = compileNoData(c, pipe)
+		if pipe != nil {
+			c.groupBy = append([]string{}, pipe.GroupBy...)
+		}
 		e.byPipeline[r.Pipeline] = append(e.byPipeline[r.Pipeline], c)
 		e.byName[r.Name] = c
+	}
+	for _, r := range rules {
+		c := e.byName[r.Name]
+		if c == nil || c.noData == nil {
+			continue
+		}
+		if ac := c.noData.alert; ac != nil {
+			if seen[ac.cfg.Name] {
+				// The NoData alert would share its identity with that rule's.
+				errs = append(errs, &CompileError{Index: c.index, Rule: c.cfg.Name, Path: "no_data",
+					Err: fmt.Errorf("no_data: alert names its alerts %q, which is another rule's name", ac.cfg.Name)})
+				continue
+			}
+			e.byName[ac.cfg.Name] = ac
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -244,6 +266,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("restoring alert state: %w", err)
 	}
+	now := e.clock.Now()
 	for _, a := range alerts {
 		_, known := e.byName[a.Rule]
 		known = known || e.sqlRules[a.Rule]
@@ -257,6 +280,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 		e.mu.Lock()
 		e.alerts[a.Fingerprint] = instance{a: a}
 		e.mu.Unlock()
+		if c, ok := e.byName[a.Rule]; ok {
+			e.restoreGroup(c, a, now)
+		}
 	}
 	return nil
 }
@@ -339,10 +365,15 @@ func (e *Engine) warnOnce(c *compiled, msg string, args ...any) {
 
 func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, group map[string]string) {
 	cond := e.eval(c, w, env)
-	e.step(c, Fingerprint(c.cfg.Name, group), group, cond, w.End, func(a *event.Alert) {
+	fp := Fingerprint(c.cfg.Name, group)
+	wasSilent := e.observe(c, fp, group, e.clock.Now())
+	e.step(c, fp, group, cond, w.End, func(a *event.Alert) {
 		a.Value = firstValue(c, w)
 		a.Summary = render(c, a.Labels, w)
 	})
+	if wasSilent {
+		e.resolveNoData(c, group, e.clock.Now())
+	}
 }
 
 // step is the alert state machine, shared by window rules and SQL rules: it
