@@ -47,6 +47,10 @@ type Source struct {
 	deps source.Deps
 	opts []kgo.Opt
 	dec  *source.Decoder
+	// login names the SASL user and mechanism in connection errors: a
+	// broker may just close the connection on a refused login, and "EOF"
+	// alone does not say where to look.
+	login string
 }
 
 // New returns a kafka source for cfg. It checks the configuration (TLS files,
@@ -108,6 +112,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 			return nil, err
 		}
 		s.opts = append(s.opts, kgo.SASL(m))
+		s.login = fmt.Sprintf(" as %s (SASL %s)", cfg.SASL.Username, cfg.SASL.Mechanism)
 	}
 	return s, nil
 }
@@ -200,7 +205,7 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 	err = cl.Ping(pctx)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("connecting to kafka: %w", err)
+		return false, fmt.Errorf("connecting to kafka%s: %w", s.login, err)
 	}
 	s.deps.Health.SetConnected(true)
 

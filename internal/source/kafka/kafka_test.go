@@ -35,9 +35,15 @@ func cluster(t testing.TB, topic string, partitions int32) *kfake.Cluster {
 // waits until all are stored.
 func produce(t testing.TB, c *kfake.Cluster, topic string, values ...[]byte) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchMaxBytes(4<<20),
-		kgo.MaxBufferedRecords(1<<20))
+	produceWith(t, c, nil, topic, values...)
+}
+
+// produceWith is produce with extra client options: TLS, SASL.
+func produceWith(t testing.TB, c *kfake.Cluster, opts []kgo.Opt, topic string, values ...[]byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchMaxBytes(4 << 20),
+		kgo.MaxBufferedRecords(1 << 20)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
