@@ -299,3 +299,20 @@ func TestNoDataMuted(t *testing.T) {
 		t.Errorf("unmuted: sent %v, want one firing", states(sent))
 	}
 }
+
+// Tick scans at most every 250 ms, so a 20 ms caller costs little; the
+// silence is then acted on at the next scan.
+func TestNoDataTickThrottle(t *testing.T) {
+	h := newHarness(t, noDataRule("alert", 0, 0))
+	h.eng.OnWindow(win("checkout", t0, good))
+	for _, s := range []struct {
+		at   time.Duration
+		sent int
+	}{{24900 * time.Millisecond, 0}, {25 * time.Second, 0}, {25100 * time.Millisecond, 0}, {25150 * time.Millisecond, 1}} {
+		h.clk.Set(t0.Add(s.at))
+		h.eng.Tick(h.clk.Now())
+		if sent, _ := h.take(); len(sent) != s.sent {
+			t.Errorf("Tick at +%s sent %d, want %d", s.at, len(sent), s.sent)
+		}
+	}
+}
