@@ -2,10 +2,12 @@ package rule
 
 import (
 	"errors"
+	"fmt"
 	"iter"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,6 +315,51 @@ func TestNoDataTickThrottle(t *testing.T) {
 		h.eng.Tick(h.clk.Now())
 		if sent, _ := h.take(); len(sent) != s.sent {
 			t.Errorf("Tick at +%s sent %d, want %d", s.at, len(sent), s.sent)
+		}
+	}
+}
+
+// Tick runs concurrently with OnWindow (the app may call it from another
+// goroutine): under -race, every firing alert sent is resolved exactly once
+// once all groups are silent.
+func TestNoDataConcurrent(t *testing.T) {
+	h := newHarness(t, noDataRule("reset", 0, 0))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				vals := bad
+				if i%7 == 6 {
+					vals = good
+				}
+				h.eng.OnWindow(win(fmt.Sprintf("svc%d", g), t0.Add(time.Duration(i)*time.Second), vals))
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			h.clk.Advance(time.Second)
+			h.eng.Tick(h.clk.Now())
+		}
+	})
+	wg.Wait()
+	h.clk.Advance(time.Minute)
+	h.eng.Tick(h.clk.Now())
+	if a := h.eng.Active(); len(a) != 0 {
+		t.Errorf("%d alerts active after every group went silent", len(a))
+	}
+	sent, _ := h.take()
+	n := map[string]int{}
+	for _, a := range sent {
+		if a.State == event.StateFiring {
+			n[a.Fingerprint]++
+		} else {
+			n[a.Fingerprint]--
+		}
+	}
+	for fp, d := range n {
+		if d != 0 {
+			t.Errorf("%s: %d more firing than resolved notifications", fp, d)
 		}
 	}
 }
