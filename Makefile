@@ -7,7 +7,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 RUN_ARGS  ?=
 
-.PHONY: all build run test deps vet fmt-check unit bench clean
+.PHONY: all build run test deps vet fmt-check unit bench fuzz soak clean
 
 all: build
 
@@ -49,6 +49,19 @@ bench: build
 	./bin/lookout-load -lookout ./$(BIN) -scenario alert-latency -duration 40s > $(BENCH_DIR)/alert-latency.json
 	./bin/lookout-load -lookout ./$(BIN) -scenario rss-100k-groups -duration 30s > $(BENCH_DIR)/rss-100k-groups.json
 	./bin/lookout-load -update-doc docs/benchmarks.md -micro $(BENCH_DIR)/micro.txt $(BENCH_DIR)/*.json
+
+FUZZTIME ?= 60s
+FUZZ_TARGETS := FuzzDecode:./internal/preprocess FuzzPrometheus:./internal/source/http FuzzJSON:./internal/source/otlp \
+	FuzzProtobuf:./internal/source/otlp FuzzParse:./internal/config FuzzCompile:./internal/window FuzzWhen:./internal/rule \
+	FuzzSplitter:./internal/source/logfile FuzzEncodeFields:./internal/store
+## fuzz: every fuzz target for FUZZTIME each (seeds in testdata/fuzz)
+fuzz:
+	@for t in $(FUZZ_TARGETS); do n=$${t%%:*}; p=$${t#*:}; echo "== $$n ($$p)"; \
+		$(GO) test -run '^$$' -fuzz "^$$n\$$" -fuzztime $(FUZZTIME) $$p || exit 1; done
+
+## soak: 10 minutes at half the measured maximum; RSS and goroutines must stay flat
+soak: deps
+	LOOKOUT_SOAK=1 $(GO) test -count=1 -run TestSoak -v -timeout 30m ./test/chaos
 
 clean:
 	rm -rf bin

@@ -25,6 +25,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/rule"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/state"
+	redisstate "github.com/lookout-dev/lookout/internal/state/redis"
 	"github.com/lookout-dev/lookout/internal/store"
 	"github.com/lookout-dev/lookout/internal/telemetry"
 	"github.com/lookout-dev/lookout/internal/web"
@@ -70,6 +71,9 @@ const ingestQueue = 1024
 // docs/benchmarks.md). Beyond it the push API answers 429 and brokers wait.
 const ingestEvents = 100_000
 
+// storeQueue bounds the write requests waiting for the DuckDB writer.
+const storeQueue = 128
+
 // tickEvery is how often the ingest goroutine closes windows by wall clock: the
 // upper bound of the delay between a window's deadline and its emission.
 const tickEvery = 20 * time.Millisecond
@@ -83,7 +87,7 @@ type App struct {
 	ctx   context.Context // the app's lifetime, for writes from callbacks
 
 	store  *store.Store
-	state  *state.Local
+	state  state.Backend
 	feed   *api.Feed
 	reg    *promRegistry
 	ingest chan item
@@ -348,6 +352,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	a.store, err = store.Open(store.Options{
 		Dir: dir, FlushInterval: cfg.Storage.FlushInterval.D(), StoreEvents: storeEvents, Log: log,
 		ArchiveDir: cfg.Storage.Archive.Dir,
+		// Each event batch is one request: 128 of them bound the rows held in
+		// memory ahead of DuckDB to about a second of work, so under overload
+		// the ingest goroutine waits on the writer and the push API says 429
+		// instead of memory growing.
+		QueueSize: storeQueue,
 		Retention: store.Retention{
 			Events:  cfg.Storage.Retention.Events.D(),
 			Windows: cfg.Storage.Retention.Windows.D(),
@@ -357,7 +366,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
-	a.state, err = state.OpenLocal(filepath.Join(dir, "state.db"))
+	a.state, err = openState(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("opening alert state: %w", err)
 	}
@@ -510,6 +519,7 @@ func (a *App) ingestLoop() {
 			for _, p := range a.g.Load().pipelines {
 				p.Advance(a.catchup.tick(p, now))
 			}
+			a.g.Load().rules.Tick(now) // no_data: groups that stopped getting windows
 			a.acks.release()
 		case <-a.stopping:
 			for {
@@ -526,7 +536,7 @@ func (a *App) ingestLoop() {
 }
 
 func (a *App) process(it item) {
-	defer a.gate.release(len(it.batch.Events) + len(it.rejected))
+	defer a.releaseAfterStore(len(it.batch.Events) + len(it.rejected))
 	ctx := context.WithoutCancel(a.ctx)
 	endSpan := a.obs.ingestBatch(it.batch, a.g.Load().bySource[it.batch.Source])
 	defer endSpan()
@@ -547,6 +557,20 @@ func (a *App) process(it item) {
 		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
 			a.log.Error("storing rejected input", "source", it.batch.Source, "err", err)
 		}
+	}
+}
+
+// releaseAfterStore gives n events' room in the ingest queue back once the
+// store has committed what was written before — not when the ingest goroutine
+// is done with them — so the events held in memory ahead of DuckDB stay
+// within the gate's bound too, and an overloaded lookout answers 429 instead
+// of growing.
+func (a *App) releaseAfterStore(n int) {
+	if n == 0 {
+		return
+	}
+	if err := a.store.AfterCommit(context.WithoutCancel(a.ctx), func(error) { a.gate.release(n) }); err != nil {
+		a.gate.release(n) // the store is closed: nothing will be written
 	}
 }
 
@@ -656,3 +680,24 @@ func (s sink) TrySubmit(b event.Batch, rejected []event.Rejected) error {
 }
 
 var _ source.Sink = sink{}
+
+// openState opens the state backend cfg names: the bbolt file under the
+// data directory, or a Redis shared with other lookouts.
+func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (state.Backend, error) {
+	// Return a nil interface on error, not a typed nil: Close checks
+	// a.state != nil.
+	if cfg.State.Backend == "redis" {
+		r := cfg.State.Redis
+		b, err := redisstate.Open(ctx, redisstate.Options{Addr: r.Addr, Password: r.Password.Reveal(), DB: r.DB,
+			KeyPrefix: r.KeyPrefix, Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("opening redis state at %s: %w", r.Addr, err)
+		}
+		return b, nil
+	}
+	l, err := state.OpenLocal(filepath.Join(cfg.Storage.Path, "state.db"))
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}

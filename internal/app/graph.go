@@ -143,7 +143,8 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 	rules, err := rule.New(cfg.Rules, rule.Options{
 		Store: a.state, Clock: a.clk, Log: a.log, Record: a.recordRule, Notify: a.notify,
 		Threshold: a.state.Threshold, Pipelines: cfg.Pipelines, Query: a.querySQL,
-		Mute: a.muter(cfg).Reason, // silences, inhibition, acks (silences.go)
+		Mute:    a.muter(cfg).Reason, // silences, inhibition, acks (silences.go)
+		Claimer: a.state,             // one notification across lookouts sharing Redis
 	})
 	if err != nil {
 		return nil, nil, err
