@@ -60,6 +60,7 @@ rules:
     severity: critical
     summary: '{{ .service }} error rate {{ .error_rate }}'
     notify: [hook]
+    no_data: keep   # the pages are driven in steps with pauses between the pushes
 notifiers:
   - {name: hook, type: webhook, url: '%s'}
 `
