@@ -17,7 +17,7 @@ func TestEventsAwkwardValues(t *testing.T) {
 	ctx := context.Background()
 	evs := []*event.Event{
 		{Time: t0, Source: "push", Raw: []byte("{\"msg\":\"caf\xe9\"}"),
-			Fields: map[string]any{"msg": "caf\xe9", "q": "say \"hi\"\n", "tags": []any{"a", 2.0, nil, math.Inf(1)}, "big": 1e21, "tiny": -2.5e-7}},
+			Fields: map[string]any{"msg": "caf\xe9", "q": "say \"hi\"\n", "nul": "a\x00b\u2028", "tags": []any{"a", 2.0, nil, math.Inf(1)}, "big": 1e21, "tiny": -2.5e-7}},
 		{Time: t0.Add(time.Second), Source: "host", Fields: nil},
 		{Time: t0.Add(2 * time.Second), Source: "push", Raw: []byte(`{}`), Fields: map[string]any{}},
 	}
@@ -26,10 +26,10 @@ func TestEventsAwkwardValues(t *testing.T) {
 	}
 	evs[0] = nil // the store keeps its own copy of the slice
 	mustFlush(t, s)
-	res := mustQuery(t, s, `SELECT source, fields->>'msg', fields->>'q', CAST(fields->'tags' AS VARCHAR),
+	res := mustQuery(t, s, `SELECT source, fields->>'msg', fields->>'q' || coalesce(fields->>'nul', ''), CAST(fields->'tags' AS VARCHAR),
 		CAST(fields->'big' AS DOUBLE), CAST(fields->'tiny' AS DOUBLE), CAST(fields AS VARCHAR), raw FROM events ORDER BY ts`)
 	want := [][]any{
-		{"push", "caf\uFFFD", "say \"hi\"\n", `["a",2,null,null]`, 1e21, -2.5e-7, nil, "{\"msg\":\"caf\uFFFD\"}"},
+		{"push", "caf\uFFFD", "say \"hi\"\na\x00b\u2028", `["a",2,null,null]`, 1e21, -2.5e-7, nil, "{\"msg\":\"caf\uFFFD\"}"},
 		{"host", nil, nil, nil, nil, nil, nil, ""},
 		{"push", nil, nil, nil, nil, nil, "{}", "{}"},
 	}
