@@ -11,7 +11,7 @@ const KEEP = 150; // samples of history (5 minutes at 2 s)
 
 /** vitals are the figures shown, read from the parsed /metrics samples. */
 export const vitals = [
-  { key: "ingest", get: (s) => metric(s, "lookout_ingest_queue_batches"), of: (s) => metric(s, "lookout_ingest_queue_capacity_batches") },
+  { key: "ingest", get: (s) => metric(s, "lookout_ingest_queue_events"), of: (s) => metric(s, "lookout_ingest_queue_capacity_events") },
   { key: "backlog", get: (s) => metric(s, "lookout_store_backlog_rows") },
   { key: "outbox", get: (s) => metric(s, "lookout_notify_outbox_pending") },
   { key: "goroutines", get: (s) => metric(s, "go_goroutines") },
@@ -20,6 +20,12 @@ export const vitals = [
   { key: "firing", get: (s) => metric(s, "lookout_alerts_active", { state: "firing" }) },
   { key: "clients", get: (s) => metric(s, "lookout_stream_clients") },
   { key: "windows", get: (s) => metric(s, "lookout_windows_emitted_total") },
+  // Mean end-to-end alert latency, window end to delivery acknowledged (ms).
+  { key: "latency", get: (s) => {
+    const sum = metric(s, "lookout_alert_delivery_latency_seconds_sum", { stage: "delivery" });
+    const n = metric(s, "lookout_alert_delivery_latency_seconds_count", { stage: "delivery" });
+    return n ? Math.round(sum / n * 1000) : null;
+  } },
 ];
 
 export function mount(root) {
