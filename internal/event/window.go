@@ -24,6 +24,20 @@ type Window struct {
 	// Update is set on a re-emission of an already emitted window, corrected
 	// by late events (pipeline key late: update).
 	Update bool
+	// Exemplars link aggregates to the traces behind them: for a max, the
+	// traced event with the largest value; for a quantile, the traced event
+	// nearest the estimate. At most one per aggregate; nil when no event of
+	// the window carried a trace id.
+	Exemplars []Exemplar
+}
+
+// Exemplar is one traced event that represents an aggregate's value, so a
+// user can jump from a window result to the request that produced it.
+type Exemplar struct {
+	Aggregate string    `json:"aggregate"`
+	Value     float64   `json:"value"`
+	TraceID   string    `json:"trace_id"` // 32 lowercase hex digits
+	Time      time.Time `json:"ts"`
 }
 
 // TopItem is one heavy hitter of a topk aggregate: a value of its argument

@@ -165,12 +165,14 @@ func (p *Pipeline) emitWindow(j int, end int64) {
 			for _, c := range p.cols {
 				c.Merge(0, s)
 			}
+			p.mergeExemplars(0, s)
 			n += p.panes[s].count
 		}
 		p.emitOne(g, 0, start, end, n)
 		for _, c := range p.cols {
 			c.Reset(0)
 		}
+		p.resetExemplars(0)
 	}
 }
 
@@ -205,6 +207,7 @@ func (p *Pipeline) flushDirty() {
 				for _, c := range p.cols {
 					c.Merge(0, s)
 				}
+				p.mergeExemplars(0, s)
 				n += pn.count
 			}
 		}
@@ -213,6 +216,7 @@ func (p *Pipeline) flushDirty() {
 		for _, c := range p.cols {
 			c.Reset(0)
 		}
+		p.resetExemplars(0)
 		p.updates.Add(1)
 		p.emit(w)
 	}

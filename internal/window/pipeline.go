@@ -131,6 +131,9 @@ type Pipeline struct {
 	rings []ring // count windows, by group
 	kinds []uint8
 
+	exOf []int          // input → index into ex, -1 when it keeps no exemplars
+	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
+
 	events, filtered, late, updates, overflows atomic.Int64
 	openWindows, nGroups                       atomic.Int64
 }
@@ -327,6 +330,7 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		}
 	}
 	p.kinds = make([]uint8, len(p.inputs))
+	p.setupExemplars()
 	if p.update {
 		p.lateWin = map[winKey]int64{}
 		p.dirty = map[winKey]struct{}{}
@@ -498,6 +502,9 @@ func (p *Pipeline) push(s int32, fields map[string]any, t int64) {
 		switch k, v, str := p.extract(i, fields); k {
 		case kindNum:
 			c.Push(s, v, t)
+			if j := p.exOf[i]; j >= 0 {
+				p.observeExemplar(j, s, v, t, fields)
+			}
 		case kindStr:
 			p.strCols[i].PushString(s, str)
 		}
@@ -516,6 +523,7 @@ func (p *Pipeline) newSlot() int32 {
 	for _, c := range p.cols {
 		c.Grow(len(p.panes))
 	}
+	p.growExemplars(len(p.panes))
 	return s
 }
 
@@ -524,6 +532,7 @@ func (p *Pipeline) freeSlot(s int32) {
 	for _, c := range p.cols {
 		c.Reset(s)
 	}
+	p.resetExemplars(s)
 	p.panes[s] = pane{}
 	p.freeSlots = append(p.freeSlots, s)
 }
@@ -568,6 +577,9 @@ func (p *Pipeline) result(g *group, s int32, start, end, count int64, update boo
 		Values:    vals,
 		Count:     count,
 		Update:    update,
+	}
+	if len(p.ex) > 0 {
+		w.Exemplars = p.exemplars(s, vals)
 	}
 	if len(p.tops) > 0 {
 		w.Top = make(map[string][]event.TopItem, len(p.tops))
