@@ -45,6 +45,9 @@ var migrations = []string{
 		raw VARCHAR,
 		reason VARCHAR
 	);`,
+	// 2: exemplars of a window, [{aggregate, value, trace_id, ts}], linking
+	// its results to the traces behind them; NULL when it had none.
+	`ALTER TABLE windows ADD COLUMN exemplars JSON;`,
 }
 
 // migrate brings the schema up to the newest version, one transaction per

@@ -59,7 +59,7 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 		where = append(where, "json_extract_string(grp, ?) = ?")
 		args = append(args, jsonPointer(k), q.Group[k])
 	}
-	query := `SELECT pipeline, start, "end", CAST(grp AS VARCHAR), CAST(vals AS VARCHAR), count, late FROM windows`
+	query := `SELECT pipeline, start, "end", CAST(grp AS VARCHAR), CAST(vals AS VARCHAR), count, late, CAST(exemplars AS VARCHAR) FROM windows`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -76,9 +76,9 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 	var out []event.Window
 	for rows.Next() {
 		var w event.Window
-		var grp, vals *string
+		var grp, vals, exemplars *string
 		var count, late *int64
-		if err := rows.Scan(&w.Pipeline, &w.Start, &w.End, &grp, &vals, &count, &late); err != nil {
+		if err := rows.Scan(&w.Pipeline, &w.Start, &w.End, &grp, &vals, &count, &late, &exemplars); err != nil {
 			return nil, fmt.Errorf("reading window row: %w", err)
 		}
 		if grp != nil {
@@ -89,6 +89,11 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 		if vals != nil {
 			if err := decodeValues(*vals, &w); err != nil {
 				return nil, fmt.Errorf("decoding values %s: %w", *vals, err)
+			}
+		}
+		if exemplars != nil {
+			if err := json.Unmarshal([]byte(*exemplars), &w.Exemplars); err != nil {
+				return nil, fmt.Errorf("decoding exemplars %s: %w", *exemplars, err)
 			}
 		}
 		if count != nil {

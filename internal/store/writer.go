@@ -56,7 +56,7 @@ var tables = []struct {
 	columns []string
 }{
 	{"events", []string{"ts", "source", "fields", "flags", "raw"}},
-	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late"}},
+	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late", "exemplars"}},
 	{"alerts", []string{"ts", "rule", "fingerprint", "labels", "state", "value", "summary", "decision", "seq"}},
 	{"rejected", []string{"ts", "source", "raw", "reason"}},
 }
@@ -98,7 +98,7 @@ func (s *Store) WriteRejected(ctx context.Context, rs []event.Rejected) error {
 // of the same pipeline, start, end and group instead of adding a second one,
 // so the table holds one row per window, the latest.
 func (s *Store) WriteWindow(ctx context.Context, w *event.Window) error {
-	row := []driver.Value{w.Pipeline, w.Start, w.End, encodeGroup(w), encodeValues(w), w.Count, w.Late}
+	row := []driver.Value{w.Pipeline, w.Start, w.End, encodeGroup(w), encodeValues(w), w.Count, w.Late, encodeExemplars(w)}
 	return s.enqueue(ctx, &request{table: "windows", rows: [][]driver.Value{row}, replace: w.Update})
 }
 
@@ -434,7 +434,7 @@ func (w *writer) replaceWindow(row []driver.Value) {
 	}{
 		{"BEGIN TRANSACTION", nil},
 		{`DELETE FROM windows WHERE pipeline = $1 AND start = $2 AND "end" = $3 AND grp::VARCHAR = $4`, args[:4]},
-		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7)`, args},
+		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7, $8::JSON)`, args},
 		{"COMMIT", nil},
 	}
 	for _, st := range steps {
@@ -616,6 +616,26 @@ func finiteOnly(v any) any {
 // keys, which is the order Windows gives them back in.
 func encodeGroup(w *event.Window) json.RawMessage {
 	b, _ := json.Marshal(w.GroupMap()) // map[string]string always encodes
+	return json.RawMessage(b)
+}
+
+// encodeExemplars encodes the window's exemplars as a JSON array, or
+// returns nil (SQL NULL) when it has none, which is most windows.
+func encodeExemplars(w *event.Window) any {
+	if len(w.Exemplars) == 0 {
+		return nil
+	}
+	xs := make([]event.Exemplar, len(w.Exemplars))
+	for i, x := range w.Exemplars {
+		if math.IsNaN(x.Value) || math.IsInf(x.Value, 0) {
+			x.Value = 0 // json.Marshal refuses them; an exemplar's value is an event's, always finite
+		}
+		xs[i] = x
+	}
+	b, err := json.Marshal(xs)
+	if err != nil {
+		return nil
+	}
 	return json.RawMessage(b)
 }
 
