@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,9 @@ type Options struct {
 	Burst     int
 	// Now is the clock of the rate limiter (nil: the wall clock).
 	Now func() time.Time
+	// TraceURL is config server.trace_url: the link of an exemplar's trace,
+	// {trace_id} replaced (empty: exemplars carry no url).
+	TraceURL string
 }
 
 // Server is the API's http.Handler.
@@ -256,6 +260,43 @@ type WindowJSON struct {
 	Values   map[string]*float64 `json:"values"`
 	Count    int64               `json:"count"`
 	Late     int64               `json:"late"`
+	// Exemplars are left out when the window has none.
+	Exemplars []ExemplarJSON `json:"exemplars,omitempty"`
+}
+
+// ExemplarJSON is one exemplar of a window: the traced event behind an
+// aggregate's value, and the link to its trace when server.trace_url is set.
+type ExemplarJSON struct {
+	Aggregate string  `json:"aggregate"`
+	Value     float64 `json:"value"`
+	TraceID   string  `json:"trace_id"`
+	Time      string  `json:"ts"`
+	URL       string  `json:"url,omitempty"`
+}
+
+// TraceURL fills the {trace_id} placeholder of a server.trace_url template;
+// it returns "" when the template is empty. The id is path-escaped, though a
+// valid one is plain hex.
+func TraceURL(template, traceID string) string {
+	if template == "" || traceID == "" {
+		return ""
+	}
+	return strings.ReplaceAll(template, "{trace_id}", url.PathEscape(traceID))
+}
+
+// LinkTraces returns j with each exemplar's url filled from template
+// (server.trace_url); the live feed's windows need it as /api/v1/windows does.
+func (j WindowJSON) LinkTraces(template string) WindowJSON {
+	if template == "" || len(j.Exemplars) == 0 {
+		return j
+	}
+	xs := make([]ExemplarJSON, len(j.Exemplars))
+	for i, x := range j.Exemplars {
+		x.URL = TraceURL(template, x.TraceID)
+		xs[i] = x
+	}
+	j.Exemplars = xs
+	return j
 }
 
 // TimeFormat is RFC 3339 with milliseconds, in UTC, as every API timestamp.
@@ -272,14 +313,19 @@ func WindowToJSON(w *event.Window) WindowJSON {
 			vals[n] = nil
 		}
 	}
+	var xs []ExemplarJSON
+	for _, x := range w.Exemplars {
+		xs = append(xs, ExemplarJSON{Aggregate: x.Aggregate, Value: x.Value, TraceID: x.TraceID, Time: x.Time.UTC().Format(TimeFormat)})
+	}
 	return WindowJSON{
-		Pipeline: w.Pipeline,
-		Start:    w.Start.UTC().Format(TimeFormat),
-		End:      w.End.UTC().Format(TimeFormat),
-		Group:    w.GroupMap(),
-		Values:   vals,
-		Count:    w.Count,
-		Late:     w.Late,
+		Pipeline:  w.Pipeline,
+		Start:     w.Start.UTC().Format(TimeFormat),
+		End:       w.End.UTC().Format(TimeFormat),
+		Group:     w.GroupMap(),
+		Values:    vals,
+		Count:     w.Count,
+		Late:      w.Late,
+		Exemplars: xs,
 	}
 }
 
@@ -318,7 +364,7 @@ func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]WindowJSON, 0, len(ws))
 	for i := range ws {
-		out = append(out, WindowToJSON(&ws[i]))
+		out = append(out, WindowToJSON(&ws[i]).LinkTraces(s.opts.TraceURL))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }

@@ -51,6 +51,9 @@ type Server struct {
 	// RateLimit bounds the requests each client (token, or address without
 	// tokens) may make; beyond it the API answers 429 with Retry-After.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// TraceURL links a window's exemplar traces to a tracing UI (Jaeger,
+	// Tempo, ...): {trace_id} is replaced by the 32-hex-digit trace id.
+	TraceURL string `yaml:"trace_url"`
 }
 
 // ServerTLS is the listener's certificate and key (PEM files).

@@ -180,6 +180,15 @@ func (p *parser) validateServer() {
 	if s.RateLimit.Burst < 0 {
 		p.at("server.rate_limit.burst", "must not be negative")
 	}
+	if s.TraceURL != "" {
+		u, err := url.Parse(strings.ReplaceAll(s.TraceURL, "{trace_id}", "0"))
+		switch {
+		case !strings.Contains(s.TraceURL, "{trace_id}"):
+			p.at("server.trace_url", "%q has no {trace_id} placeholder", s.TraceURL)
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			p.at("server.trace_url", "%q is not an http(s) URL", s.TraceURL)
+		}
+	}
 	names := map[string]bool{}
 	for i, t := range s.Auth.Tokens {
 		at := func(key string) string { return fmt.Sprintf("server.auth.tokens[%d].%s", i, key) }
