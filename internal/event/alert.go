@@ -46,6 +46,10 @@ type Alert struct {
 	// Trace is the span that decided this notification, so the send
 	// continues the trace of the events behind it, across the outbox.
 	Trace TraceContext `json:"trace,omitzero"`
+	// Exemplar is the traced event behind the value the rule compared (the
+	// window's exemplar of the first aggregate in `when` that has one), so
+	// a notification can link to the slow request's trace; zero when none.
+	Exemplar Exemplar `json:"exemplar,omitzero"`
 	// WindowEnd is the event-time end of the window that decided it,
 	// WindowClosed the wall-clock time that window closed and Decided when
 	// the rule handed it to the notifiers: with the delivery time they

@@ -73,6 +73,9 @@ type Deps struct {
 	HTTP *http.Client
 	// ExternalURL is where users reach lookout, for links in messages.
 	ExternalURL string
+	// TraceURL is config server.trace_url, for links to an alert's
+	// exemplar trace ({trace_id} replaced); empty shows the bare trace id.
+	TraceURL string
 }
 
 // Factory builds a Notifier from its config. It validates what it needs and

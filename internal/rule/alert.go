@@ -55,6 +55,20 @@ func firstValue(c *compiled, w *event.Window) float64 {
 	return 0
 }
 
+// firstExemplar returns the window's exemplar of the first aggregate the
+// rule names that has one, the trace behind the value it compared; zero
+// when the window has none.
+func firstExemplar(c *compiled, w *event.Window) event.Exemplar {
+	for _, n := range c.names {
+		for _, x := range w.Exemplars {
+			if x.Aggregate == n {
+				return x
+			}
+		}
+	}
+	return event.Exemplar{}
+}
+
 // render executes the summary template over the labels and the values by name
 // (values win on a clash). A failing template leaves the raw text and the
 // error, so the alert still goes out.

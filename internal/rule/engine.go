@@ -370,6 +370,7 @@ func (e *Engine) evaluate(c *compiled, w *event.Window, env map[string]any, grou
 	e.step(c, fp, group, cond, w.End, func(a *event.Alert) {
 		a.Value = firstValue(c, w)
 		a.Summary = render(c, a.Labels, w)
+		a.Exemplar = firstExemplar(c, w)
 	})
 	if wasSilent {
 		e.resolveNoData(c, group, e.clock.Now())

@@ -22,6 +22,9 @@ const (
 - {{ kv "Since" (time .Since) }}
 {{ if eq .Status "resolved" }}- {{ kv "Resolved at" (time .ResolvedAt) }}
 {{ end -}}
+{{ if .TraceURL }}- {{ t "trace" }}{{ t ": " }}{{ .TraceURL }}
+{{ else if .TraceID }}- {{ t "trace" }}{{ t ": " }}{{ .TraceID }}
+{{ end -}}
 {{ if .DashboardURL }}
 {{ link (t "Alert on the dashboard") .DashboardURL }} | {{ link (t "Raw events") .RawURL }}
 {{ end -}}
@@ -48,6 +51,9 @@ const (
 <tr><th align="left">{{ t "Since" }}</th><td>{{ time .Since }}</td></tr>
 {{ if eq .Status "resolved" }}<tr><th align="left">{{ t "Resolved at" }}</th><td>{{ time .ResolvedAt }}</td></tr>
 {{ end -}}
+{{ if .TraceURL }}<tr><th align="left">{{ t "trace" }}</th><td><a href="{{ .TraceURL }}">{{ .TraceID }}</a></td></tr>
+{{ else if .TraceID }}<tr><th align="left">{{ t "trace" }}</th><td>{{ .TraceID }}</td></tr>
+{{ end -}}
 </table>
 {{ if .DashboardURL }}<p><a href="{{ .DashboardURL }}">{{ t "Alert on the dashboard" }}</a> | <a href="{{ .RawURL }}">{{ t "Raw events" }}</a></p>
 {{ end -}}
@@ -72,6 +78,7 @@ var dictionaries = map[string]map[string]string{
 		"Resolved at":            "恢复时间",
 		"Alert on the dashboard": "在仪表盘查看告警",
 		"Raw events":             "查看原始事件",
+		"trace":                  "链路追踪",
 		"firing":                 "告警中",
 		"resolved":               "已恢复",
 		"critical":               "严重",

@@ -53,6 +53,9 @@ type Options struct {
 	BodyFile string
 	// ExternalURL is used for links when a Message carries none.
 	ExternalURL string
+	// TraceURL is config server.trace_url: an alert's exemplar trace links
+	// to it with {trace_id} replaced.
+	TraceURL string
 }
 
 // ForNotifier returns the renderer of a notifier's config: its lang, title,
@@ -71,7 +74,8 @@ func Chat(kind string, cfg config.Notifier, deps notify.Deps, defaultTimeout tim
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}
-	r, err := ForNotifier(cfg, deps.ExternalURL)
+	r, err := New(Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
+		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL, TraceURL: deps.TraceURL})
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}
@@ -83,6 +87,7 @@ func Chat(kind string, cfg config.Notifier, deps notify.Deps, defaultTimeout tim
 type Renderer struct {
 	lang        string
 	externalURL string
+	traceURL    string
 	title       *texttemplate.Template
 	// body holds a parsed body per text flavour (Markdown, Slack, Text).
 	body     map[Flavour]*texttemplate.Template
@@ -123,6 +128,11 @@ type Alert struct {
 	// external URL is not known.
 	DashboardURL string
 	RawURL       string
+	// TraceID is the trace of the event behind the alert's value (a
+	// window exemplar), TraceURL its link (server.trace_url); both empty
+	// when the alert has none, TraceURL also when trace_url is not set.
+	TraceID  string
+	TraceURL string
 }
 
 // New parses the templates opts describe. A user template that does not parse
@@ -146,6 +156,7 @@ func New(opts Options) (*Renderer, error) {
 	r := &Renderer{
 		lang:        opts.Lang,
 		externalURL: opts.ExternalURL,
+		traceURL:    opts.TraceURL,
 		body:        map[Flavour]*texttemplate.Template{},
 		userBody:    opts.Body != "",
 	}
@@ -247,6 +258,12 @@ func (r *Renderer) data(m notify.Message, f Flavour) Data {
 		}
 		if al.Status == notify.StatusResolved {
 			al.ResolvedAt = a.ResolvedAt
+		}
+		if id := a.Exemplar.TraceID; id != "" {
+			al.TraceID = id
+			if r.traceURL != "" {
+				al.TraceURL = strings.ReplaceAll(r.traceURL, "{trace_id}", url.PathEscape(id))
+			}
 		}
 		if ext != "" {
 			al.DashboardURL = ext + "/#/alerts?fingerprint=" + url.QueryEscape(a.Fingerprint)
