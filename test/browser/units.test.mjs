@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 const web = new URL("../../internal/web/static/js/", import.meta.url);
 const { dict, detect, t } = await import(new URL("i18n.js", web));
 const { parseProm, metric, fmtNum, groupLabel, sqlString } = await import(new URL("core.js", web));
-const { findTrace, traceLink, drillSQL } = await import(new URL("views/pipeline.js", web));
+const { findTrace, traceLink, drillSQL, exemplarHref } = await import(new URL("views/pipeline.js", web));
 const { chartable } = await import(new URL("views/sql.js", web));
 const { silenceBody } = await import(new URL("views/alerts.js", web));
 
@@ -63,6 +63,13 @@ test("trace ids from trace_id, traceId or a W3C traceparent", () => {
   assert.equal(traceLink("https://j/trace/{trace_id}?x=1", id), `https://j/trace/${id}?x=1`);
   assert.equal(traceLink("https://j/trace/", id), `https://j/trace/${id}`);
   assert.equal(traceLink("", id), "");
+});
+
+test("an exemplar links through the server's url, else this browser's template", () => {
+  const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  assert.equal(exemplarHref({ trace_id: id, url: `https://server/t/${id}` }, "https://local/{trace_id}"), `https://server/t/${id}`);
+  assert.equal(exemplarHref({ trace_id: id }, "https://local/{trace_id}"), `https://local/${id}`);
+  assert.equal(exemplarHref({ trace_id: id }, ""), "");
 });
 
 test("drill-down SQL quotes every value", () => {

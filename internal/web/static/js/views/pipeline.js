@@ -34,6 +34,27 @@ export function traceLink(template, id) {
   return template.includes("{trace_id}") ? template.replaceAll("{trace_id}", encodeURIComponent(id)) : template + encodeURIComponent(id);
 }
 
+/** exemplarHref is an exemplar's trace link: the server's (server.trace_url), else this browser's template. */
+export function exemplarHref(x, template) {
+  return (x && x.url) || traceLink(template, x && x.trace_id);
+}
+
+/** exemplarTable lists a window's exemplar traces (the traced events behind its max and quantiles); none without exemplars. */
+function exemplarTable(w) {
+  const xs = w.exemplars || [];
+  if (!xs.length) return [];
+  const tpl = traceURL();
+  return [h("h3", null, t("dr.exemplars")),
+    table([t("dr.aggregate"), h("th", { class: "num" }, t("dr.value")), t("raw.time"), t("dr.trace")], xs.map((x) => {
+      const href = exemplarHref(x, tpl);
+      return h("tr", { class: "exemplar" },
+        h("td", null, x.aggregate),
+        h("td", { class: "num" }, fmtNum(x.value)),
+        h("td", null, fmtTimeMs(x.ts)),
+        h("td", null, href ? h("a", { href, target: "_blank", rel: "noopener noreferrer", class: "trace" }, x.trace_id) : h("span", { title: t("dr.noTemplate"), class: "trace-id" }, x.trace_id)));
+    }), { id: "drill-exemplars" })];
+}
+
 /** drillSQL is the query for a window's raw events: its time span and its group's fields. */
 export function drillSQL(w) {
   const conds = [`ts >= ${sqlString(w.start)}::TIMESTAMPTZ`, `ts < ${sqlString(w.end)}::TIMESTAMPTZ`];
@@ -167,6 +188,7 @@ export function mount(root, { arg, params }) {
         [...Object.keys(w.values).sort().map((k) => h("tr", null, h("td", null, k), h("td", { class: "num" }, fmtNum(w.values[k])))),
           h("tr", null, h("td", null, t("pl.count")), h("td", { class: "num" }, fmtNum(w.count))),
           h("tr", null, h("td", null, t("dr.late")), h("td", { class: "num" }, fmtNum(w.late)))], { id: "drill-values" }),
+      ...exemplarTable(w),
       h("h3", null, t("dr.events")),
       evBox,
       h("details", null, h("summary", null, t("dr.sql")), h("pre", null, sql),
