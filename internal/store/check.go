@@ -32,7 +32,7 @@ func NewChecker(ctx context.Context, pipelines []PipelineView) (*Checker, error)
 		func() error { return migrate(ctx, c.db) },
 		func() error { return createMacros(ctx, c.db) },
 		func() error { return createPipelineViews(ctx, c.db, pipelines) },
-		func() error { return lockDown(ctx, c.db) },
+		func() error { return lockDown(ctx, c.db, DefaultMemoryLimit) },
 		func() (err error) { c.parser, err = newParser(); return err },
 	} {
 		if err := step(); err != nil {

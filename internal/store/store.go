@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,11 @@ type Options struct {
 	// QueueSize bounds the number of Write calls waiting for the writer; a
 	// Write blocks while it is full. Default 1024.
 	QueueSize int
+	// MemoryLimit caps DuckDB's own memory (its buffer pool of cached pages),
+	// e.g. "512MB". DuckDB's default is 80% of the machine's RAM, which a
+	// long-running monitor would slowly fill with cached pages. Default
+	// DefaultMemoryLimit.
+	MemoryLimit string
 	// Retention is how long Prune keeps rows of each table.
 	Retention Retention
 	// ArchiveDir, when set, makes Prune write the rows it deletes to Parquet
@@ -84,6 +90,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxRows <= 0 {
 		o.MaxRows = DefaultMaxRows
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = DefaultMemoryLimit
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
@@ -164,7 +173,7 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 	if err := createMacros(ctx, s.db); err != nil {
 		return fail(fmt.Errorf("creating SQL helpers in %s: %w", path, err))
 	}
-	if err := lockDown(ctx, s.db); err != nil {
+	if err := lockDown(ctx, s.db, opts.MemoryLimit); err != nil {
 		return fail(fmt.Errorf("locking down %s: %w", path, err))
 	}
 	if s.parser, err = newParser(); err != nil {
@@ -182,8 +191,12 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 // network or load an extension, and cannot turn any of that back on. It runs
 // after the migrations because they are the last thing that needs no such
 // limit.
-func lockDown(ctx context.Context, db *sql.DB) error {
+func lockDown(ctx context.Context, db *sql.DB, memoryLimit string) error {
+	if !memoryLimitRE.MatchString(memoryLimit) {
+		return fmt.Errorf("memory limit %q: want a number and a unit like 512MB", memoryLimit)
+	}
 	for _, q := range []string{
+		"SET memory_limit = '" + memoryLimit + "'",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 		"SET enable_external_access = false",
@@ -195,6 +208,11 @@ func lockDown(ctx context.Context, db *sql.DB) error {
 	}
 	return nil
 }
+
+// DefaultMemoryLimit is DuckDB's memory cap unless Options.MemoryLimit says.
+const DefaultMemoryLimit = "512MB"
+
+var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
 // Backlog returns the number of rows handed to the Write methods and not yet
 // committed.
