@@ -591,7 +591,7 @@ func (a *App) emit(w *event.Window) {
 		a.log.Error("storing window", "pipeline", w.Pipeline, "err", err)
 	}
 	a.obs.evaluate(g.rules, g.cfg.Rules, w) // g.rules.OnWindow(w), traced and counted
-	a.feed.Publish("window", api.WindowToJSON(w))
+	a.feed.Publish("window", api.WindowToJSON(w).LinkTraces(g.cfg.Server.TraceURL))
 }
 
 // record receives every alert transition and notification decision.
@@ -624,6 +624,7 @@ func (a *App) Handler() http.Handler {
 		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
 		Receivers: receivers,
 		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
+		TraceURL: g.cfg.Server.TraceURL,
 	})
 }
 

@@ -165,7 +165,8 @@ func (a *App) newDispatcher(cfg *config.Config) (*notify.Dispatcher, error) {
 // buildNotifiers builds the notifiers of cfg; nothing is opened.
 func (a *App) buildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 	notifiers := map[string]notify.Notifier{}
-	deps := notify.Deps{Log: a.log, HTTP: &http.Client{Transport: traceTransport{}}, ExternalURL: externalURL(cfg)}
+	deps := notify.Deps{Log: a.log, HTTP: &http.Client{Transport: traceTransport{}}, ExternalURL: externalURL(cfg),
+		TraceURL: cfg.Server.TraceURL}
 	for _, n := range cfg.Notifiers {
 		nt, err := notify.New(n, deps)
 		if err != nil {

@@ -98,7 +98,7 @@ func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	r, err := template.ForNotifier(cfg, deps.ExternalURL)
+	r, err := template.ForNotifier(cfg, deps)
 	if err != nil {
 		return nil, err
 	}

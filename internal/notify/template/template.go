@@ -59,11 +59,11 @@ type Options struct {
 }
 
 // ForNotifier returns the renderer of a notifier's config: its lang, title,
-// template and template_file keys, with links to externalURL when a Message
-// carries none.
-func ForNotifier(cfg config.Notifier, externalURL string) (*Renderer, error) {
+// template and template_file keys, with links to deps.ExternalURL when a
+// Message carries none and trace links through deps.TraceURL.
+func ForNotifier(cfg config.Notifier, deps notify.Deps) (*Renderer, error) {
 	return New(Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: externalURL})
+		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL, TraceURL: deps.TraceURL})
 }
 
 // Chat builds what every chat channel's New starts with: its checked webhook
@@ -74,8 +74,7 @@ func Chat(kind string, cfg config.Notifier, deps notify.Deps, defaultTimeout tim
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}
-	r, err := New(Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL, TraceURL: deps.TraceURL})
+	r, err := ForNotifier(cfg, deps)
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}
