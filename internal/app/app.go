@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -139,12 +138,6 @@ func Run(ctx context.Context, opts Options) error {
 	cfg, err := loadConfig(opts.ConfigPath)
 	if err != nil {
 		return err
-	}
-	if os.Getenv("GOGC") == "" {
-		// The hot path allocates per event and the queues are bounded, so a
-		// larger heap target buys CPU cheaply (docs/benchmarks.md: about +20%
-		// events per CPU-second with storage off). GOGC in the environment wins.
-		debug.SetGCPercent(200)
 	}
 	if opts.DataDir != "" {
 		cfg.Storage.Path = opts.DataDir
