@@ -95,7 +95,7 @@ pipelines:
 				Values map[string]float64 `json:"values"`
 			} `json:"data"`
 		}
-		if err := p.getJSON("/api/v1/windows?pipeline=load&limit=100000", &resp); err != nil {
+		if err := p.GetJSON("/api/v1/windows?pipeline=load&limit=100000", &resp); err != nil {
 			return false
 		}
 		sum = 0

@@ -212,7 +212,7 @@ func union(t *testing.T, procs []*proc, base time.Time) map[key][]result {
 				Values map[string]float64 `json:"values"`
 			} `json:"data"`
 		}
-		if err := p.getJSON("/api/v1/windows?pipeline=svc&limit=100000", &resp); err != nil {
+		if err := p.GetJSON("/api/v1/windows?pipeline=svc&limit=100000", &resp); err != nil {
 			t.Logf("%s windows: %v", p.name, err)
 			continue
 		}

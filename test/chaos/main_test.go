@@ -1,17 +1,13 @@
 package chaos
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,139 +16,51 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(0) // every test here builds and starts the binary
-	}
-	dir, err := os.MkdirTemp("", "lookout-chaos-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "lookout")
-	cmd := exec.Command("go", "build", "-o", binary, "../../cmd/lookout")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building lookout:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain builds lookout once; every test here starts the binary, so -short
+// runs none of them.
+func TestMain(m *testing.M) { lookouttest.Main(m, &binary) }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return lookouttest.FreeAddr(t) }
 
-// proc is a running lookout.
+// proc is a lookout that a test may kill and start again on the same data
+// directory and address.
 type proc struct {
-	t       *testing.T
-	name    string
-	cmd     *exec.Cmd
-	addr    string
-	data    string
-	config  string
-	mu      sync.Mutex
-	log     bytes.Buffer
-	done    chan struct{}
-	restart int
+	*lookouttest.Proc
+	t      *testing.T
+	name   string
+	cmd    *exec.Cmd
+	addr   string
+	data   string
+	config string
 }
 
 // start runs lookout with the config, its own data directory and listen
-// address, and waits until /readyz answers.
+// address, and waits until /readyz answers. It is killed when the test ends.
 func start(t *testing.T, name, config string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, addr: freeAddr(t), data: filepath.Join(t.TempDir(), "data"), config: config}
 	p.run()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", p.name, tail(p.output(), 60))
-		}
-	})
 	return p
 }
 
+// run starts (or starts again) the process.
 func (p *proc) run() {
 	p.t.Helper()
-	p.done = make(chan struct{})
-	p.cmd = exec.Command(binary, "run", "-config", p.config, "-data", p.data, "-listen", p.addr)
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	done := p.done
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	cmd := p.cmd
-	go func() { _ = cmd.Wait(); pw.Close(); close(done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			p.t.Fatalf("%s exited early:\n%s", p.name, tail(p.output(), 60))
-		default:
-		}
-		if r, err := http.Get("http://" + p.addr + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.t.Fatalf("%s not ready after 60s:\n%s", p.name, tail(p.output(), 60))
+	p.Proc = lookouttest.Start(p.t, binary, p.addr, "run", "-config", p.config, "-data", p.data, "-listen", p.addr)
+	p.Proc.AtEnd = p.Proc.Kill
+	p.cmd = p.Proc.Cmd
 }
 
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
+func (p *proc) output() string { return p.Output() }
 
 // kill ends lookout with SIGKILL: no shutdown, no commit, no flush.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *proc) getJSON(path string, v any) error {
-	r, err := http.Get("http://" + p.addr + path)
-	if err != nil {
-		return err
-	}
-	defer r.Body.Close()
-	body, _ := io.ReadAll(r.Body)
-	if r.StatusCode != 200 {
-		return fmt.Errorf("GET %s: %d %s", path, r.StatusCode, body)
-	}
-	return json.Unmarshal(body, v)
-}
+func (p *proc) kill() { p.Kill() }
 
 // push posts NDJSON lines to the push source and returns the status and the
 // Retry-After header.
@@ -181,7 +89,7 @@ func (p *proc) history() []transition {
 	var resp struct {
 		Data []transition `json:"data"`
 	}
-	if err := p.getJSON("/api/v1/alerts/history?limit=10000", &resp); err != nil {
+	if err := p.GetJSON("/api/v1/alerts/history?limit=10000", &resp); err != nil {
 		p.t.Logf("%s history: %v", p.name, err)
 		return nil
 	}
@@ -190,21 +98,7 @@ func (p *proc) history() []transition {
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	lookouttest.WaitFor(t, timeout, what, cond)
 }
 
 // redisServer is the Debian redis-server on a free port, without
