@@ -4,39 +4,60 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // group returns the index of the event's group, creating it when new;
 // overflowed is true when the event went to the overflow group instead.
 func (p *Pipeline) group(fields map[string]any) (g int32, overflowed bool) {
-	buf := p.keyBuf[:0]
-	for _, k := range p.groupKeys {
-		p.vbuf = appendValue(p.vbuf[:0], fields[k])
-		buf = appendKey(buf, p.vbuf)
-	}
-	p.keyBuf = buf
-	// string(buf) in a map index does not allocate.
-	if g, ok := p.index[string(buf)]; ok {
+	key := p.key(fields)
+	// string(key) in a map index does not allocate.
+	if g, ok := p.index[string(key)]; ok {
+		if p.groups[g].idle {
+			p.wake(g)
+		}
 		return g, false
+	}
+	if len(p.index) >= p.maxGroups && len(p.idleGroups) > 0 {
+		// Retired groups do not hold a place against max_groups.
+		p.freeIdle(len(p.idleGroups))
 	}
 	if len(p.index) >= p.maxGroups {
 		if g, ok := p.index[p.overflow]; ok {
+			if p.groups[g].idle {
+				p.wake(g)
+			}
 			return g, true
 		}
 		return p.newGroup(p.overflow), true
 	}
-	return p.newGroup(string(buf)), false
+	return p.newGroup(string(key)), false
 }
 
-// lookupGroup returns the event's group when it exists, without creating it.
-func (p *Pipeline) lookupGroup(fields map[string]any) (int32, bool) {
+// key returns the event's group key, in a buffer reused by the next call.
+// With one group_by key the key is the value itself (a string value is not
+// even copied); with several, the values joined by appendKey.
+func (p *Pipeline) key(fields map[string]any) []byte {
+	if len(p.groupKeys) == 1 {
+		v := fields[p.groupKeys[0]]
+		if s, ok := v.(string); ok {
+			return unsafe.Slice(unsafe.StringData(s), len(s))
+		}
+		p.keyBuf = appendValue(p.keyBuf[:0], v)
+		return p.keyBuf
+	}
 	buf := p.keyBuf[:0]
 	for _, k := range p.groupKeys {
 		p.vbuf = appendValue(p.vbuf[:0], fields[k])
 		buf = appendKey(buf, p.vbuf)
 	}
 	p.keyBuf = buf
-	g, ok := p.index[string(buf)]
+	return buf
+}
+
+// lookupGroup returns the event's group when it exists, without creating it.
+func (p *Pipeline) lookupGroup(fields map[string]any) (int32, bool) {
+	g, ok := p.index[string(p.key(fields))]
 	if !ok && len(p.index) >= p.maxGroups {
 		g, ok = p.index[p.overflow]
 	}
@@ -58,12 +79,42 @@ func (p *Pipeline) newGroup(key string) int32 {
 	return g
 }
 
-// freeGroup forgets a group that has no open pane left.
+// retire is called when group g's last pane is released. The group is kept
+// until the next release, and freed then only if it has had no event since:
+// a group that reports every window keeps its index entry and key instead
+// of being deleted and re-created (a map delete, insert and key allocation)
+// once per window.
+// Stats.Groups does not count retired groups; max_groups does, until they
+// are freed.
+func (p *Pipeline) retire(g int32) {
+	p.groups[g].idle = true
+	p.idleGroups = append(p.idleGroups, g)
+	p.nGroups.Add(-1)
+}
+
+// wake takes a retired group back into use.
+func (p *Pipeline) wake(g int32) {
+	p.groups[g].idle = false
+	p.nGroups.Add(1)
+}
+
+// freeIdle frees the groups retired before the current release that still
+// have no pane.
+func (p *Pipeline) freeIdle(n int) {
+	for _, g := range p.idleGroups[:n] {
+		if gr := &p.groups[g]; gr.idle && gr.npane == 0 && gr.ring < 0 {
+			p.freeGroup(g)
+		}
+	}
+	rest := copy(p.idleGroups, p.idleGroups[n:])
+	p.idleGroups = p.idleGroups[:rest]
+}
+
+// freeGroup forgets a retired group.
 func (p *Pipeline) freeGroup(g int32) {
 	delete(p.index, p.groups[g].key)
 	p.groups[g] = group{}
 	p.freeGroups = append(p.freeGroups, g)
-	p.nGroups.Add(-1)
 }
 
 // appendKey appends one group value so that no value can run into the next
@@ -83,6 +134,9 @@ func appendKey(buf, v []byte) []byte {
 
 // splitKey returns the n values of a group key.
 func splitKey(key string, n int) []string {
+	if n == 1 {
+		return []string{key}
+	}
 	out := make([]string, 0, n)
 	for range n {
 		// The end marker is the first 0x00 not followed by 0xff.

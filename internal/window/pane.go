@@ -43,7 +43,7 @@ func (p *Pipeline) addTimed(e *event.Event, t int64) (late, overflowed bool) {
 	g, of := p.group(e.Fields)
 	s := p.paneOf(g, ps)
 	p.panes[s].count++
-	p.push(s, e.Fields, t)
+	p.seg = append(p.seg, pending{s, t, e.Fields}) // pushed by flush
 	if late {
 		if !p.update {
 			p.groups[g].late++
@@ -64,14 +64,18 @@ func (p *Pipeline) addTimed(e *event.Event, t int64) (late, overflowed bool) {
 // paneOf returns group g's pane starting at start, opening it when needed.
 func (p *Pipeline) paneOf(g int32, start int64) int32 {
 	gr := &p.groups[g]
+	if gr.head >= 0 && gr.headStart == start {
+		return gr.head // the usual case: the group's newest pane
+	}
 	for s := gr.head; s >= 0; s = p.panes[s].next {
 		if p.panes[s].start == start {
 			return s
 		}
 	}
 	s := p.newSlot()
+	gr = &p.groups[g] // newSlot does not move groups, but keep it obvious
 	p.panes[s] = pane{start: start, g: g, next: gr.head}
-	gr.head = s
+	gr.head, gr.headStart = s, start
 	gr.npane++
 	i, found := slices.BinarySearchFunc(p.buckets, start, func(b bucket, t int64) int { return cmp64(b.start, t) })
 	if !found {
@@ -92,8 +96,8 @@ func cmp64(a, b int64) int {
 	return 0
 }
 
-// closeThrough emits every window with end <= bound, in order of end and then
-// group key, remembers bound so later events for those windows count as
+// closeThrough emits every window with end <= bound, in order of end (see
+// emitWindow for the order of groups), remembers bound so later events for those windows count as
 // late, and frees the panes no window needs any more.
 func (p *Pipeline) closeThrough(bound int64) {
 	if bound <= p.closed {
@@ -130,7 +134,9 @@ func (p *Pipeline) closeThrough(bound int64) {
 func (p *Pipeline) paneStartOffset(t int64) int64 { return t - p.paneStart(t) }
 
 // emitWindow emits window [end-size, end) of every group with a pane in it;
-// its panes are in buckets from j on.
+// its panes are in buckets from j on. Groups are emitted in the order their
+// first pane in the window was opened: no sort, which at a million groups
+// would cost more than the events themselves.
 func (p *Pipeline) emitWindow(j int, end int64) {
 	start := end - p.size
 	if p.size == p.every {
@@ -138,41 +144,41 @@ func (p *Pipeline) emitWindow(j int, end int64) {
 		if b.start != start {
 			return
 		}
-		slices.SortFunc(b.slots, func(x, y int32) int { return p.compareGroups(p.panes[x].g, p.panes[y].g) })
 		for _, s := range b.slots {
 			pn := &p.panes[s]
 			p.emitOne(pn.g, s, start, end, pn.count)
 		}
 		return
 	}
-	var slots []int32
 	for k := j; k < len(p.buckets) && p.buckets[k].start < end; k++ {
-		if p.buckets[k].start >= start {
-			slots = append(slots, p.buckets[k].slots...)
+		if p.buckets[k].start < start {
+			continue
 		}
-	}
-	slices.SortFunc(slots, func(x, y int32) int {
-		if c := p.compareGroups(p.panes[x].g, p.panes[y].g); c != 0 {
-			return c
-		}
-		return cmp64(p.panes[x].start, p.panes[y].start)
-	})
-	for i := 0; i < len(slots); {
-		g := p.panes[slots[i]].g
-		n := int64(0)
-		for ; i < len(slots) && p.panes[slots[i]].g == g; i++ {
-			s := slots[i]
-			for _, c := range p.cols {
-				c.Merge(0, s)
+		for _, s0 := range p.buckets[k].slots {
+			g := p.panes[s0].g
+			gr := &p.groups[g]
+			if gr.mark == end {
+				continue // emitted from an earlier pane of this window
 			}
-			p.mergeExemplars(0, s)
-			n += p.panes[s].count
+			gr.mark = end
+			n := int64(0)
+			for s := gr.head; s >= 0; s = p.panes[s].next {
+				pn := &p.panes[s]
+				if pn.start < start || pn.start >= end {
+					continue
+				}
+				for _, c := range p.cols {
+					c.Merge(0, s)
+				}
+				p.mergeExemplars(0, s)
+				n += pn.count
+			}
+			p.emitOne(g, 0, start, end, n)
+			for _, c := range p.cols {
+				c.Reset(0)
+			}
+			p.resetExemplars(0)
 		}
-		p.emitOne(g, 0, start, end, n)
-		for _, c := range p.cols {
-			c.Reset(0)
-		}
-		p.resetExemplars(0)
 	}
 }
 
@@ -226,6 +232,8 @@ func (p *Pipeline) flushDirty() {
 // kept for updates, and the groups left without panes.
 func (p *Pipeline) release() {
 	n := 0
+	retired := p.retiredBuf[:0]
+	defer func() { p.retiredBuf = retired[:0] }()
 	for n < len(p.buckets) && p.buckets[n].start+p.size+p.keep <= p.closed {
 		for _, s := range p.buckets[n].slots {
 			g := p.panes[s].g
@@ -242,13 +250,24 @@ func (p *Pipeline) release() {
 				}
 			}
 			gr.npane--
+			if gr.head >= 0 {
+				gr.headStart = p.panes[gr.head].start
+			}
 			p.freeSlot(s)
 			p.openWindows.Add(-1)
 			if gr.npane == 0 {
-				p.freeGroup(g)
+				retired = append(retired, g)
 			}
 		}
 		n++
+	}
+	if n > 0 {
+		// Free the groups retired last time that stayed without events,
+		// then retire this release's.
+		p.freeIdle(len(p.idleGroups))
+		for _, g := range retired {
+			p.retire(g)
+		}
 	}
 	if n > 0 {
 		// Keep the slots slices' memory for the buckets still to come.

@@ -111,11 +111,14 @@ type Pipeline struct {
 	index      map[string]int32 // group key → index into groups
 	groups     []group
 	freeGroups []int32
+	idleGroups []int32 // groups left without panes, freed at the next release if still so
+	retiredBuf []int32
 
 	// Slots: every pane (and count-window group) has one slot, an index
 	// into the columns; slot 0 is the scratch slot panes are merged into.
 	cols      []agg.Column
 	strCols   []agg.StringColumn // nil where the column takes no strings
+	batchers  []agg.Batcher      // nil where the column cannot take a batch
 	panes     []pane
 	freeSlots []int32
 
@@ -133,6 +136,12 @@ type Pipeline struct {
 
 	exOf []int          // input → index into ex, -1 when it keeps no exemplars
 	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
+
+	// The events of the batch being added whose values are still to be
+	// pushed into their slots (see flush), and flush's buffers.
+	seg    []pending
+	bSlots []int32
+	bVals  []float64
 
 	events, filtered, late, updates, overflows atomic.Int64
 	openWindows, nGroups                       atomic.Int64
@@ -156,11 +165,22 @@ type output struct {
 
 // group is one set of group_by values.
 type group struct {
-	key   string // the values, each length-prefixed (see appendKey)
-	head  int32  // first pane slot of the group, -1 when none
-	npane int32
-	late  int64 // late events not yet reported in an emitted window (late: drop)
-	ring  int32 // count windows: index into rings
+	key       string // the value, or with several keys the values joined by appendKey
+	head      int32  // first (newest) pane slot of the group, -1 when none
+	npane     int32
+	ring      int32 // count windows: index into rings
+	idle      bool  // retired: no pane left (see retire)
+	headStart int64 // start of the head pane, so that the current pane is found without reading it
+	late      int64 // late events not yet reported in an emitted window (late: drop)
+	mark      int64 // emitWindow: the end of the window last emitted for the group
+}
+
+// pending is one event whose aggregate inputs are still to be pushed into
+// slot s.
+type pending struct {
+	s      int32
+	t      int64
+	fields map[string]any
 }
 
 // pane is the metadata of one slot: `every` of one group.
@@ -279,6 +299,9 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	for range p.groupKeys {
 		ob = appendKey(ob, []byte(OverflowValue))
 	}
+	if len(p.groupKeys) == 1 {
+		ob = []byte(OverflowValue) // one key: the key is the value (see key)
+	}
 	p.overflow = string(ob)
 
 	for _, a := range cfg.Aggregates {
@@ -325,6 +348,11 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 			sc = nil
 		}
 		p.strCols = append(p.strCols, sc)
+		bc, _ := c.(agg.Batcher)
+		if sc != nil {
+			bc = nil // strings and numbers must reach it in event order
+		}
+		p.batchers = append(p.batchers, bc)
 		if _, ok := c.(agg.Topper); ok {
 			p.tops = append(p.tops, i)
 		}
@@ -405,9 +433,11 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		if wm, moved := p.observe(e.Source, t, nowNS); moved && wm-p.lateness > p.closed {
 			// Event time closes windows too, so a replayed backlog closes
 			// them at replay speed instead of all at once at the end.
+			p.flush()
 			p.closeThrough(wm - p.lateness)
 		}
 	}
+	p.flush()
 	if p.update && len(p.dirty) > 0 {
 		p.flushDirty()
 	}
@@ -496,18 +526,64 @@ func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string
 	return kindSkip, 0, ""
 }
 
-// push folds one event into every column at slot s.
-func (p *Pipeline) push(s int32, fields map[string]any, t int64) {
+// flush pushes the values of the events in p.seg into their slots, one
+// column at a time: a column that takes batches gets them in one call.
+// Events are folded into panes in two steps so that the per-column loops run
+// over a whole batch (see agg.Batcher); Add flushes before any window closes,
+// so a window never misses an event that arrived before it closed.
+func (p *Pipeline) flush() {
+	if len(p.seg) == 0 {
+		return
+	}
 	for i, c := range p.cols {
-		switch k, v, str := p.extract(i, fields); k {
-		case kindNum:
-			c.Push(s, v, t)
-			if j := p.exOf[i]; j >= 0 {
-				p.observeExemplar(j, s, v, t, fields)
+		bc := p.batchers[i]
+		if bc == nil {
+			for _, x := range p.seg {
+				p.pushOne(i, c, x.s, x.fields, x.t)
 			}
-		case kindStr:
-			p.strCols[i].PushString(s, str)
+			continue
 		}
+		slots, vals := p.bSlots[:0], p.bVals[:0]
+		in := &p.inputs[i]
+		ex := p.exOf[i]
+		for _, x := range p.seg {
+			var v float64
+			switch in.kind {
+			case agg.InputNone:
+				v = 1
+			case agg.InputCond:
+				if in.arg.cond(x.fields, &p.vm) {
+					v = 1
+				}
+			default:
+				n, ok := number(in.arg.value(x.fields, &p.vm))
+				if !ok || n != n {
+					continue
+				}
+				v = n
+				if ex >= 0 {
+					p.observeExemplar(ex, x.s, v, x.t, x.fields)
+				}
+			}
+			slots, vals = append(slots, x.s), append(vals, v)
+		}
+		bc.PushBatch(slots, vals)
+		p.bSlots, p.bVals = slots, vals
+	}
+	clear(p.seg) // do not keep the events' fields alive
+	p.seg = p.seg[:0]
+}
+
+// pushOne folds one event's input i into column c at slot s.
+func (p *Pipeline) pushOne(i int, c agg.Column, s int32, fields map[string]any, t int64) {
+	switch k, v, str := p.extract(i, fields); k {
+	case kindNum:
+		c.Push(s, v, t)
+		if j := p.exOf[i]; j >= 0 {
+			p.observeExemplar(j, s, v, t, fields)
+		}
+	case kindStr:
+		p.strCols[i].PushString(s, str)
 	}
 }
 

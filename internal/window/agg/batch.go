@@ -1,0 +1,86 @@
+package agg
+
+// Batcher is implemented by columns that fold a batch of observations in one
+// call: vals[i] goes into slot slots[i], in order. The window engine hands a
+// whole ingest batch to each column this way: one call per column instead of
+// one per event, and a loop whose iterations do not depend on each other, so
+// the CPU overlaps the cache misses of slots far apart (a million groups).
+// It is the same as calling Push for each pair; only time-blind columns
+// implement it.
+type Batcher interface {
+	PushBatch(slots []int32, vals []float64)
+}
+
+// PushBatch folds vals into slots. Times are not passed: only columns that
+// ignore them implement it.
+func (c *Count) PushBatch(slots []int32, vals []float64) {
+	v := c.v
+	for i, s := range slots {
+		v[s] += vals[i]
+	}
+}
+
+// PushBatch folds vals into slots.
+func (c *Sum) PushBatch(slots []int32, vals []float64) {
+	v := c.v
+	for i, s := range slots {
+		v[s] += vals[i]
+	}
+}
+
+// PushBatch folds vals into slots.
+func (c *Avg) PushBatch(slots []int32, vals []float64) {
+	v := c.v
+	for i, s := range slots {
+		x := v[2*int(s) : 2*int(s)+2 : 2*int(s)+2]
+		x[0] += vals[i]
+		x[1]++
+	}
+}
+
+// PushBatch folds vals (1 or 0) into slots.
+func (c *Ratio) PushBatch(slots []int32, vals []float64) {
+	v := c.v
+	for i, s := range slots {
+		x := v[2*int(s) : 2*int(s)+2 : 2*int(s)+2]
+		x[0] += vals[i]
+		x[1]++
+	}
+}
+
+// PushBatch folds vals into slots.
+func (c *Max) PushBatch(slots []int32, vals []float64) {
+	v := c.v
+	for i, s := range slots {
+		if x := vals[i]; !(x <= v[s]) {
+			v[s] = x
+		}
+	}
+}
+
+// PushBatch folds vals into slots.
+func (c *Min) PushBatch(slots []int32, vals []float64) {
+	v := c.v
+	for i, s := range slots {
+		if x := vals[i]; !(x >= v[s]) {
+			v[s] = x
+		}
+	}
+}
+
+// PushBatch folds vals into slots.
+func (c *Quantile) PushBatch(slots []int32, vals []float64) {
+	for i, s := range slots {
+		c.Push(s, vals[i], 0)
+	}
+}
+
+var (
+	_ Batcher = (*Count)(nil)
+	_ Batcher = (*Sum)(nil)
+	_ Batcher = (*Avg)(nil)
+	_ Batcher = (*Ratio)(nil)
+	_ Batcher = (*Max)(nil)
+	_ Batcher = (*Min)(nil)
+	_ Batcher = (*Quantile)(nil)
+)
