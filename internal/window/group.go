@@ -11,27 +11,33 @@ import (
 // overflowed is true when the event went to the overflow group instead.
 func (p *Pipeline) group(fields map[string]any) (g int32, overflowed bool) {
 	key := p.key(fields)
-	// string(key) in a map index does not allocate.
-	if g, ok := p.index[string(key)]; ok {
+	return p.groupOf(key, p.index.hash(key))
+}
+
+// groupOf is group for a key whose hash is already known.
+func (p *Pipeline) groupOf(key []byte, h uint32) (g int32, overflowed bool) {
+	if g, ok := p.index.find(key, h, p.groups); ok {
 		if p.groups[g].idle {
 			p.wake(g)
 		}
 		return g, false
 	}
-	if len(p.index) >= p.maxGroups && len(p.idleGroups) > 0 {
+	if p.index.len() >= p.maxGroups && len(p.idleGroups) > 0 {
 		// Retired groups do not hold a place against max_groups.
 		p.freeIdle(len(p.idleGroups))
 	}
-	if len(p.index) >= p.maxGroups {
-		if g, ok := p.index[p.overflow]; ok {
+	if p.index.len() >= p.maxGroups {
+		ok := []byte(p.overflow)
+		oh := p.index.hash(ok)
+		if g, found := p.index.find(ok, oh, p.groups); found {
 			if p.groups[g].idle {
 				p.wake(g)
 			}
 			return g, true
 		}
-		return p.newGroup(p.overflow), true
+		return p.newGroup(p.overflow, oh), true
 	}
-	return p.newGroup(string(key)), false
+	return p.newGroup(string(key), h), false
 }
 
 // key returns the event's group key, in a buffer reused by the next call.
@@ -56,15 +62,17 @@ func (p *Pipeline) key(fields map[string]any) []byte {
 }
 
 // lookupGroup returns the event's group when it exists, without creating it.
-func (p *Pipeline) lookupGroup(fields map[string]any) (int32, bool) {
-	g, ok := p.index[string(p.key(fields))]
-	if !ok && len(p.index) >= p.maxGroups {
-		g, ok = p.index[p.overflow]
+// h is the hash of its key.
+func (p *Pipeline) lookupGroup(fields map[string]any, h uint32) (int32, bool) {
+	g, ok := p.index.find(p.key(fields), h, p.groups)
+	if !ok && p.index.len() >= p.maxGroups {
+		ok := []byte(p.overflow)
+		return p.index.find(ok, p.index.hash(ok), p.groups)
 	}
 	return g, ok
 }
 
-func (p *Pipeline) newGroup(key string) int32 {
+func (p *Pipeline) newGroup(key string, h uint32) int32 {
 	var g int32
 	if n := len(p.freeGroups); n > 0 {
 		g = p.freeGroups[n-1]
@@ -73,8 +81,8 @@ func (p *Pipeline) newGroup(key string) int32 {
 		p.groups = append(p.groups, group{})
 		g = int32(len(p.groups) - 1)
 	}
-	p.groups[g] = group{key: key, head: -1, ring: -1}
-	p.index[key] = g
+	p.groups[g] = group{key: key, hash: h, head: -1, ring: -1}
+	p.index.insert(h, g)
 	p.nGroups.Add(1)
 	return g
 }
@@ -112,7 +120,7 @@ func (p *Pipeline) freeIdle(n int) {
 
 // freeGroup forgets a retired group.
 func (p *Pipeline) freeGroup(g int32) {
-	delete(p.index, p.groups[g].key)
+	p.index.remove(p.groups[g].hash, g)
 	p.groups[g] = group{}
 	p.freeGroups = append(p.freeGroups, g)
 }

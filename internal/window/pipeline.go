@@ -108,7 +108,7 @@ type Pipeline struct {
 	valBuf   []string
 	overflow string // the overflow group's key
 
-	index      map[string]int32 // group key → index into groups
+	index      groupIndex // group key → index into groups
 	groups     []group
 	freeGroups []int32
 	idleGroups []int32 // groups left without panes, freed at the next release if still so
@@ -117,6 +117,7 @@ type Pipeline struct {
 	// Slots: every pane (and count-window group) has one slot, an index
 	// into the columns; slot 0 is the scratch slot panes are merged into.
 	cols      []agg.Column
+	arena     *agg.Arena // the simple columns' state, a row per slot
 	strCols   []agg.StringColumn // nil where the column takes no strings
 	batchers  []agg.Batcher      // nil where the column cannot take a batch
 	panes     []pane
@@ -142,6 +143,8 @@ type Pipeline struct {
 	seg    []pending
 	bSlots []int32
 	bVals  []float64
+	hbuf   []uint32 // prefetch: the batch's key hashes
+	sink   uint64   // prefetch: the sum of what it read
 
 	events, filtered, late, updates, overflows atomic.Int64
 	openWindows, nGroups                       atomic.Int64
@@ -168,11 +171,12 @@ type group struct {
 	key       string // the value, or with several keys the values joined by appendKey
 	head      int32  // first (newest) pane slot of the group, -1 when none
 	npane     int32
-	ring      int32 // count windows: index into rings
-	idle      bool  // retired: no pane left (see retire)
-	headStart int64 // start of the head pane, so that the current pane is found without reading it
-	late      int64 // late events not yet reported in an emitted window (late: drop)
-	mark      int64 // emitWindow: the end of the window last emitted for the group
+	ring      int32  // count windows: index into rings
+	hash      uint32 // the key's hash in the index
+	idle      bool   // retired: no pane left (see retire)
+	headStart int64  // start of the head pane, so that the current pane is found without reading it
+	late      int64  // late events not yet reported in an emitted window (late: drop)
+	mark      int64  // emitWindow: the end of the window last emitted for the group
 }
 
 // pending is one event whose aggregate inputs are still to be pushed into
@@ -219,7 +223,7 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		minBase:   cfg.MinBaseline,
 		emit:      emit,
 		env:       map[string]any{},
-		index:     map[string]int32{},
+		index:     newGroupIndex(),
 		closed:    math.MinInt64,
 		panes:     []pane{{}}, // slot 0: scratch
 	}
@@ -339,9 +343,13 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		p.fields = append(p.fields, f)
 	}
 	slices.Sort(p.fields)
+	arena := agg.NewArena() // one row of state per slot for the simple columns
+	p.arena = arena
 	for i, in := range p.inputs {
 		c := in.fn.New(in.params)
-		c.Grow(1)
+		if pc, ok := c.(agg.Packer); ok {
+			pc.Pack(arena)
+		}
 		p.cols = append(p.cols, c)
 		sc, _ := c.(agg.StringColumn)
 		if !in.fn.Strings {
@@ -356,6 +364,9 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		if _, ok := c.(agg.Topper); ok {
 			p.tops = append(p.tops, i)
 		}
+	}
+	for _, c := range p.cols {
+		c.Grow(1) // the scratch slot
 	}
 	p.kinds = make([]uint8, len(p.inputs))
 	p.setupExemplars()
@@ -411,7 +422,8 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		nowNS = now.UnixNano()
 	}
 	var filtered, late, overflow int64
-	for _, e := range events {
+	hs := p.prefetch(events)
+	for i, e := range events {
 		if p.where != nil && !p.where.cond(e.Fields, &p.vm) {
 			filtered++
 			continue
@@ -423,7 +435,13 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 			}
 			continue
 		}
-		l, of := p.addTimed(e, t)
+		var h uint32
+		if hs != nil {
+			h = hs[i]
+		} else {
+			h = p.index.hash(p.key(e.Fields))
+		}
+		l, of := p.addTimed(e, t, h)
 		if l {
 			late++
 		}
@@ -524,6 +542,51 @@ func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string
 		return kindStr, 0, s
 	}
 	return kindSkip, 0, ""
+}
+
+// prefetchFrom is the number of groups from which Add prefetches: below it
+// the index, groups and slot states stay in the CPU cache and the extra
+// passes would cost more than they save.
+const prefetchFrom = 1 << 15
+
+// prefetch returns the hash of each event's group key, or nil when there are
+// too few groups to bother. On the way it reads, for the whole batch, the
+// index entries, the groups and the newest panes the events will need, one
+// pass per step: the loads of one pass do not depend on each other, so the
+// CPU has many cache misses in flight at once, where the event-by-event
+// loop would wait for each miss in turn. Only the reads matter; their sum
+// is kept so that the compiler cannot drop them.
+func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
+	if p.count > 0 || p.index.len() < prefetchFrom {
+		return nil
+	}
+	hs := p.hbuf[:0]
+	x := &p.index
+	var sum uint64
+	for _, e := range events {
+		h := x.hash(p.key(e.Fields))
+		hs = append(hs, h)
+		sum += x.entries[h&x.mask]
+	}
+	for _, h := range hs {
+		if g := x.peek(h); g >= 0 {
+			sum += uint64(p.groups[g].head)
+		}
+	}
+	for _, h := range hs {
+		if g := x.peek(h); g >= 0 {
+			gr := &p.groups[g]
+			if len(gr.key) > 0 {
+				sum += uint64(gr.key[0])
+			}
+			if gr.head >= 0 {
+				sum += uint64(p.panes[gr.head].count)
+				sum += uint64(p.arena.Touch(gr.head))
+			}
+		}
+	}
+	p.hbuf, p.sink = hs, sum
+	return hs
 }
 
 // flush pushes the values of the events in p.seg into their slots, one

@@ -14,25 +14,26 @@ type Batcher interface {
 // PushBatch folds vals into slots. Times are not passed: only columns that
 // ignore them implement it.
 func (c *Count) PushBatch(slots []int32, vals []float64) {
-	v := c.v
+	v, st, off := c.a.v, c.a.stride, c.off
 	for i, s := range slots {
-		v[s] += vals[i]
+		v[int(s)*st+off] += vals[i]
 	}
 }
 
 // PushBatch folds vals into slots.
 func (c *Sum) PushBatch(slots []int32, vals []float64) {
-	v := c.v
+	v, st, off := c.a.v, c.a.stride, c.off
 	for i, s := range slots {
-		v[s] += vals[i]
+		v[int(s)*st+off] += vals[i]
 	}
 }
 
 // PushBatch folds vals into slots.
 func (c *Avg) PushBatch(slots []int32, vals []float64) {
-	v := c.v
+	v, st, off := c.a.v, c.a.stride, c.off
 	for i, s := range slots {
-		x := v[2*int(s) : 2*int(s)+2 : 2*int(s)+2]
+		j := int(s)*st + off
+		x := v[j : j+2 : j+2]
 		x[0] += vals[i]
 		x[1]++
 	}
@@ -40,9 +41,10 @@ func (c *Avg) PushBatch(slots []int32, vals []float64) {
 
 // PushBatch folds vals (1 or 0) into slots.
 func (c *Ratio) PushBatch(slots []int32, vals []float64) {
-	v := c.v
+	v, st, off := c.a.v, c.a.stride, c.off
 	for i, s := range slots {
-		x := v[2*int(s) : 2*int(s)+2 : 2*int(s)+2]
+		j := int(s)*st + off
+		x := v[j : j+2 : j+2]
 		x[0] += vals[i]
 		x[1]++
 	}
@@ -50,20 +52,20 @@ func (c *Ratio) PushBatch(slots []int32, vals []float64) {
 
 // PushBatch folds vals into slots.
 func (c *Max) PushBatch(slots []int32, vals []float64) {
-	v := c.v
+	v, st, off := c.a.v, c.a.stride, c.off
 	for i, s := range slots {
-		if x := vals[i]; !(x <= v[s]) {
-			v[s] = x
+		if x, j := vals[i], int(s)*st+off; !(x <= v[j]) {
+			v[j] = x
 		}
 	}
 }
 
 // PushBatch folds vals into slots.
 func (c *Min) PushBatch(slots []int32, vals []float64) {
-	v := c.v
+	v, st, off := c.a.v, c.a.stride, c.off
 	for i, s := range slots {
-		if x := vals[i]; !(x >= v[s]) {
-			v[s] = x
+		if x, j := vals[i], int(s)*st+off; !(x >= v[j]) {
+			v[j] = x
 		}
 	}
 }

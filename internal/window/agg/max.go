@@ -11,17 +11,17 @@ func NewMax() *Max { return &Max{newFloats(math.NaN())} }
 // Push adds v.
 func (c *Max) Push(s int32, v float64, _ int64) {
 	// !(v <= m) is also true while m is NaN (nothing seen yet).
-	if !(v <= c.v[s]) {
-		c.v[s] = v
+	if !(v <= *c.p(s)) {
+		*c.p(s) = v
 	}
 }
 
 // Value returns the maximum.
-func (c *Max) Value(s int32) float64 { return c.v[s] }
+func (c *Max) Value(s int32) float64 { return *c.p(s) }
 
 // Merge keeps the larger maximum.
 func (c *Max) Merge(dst, src int32) {
-	if v := c.v[src]; !math.IsNaN(v) {
+	if v := *c.p(src); !math.IsNaN(v) {
 		c.Push(dst, v, 0)
 	}
 }

@@ -8,16 +8,16 @@ type Sum struct{ floats }
 func NewSum() *Sum { return &Sum{newFloats(0)} }
 
 // Push adds v.
-func (c *Sum) Push(s int32, v float64, _ int64) { c.v[s] += v }
+func (c *Sum) Push(s int32, v float64, _ int64) { *c.p(s) += v }
 
 // Remove takes back v.
-func (c *Sum) Remove(s int32, v float64, _ int64) { c.v[s] -= v }
+func (c *Sum) Remove(s int32, v float64, _ int64) { *c.p(s) -= v }
 
 // Value returns the sum.
-func (c *Sum) Value(s int32) float64 { return c.v[s] }
+func (c *Sum) Value(s int32) float64 { return *c.p(s) }
 
 // Merge adds src's sum to dst's.
-func (c *Sum) Merge(dst, src int32) { c.v[dst] += c.v[src] }
+func (c *Sum) Merge(dst, src int32) { *c.p(dst) += *c.p(src) }
 
 var (
 	_ Column  = (*Sum)(nil)
