@@ -117,7 +117,7 @@ type Pipeline struct {
 	// Slots: every pane (and count-window group) has one slot, an index
 	// into the columns; slot 0 is the scratch slot panes are merged into.
 	cols      []agg.Column
-	arena     *agg.Arena // the simple columns' state, a row per slot
+	arena     *agg.Arena         // the simple columns' state, a row per slot
 	strCols   []agg.StringColumn // nil where the column takes no strings
 	batchers  []agg.Batcher      // nil where the column cannot take a batch
 	panes     []pane
