@@ -351,7 +351,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	a.storeEvents = storeEvents
 	a.store, err = store.Open(store.Options{
 		Dir: dir, FlushInterval: cfg.Storage.FlushInterval.D(), StoreEvents: storeEvents, Log: log,
-		ArchiveDir: cfg.Storage.Archive.Dir,
+		ArchiveDir: cfg.Storage.Archive.Dir, MemoryLimit: cfg.Storage.MemoryLimit,
 		// Each event batch is one request: 128 of them bound the rows held in
 		// memory ahead of DuckDB to about a second of work, so under overload
 		// the ingest goroutine waits on the writer and the push API says 429
@@ -584,7 +584,11 @@ func (a *App) emit(w *event.Window) {
 		a.log.Error("storing window", "pipeline", w.Pipeline, "err", err)
 	}
 	a.obs.evaluate(g.rules, g.cfg.Rules, w) // g.rules.OnWindow(w), traced and counted
-	a.feed.Publish("window", api.WindowToJSON(w).LinkTraces(g.cfg.Server.TraceURL))
+	// Without live-feed clients Publish drops the message; building it
+	// anyway cost more garbage per closed window than storing it.
+	if a.feed.Clients() > 0 {
+		a.feed.Publish("window", api.WindowToJSON(w).LinkTraces(g.cfg.Server.TraceURL))
+	}
 }
 
 // record receives every alert transition and notification decision.

@@ -170,6 +170,7 @@ func TestFullFixtureValues(t *testing.T) {
 		{"env in quoted scalar", notif("ding").Secret.Reveal(), "ding-secret-value"},
 		{"days in durations", c.Storage.Retention.Windows.D(), 30 * 24 * time.Hour},
 		{"storage.events false kept", *c.Storage.Events, false},
+		{"storage.memory_limit", c.Storage.MemoryLimit, "256MB"},
 		{"tumbling window", pl("api").Window, Window{Size: 10 * time.Second}},
 		{"sliding window", pl("sliding").Window, Window{Size: time.Minute, Every: 10 * time.Second}},
 		{"count window", pl("samples").Window, Window{Count: 60}},
@@ -187,11 +188,11 @@ func TestFullFixtureValues(t *testing.T) {
 		{"mqtt qos", src("sensors").QoS, 1},
 		{"notifier timeout", notif("ops").Timeout.D(), 5 * time.Second},
 		{"notifier default timeout", notif("wx").Timeout.D(), 10 * time.Second},
-		{"source line", src("push").Line, 29},
-		{"pipeline line", pl("api").Line, 91},
-		{"aggregate line", pl("api").Aggregates[1].Line, 100},
-		{"rule line", rule("HighErrorRate").Line, 116},
-		{"notifier line", notif("ops").Line, 136},
+		{"source line", src("push").Line, 30},
+		{"pipeline line", pl("api").Line, 92},
+		{"aggregate line", pl("api").Aggregates[1].Line, 101},
+		{"rule line", rule("HighErrorRate").Line, 117},
+		{"notifier line", notif("ops").Line, 137},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !reflect.DeepEqual(tc.got, tc.want) {
@@ -215,11 +216,11 @@ func TestLineAndErrorf(t *testing.T) {
 		path string
 		line int
 	}{
-		{"sources[3]", 37},
-		{"sources[3].url", 39},
-		{"pipelines[0].aggregates.error_rate", 101},
-		{"rules[0].when", 118},
-		{"rules[2].sql", 130},
+		{"sources[3]", 38},
+		{"sources[3].url", 40},
+		{"pipelines[0].aggregates.error_rate", 102},
+		{"rules[0].when", 119},
+		{"rules[2].sql", 131},
 		{"server.auth.tokens[1].scopes[0]", 14},
 		{"rules[1].severity", 0}, // absent: filled by a default
 		{"nothing.here", 0},
@@ -232,12 +233,12 @@ func TestLineAndErrorf(t *testing.T) {
 	}
 
 	e := c.Errorf("rules[0].when", "unknown name %q", "eror_rate")
-	if want := `testdata/full.good.yaml:118: rules[0].when: unknown name "eror_rate"`; e.Error() != want {
+	if want := `testdata/full.good.yaml:119: rules[0].when: unknown name "eror_rate"`; e.Error() != want {
 		t.Errorf("Errorf = %q, want %q", e.Error(), want)
 	}
 	// An absent key is reported where its item starts.
-	if e := c.Errorf("rules[1].severity", "x"); e.Line != 125 {
-		t.Errorf("Errorf of an absent key: line %d, want 125 (the rule's)", e.Line)
+	if e := c.Errorf("rules[1].severity", "x"); e.Line != 126 {
+		t.Errorf("Errorf of an absent key: line %d, want 126 (the rule's)", e.Line)
 	}
 }
 
@@ -322,6 +323,7 @@ notifiers:
 		{"retention.alerts", c.Storage.Retention.Alerts.D(), 2160 * time.Hour},
 		{"storage.events", *c.Storage.Events, true},
 		{"storage.flush_interval", c.Storage.FlushInterval.D(), time.Second},
+		{"storage.memory_limit", c.Storage.MemoryLimit, DefaultStorageMemoryLimit},
 		{"state.backend", c.State.Backend, "local"},
 		{"state.redis.key_prefix", c.State.Redis.KeyPrefix, "lookout:"},
 		{"time_field", c.Sources[0].TimeField, "ts"},

@@ -21,6 +21,8 @@ const (
 	DefaultConsumerGroup = "lookout"
 	// DefaultMaxMessageBytes bounds one broker message (kafka, redis, nats).
 	DefaultMaxMessageBytes = 1 << 20
+	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
+	DefaultStorageMemoryLimit = "64MB"
 )
 
 // defaults fills in every absent key that has a default.
@@ -55,6 +57,7 @@ func (p *parser) defaults() {
 		c.Storage.Events = &t
 	}
 	dur("storage.flush_interval", &c.Storage.FlushInterval, time.Second)
+	str("storage.memory_limit", &c.Storage.MemoryLimit, DefaultStorageMemoryLimit)
 	str("state.backend", &c.State.Backend, "local")
 	str("state.redis.key_prefix", &c.State.Redis.KeyPrefix, DefaultRedisPrefix)
 

@@ -93,6 +93,11 @@ type Storage struct {
 	// Archive, when its Dir is set, keeps a Parquet copy of rows before
 	// retention deletes them.
 	Archive Archive `yaml:"archive"`
+	// MemoryLimit caps DuckDB's own memory (its cache of table pages and
+	// query working memory), a size such as "128MB". Without a cap DuckDB
+	// takes up to 80% of the machine's RAM and a long-running lookout's RSS
+	// grows with its cache. Default DefaultStorageMemoryLimit.
+	MemoryLimit string `yaml:"memory_limit"`
 }
 
 // Archive is where rows past their retention are copied before deletion.

@@ -218,6 +218,11 @@ func (p *parser) validateServer() {
 	}
 }
 
+// memoryLimitRE is what DuckDB's memory_limit accepts and the store checks
+// again: a number and a unit, so a typo is a config error with its line
+// rather than a store that does not open.
+var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
 func (p *parser) validateStorage() {
 	s := p.c.Storage
 	if s.Path == "" {
@@ -232,6 +237,9 @@ func (p *parser) validateStorage() {
 	}
 	if s.FlushInterval <= 0 {
 		p.at("storage.flush_interval", "must be more than 0")
+	}
+	if !memoryLimitRE.MatchString(s.MemoryLimit) {
+		p.at("storage.memory_limit", "%q is not a size: want a number and a unit, like 128MB or 1GB", s.MemoryLimit)
 	}
 	switch s.Archive.Format {
 	case "", "parquet":

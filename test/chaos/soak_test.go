@@ -81,11 +81,23 @@ notifiers:
 		rss        int64
 		goroutines int64
 	}
+	// Once a minute, where the memory is: the mapped binary (file pages),
+	// the Go runtime's share (what it holds from the OS and has not
+	// returned) and the rest of the anonymous memory, which is DuckDB's, so
+	// a failure says whose growth it is.
+	logMemory := func(at time.Duration, rss int64) {
+		file, _ := readStatus(pid, "RssFile:", 1024)
+		anon, _ := readStatus(pid, "RssAnon:", 1024)
+		goRes := metric(t, p, "go_memstats_sys_bytes ") - metric(t, p, "go_memstats_heap_released_bytes ")
+		t.Logf("t=%v RSS %d MiB: binary %d MiB, Go %.0f MiB (heap in use %.0f MiB), DuckDB and C %.0f MiB; %v goroutines; store backlog %v rows",
+			at.Round(time.Second), rss>>20, file>>20, goRes/(1<<20), metric(t, p, "go_memstats_heap_inuse_bytes ")/(1<<20),
+			(float64(anon)-goRes)/(1<<20), metric(t, p, "go_goroutines "), metric(t, p, "lookout_store_backlog_rows "))
+	}
 	var samples []sample
 	begin := time.Now()
 	interval := time.Duration(float64(time.Second) * batch / rate)
 	body := pushBody(0, batch)
-	next, nextSample := begin, begin
+	next, nextSample, nextLog := begin, begin, begin
 	var refused int
 	for time.Since(begin) < dur {
 		if _, code, _, err := postEvents(p.addr, body); err != nil {
@@ -97,6 +109,10 @@ notifiers:
 			rss, _ := readRSS(pid)
 			samples = append(samples, sample{now.Sub(begin), rss, int64(metric(t, p, "go_goroutines "))})
 			nextSample = nextSample.Add(5 * time.Second)
+			if !now.Before(nextLog) {
+				logMemory(now.Sub(begin), rss)
+				nextLog = nextLog.Add(time.Minute)
+			}
 		}
 		next = next.Add(interval)
 		time.Sleep(time.Until(next)) // pacing the load, not waiting for lookout
