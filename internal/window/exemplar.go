@@ -101,15 +101,21 @@ func (p *Pipeline) observeExemplar(j int, s int32, v float64, t int64, fields ma
 	r.insert(exCand{v: v, t: t, id: id})
 }
 
-// traceID reads the trace id from an event's `traceparent` or `trace_id`
-// field, as event.(*Event).Trace does.
-func traceID(fields map[string]any) ([16]byte, bool) {
+// hasTrace reports whether an event has a `traceparent` or `trace_id` field,
+// the cheap test before traceID.
+func hasTrace(fields map[string]any) bool {
 	if len(fields) == 0 {
-		return [16]byte{}, false
+		return false
 	}
 	_, tp := fields[event.FieldTraceparent]
 	_, ti := fields[event.FieldTraceID]
-	if !tp && !ti {
+	return tp || ti
+}
+
+// traceID reads the trace id from an event's `traceparent` or `trace_id`
+// field, as event.(*Event).Trace does.
+func traceID(fields map[string]any) ([16]byte, bool) {
+	if !hasTrace(fields) {
 		return [16]byte{}, false
 	}
 	e := event.Event{Fields: fields}

@@ -62,9 +62,9 @@ func (p *Pipeline) key(fields map[string]any) []byte {
 }
 
 // lookupGroup returns the event's group when it exists, without creating it.
-// h is the hash of its key.
-func (p *Pipeline) lookupGroup(fields map[string]any, h uint32) (int32, bool) {
-	g, ok := p.index.find(p.key(fields), h, p.groups)
+// key is the event's group key and h its hash.
+func (p *Pipeline) lookupGroup(key []byte, h uint32) (int32, bool) {
+	g, ok := p.index.find(key, h, p.groups)
 	if !ok && p.index.len() >= p.maxGroups {
 		ok := []byte(p.overflow)
 		return p.index.find(ok, p.index.hash(ok), p.groups)

@@ -25,8 +25,8 @@ func (p *Pipeline) paneStart(t int64) int64 {
 
 // addTimed folds one event into its pane. late reports that a window it falls
 // into had already closed; overflowed that it went to the overflow group.
-// h is the hash of the event's group key.
-func (p *Pipeline) addTimed(e *event.Event, t int64, h uint32) (late, overflowed bool) {
+// key is the event's group key and h its hash.
+func (p *Pipeline) addTimed(e *event.Event, t int64, key []byte, h uint32) (late, overflowed bool) {
 	ps := p.paneStart(t)
 	firstEnd, lastEnd := ps+p.every, ps+p.size
 	late = firstEnd <= p.closed
@@ -36,12 +36,12 @@ func (p *Pipeline) addTimed(e *event.Event, t int64, h uint32) (late, overflowed
 	if lastEnd+p.keep <= p.closed {
 		// Every window of the event is closed (and no longer kept for
 		// updates): count it for the group's next window, if it has one.
-		if g, ok := p.lookupGroup(e.Fields, h); ok {
+		if g, ok := p.lookupGroup(key, h); ok {
 			p.groups[g].late++
 		}
 		return late, false
 	}
-	g, of := p.groupOf(p.key(e.Fields), h)
+	g, of := p.groupOf(key, h)
 	s := p.paneOf(g, ps)
 	p.panes[s].count++
 	p.seg = append(p.seg, pending{s, t, e.Fields}) // pushed by flush

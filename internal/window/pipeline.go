@@ -118,6 +118,7 @@ type Pipeline struct {
 	// into the columns; slot 0 is the scratch slot panes are merged into.
 	cols      []agg.Column
 	arena     *agg.Arena         // the simple columns' state, a row per slot
+	touchers  []agg.Toucher      // the other columns prefetch reads ahead
 	strCols   []agg.StringColumn // nil where the column takes no strings
 	batchers  []agg.Batcher      // nil where the column cannot take a batch
 	panes     []pane
@@ -143,8 +144,16 @@ type Pipeline struct {
 	seg    []pending
 	bSlots []int32
 	bVals  []float64
+	traced []bool // flush: whether each event has a trace id
+
+	// What emitted windows are cut from (see newWindow).
+	wchunk []event.Window
+	vchunk []float64
+	gchunk []string
 	hbuf   []uint32 // prefetch: the batch's key hashes
-	sink   uint64   // prefetch: the sum of what it read
+	karena []byte   // prefetch: the batch's keys, event i's at karena[kend[i]:kend[i+1]]
+	kend   []int32
+	sink   uint64 // prefetch: the sum of what it read
 
 	events, filtered, late, updates, overflows atomic.Int64
 	openWindows, nGroups                       atomic.Int64
@@ -349,6 +358,8 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		c := in.fn.New(in.params)
 		if pc, ok := c.(agg.Packer); ok {
 			pc.Pack(arena)
+		} else if tc, ok := c.(agg.Toucher); ok {
+			p.touchers = append(p.touchers, tc)
 		}
 		p.cols = append(p.cols, c)
 		sc, _ := c.(agg.StringColumn)
@@ -435,13 +446,15 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 			}
 			continue
 		}
+		var key []byte
 		var h uint32
 		if hs != nil {
-			h = hs[i]
+			key, h = p.karena[p.kend[i]:p.kend[i+1]], hs[i]
 		} else {
-			h = p.index.hash(p.key(e.Fields))
+			key = p.key(e.Fields)
+			h = p.index.hash(key)
 		}
-		l, of := p.addTimed(e, t, h)
+		l, of := p.addTimed(e, t, key, h)
 		if l {
 			late++
 		}
@@ -547,10 +560,10 @@ func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string
 // prefetchFrom is the number of groups from which Add prefetches: below it
 // the index, groups and slot states stay in the CPU cache and the extra
 // passes would cost more than they save.
-const prefetchFrom = 1 << 15
+var prefetchFrom = 1 << 10 // a variable so that tests can run both paths
 
 // prefetch returns the hash of each event's group key, or nil when there are
-// too few groups to bother. On the way it reads, for the whole batch, the
+// too few groups to bother; the keys themselves it leaves in p.karena. On the way it reads, for the whole batch, the
 // index entries, the groups and the newest panes the events will need, one
 // pass per step: the loads of one pass do not depend on each other, so the
 // CPU has many cache misses in flight at once, where the event-by-event
@@ -561,13 +574,18 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 		return nil
 	}
 	hs := p.hbuf[:0]
+	ka, kend := p.karena[:0], append(p.kend[:0], 0)
 	x := &p.index
 	var sum uint64
 	for _, e := range events {
-		h := x.hash(p.key(e.Fields))
+		k := p.key(e.Fields)
+		ka = append(ka, k...)
+		kend = append(kend, int32(len(ka)))
+		h := x.hash(k)
 		hs = append(hs, h)
 		sum += x.entries[h&x.mask]
 	}
+	p.karena, p.kend = ka, kend
 	for _, h := range hs {
 		if g := x.peek(h); g >= 0 {
 			sum += uint64(p.groups[g].head)
@@ -581,7 +599,11 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 			}
 			if gr.head >= 0 {
 				sum += uint64(p.panes[gr.head].count)
-				sum += uint64(p.arena.Touch(gr.head))
+				f := p.arena.Touch(gr.head)
+				for _, tc := range p.touchers {
+					f += tc.Touch(gr.head)
+				}
+				sum += uint64(f)
 			}
 		}
 	}
@@ -598,6 +620,15 @@ func (p *Pipeline) flush() {
 	if len(p.seg) == 0 {
 		return
 	}
+	// Whether each event carries a trace id, read once per event rather
+	// than once per exemplar column (two map lookups).
+	traced := p.traced[:0]
+	if len(p.ex) > 0 {
+		for _, x := range p.seg {
+			traced = append(traced, hasTrace(x.fields))
+		}
+	}
+	p.traced = traced
 	for i, c := range p.cols {
 		bc := p.batchers[i]
 		if bc == nil {
@@ -609,7 +640,7 @@ func (p *Pipeline) flush() {
 		slots, vals := p.bSlots[:0], p.bVals[:0]
 		in := &p.inputs[i]
 		ex := p.exOf[i]
-		for _, x := range p.seg {
+		for k, x := range p.seg {
 			var v float64
 			switch in.kind {
 			case agg.InputNone:
@@ -624,7 +655,7 @@ func (p *Pipeline) flush() {
 					continue
 				}
 				v = n
-				if ex >= 0 {
+				if ex >= 0 && traced[k] {
 					p.observeExemplar(ex, x.s, v, x.t, x.fields)
 				}
 			}
@@ -679,7 +710,7 @@ func (p *Pipeline) freeSlot(s int32) {
 // result builds the emitted window from slot s (a pane or the scratch slot
 // holding a merged window).
 func (p *Pipeline) result(g *group, s int32, start, end, count int64, update bool) *event.Window {
-	vals := make([]float64, len(p.outputs))
+	w, vals := p.newWindow()
 	var h *history
 	if len(p.baselines) > 0 {
 		h = p.history(g.key)
@@ -706,12 +737,12 @@ func (p *Pipeline) result(g *group, s int32, start, end, count int64, update boo
 	if h != nil {
 		h.record(end, xs, p.baseN, len(p.baselines), update)
 	}
-	w := &event.Window{
+	*w = event.Window{
 		Pipeline:  p.name,
 		Start:     time.Unix(0, start).UTC(),
 		End:       time.Unix(0, end).UTC(),
 		GroupKeys: p.groupKeys,
-		Group:     splitKey(g.key, len(p.groupKeys)),
+		Group:     p.groupValues(g.key),
 		Names:     p.names,
 		Values:    vals,
 		Count:     count,
@@ -729,6 +760,44 @@ func (p *Pipeline) result(g *group, s int32, start, end, count int64, update boo
 		}
 	}
 	return w
+}
+
+// windowChunk is how many emitted windows share one allocation.
+const windowChunk = 128
+
+// newWindow returns an emitted window and its values, cut from chunks
+// allocated windowChunk at a time: a window per group and close is the
+// engine's main source of garbage otherwise (a Window, its values and its
+// group: three allocations each). Emitted windows are not kept by their
+// consumers (store, rules, feed), so a chunk lives only as long as the
+// close that filled it.
+func (p *Pipeline) newWindow() (*event.Window, []float64) {
+	if len(p.wchunk) == 0 {
+		p.wchunk = make([]event.Window, windowChunk)
+		p.vchunk = make([]float64, windowChunk*len(p.outputs))
+	}
+	w := &p.wchunk[0]
+	p.wchunk = p.wchunk[1:]
+	n := len(p.outputs)
+	vals := p.vchunk[:n:n]
+	p.vchunk = p.vchunk[n:]
+	return w, vals
+}
+
+// groupValues returns the group_by values of a group key, for an emitted
+// window, cut from a chunk like newWindow's.
+func (p *Pipeline) groupValues(key string) []string {
+	n := len(p.groupKeys)
+	if n != 1 {
+		return splitKey(key, n)
+	}
+	if len(p.gchunk) == 0 {
+		p.gchunk = make([]string, windowChunk)
+	}
+	g := p.gchunk[:1:1]
+	p.gchunk = p.gchunk[1:]
+	g[0] = key
+	return g
 }
 
 // compareGroups orders groups by key, the order windows are emitted in.

@@ -11,6 +11,18 @@ type Batcher interface {
 	PushBatch(slots []int32, vals []float64)
 }
 
+// Toucher is implemented by columns outside the Arena whose slot state is
+// worth reading ahead (see Arena.Touch): Touch reads slot s's state and
+// returns something of it.
+type Toucher interface {
+	Touch(s int32) float64
+}
+
+// Touch reads slot s's count and first exact value.
+func (c *Quantile) Touch(s int32) float64 {
+	return float64(c.n[s]) + c.exact[int(s)*quantileExact]
+}
+
 // PushBatch folds vals into slots. Times are not passed: only columns that
 // ignore them implement it.
 func (c *Count) PushBatch(slots []int32, vals []float64) {
@@ -85,4 +97,5 @@ var (
 	_ Batcher = (*Max)(nil)
 	_ Batcher = (*Min)(nil)
 	_ Batcher = (*Quantile)(nil)
+	_ Toucher = (*Quantile)(nil)
 )
