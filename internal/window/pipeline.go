@@ -151,6 +151,7 @@ type Pipeline struct {
 	vchunk []float64
 	gchunk []string
 	hbuf   []uint32 // prefetch: the batch's key hashes
+	gbuf   []int32  // prefetch: the groups they probably are
 	karena []byte   // prefetch: the batch's keys, event i's at karena[kend[i]:kend[i+1]]
 	kend   []int32
 	sink   uint64 // prefetch: the sum of what it read
@@ -576,36 +577,53 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 	hs := p.hbuf[:0]
 	ka, kend := p.karena[:0], append(p.kend[:0], 0)
 	x := &p.index
-	var sum uint64
 	for _, e := range events {
 		k := p.key(e.Fields)
 		ka = append(ka, k...)
 		kend = append(kend, int32(len(ka)))
-		h := x.hash(k)
-		hs = append(hs, h)
-		sum += x.entries[h&x.mask]
+		hs = append(hs, x.hash(k))
 	}
 	p.karena, p.kend = ka, kend
+	// Each pass below is a short loop of independent loads, so that many
+	// of them are in flight at once.
+	var sum uint64
 	for _, h := range hs {
-		if g := x.peek(h); g >= 0 {
+		sum += x.entries[h&x.mask]
+	}
+	gs := p.gbuf[:0]
+	for _, h := range hs {
+		g := x.peek(h)
+		gs = append(gs, g)
+		if g >= 0 {
 			sum += uint64(p.groups[g].head)
 		}
 	}
-	for _, h := range hs {
-		if g := x.peek(h); g >= 0 {
-			gr := &p.groups[g]
-			if len(gr.key) > 0 {
-				sum += uint64(gr.key[0])
-			}
-			if gr.head >= 0 {
-				sum += uint64(p.panes[gr.head].count)
-				f := p.arena.Touch(gr.head)
-				for _, tc := range p.touchers {
-					f += tc.Touch(gr.head)
-				}
-				sum += uint64(f)
+	p.gbuf = gs
+	for _, g := range gs {
+		if g >= 0 {
+			if k := p.groups[g].key; len(k) > 0 {
+				sum += uint64(k[0])
 			}
 		}
+	}
+	for _, g := range gs {
+		if g >= 0 {
+			if s := p.groups[g].head; s >= 0 {
+				sum += uint64(p.panes[s].count)
+				sum += uint64(p.arena.Touch(s))
+			}
+		}
+	}
+	for _, tc := range p.touchers {
+		f := 0.0
+		for _, g := range gs {
+			if g >= 0 {
+				if s := p.groups[g].head; s >= 0 {
+					f += tc.Touch(s)
+				}
+			}
+		}
+		sum += uint64(f)
 	}
 	p.hbuf, p.sink = hs, sum
 	return hs
