@@ -62,6 +62,12 @@ type Event struct {
 	Raw    []byte
 	Fields map[string]any
 	Flags  Flag
+	// Origin names the part of its source the event came from, for
+	// sources whose parts can move to another lookout (a Kafka partition,
+	// numbered by the source); 0 when the source has no such parts. The
+	// window engine uses it to forget open windows fed by a part that
+	// moved away (see window.Pipeline.Forget).
+	Origin int32
 }
 
 // Number returns the field as a float64 and whether it is one. Booleans count

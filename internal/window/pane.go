@@ -42,6 +42,11 @@ func (p *Pipeline) addTimed(e *event.Event, t int64, key []byte, h uint32) (late
 		return late, false
 	}
 	g, of := p.groupOf(key, h)
+	if gr := &p.groups[g]; gr.npane == 0 {
+		gr.origin, gr.mixed = e.Origin, false
+	} else if gr.origin != e.Origin {
+		gr.mixed = true
+	}
 	s := p.paneOf(g, ps)
 	p.panes[s].count++
 	p.seg = append(p.seg, pending{s, t, e.Fields}) // pushed by flush

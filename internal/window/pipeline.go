@@ -184,6 +184,8 @@ type group struct {
 	ring      int32  // count windows: index into rings
 	hash      uint32 // the key's hash in the index
 	idle      bool   // retired: no pane left (see retire)
+	mixed     bool   // its open panes hold events of more than one origin
+	origin    int32  // the event.Origin of its open panes' events
 	headStart int64  // start of the head pane, so that the current pane is found without reading it
 	late      int64  // late events not yet reported in an emitted window (late: drop)
 	mark      int64  // emitWindow: the end of the window last emitted for the group
