@@ -118,6 +118,11 @@ type App struct {
 
 	// obs traces the pipeline and counts per rule and notifier (observe.go).
 	obs *observer
+
+	// origins numbers the parts of all sources (event.Event.Origin);
+	// moved counts what rebalances took away (moved.go).
+	origins source.Origins
+	moved   movedStats
 }
 
 type item struct {

@@ -50,13 +50,17 @@ var (
 	descReloadTime      = prometheus.NewDesc("lookout_config_last_reload_success_timestamp_seconds", "When the config was last loaded successfully.", nil, nil)
 	descReloadFailures  = prometheus.NewDesc("lookout_config_reload_failures_total", "Reloads refused because the new config was invalid.", nil, nil)
 	descFeedDropped     = prometheus.NewDesc("lookout_stream_clients_dropped_total", "Live-feed clients disconnected because they could not keep up.", nil, nil)
+	descMovedForgotten  = prometheus.NewDesc("lookout_rebalance_groups_forgotten_total", "Groups whose open windows were dropped unemitted because their partitions moved to another lookout (it emits them).", []string{"source"}, nil)
+	descMovedMixed      = prometheus.NewDesc("lookout_rebalance_groups_mixed_total", "Groups kept at a rebalance because partitions that stayed also fed them: their open window may count the moved partition's events twice.", []string{"source"}, nil)
+	descMovedEvents     = prometheus.NewDesc("lookout_rebalance_events_dropped_total", "Queued events of moved partitions dropped before reaching a window (their new owner reads them again).", []string{"source"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSourceEvents, descSourceRejected, descSourceBytes, descSourceUp,
 		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeOverflow, descPipeUpdates, descPipeOpen,
 		descWindows, descIngestQueue, descIngestCap, descIngestEvents, descIngestEventsCap, descStoreBacklog, descOutbox, descGaveUp, descAlerts,
-		descFeedClients, descFeedDropped, descReloadOK, descReloadTime, descReloadFailures} {
+		descFeedClients, descFeedDropped, descReloadOK, descReloadTime, descReloadFailures,
+		descMovedForgotten, descMovedMixed, descMovedEvents} {
 		ch <- d
 	}
 }
@@ -114,4 +118,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReloadOK, prometheus.GaugeValue, ok)
 	ch <- prometheus.MustNewConstMetric(descReloadTime, prometheus.GaugeValue, float64(a.reloads.lastSuccess.Load()))
 	ch <- prometheus.MustNewConstMetric(descReloadFailures, prometheus.CounterValue, float64(a.reloads.failures.Load()))
+	for src, m := range a.moved.snapshot() {
+		ch <- prometheus.MustNewConstMetric(descMovedForgotten, prometheus.CounterValue, float64(m.forgotten), src)
+		ch <- prometheus.MustNewConstMetric(descMovedMixed, prometheus.CounterValue, float64(m.mixed), src)
+		ch <- prometheus.MustNewConstMetric(descMovedEvents, prometheus.CounterValue, float64(m.events), src)
+	}
 }

@@ -8,4 +8,12 @@
 // ships and builds sources with New. Every source passes what it produces
 // through its preprocess.Processor, so time_field and fields work the same for
 // all of them.
+//
+// Scale-out: a source whose parts can move to another lookout (Kafka
+// partitions in a consumer group) stamps each event with the number of its
+// part (event.Event.Origin, from Deps.Origins) and, when parts move away,
+// calls Deps.Revoked before letting the move finish. The app then drops the
+// parts' events it has not yet folded into windows and forgets the open
+// windows they fed (window.Pipeline.Forget): the new owner re-reads them from
+// the last committed offset, so each window is emitted once, by one lookout.
 package source

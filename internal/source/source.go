@@ -58,6 +58,42 @@ type Deps struct {
 	HTTP   *http.Client
 	// Tracer starts the spans of scheduled pulls; nil means no tracing.
 	Tracer trace.Tracer
+	// Origins numbers the parts of sources (Kafka partitions) for
+	// event.Event.Origin. The app shares one among all its sources, so that
+	// a pipeline reading two of them never sees one number for two parts.
+	Origins *Origins
+	// Revoked tells the app that the parts origins of the named source moved
+	// to another lookout (a consumer-group rebalance), so that it drops
+	// their events not yet in windows and forgets the open windows they fed:
+	// the new owner re-reads them from the last commit and emits those
+	// windows. It blocks until the app has done so, or until ctx is done,
+	// and then returns ctx's error. Safe for concurrent use. The default
+	// does nothing.
+	Revoked func(ctx context.Context, source string, origins []int32) error
+}
+
+// Origins hands out the numbers of event.Event.Origin: 1, 2, ... in the order
+// keys are first seen, each key keeping its number for the process's
+// lifetime. The zero value is ready to use; it is safe for concurrent use.
+type Origins struct {
+	mu sync.Mutex
+	m  map[string]int32
+}
+
+// Of returns key's number, giving it the next one on first use. Sources make
+// the key unique across sources (their name, then what names the part).
+func (o *Origins) Of(key string) int32 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n, ok := o.m[key]; ok {
+		return n
+	}
+	if o.m == nil {
+		o.m = map[string]int32{}
+	}
+	n := int32(len(o.m) + 1)
+	o.m[key] = n
+	return n
 }
 
 // DefaultRawBuffer is how many raw messages a source keeps when the config
@@ -95,6 +131,12 @@ func (d Deps) WithDefaults(cfg config.Source) (Deps, error) {
 	}
 	if d.Tracer == nil {
 		d.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	if d.Origins == nil {
+		d.Origins = &Origins{}
+	}
+	if d.Revoked == nil {
+		d.Revoked = func(context.Context, string, []int32) error { return nil }
 	}
 	return d, nil
 }

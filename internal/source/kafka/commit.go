@@ -46,6 +46,9 @@ type tracker struct {
 	health *source.Health
 	log    *slog.Logger
 	name   string
+	// moved tells lookout which partitions moved away; it returns once
+	// lookout has forgotten their open windows.
+	moved func(parts map[string][]int32)
 
 	mu    sync.Mutex
 	parts map[partKey]*partTrack
@@ -94,10 +97,14 @@ func (t *tracker) ack(k partKey, pt *partTrack, s *seg, err error) {
 }
 
 // revoked commits what was acknowledged and forgets the rest of the revoked
-// partitions: their new owner starts from the commit and redoes it.
+// partitions: their new owner starts from the commit and redoes it. Lookout
+// forgets the windows those partitions still had open before the callback
+// returns, so that they come out once, at the new owner.
 func (t *tracker) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	// Forget first, so that no ack marks an offset after the commit.
+	// Forget first, so that no ack marks an offset after the commit (and
+	// the acks lookout fails for the dropped batches are not failures).
 	t.forget(revoked)
+	t.moved(revoked)
 	if err := cl.CommitMarkedOffsets(ctx); err != nil {
 		t.log.Warn("committing offsets of revoked partitions", "source", t.name, "err", err)
 	}
@@ -106,6 +113,7 @@ func (t *tracker) revoked(ctx context.Context, cl *kgo.Client, revoked map[strin
 // lost forgets partitions that were taken away without a chance to commit.
 func (t *tracker) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	t.forget(lost)
+	t.moved(lost)
 }
 
 func (t *tracker) forget(parts map[string][]int32) {

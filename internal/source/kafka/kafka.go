@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,6 +35,11 @@ const (
 	commitEvery = time.Second
 	minBackoff  = time.Second
 	maxBackoff  = time.Minute
+	// movedWait bounds how long a rebalance waits for lookout to forget
+	// the windows of the partitions it loses. Beyond it the partitions
+	// move anyway (and their open windows may come out twice): holding the
+	// rebalance longer risks the group's rebalance timeout.
+	movedWait = 10 * time.Second
 )
 
 func init() {
@@ -94,6 +101,12 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		// commit what was merely polled.
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(commitEvery),
+		// Rebalances wait until every record of the last poll has been
+		// handed to lookout: a revoked partition's callback then finds
+		// all its records in lookout's queue, where it can drop them,
+		// and none arrive after it (they would open windows that its
+		// new owner emits too).
+		kgo.BlockRebalanceOnPoll(),
 		// A record larger than max_message_bytes must still be fetched
 		// (to be rejected and committed past), so the fetch limit is kept
 		// above it.
@@ -181,7 +194,8 @@ var reconnect = source.Backoff{Min: minBackoff, Max: maxBackoff}
 // consume runs one client until ctx is done or the brokers cannot be
 // reached. ok reports whether it got as far as consuming.
 func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err error) {
-	t := &tracker{parts: map[partKey]*partTrack{}, health: s.deps.Health, log: s.deps.Log, name: s.name}
+	t := &tracker{parts: map[partKey]*partTrack{}, health: s.deps.Health, log: s.deps.Log, name: s.name,
+		moved: func(parts map[string][]int32) { s.moved(ctx, parts) }}
 	opts := append([]kgo.Opt{
 		kgo.OnPartitionsRevoked(t.revoked),
 		kgo.OnPartitionsLost(t.lost),
@@ -192,6 +206,9 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 	}
 	t.cl = cl
 	defer func() {
+		// Leaving the group runs the revoke callback, which waits for
+		// the last poll to be allowed.
+		cl.AllowRebalance()
 		// What lookout acknowledged is committed before leaving; the
 		// rest is redelivered to the group.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -242,6 +259,7 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 				}
 			}
 		}
+		cl.AllowRebalance()
 		var lag int64
 		for _, l := range lags {
 			lag += l
@@ -254,6 +272,7 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 // committable, and hands it over.
 func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key partKey, recs []*kgo.Record) error {
 	now := s.deps.Clock.Now()
+	origin := s.origin(key)
 	c := source.NewCollector(s.name, len(recs))
 	for _, r := range recs {
 		ts := r.Timestamp
@@ -261,7 +280,9 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key p
 			ts = time.Time{} // no broker time
 		}
 		e, rej := s.dec.Decode(r.Value, ts, now)
-		c.Add(len(r.Value), e, rej)
+		if c.Add(len(r.Value), e, rej) {
+			e.Origin = origin
+		}
 	}
 	last := recs[len(recs)-1]
 	c.Batch.Ack = t.add(key, kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
@@ -270,6 +291,38 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key p
 	}
 	s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	return nil
+}
+
+// origin is the number of partition k in event.Event.Origin.
+func (s *Source) origin(k partKey) int32 {
+	return s.deps.Origins.Of(s.name + "\x00" + k.topic + "\x00" + strconv.Itoa(int(k.part)))
+}
+
+// moved tells lookout that parts moved to another member, and waits (at most
+// movedWait) until it has forgotten their open windows. franz-go holds the
+// rebalance meanwhile, so the new owner starts reading only after that. When
+// the source itself is stopping there is nothing to do: lookout does not emit
+// open windows at shutdown.
+func (s *Source) moved(ctx context.Context, parts map[string][]int32) {
+	if ctx.Err() != nil {
+		return
+	}
+	var origins []int32
+	for topic, ps := range parts {
+		for _, p := range ps {
+			origins = append(origins, s.origin(partKey{topic, p}))
+		}
+	}
+	if len(origins) == 0 {
+		return
+	}
+	slices.Sort(origins)
+	wctx, cancel := context.WithTimeout(ctx, movedWait)
+	defer cancel()
+	if err := s.deps.Revoked(wctx, s.name, origins); err != nil && ctx.Err() == nil {
+		s.deps.Log.Warn("partitions moved before lookout forgot their open windows; those windows may be emitted twice",
+			"source", s.name, "origins", origins, "err", err)
+	}
 }
 
 var _ source.Source = (*Source)(nil)
