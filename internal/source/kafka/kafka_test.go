@@ -446,3 +446,103 @@ func TestBackoff(t *testing.T) {
 }
 
 var _ = json.Valid
+
+// Each event carries its partition's number (Origin); when partitions move to
+// a second member the first tells lookout which (Deps.Revoked) and the move
+// waits for its answer: the second member gets no record of them before.
+func TestRevokedTellsMovedOrigins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 4)
+	cfg := config.Source{
+		Name: "orders", Type: "kafka", Brokers: c.ListenAddrs(), Topics: []string{"orders"},
+		Group: "lookout", Payload: "json", SessionTimeout: config.Duration(2 * time.Second),
+	}
+	origins := &source.Origins{} // shared, as the app shares one among its sources
+	sinkB := sourcetest.NewAckSink()
+	var mu sync.Mutex
+	var revoked []int32
+	var seenByB []int // what the second member had received when lookout was told, and when it answered
+	a, err := New(cfg, source.Deps{Origins: origins, Revoked: func(ctx context.Context, src string, os []int32) error {
+		if src != "orders" {
+			t.Errorf("Revoked for source %q, want orders", src)
+		}
+		before, _ := sinkB.Counts()
+		select { // lookout taking its time: the rebalance must wait for it
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		after, _ := sinkB.Counts()
+		mu.Lock()
+		revoked = append(revoked, os...)
+		seenByB = append(seenByB, before, after)
+		mu.Unlock()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinkA := sourcetest.NewAckSink()
+	sourcetest.Run(t, a, sinkA)
+	var vs [][]byte
+	for i := range 400 {
+		vs = append(vs, eventJSON(i))
+	}
+	produce(t, c, "orders", vs...)
+	sourcetest.WaitFor(t, 20*time.Second, "A consuming everything", func() bool { n, _ := sinkA.Counts(); return n == 400 })
+
+	want := map[int32]bool{}
+	for p := range int32(4) {
+		want[origins.Of("orders\x00orders\x00"+fmt.Sprint(p))] = true
+	}
+	for _, e := range sinkA.Events() {
+		if !want[e.Origin] {
+			t.Fatalf("event with origin %d, want one of the partitions' %v", e.Origin, want)
+		}
+	}
+
+	// A stream, so that B would get records the moment it is assigned.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			produce(t, c, "orders", vs[:20]...)
+		}
+	}()
+	b, err := New(cfg, source.Deps{Origins: origins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sourcetest.Run(t, b, sinkB)
+	sourcetest.WaitFor(t, 20*time.Second, "B consuming", func() bool { n, _ := sinkB.Counts(); return n > 0 })
+	close(stop)
+	<-stopped
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(revoked) == 0 {
+		t.Fatal("the first member never said which partitions moved")
+	}
+	moved := map[int32]bool{}
+	for _, o := range revoked {
+		moved[o] = true
+	}
+	for _, e := range sinkB.Events() {
+		if !moved[e.Origin] {
+			t.Errorf("B got an event of origin %d, which A did not give up (it gave up %v)", e.Origin, revoked)
+		}
+	}
+	for _, n := range seenByB {
+		if n != 0 {
+			t.Errorf("B had received %v events while A was still forgetting the moved partitions, want none", seenByB)
+			break
+		}
+	}
+}
