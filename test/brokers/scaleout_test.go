@@ -55,8 +55,10 @@ func TestScaleOutRebalanceEmitsEachWindowOnce(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		// Event times are the wall clock's (a live stream); lateness
-		// leaves a slow machine a second to deliver.
+		// Event times are the wall clock's (a live stream). lateness
+		// covers the handover as docs/operations.md asks: the moved
+		// partitions' events of the window still open reach the new
+		// owner only after the rebalance, and must not be late there.
 		if err := os.WriteFile(cfg, fmt.Appendf(nil, `server: {listen: %s}
 storage: {path: %s, flush_interval: 100ms}
 sources:
@@ -66,7 +68,7 @@ pipelines:
     from: [src]
     group_by: [service]
     window: %s
-    lateness: 1s
+    lateness: 3s
     aggregates: {n: count()}
 `, addr, filepath.Join(dir, "data"), strings.Join(c.ListenAddrs(), ", "), window), 0o644); err != nil {
 			t.Fatal(err)
