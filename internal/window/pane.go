@@ -25,8 +25,8 @@ func (p *Pipeline) paneStart(t int64) int64 {
 
 // addTimed folds one event into its pane. late reports that a window it falls
 // into had already closed; overflowed that it went to the overflow group.
-// key is the event's group key and h its hash.
-func (p *Pipeline) addTimed(e *event.Event, t int64, key []byte, h uint32) (late, overflowed bool) {
+// i is the event's index in p.cur, key its group key and h the key's hash.
+func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint32) (late, overflowed bool) {
 	ps := p.paneStart(t)
 	firstEnd, lastEnd := ps+p.every, ps+p.size
 	late = firstEnd <= p.closed
@@ -49,7 +49,7 @@ func (p *Pipeline) addTimed(e *event.Event, t int64, key []byte, h uint32) (late
 	}
 	s := p.paneOf(g, ps)
 	p.panes[s].count++
-	p.seg = append(p.seg, pending{s, t, e.Fields}) // pushed by flush
+	p.seg = append(p.seg, pending{s, i, t}) // pushed by flush
 	if late {
 		if !p.update {
 			p.groups[g].late++

@@ -141,9 +141,17 @@ type Pipeline struct {
 
 	// The events of the batch being added whose values are still to be
 	// pushed into their slots (see flush), and flush's buffers.
-	seg    []pending
-	bSlots []int32
-	bVals  []float64
+	seg []pending
+	cur []*event.Event // the events being added, which seg points into
+	// Per input, the slots and values flush read for the segment, and
+	// which events they came from; sameAs[i] >= 0 when input i reads the
+	// same argument as that earlier input, whose values it reuses, and
+	// shared[j] when a later input does so.
+	islots [][]int32
+	ivals  [][]float64
+	iseg   [][]int32
+	sameAs []int
+	shared []bool
 	traced []bool // flush: whether each event has a trace id
 
 	// What emitted windows are cut from (see newWindow).
@@ -192,11 +200,12 @@ type group struct {
 }
 
 // pending is one event whose aggregate inputs are still to be pushed into
-// slot s.
+// slot s. It holds no pointer, so that queueing it costs no GC write
+// barrier.
 type pending struct {
-	s      int32
-	t      int64
-	fields map[string]any
+	s int32
+	i int32 // index into p.cur
+	t int64
 }
 
 // pane is the metadata of one slot: `every` of one group.
@@ -382,6 +391,20 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	for _, c := range p.cols {
 		c.Grow(1) // the scratch slot
 	}
+	p.islots, p.ivals, p.iseg = make([][]int32, len(p.inputs)), make([][]float64, len(p.inputs)), make([][]int32, len(p.inputs))
+	p.sameAs, p.shared = make([]int, len(p.inputs)), make([]bool, len(p.inputs))
+	for i, in := range p.inputs {
+		p.sameAs[i] = -1
+		if p.batchers[i] == nil || in.kind != agg.InputValue {
+			continue
+		}
+		for j, o := range p.inputs[:i] {
+			if p.batchers[j] != nil && o.kind == agg.InputValue && o.arg.src == in.arg.src {
+				p.sameAs[i], p.shared[j] = j, true
+				break
+			}
+		}
+	}
 	p.kinds = make([]uint8, len(p.inputs))
 	p.setupExemplars()
 	if p.update {
@@ -436,6 +459,8 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		nowNS = now.UnixNano()
 	}
 	var filtered, late, overflow int64
+	p.cur = events
+	defer func() { p.cur = nil }() // do not keep the events alive
 	hs := p.prefetch(events)
 	for i, e := range events {
 		if p.where != nil && !p.where.cond(e.Fields, &p.vm) {
@@ -457,7 +482,7 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 			key = p.key(e.Fields)
 			h = p.index.hash(key)
 		}
-		l, of := p.addTimed(e, t, key, h)
+		l, of := p.addTimed(e, int32(i), t, key, h)
 		if l {
 			late++
 		}
@@ -645,7 +670,7 @@ func (p *Pipeline) flush() {
 	traced := p.traced[:0]
 	if len(p.ex) > 0 {
 		for _, x := range p.seg {
-			traced = append(traced, hasTrace(x.fields))
+			traced = append(traced, hasTrace(p.cur[x.i].Fields))
 		}
 	}
 	p.traced = traced
@@ -653,38 +678,56 @@ func (p *Pipeline) flush() {
 		bc := p.batchers[i]
 		if bc == nil {
 			for _, x := range p.seg {
-				p.pushOne(i, c, x.s, x.fields, x.t)
+				p.pushOne(i, c, x.s, p.cur[x.i].Fields, x.t)
 			}
 			continue
 		}
-		slots, vals := p.bSlots[:0], p.bVals[:0]
-		in := &p.inputs[i]
 		ex := p.exOf[i]
+		if j := p.sameAs[i]; j >= 0 {
+			// Same argument as column j (avg, quantile and max of one
+			// field): its values are already read.
+			slots, vals := p.islots[j], p.ivals[j]
+			if ex >= 0 {
+				for n, k := range p.iseg[j] {
+					if x := &p.seg[k]; traced[k] {
+						p.observeExemplar(ex, x.s, vals[n], x.t, p.cur[x.i].Fields)
+					}
+				}
+			}
+			bc.PushBatch(slots, vals)
+			continue
+		}
+		slots, vals, kept := p.islots[i][:0], p.ivals[i][:0], p.iseg[i][:0]
+		in := &p.inputs[i]
+		keep := p.shared[i]
 		for k, x := range p.seg {
+			fields := p.cur[x.i].Fields
 			var v float64
 			switch in.kind {
 			case agg.InputNone:
 				v = 1
 			case agg.InputCond:
-				if in.arg.cond(x.fields, &p.vm) {
+				if in.arg.cond(fields, &p.vm) {
 					v = 1
 				}
 			default:
-				n, ok := number(in.arg.value(x.fields, &p.vm))
+				n, ok := number(in.arg.value(fields, &p.vm))
 				if !ok || n != n {
 					continue
 				}
 				v = n
 				if ex >= 0 && traced[k] {
-					p.observeExemplar(ex, x.s, v, x.t, x.fields)
+					p.observeExemplar(ex, x.s, v, x.t, fields)
 				}
 			}
 			slots, vals = append(slots, x.s), append(vals, v)
+			if keep {
+				kept = append(kept, int32(k))
+			}
 		}
 		bc.PushBatch(slots, vals)
-		p.bSlots, p.bVals = slots, vals
+		p.islots[i], p.ivals[i], p.iseg[i] = slots, vals, kept
 	}
-	clear(p.seg) // do not keep the events' fields alive
 	p.seg = p.seg[:0]
 }
 
