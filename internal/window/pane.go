@@ -27,7 +27,13 @@ func (p *Pipeline) paneStart(t int64) int64 {
 // into had already closed; overflowed that it went to the overflow group.
 // i is the event's index in p.cur, key its group key and h the key's hash.
 func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint32) (late, overflowed bool) {
-	ps := p.paneStart(t)
+	ps := p.lastPane
+	if t < ps || t-ps >= p.every {
+		// Most events fall into the pane of the one before: a 64-bit
+		// division saved per event.
+		ps = p.paneStart(t)
+		p.lastPane = ps
+	}
 	firstEnd, lastEnd := ps+p.every, ps+p.size
 	late = firstEnd <= p.closed
 	if late {

@@ -124,10 +124,11 @@ type Pipeline struct {
 	panes     []pane
 	freeSlots []int32
 
-	buckets []bucket // open panes by start, ascending
-	closed  int64    // every window with end <= closed has been emitted, ns
-	marks   []mark   // per-source watermarks
-	last    int      // index into marks of the last event's source
+	buckets  []bucket // open panes by start, ascending
+	lastPane int64    // start of the pane of the last event added
+	closed   int64    // every window with end <= closed has been emitted, ns
+	marks    []mark   // per-source watermarks
+	last     int      // index into marks of the last event's source
 
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
@@ -246,7 +247,8 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		env:       map[string]any{},
 		index:     newGroupIndex(),
 		closed:    math.MinInt64,
-		panes:     []pane{{}}, // slot 0: scratch
+		lastPane:  math.MaxInt64, // no pane yet: t < lastPane for every t
+		panes:     []pane{{}},    // slot 0: scratch
 	}
 	if p.maxGroups <= 0 {
 		p.maxGroups = DefaultMaxGroups
