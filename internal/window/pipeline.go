@@ -153,7 +153,8 @@ type Pipeline struct {
 	iseg   [][]int32
 	sameAs []int
 	shared []bool
-	traced []bool // flush: whether each event has a trace id
+	ones   []float64 // 1s, for count()
+	traced []bool    // flush: whether each event has a trace id
 
 	// What emitted windows are cut from (see newWindow).
 	wchunk []event.Window
@@ -699,8 +700,21 @@ func (p *Pipeline) flush() {
 			bc.PushBatch(slots, vals)
 			continue
 		}
-		slots, vals, kept := p.islots[i][:0], p.ivals[i][:0], p.iseg[i][:0]
 		in := &p.inputs[i]
+		if in.kind == agg.InputNone {
+			// count(): a 1 for every event, into the slots of all of them.
+			slots := p.islots[i][:0]
+			for _, x := range p.seg {
+				slots = append(slots, x.s)
+			}
+			for len(p.ones) < len(slots) {
+				p.ones = append(p.ones, 1)
+			}
+			bc.PushBatch(slots, p.ones[:len(slots)])
+			p.islots[i] = slots
+			continue
+		}
+		slots, vals, kept := p.islots[i][:0], p.ivals[i][:0], p.iseg[i][:0]
 		keep := p.shared[i]
 		for k, x := range p.seg {
 			fields := p.cur[x.i].Fields
