@@ -27,8 +27,7 @@ func (p *Pipeline) groupOf(key []byte, h uint32) (g int32, overflowed bool) {
 		p.freeIdle(len(p.idleGroups))
 	}
 	if p.index.len() >= p.maxGroups {
-		ok := []byte(p.overflow)
-		oh := p.index.hash(ok)
+		ok, oh := p.overflowKey, p.overflowHash
 		if g, found := p.index.find(ok, oh, p.groups); found {
 			if p.groups[g].idle {
 				p.wake(g)
@@ -66,8 +65,7 @@ func (p *Pipeline) key(fields map[string]any) []byte {
 func (p *Pipeline) lookupGroup(key []byte, h uint32) (int32, bool) {
 	g, ok := p.index.find(key, h, p.groups)
 	if !ok && p.index.len() >= p.maxGroups {
-		ok := []byte(p.overflow)
-		return p.index.find(ok, p.index.hash(ok), p.groups)
+		return p.index.find(p.overflowKey, p.overflowHash, p.groups)
 	}
 	return g, ok
 }

@@ -101,12 +101,14 @@ type Pipeline struct {
 	baseN, minBase        int
 	emit                  EmitFunc
 
-	vm       vm.VM
-	env      map[string]any
-	keyBuf   []byte
-	vbuf     []byte
-	valBuf   []string
-	overflow string // the overflow group's key
+	vm           vm.VM
+	env          map[string]any
+	keyBuf       []byte
+	vbuf         []byte
+	valBuf       []string
+	overflow     string // the overflow group's key
+	overflowKey  []byte // the same as bytes, and its hash in the index
+	overflowHash uint32
 
 	index      groupIndex // group key → index into groups
 	groups     []group
@@ -330,7 +332,8 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	if len(p.groupKeys) == 1 {
 		ob = []byte(OverflowValue) // one key: the key is the value (see key)
 	}
-	p.overflow = string(ob)
+	p.overflow, p.overflowKey = string(ob), ob
+	p.overflowHash = p.index.hash(ob)
 
 	for _, a := range cfg.Aggregates {
 		p.names = append(p.names, a.Name)
