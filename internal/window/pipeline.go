@@ -74,7 +74,7 @@ type Stats struct {
 
 // Pipeline is one compiled pipeline: its filter, grouping, aggregates and the
 // open windows. One goroutine owns a Pipeline and calls Add, Advance,
-// Snapshot and Restore; only Stats and the accessors may be called from
+// Resume and Forget; only Stats and the accessors may be called from
 // others.
 type Pipeline struct {
 	name      string
@@ -105,7 +105,6 @@ type Pipeline struct {
 	env          map[string]any
 	keyBuf       []byte
 	vbuf         []byte
-	valBuf       []string
 	overflow     string // the overflow group's key
 	overflowKey  []byte // the same as bytes, and its hash in the index
 	overflowHash uint32
@@ -324,7 +323,6 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		}
 		fields[k] = true
 	}
-	p.valBuf = make([]string, len(p.groupKeys))
 	var ob []byte
 	for range p.groupKeys {
 		ob = appendKey(ob, []byte(OverflowValue))
