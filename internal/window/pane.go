@@ -140,6 +140,15 @@ func (p *Pipeline) closeThrough(bound int64) {
 	}
 	p.closed = bound
 	p.release()
+	// Nothing is emitted before the next pane boundary after closed
+	// (windows end on boundaries; an event not late has its first end
+	// after closed), nor released before the oldest pane's time is up.
+	// A pane opened later for a late update may have an earlier release
+	// time: it is released at the next work instead, a little later.
+	p.nextWork = p.closed - p.paneStartOffset(p.closed) + p.every
+	if len(p.buckets) > 0 {
+		p.nextWork = min(p.nextWork, p.buckets[0].start+p.size+p.keep)
+	}
 }
 
 // paneStartOffset returns how far t is past the start of its pane.

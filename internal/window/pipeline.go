@@ -128,8 +128,12 @@ type Pipeline struct {
 	buckets  []bucket // open panes by start, ascending
 	lastPane int64    // start of the pane of the last event added
 	closed   int64    // every window with end <= closed has been emitted, ns
-	marks    []mark   // per-source watermarks
-	last     int      // index into marks of the last event's source
+	// nextWork is the least bound at which closeThrough has something to
+	// do (a window end, a pane to release): below it, a watermark that
+	// moves on only moves closed (see Add).
+	nextWork int64
+	marks    []mark // per-source watermarks
+	last     int    // index into marks of the last event's source
 
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
@@ -249,6 +253,7 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		env:       map[string]any{},
 		index:     newGroupIndex(),
 		closed:    math.MinInt64,
+		nextWork:  math.MinInt64,
 		lastPane:  math.MaxInt64, // no pane yet: t < lastPane for every t
 		panes:     []pane{{}},    // slot 0: scratch
 	}
@@ -496,8 +501,15 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		if wm, moved := p.observe(e.Source, t, nowNS); moved && wm-p.lateness > p.closed {
 			// Event time closes windows too, so a replayed backlog closes
 			// them at replay speed instead of all at once at the end.
-			p.flush()
-			p.closeThrough(wm - p.lateness)
+			// Between two window ends the watermark only moves closed:
+			// flushing and closing at every new timestamp would fold the
+			// batch event by event.
+			if b := wm - p.lateness; b < p.nextWork {
+				p.closed = b
+			} else {
+				p.flush()
+				p.closeThrough(b)
+			}
 		}
 	}
 	p.flush()
@@ -554,6 +566,7 @@ func (p *Pipeline) Resume(t time.Time) {
 	}
 	if ns := t.UnixNano(); ns > p.closed {
 		p.closed = ns
+		p.nextWork = minInt64
 	}
 }
 
