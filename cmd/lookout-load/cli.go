@@ -69,6 +69,40 @@ type cli struct {
 	updateDoc, micro, microCmd string
 	pprof                      string
 	quiet                      bool
+	// slope lists group counts for -slope-services: each run is repeated
+	// at each count, with the rate scaled to keep events per group.
+	slope groupCounts
+}
+
+// groupCounts is -slope-services: a comma-separated list of group counts.
+type groupCounts []int
+
+func (g *groupCounts) String() string {
+	var parts []string
+	for _, n := range *g {
+		parts = append(parts, strconv.Itoa(n))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (g *groupCounts) Set(s string) error {
+	var out groupCounts
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("want group counts > 0 separated by commas, got %q", part)
+		}
+		out = append(out, n)
+	}
+	distinct := map[int]bool{}
+	for _, n := range out {
+		distinct[n] = true
+	}
+	if len(distinct) < 2 {
+		return errors.New("want at least two different group counts")
+	}
+	*g = out
+	return nil
 }
 
 func (c *cli) flags(stderr io.Writer) *flag.FlagSet {
@@ -118,6 +152,7 @@ func (c *cli) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.microCmd, "micro-command", "go test -run '^$' -bench . -benchmem -count 6 ./...", "with -update-doc: the command that produced -micro")
 	fs.StringVar(&c.pprof, "pprof", "", "serve the tool's own net/http/pprof on this address")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines")
+	fs.Var(&c.slope, "slope-services", "with -scenario: comma-separated group counts (e.g. 50000,200000); each run is made at each count with -rate scaled by count/-services, and the RSS growth is fitted against the groups: the slope is the RSS per group beyond a fixed base")
 	return fs
 }
 
@@ -209,28 +244,61 @@ func (c *cli) runScenario(ctx context.Context, fs *flag.FlagSet, args []string, 
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Format("2006-01-02"),
 	}
 	for i := range max(c.runs, 1) {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		for _, pt := range slopePoints(c.slope, c.profile.Services, c.rate.v) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !c.quiet {
+				fmt.Fprintf(stderr, "== %s run %d/%d, %d groups\n", sc.Name, i+1, max(c.runs, 1), pt.services)
+			}
+			cc := *c
+			cc.profile.Services, cc.rate.v = pt.services, pt.rate
+			run := strconv.Itoa(i + 1)
+			if len(c.slope) > 0 {
+				run += "-" + strconv.Itoa(pt.services)
+			}
+			s, err := cc.scenarioRun(ctx, sc, bin, run, stderr)
+			if err != nil {
+				return fmt.Errorf("%s run %d (%d groups): %w", sc.Name, i+1, pt.services, err)
+			}
+			s.Scenario = sc.Name
+			res.Runs = append(res.Runs, s)
 		}
-		if !c.quiet {
-			fmt.Fprintf(stderr, "== %s run %d/%d\n", sc.Name, i+1, max(c.runs, 1))
-		}
-		s, err := c.scenarioRun(ctx, sc, bin, i, stderr)
-		if err != nil {
-			return fmt.Errorf("%s run %d: %w", sc.Name, i+1, err)
-		}
-		s.Scenario = sc.Name
-		res.Runs = append(res.Runs, s)
 	}
 	res.Figures = loadgen.Figures(sc.Name, res.Runs)
 	return writeJSON(stdout, res)
 }
 
-func (c *cli) scenarioRun(ctx context.Context, sc loadgen.Scenario, bin string, i int, stderr io.Writer) (loadgen.Summary, error) {
+// slopePoint is the load of one run of a -slope-services series.
+type slopePoint struct {
+	services int
+	rate     float64 // 0 = max
+}
+
+// slopePoints returns the group counts and rates of one series: the counts
+// of -slope-services with the rate scaled to keep the events per group and
+// window of -services at -rate (a group with fewer events is a cheaper
+// group), or just -services at -rate without -slope-services.
+func slopePoints(counts []int, services int, rate float64) []slopePoint {
+	if len(counts) == 0 {
+		return []slopePoint{{services, rate}}
+	}
+	var out []slopePoint
+	for _, n := range counts {
+		r := rate
+		if services > 0 {
+			r = rate * float64(n) / float64(services)
+		}
+		out = append(out, slopePoint{n, r})
+	}
+	return out
+}
+
+func (c *cli) scenarioRun(ctx context.Context, sc loadgen.Scenario, bin string, run string, stderr io.Writer) (loadgen.Summary, error) {
 	var dir string
 	var err error
 	if c.keepDir != "" {
-		dir = filepath.Join(c.keepDir, fmt.Sprintf("%s-%d", sc.Name, i+1))
+		dir = filepath.Join(c.keepDir, fmt.Sprintf("%s-%s", sc.Name, run))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return loadgen.Summary{}, err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,10 +132,45 @@ func TestFlags(t *testing.T) {
 		{[]string{"stray"}, 2},
 		{[]string{"-scenario", "no-such-scenario"}, 1},
 		{[]string{"-list-scenarios"}, 0},
+		{[]string{"-slope-services", "50000"}, 2},
+		{[]string{"-slope-services", "1000,1000"}, 2},
+		{[]string{"-slope-services", "1000,x"}, 2},
+		{[]string{"-slope-services", "1000,-5"}, 2},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != tc.code {
 			t.Errorf("%v: exit %d, want %d\n%s", tc.args, code, tc.code, stderr.String())
 		}
+	}
+}
+
+func TestSlopePoints(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		flag     string
+		services int
+		rate     float64
+		want     []slopePoint
+	}{
+		{"no slope: the scenario's load", "", 100_000, 40_000, []slopePoint{{100_000, 40_000}}},
+		// 40,000 events/s over 100,000 groups is 4 events per group and 10 s window at every count.
+		{"rate scaled with the groups", "50000,200000", 100_000, 40_000, []slopePoint{{50_000, 20_000}, {200_000, 80_000}}},
+		{"max stays max", "10,20", 100, 0, []slopePoint{{10, 0}, {20, 0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g groupCounts
+			if tc.flag != "" {
+				if err := g.Set(tc.flag); err != nil {
+					t.Fatal(err)
+				}
+				if g.String() != tc.flag {
+					t.Errorf("String() = %q, want %q", g.String(), tc.flag)
+				}
+			}
+			got := slopePoints(g, tc.services, tc.rate)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("slopePoints = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -55,6 +55,9 @@ type figure struct {
 	unit   string
 	target string
 	get    func(Summary) float64
+	// many, when set instead of get, computes the figure from all the
+	// runs together (a fit across group counts), one value per series.
+	many func([]Summary) []float64
 	// only restricts the figure to these scenarios; empty: all.
 	only []string
 }
@@ -87,10 +90,16 @@ var figures = []figure{
 		}},
 	{key: "rss_per_group_bytes", unit: "bytes", target: "≤ 768 beyond a fixed base", only: []string{"rss-100k-groups"},
 		get: func(s Summary) float64 { return s.RSSPerGroupBytes }},
-	{key: "rss_base_bytes", unit: "bytes", only: []string{"rss-100k-groups"},
+	{key: "rss_steady_per_group_bytes", unit: "bytes", only: []string{"rss-100k-groups"},
+		get: func(s Summary) float64 { return s.RSSSteadyPerGroupBytes }},
+	{key: "rss_base_bytes", unit: "bytes", only: []string{"rss-100k-groups", "rss-groups-slope"},
 		get: func(s Summary) float64 { return float64(s.RSSBaseBytes) }},
 	{key: "rss_end_bytes", unit: "bytes", only: []string{"push-10k-groups", "push-10k-groups-nostore", "rss-100k-groups"},
 		get: func(s Summary) float64 { return float64(s.RSSEndBytes) }},
+	{key: "rss_slope_bytes_per_group", unit: "bytes", target: "≤ 768 beyond a fixed base", only: []string{"rss-groups-slope"},
+		many: slopeFigure(func(l Line) float64 { return l.Slope })},
+	{key: "rss_intercept_bytes", unit: "bytes", only: []string{"rss-groups-slope"},
+		many: slopeFigure(func(l Line) float64 { return l.Intercept })},
 }
 
 func (f figure) applies(scenario string) bool {
@@ -105,8 +114,14 @@ func Figures(scenario string, runs []Summary) map[string]Spread {
 			continue
 		}
 		var xs []float64
-		for _, r := range runs {
-			xs = append(xs, f.get(r))
+		if f.many != nil {
+			if xs = f.many(runs); len(xs) == 0 {
+				continue // not enough runs for this figure
+			}
+		} else {
+			for _, r := range runs {
+				xs = append(xs, f.get(r))
+			}
 		}
 		out[f.key] = NewSpread(xs)
 	}

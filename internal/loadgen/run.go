@@ -70,25 +70,31 @@ type Summary struct {
 	Aggregated     float64 `json:"aggregated_events"`
 	LateCounted    float64 `json:"late_events_counted"`
 
-	PID                  int      `json:"lookout_pid,omitempty"`
-	CPUSeconds           float64  `json:"cpu_seconds"`
-	CPUSecondsPerMillion float64  `json:"cpu_seconds_per_million_events"`
-	EventsPerCPUSecond   float64  `json:"events_per_cpu_second"`
-	RSSBaseBytes         int64    `json:"rss_base_bytes"`
-	RSSEndBytes          int64    `json:"rss_end_bytes"`
-	RSSPeakBytes         int64    `json:"rss_peak_bytes"`
-	ActiveGroups         int      `json:"active_groups"`
-	OpenWindows          float64  `json:"open_windows"`
-	RSSPerGroupBytes     float64  `json:"rss_per_group_bytes"`
-	GeneratorCPUSeconds  float64  `json:"generator_cpu_seconds"`
-	BurstsInjected       int      `json:"bursts_injected"`
-	BurstsDetected       int      `json:"bursts_detected"`
-	AlertsExpected       int      `json:"alerts_expected"`
-	AlertsMatched        int      `json:"alerts_matched"`
-	AlertsUnmatched      int      `json:"alerts_unmatched"`
-	ResolvedReceived     int      `json:"resolved_received"`
-	AlertLatencyMS       Dist     `json:"alert_latency_ms"`
-	Errors               []string `json:"errors,omitempty"`
+	PID                  int     `json:"lookout_pid,omitempty"`
+	CPUSeconds           float64 `json:"cpu_seconds"`
+	CPUSecondsPerMillion float64 `json:"cpu_seconds_per_million_events"`
+	EventsPerCPUSecond   float64 `json:"events_per_cpu_second"`
+	RSSBaseBytes         int64   `json:"rss_base_bytes"`
+	RSSEndBytes          int64   `json:"rss_end_bytes"`
+	RSSPeakBytes         int64   `json:"rss_peak_bytes"`
+	ActiveGroups         int     `json:"active_groups"`
+	OpenWindows          float64 `json:"open_windows"`
+	RSSPerGroupBytes     float64 `json:"rss_per_group_bytes"`
+	// RSSSteadyBytes is the mean RSS over the last window (Options.Window)
+	// of the run, RSSSteadyPeakBytes the largest sample in it: a whole
+	// close-and-fill cycle, where RSSEndBytes is one sample somewhere in it.
+	RSSSteadyBytes         int64    `json:"rss_steady_bytes"`
+	RSSSteadyPeakBytes     int64    `json:"rss_steady_peak_bytes"`
+	RSSSteadyPerGroupBytes float64  `json:"rss_steady_per_group_bytes"`
+	GeneratorCPUSeconds    float64  `json:"generator_cpu_seconds"`
+	BurstsInjected         int      `json:"bursts_injected"`
+	BurstsDetected         int      `json:"bursts_detected"`
+	AlertsExpected         int      `json:"alerts_expected"`
+	AlertsMatched          int      `json:"alerts_matched"`
+	AlertsUnmatched        int      `json:"alerts_unmatched"`
+	ResolvedReceived       int      `json:"resolved_received"`
+	AlertLatencyMS         Dist     `json:"alert_latency_ms"`
+	Errors                 []string `json:"errors,omitempty"`
 }
 
 // sample is one reading of lookout's counters and process.
@@ -238,6 +244,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	var warm, last sample
 	warm = base
 	peak := base.proc.RSSBytes
+	var rssSamples []rssSample // written by the monitor, read after it is done
 	tick := time.NewTicker(time.Second)
 	warmDone := o.Warmup <= 0
 	stop := make(chan struct{})
@@ -258,6 +265,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 				continue
 			}
 			peak = max(peak, sm.proc.RSSBytes)
+			if sm.procOK {
+				rssSamples = append(rssSamples, rssSample{sm.at, sm.proc.RSSBytes})
+			}
 			if !warmDone && sm.at.Sub(start) >= o.Warmup {
 				warm, warmDone = sm, true
 			}
@@ -288,6 +298,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if sm, err := read(); err == nil {
 		last = sm
 		peak = max(peak, sm.proc.RSSBytes)
+		if sm.procOK {
+			rssSamples = append(rssSamples, rssSample{sm.at, sm.proc.RSSBytes})
+		}
 	} else {
 		noteErr(err)
 	}
@@ -333,6 +346,16 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		s.RSSBaseBytes, s.RSSEndBytes, s.RSSPeakBytes = base.proc.RSSBytes, last.proc.RSSBytes, peak
 		if s.ActiveGroups > 0 {
 			s.RSSPerGroupBytes = float64(s.RSSEndBytes-s.RSSBaseBytes) / float64(s.ActiveGroups)
+		}
+		span := o.Window
+		if span <= 0 {
+			span = 10 * time.Second
+		}
+		if mean, top, ok := steadyRSS(rssSamples, last.at, span); ok {
+			s.RSSSteadyBytes, s.RSSSteadyPeakBytes = mean, top
+			if s.ActiveGroups > 0 {
+				s.RSSSteadyPerGroupBytes = float64(mean-s.RSSBaseBytes) / float64(s.ActiveGroups)
+			}
 		}
 	}
 
