@@ -121,6 +121,7 @@ func (p *Pipeline) freeGroup(g int32) {
 	p.index.remove(p.groups[g].hash, g)
 	p.groups[g] = group{}
 	p.freeGroups = append(p.freeGroups, g)
+	p.freed++
 }
 
 // appendKey appends one group value so that no value can run into the next

@@ -25,8 +25,9 @@ func (p *Pipeline) paneStart(t int64) int64 {
 
 // addTimed folds one event into its pane. late reports that a window it falls
 // into had already closed; overflowed that it went to the overflow group.
-// i is the event's index in p.cur, key its group key and h the key's hash.
-func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint32) (late, overflowed bool) {
+// i is the event's index in p.cur, key its group key and h the key's hash;
+// known is its group when already looked up, else -1.
+func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint32, known int32) (late, overflowed bool) {
 	ps := p.lastPane
 	if t < ps || t-ps >= p.every {
 		// Most events fall into the pane of the one before: a 64-bit
@@ -42,12 +43,19 @@ func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint
 	if lastEnd+p.keep <= p.closed {
 		// Every window of the event is closed (and no longer kept for
 		// updates): count it for the group's next window, if it has one.
-		if g, ok := p.lookupGroup(key, h); ok {
+		if known >= 0 {
+			p.groups[known].late++
+		} else if g, ok := p.lookupGroup(key, h); ok {
 			p.groups[g].late++
 		}
 		return late, false
 	}
-	g, of := p.groupOf(key, h)
+	g, of := known, false
+	if g < 0 {
+		g, of = p.groupOf(key, h)
+	} else if p.groups[g].idle {
+		p.wake(g)
+	}
 	if gr := &p.groups[g]; gr.npane == 0 {
 		gr.origin, gr.mixed = e.Origin, false
 	} else if gr.origin != e.Origin {

@@ -113,6 +113,7 @@ type Pipeline struct {
 	groups     []group
 	freeGroups []int32
 	idleGroups []int32 // groups left without panes, freed at the next release if still so
+	freed      uint64  // groups freed so far: an index found before may name another group since
 	retiredBuf []int32
 
 	// Slots: every pane (and count-window group) has one slot, an index
@@ -159,7 +160,10 @@ type Pipeline struct {
 	sameAs []int
 	shared []bool
 	ones   []float64 // 1s, for count()
-	traced []bool    // flush: whether each event has a trace id
+	// fromCount[i]: input i is count() in time windows, whose value is
+	// the window's event count; its column is not pushed (see New).
+	fromCount []bool
+	traced    []bool // flush: whether each event has a trace id
 
 	// What emitted windows are cut from (see newWindow).
 	wchunk []event.Window
@@ -414,6 +418,13 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 			}
 		}
 	}
+	// In time windows count() is the number of events folded into the
+	// window's panes, which each pane keeps anyway: its column is left
+	// empty and result reads the count instead.
+	p.fromCount = make([]bool, len(p.inputs))
+	for i, in := range p.inputs {
+		p.fromCount[i] = p.count == 0 && in.kind == agg.InputNone
+	}
 	p.kinds = make([]uint8, len(p.inputs))
 	p.setupExemplars()
 	if p.update {
@@ -471,6 +482,9 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 	p.cur = events
 	defer func() { p.cur = nil }() // do not keep the events alive
 	hs := p.prefetch(events)
+	// The groups prefetch found stay valid until a group is freed (a
+	// close in the middle of the batch may free some).
+	freed := p.freed
 	for i, e := range events {
 		if p.where != nil && !p.where.cond(e.Fields, &p.vm) {
 			filtered++
@@ -485,13 +499,17 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		}
 		var key []byte
 		var h uint32
+		g := int32(-1)
 		if hs != nil {
 			key, h = p.karena[p.kend[i]:p.kend[i+1]], hs[i]
+			if p.freed == freed {
+				g = p.gbuf[i]
+			}
 		} else {
 			key = p.key(e.Fields)
 			h = p.index.hash(key)
 		}
-		l, of := p.addTimed(e, int32(i), t, key, h)
+		l, of := p.addTimed(e, int32(i), t, key, h, g)
 		if l {
 			late++
 		}
@@ -608,7 +626,8 @@ func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string
 var prefetchFrom = 1 << 10 // a variable so that tests can run both paths
 
 // prefetch returns the hash of each event's group key, or nil when there are
-// too few groups to bother; the keys themselves it leaves in p.karena. On the way it reads, for the whole batch, the
+// too few groups to bother; the keys themselves it leaves in p.karena, and
+// in p.gbuf each event's group, -1 when it is not found (yet). On the way it reads, for the whole batch, the
 // index entries, the groups and the newest panes the events will need, one
 // pass per step: the loads of one pass do not depend on each other, so the
 // CPU has many cache misses in flight at once, where the event-by-event
@@ -643,11 +662,11 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 		}
 	}
 	p.gbuf = gs
-	for _, g := range gs {
-		if g >= 0 {
-			if k := p.groups[g].key; len(k) > 0 {
-				sum += uint64(k[0])
-			}
+	// The keys: a group whose key differs (another key with the same
+	// hash) is left to Add's lookup.
+	for i, g := range gs {
+		if g >= 0 && p.groups[g].key != string(ka[kend[i]:kend[i+1]]) {
+			gs[i] = -1
 		}
 	}
 	for _, g := range gs {
@@ -715,6 +734,9 @@ func (p *Pipeline) flush() {
 			continue
 		}
 		in := &p.inputs[i]
+		if p.fromCount[i] {
+			continue // the panes count the events (see New)
+		}
 		if in.kind == agg.InputNone {
 			// count(): a 1 for every event, into the slots of all of them.
 			slots := p.islots[i][:0]
@@ -774,6 +796,14 @@ func (p *Pipeline) pushOne(i int, c agg.Column, s int32, fields map[string]any, 
 	}
 }
 
+// value returns input i's aggregate in slot s, a window of count events.
+func (p *Pipeline) value(i int, s int32, count int64) float64 {
+	if p.fromCount[i] {
+		return float64(count)
+	}
+	return p.cols[i].Value(s)
+}
+
 // newSlot returns an empty slot, reusing a freed one when there is one.
 func (p *Pipeline) newSlot() int32 {
 	if n := len(p.freeSlots); n > 0 {
@@ -812,14 +842,14 @@ func (p *Pipeline) result(g *group, s int32, start, end, count int64, update boo
 	for i, o := range p.outputs {
 		switch {
 		case o.in >= 0:
-			vals[i] = p.cols[o.in].Value(s)
+			vals[i] = p.value(o.in, s, count)
 		case o.base >= 0:
 			b := &p.baselines[o.base]
 			x := math.NaN()
 			if b.ref >= 0 {
 				x = vals[b.ref]
 			} else {
-				x = p.cols[b.hidden].Value(s)
+				x = p.value(b.hidden, s, count)
 			}
 			vals[i] = p.evalBaseline(h, o.base, x, end)
 			xs = append(xs, x)
