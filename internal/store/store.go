@@ -14,6 +14,8 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/lookout-dev/lookout/internal/event"
 )
 
 // The defaults of Options.
@@ -24,6 +26,7 @@ const (
 	DefaultMaxRows       = 10000
 	DefaultQueueSize     = 1024
 	DefaultPruneChunk    = 10000
+	DefaultWindowBatch   = 1024
 )
 
 // FileName is the name of the database file inside Options.Dir.
@@ -66,6 +69,9 @@ type Options struct {
 	ArchiveDir string
 	// PruneChunk is the most rows one step of Prune deletes. Default 10000.
 	PruneChunk int
+	// WindowBatch is how many windows WriteWindow gathers into one request
+	// for the writer. Default DefaultWindowBatch.
+	WindowBatch int
 	// Log receives the writer's errors. Default: discarded.
 	Log *slog.Logger
 }
@@ -100,6 +106,9 @@ func (o *Options) setDefaults() {
 	if o.PruneChunk <= 0 {
 		o.PruneChunk = DefaultPruneChunk
 	}
+	if o.WindowBatch <= 0 {
+		o.WindowBatch = DefaultWindowBatch
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -123,6 +132,14 @@ type Store struct {
 	backlog atomic.Int64
 	done    chan struct{} // closed when the writer goroutine has finished
 	w       *writer
+
+	// winMu guards pending: closed windows gathered by WriteWindow for one
+	// request to the writer. A close emits a window per group, so at 100,000
+	// groups one request per window cost 100,000 requests, each with its own
+	// row of boxed values, every 10 s. winMu is held while a batch is sent,
+	// so batches reach the queue in the order their windows were written.
+	winMu   sync.Mutex
+	pending []*event.Window
 
 	// gate, when set (by tests only), is received from by the writer after
 	// it takes each request off the queue, so a test can hold the writer
@@ -233,6 +250,14 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.closed = true
+	// No Write method runs now (they hold mu for reading) and the writer is
+	// still draining the queue, so the windows gathered last can go in.
+	s.winMu.Lock()
+	if len(s.pending) > 0 {
+		s.queue <- &request{table: "windows", windows: s.pending}
+		s.pending = nil
+	}
+	s.winMu.Unlock()
 	close(s.queue)
 	s.mu.Unlock()
 

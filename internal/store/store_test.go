@@ -321,7 +321,7 @@ func TestBatchSizeCommitsWithoutFlush(t *testing.T) {
 
 func TestWriteBlocksWhenQueueFull(t *testing.T) {
 	gate := make(chan struct{})
-	s, err := open(Options{Dir: t.TempDir(), QueueSize: 1}, gate)
+	s, err := open(Options{Dir: t.TempDir(), QueueSize: 1, WindowBatch: 1}, gate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,11 @@ type request struct {
 	table  string // one of the tables below; "" for a flush request
 	rows   [][]driver.Value
 	events []*event.Event // the rows of an events request
-	// replace, on a windows request, makes its row replace the stored row
-	// of the same window (a re-emission with late: update).
+	// windows are the rows of a windows request, encoded by the writer
+	// like events.
+	windows []*event.Window
+	// replace, on a windows request, makes its one window replace the
+	// stored row of the same window (a re-emission with late: update).
 	replace bool
 	flush   chan error // set on a flush request
 	prune   *pruneRequest
@@ -35,7 +38,7 @@ type request struct {
 }
 
 // size is the number of rows req carries, for the backlog.
-func (req *request) size() int64 { return int64(len(req.rows) + len(req.events)) }
+func (req *request) size() int64 { return int64(len(req.rows) + len(req.events) + len(req.windows)) }
 
 type pruneRequest struct {
 	table, column string
@@ -92,14 +95,83 @@ func (s *Store) WriteRejected(ctx context.Context, rs []event.Rejected) error {
 	return s.enqueue(ctx, &request{table: "rejected", rows: rows})
 }
 
-// WriteWindow queues one closed window result. It blocks and fails like
-// WriteEvents. NaN and infinite values are stored as JSON null. A window with
-// Update set (a re-emission corrected by late events) replaces the stored row
-// of the same pipeline, start, end and group instead of adding a second one,
-// so the table holds one row per window, the latest.
+// WriteWindow queues one closed window result. NaN and infinite values are
+// stored as JSON null. A window with Update set (a re-emission corrected by
+// late events) replaces the stored row of the same pipeline, start, end and
+// group instead of adding a second one, so the table holds one row per
+// window, the latest.
+//
+// Windows are gathered into batches of Options.WindowBatch for the writer,
+// which encodes them (as it does events): a close of 100,000 groups is 100
+// requests rather than 100,000, and the caller, the ingest goroutine, builds
+// no JSON. So WriteWindow blocks (and fails like WriteEvents) only when it
+// completes a batch. A batch not yet full goes to the writer ahead of any
+// later request (Flush, AfterCommit, other rows) and at the writer's next
+// tick (Options.FlushInterval), so windows are committed as soon as before.
+//
+// Ownership: the store keeps w until the writer has appended it; w must not
+// be modified afterwards (window.EmitFunc hands it over for good).
 func (s *Store) WriteWindow(ctx context.Context, w *event.Window) error {
-	row := []driver.Value{w.Pipeline, w.Start, w.End, encodeGroup(w), encodeValues(w), w.Count, w.Late, encodeExemplars(w)}
-	return s.enqueue(ctx, &request{table: "windows", rows: [][]driver.Value{row}, replace: w.Update})
+	if w.Update {
+		return s.enqueue(ctx, &request{table: "windows", windows: []*event.Window{w}, replace: true})
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.winMu.Lock()
+	s.pending = append(s.pending, w)
+	s.backlog.Add(1)
+	full := len(s.pending) >= s.opts.WindowBatch
+	s.winMu.Unlock()
+	if !full {
+		return nil
+	}
+	if err := s.shipWindows(ctx); err != nil {
+		// The caller hears that w was not stored, so it must not be; the
+		// windows gathered before it stay, to go with the next request.
+		s.winMu.Lock()
+		if i := slices.Index(s.pending, w); i >= 0 {
+			s.pending = slices.Delete(s.pending, i, i+1)
+			s.backlog.Add(-1)
+		}
+		s.winMu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// shipWindows sends the gathered windows to the writer as one request. The
+// caller holds s.mu for reading. On ctx's end the windows stay gathered, to
+// go with the next request.
+func (s *Store) shipWindows(ctx context.Context) error {
+	s.winMu.Lock()
+	defer s.winMu.Unlock()
+	if len(s.pending) == 0 {
+		return nil
+	}
+	select {
+	case s.queue <- &request{table: "windows", windows: s.pending}:
+		s.pending = nil
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queueing windows for the store: %w", ctx.Err())
+	}
+}
+
+// takeWindows returns the gathered windows for the writer's tick, or nil
+// when a caller is sending them right now (it holds winMu while it waits for
+// the queue, which only the writer drains: waiting for it here would
+// deadlock).
+func (s *Store) takeWindows() []*event.Window {
+	if !s.winMu.TryLock() {
+		return nil
+	}
+	defer s.winMu.Unlock()
+	ws := s.pending
+	s.pending = nil
+	return ws
 }
 
 // WriteTransition queues one alert transition for the alerts table. It
@@ -208,6 +280,10 @@ func (s *Store) enqueue(ctx context.Context, req *request) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("queueing rows for the store: %w", err)
 	}
+	// Windows written before this request go before it.
+	if err := s.shipWindows(ctx); err != nil {
+		return err
+	}
 	n := req.size()
 	s.backlog.Add(n)
 	select {
@@ -239,6 +315,12 @@ type writer struct {
 	// nearly always share it, and boxing a string allocates.
 	srcName string
 	srcVal  driver.Value
+	// The same for windows: their row, group and values JSON, and the
+	// boxed pipeline name.
+	wrow       []driver.Value
+	gbuf, vbuf []byte
+	pipeName   string
+	pipeVal    driver.Value
 }
 
 func newWriter(ctx context.Context, s *Store) (*writer, error) {
@@ -258,6 +340,7 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		}
 	}
 	w.row = make([]driver.Value, len(tables[0].columns))
+	w.wrow = make([]driver.Value, len(tables[1].columns))
 	return w, nil
 }
 
@@ -272,9 +355,12 @@ const eventsInsert = `INSERT INTO events (ts, source, fields, flags, raw)
 func (w *writer) openAppender(table string, columns []string) error {
 	var a *duckdb.Appender
 	var err error
-	if table == "events" {
+	switch table {
+	case "events":
 		a, err = newEventsAppender(w.conn, columns)
-	} else {
+	case "windows":
+		a, err = newWindowsAppender(w.conn, columns)
+	default:
 		a, err = duckdb.NewAppenderWithColumns(w.conn, "", "", table, columns)
 	}
 	if err != nil {
@@ -282,6 +368,25 @@ func (w *writer) openAppender(table string, columns []string) error {
 	}
 	w.appenders[table] = a
 	return nil
+}
+
+// windowsInsert is the windows appender's statement: like eventsInsert, its
+// JSON columns are staged as VARCHAR and cast here, so the driver does not
+// run encoding/json over text the writer has just encoded.
+const windowsInsert = `INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars)
+	SELECT pipeline, start, "end", grp::JSON, vals::JSON, count, late, exemplars::JSON FROM lookout_windows`
+
+func newWindowsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, error) {
+	var types []duckdb.TypeInfo
+	for _, t := range []duckdb.Type{duckdb.TYPE_VARCHAR, duckdb.TYPE_TIMESTAMP_TZ, duckdb.TYPE_TIMESTAMP_TZ,
+		duckdb.TYPE_VARCHAR, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT, duckdb.TYPE_BIGINT, duckdb.TYPE_VARCHAR} {
+		ti, err := duckdb.NewTypeInfo(t)
+		if err != nil {
+			return nil, err
+		}
+		types = append(types, ti)
+	}
+	return duckdb.NewQueryAppender(conn, windowsInsert, "lookout_windows", types, columns)
 }
 
 func newEventsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, error) {
@@ -336,6 +441,9 @@ func (s *Store) run() {
 				w.commit()
 			}
 		case <-tick.C:
+			if ws := s.takeWindows(); len(ws) > 0 {
+				w.appendWindows(w.appenders["windows"], ws)
+			}
 			w.commit()
 		}
 	}
@@ -352,7 +460,11 @@ func (w *writer) append(req *request) {
 		return
 	}
 	if req.replace {
-		w.replaceWindow(req.rows[0])
+		w.replaceWindow(req.windows[0])
+		return
+	}
+	if req.windows != nil {
+		w.appendWindows(a, req.windows)
 		return
 	}
 	for _, row := range req.rows {
@@ -403,6 +515,44 @@ func (w *writer) appendEvents(a *duckdb.Appender, evs []*event.Event) {
 	clear(row) // do not keep the last event's bytes alive
 }
 
+// appendWindows encodes and appends windows. Like appendEvents it reuses
+// w.row and scratch buffers from window to window: the appender copies the
+// values before AppendRow returns.
+func (w *writer) appendWindows(a *duckdb.Appender, ws []*event.Window) {
+	if a == nil { // a previous commit failed and could not reopen it
+		w.lose("windows", int64(len(ws)), errors.New("no appender"))
+		return
+	}
+	row := w.wrow
+	for _, win := range ws {
+		w.windowRow(row, win)
+		if err := a.AppendRow(row...); err != nil {
+			w.lose("windows", 1, err)
+			continue
+		}
+		w.buffered++
+	}
+	clear(row)
+}
+
+// windowRow fills row with win's column values, in the order of the windows
+// entry of tables. The JSON columns are text (cast to JSON by windowsInsert)
+// in w's scratch buffers, valid until the next call.
+func (w *writer) windowRow(row []driver.Value, win *event.Window) {
+	if win.Pipeline != w.pipeName || w.pipeVal == nil {
+		w.pipeName, w.pipeVal = win.Pipeline, win.Pipeline
+	}
+	w.gbuf = appendGroup(w.gbuf[:0], win)
+	w.vbuf = appendValues(w.vbuf[:0], win)
+	row[0], row[1], row[2] = w.pipeVal, win.Start, win.End
+	row[3], row[4] = w.gbuf, w.vbuf
+	row[5], row[6] = win.Count, win.Late
+	row[7] = nil
+	if ex, ok := encodeExemplars(win).(json.RawMessage); ok {
+		row[7] = []byte(ex)
+	}
+}
+
 // replaceWindow stores a re-emitted window in place of the row stored for it
 // before. It commits what is buffered (the earlier row may still be in the
 // appender), then deletes the old row and inserts the new one in one
@@ -410,7 +560,9 @@ func (w *writer) appendEvents(a *duckdb.Appender, evs []*event.Event) {
 // neither. Re-emissions are rare (late events with late: update), and the
 // delete finds its row by start through DuckDB's zone maps, so this costs a
 // commit and a short statement each, not a table scan.
-func (w *writer) replaceWindow(row []driver.Value) {
+func (w *writer) replaceWindow(win *event.Window) {
+	row := make([]driver.Value, len(w.wrow))
+	w.windowRow(row, win)
 	if err := w.commit(); err != nil {
 		w.lose("windows", 1, fmt.Errorf("committing before replacing a window: %w", err))
 		return
@@ -423,8 +575,8 @@ func (w *writer) replaceWindow(row []driver.Value) {
 	ctx := context.Background()
 	args := make([]driver.NamedValue, len(row))
 	for i, v := range row {
-		if raw, ok := v.(json.RawMessage); ok {
-			v = string(raw) // bound as text and cast to JSON in the statement
+		if b, ok := v.([]byte); ok {
+			v = string(b) // bound as text and cast to JSON in the statement
 		}
 		args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 	}
@@ -612,11 +764,56 @@ func finiteOnly(v any) any {
 	return v
 }
 
-// encodeGroup encodes the group as a JSON object; encoding/json sorts the
-// keys, which is the order Windows gives them back in.
-func encodeGroup(w *event.Window) json.RawMessage {
-	b, _ := json.Marshal(w.GroupMap()) // map[string]string always encodes
-	return json.RawMessage(b)
+// appendGroup appends the group as a JSON object with its keys in order, as
+// encoding/json wrote it (GroupMap + json.Marshal) before: Windows gives the
+// keys back in that order, and a re-emitted window finds its stored row by
+// this text.
+func appendGroup(b []byte, w *event.Window) []byte {
+	b = append(b, '{')
+	n := min(len(w.GroupKeys), len(w.Group))
+	sorted := true
+	for i := 1; i < n; i++ {
+		if w.GroupKeys[i] < w.GroupKeys[i-1] {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		for i := range n {
+			b = appendGroupPair(b, i > 0, w.GroupKeys[i], w.Group[i])
+		}
+		return append(b, '}')
+	}
+	m := w.GroupMap() // rare: group_by keys out of order
+	for i, k := range sortedKeys(m) {
+		b = appendGroupPair(b, i > 0, k, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendGroupPair(b []byte, comma bool, k, v string) []byte {
+	if comma {
+		b = append(b, ',')
+	}
+	b = appendHTMLSafeString(b, k)
+	b = append(b, ':')
+	return appendHTMLSafeString(b, v)
+}
+
+// appendHTMLSafeString appends s as a JSON string exactly as encoding/json
+// writes it (it escapes <, > and &, and U+2028/U+2029), so group text stays
+// what earlier versions stored; only strings that need it take the slow way.
+func appendHTMLSafeString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // encodeExemplars encodes the window's exemplars as a JSON array, or
@@ -639,17 +836,15 @@ func encodeExemplars(w *event.Window) any {
 	return json.RawMessage(b)
 }
 
-// encodeValues encodes the values as a JSON object in the order of w.Names,
+// appendValues appends the values as a JSON object in the order of w.Names,
 // so Windows can give them back in the order the pipeline declared them.
-func encodeValues(w *event.Window) json.RawMessage {
-	b := make([]byte, 0, 16+24*len(w.Names))
+func appendValues(b []byte, w *event.Window) []byte {
 	b = append(b, '{')
 	for i, name := range w.Names {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		k, _ := json.Marshal(name) // a string always encodes
-		b = append(b, k...)
+		b = appendHTMLSafeString(b, name)
 		b = append(b, ':')
 		v := math.NaN()
 		if i < len(w.Values) {
@@ -661,7 +856,7 @@ func encodeValues(w *event.Window) json.RawMessage {
 			b = strconv.AppendFloat(b, v, 'g', -1, 64)
 		}
 	}
-	return json.RawMessage(append(b, '}'))
+	return append(b, '}')
 }
 
 // sortedKeys returns m's keys in order.

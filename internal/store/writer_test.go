@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"reflect"
 	"testing"
@@ -137,4 +138,121 @@ func equalNaN(a, b map[string][]float64) bool {
 		}
 	}
 	return true
+}
+
+// TestAppendGroupAsEncodingJSON checks that the writer's group text is what
+// earlier versions stored (json.Marshal of GroupMap): a re-emitted window
+// finds its stored row by that text, also a row stored before an upgrade.
+func TestAppendGroupAsEncodingJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		keys, group []string
+	}{
+		{"none", nil, nil},
+		{"one", []string{"service"}, []string{"api"}},
+		{"html and quotes", []string{"service"}, []string{`<a&b> "q" \ /`}},
+		{"control and unicode", []string{"s"}, []string{"tab\tnl\n\x01 é 日本 \u2028\u2029"}},
+		{"invalid UTF-8", []string{"s"}, []string{"bad \xff byte"}},
+		{"keys in order", []string{"app", "zone"}, []string{"x", "eu"}},
+		{"keys out of order", []string{"zone", "app", "host"}, []string{"eu", "x", "h1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &event.Window{GroupKeys: tc.keys, Group: tc.group}
+			want, err := json.Marshal(w.GroupMap())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendGroup(nil, w); string(got) != string(want) {
+				t.Errorf("appendGroup = %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestWindowsGatheredAndCommitted checks that windows gathered for a batch
+// reach the table without a Flush (at the writer's tick), ahead of a later
+// AfterCommit, and that an awkward group is replaced by its update.
+func TestWindowsGatheredAndCommitted(t *testing.T) {
+	names := []string{"n"}
+	odd := map[string]string{"service": `<a&b> "é"`, "zone": "eu"}
+	t.Run("committed at the tick without Flush", func(t *testing.T) {
+		s := openTest(t, Options{FlushInterval: 20 * time.Millisecond, WindowBatch: 100})
+		ctx := context.Background()
+		for i := range 3 {
+			if err := s.WriteWindow(ctx, win("api", t0.Add(time.Duration(i)*10*time.Second), odd, names, float64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := s.Windows(ctx, WindowQuery{Pipeline: "api"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d windows stored after 10 s, want 3", len(got))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := s.Backlog(); n != 0 {
+			t.Errorf("Backlog = %d, want 0", n)
+		}
+	})
+	t.Run("committed by a later Flush, with an AfterCommit before it", func(t *testing.T) {
+		s := openTest(t, Options{FlushInterval: time.Hour, WindowBatch: 100})
+		ctx := context.Background()
+		if err := s.WriteWindow(ctx, win("api", t0, odd, names, 1)); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		if err := s.AfterCommit(ctx, func(err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, s) // AfterCommit rides on this commit
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Windows(ctx, WindowQuery{Pipeline: "api"})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("windows %v, err %v; want 1", got, err)
+		}
+	})
+	t.Run("update of an awkward group replaces it", func(t *testing.T) {
+		s := openTest(t, Options{WindowBatch: 100})
+		ctx := context.Background()
+		u := win("api", t0, odd, names, 2)
+		u.Update = true
+		for _, w := range []*event.Window{win("api", t0, odd, names, 1), u} {
+			if err := s.WriteWindow(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustFlush(t, s)
+		got, err := s.Windows(ctx, WindowQuery{Pipeline: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Values[0] != 2 || got[0].GroupMap()["service"] != odd["service"] {
+			t.Errorf("windows %+v, want one with n=2 and service %q", got, odd["service"])
+		}
+	})
+	t.Run("a full batch goes without a tick", func(t *testing.T) {
+		s := openTest(t, Options{FlushInterval: time.Hour, BatchSize: 4, WindowBatch: 2})
+		ctx := context.Background()
+		for i := range 4 { // two batches of 2: 4 rows commit by BatchSize
+			if err := s.WriteWindow(ctx, win("api", t0.Add(time.Duration(i)*10*time.Second), nil, names, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Backlog() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("Backlog = %d after 10 s, want 0", s.Backlog())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
