@@ -115,10 +115,14 @@ func benchPipeline(b *testing.B, groups int, win config.Window, aggList []string
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Three windows before timing, so that the groups exist, the slices
-	// have grown to the two windows open at a time, and slots are reused:
-	// the steady state.
-	for range 3 * len(order) / batch {
+	// Windows before timing, so that the groups exist, the slices have
+	// grown to the panes open at a time (two for tumbling windows, size/every
+	// + 1 for sliding ones) and slots are reused: the steady state.
+	warm := 3
+	if win.Every > 0 {
+		warm = int(win.Size/win.Every) + 2
+	}
+	for range warm * len(order) / batch {
 		fill()
 		p.Add(ptrs, time.Time{})
 	}
