@@ -26,7 +26,7 @@ const (
 	DefaultMaxRows       = 10000
 	DefaultQueueSize     = 1024
 	DefaultPruneChunk    = 10000
-	DefaultWindowBatch   = 1024
+	DefaultWindowBatch   = 64
 )
 
 // FileName is the name of the database file inside Options.Dir.
@@ -70,7 +70,10 @@ type Options struct {
 	// PruneChunk is the most rows one step of Prune deletes. Default 10000.
 	PruneChunk int
 	// WindowBatch is how many windows WriteWindow gathers into one request
-	// for the writer. Default DefaultWindowBatch.
+	// for the writer. Default DefaultWindowBatch: small, because the queue
+	// holds QueueSize requests and every window in it is live heap — with
+	// 1,024 a whole close of 200,000 groups could wait there (+50 MB of live
+	// heap, which the GC then doubles); with 64 at most QueueSize × 64.
 	WindowBatch int
 	// Log receives the writer's errors. Default: discarded.
 	Log *slog.Logger
