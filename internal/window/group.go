@@ -79,7 +79,14 @@ func (p *Pipeline) newGroup(key string, h uint32) int32 {
 		p.groups = append(p.groups, group{})
 		g = int32(len(p.groups) - 1)
 	}
-	p.groups[g] = group{key: key, hash: h, head: -1, ring: -1}
+	p.groups[g] = group{key: key, head: -1, ring: -1}
+	copy(p.groups[g].pre[:], key)
+	if p.size != p.every {
+		for len(p.marked) <= int(g) {
+			p.marked = append(p.marked, 0)
+		}
+		p.marked[g] = 0
+	}
 	p.index.insert(h, g)
 	p.nGroups.Add(1)
 	return g
@@ -118,7 +125,8 @@ func (p *Pipeline) freeIdle(n int) {
 
 // freeGroup forgets a retired group.
 func (p *Pipeline) freeGroup(g int32) {
-	p.index.remove(p.groups[g].hash, g)
+	key := p.groups[g].key
+	p.index.remove(p.index.hash(unsafe.Slice(unsafe.StringData(key), len(key))), g)
 	p.groups[g] = group{}
 	p.freeGroups = append(p.freeGroups, g)
 	p.freed++

@@ -41,7 +41,7 @@ func (x *groupIndex) find(key []byte, h uint32, groups []group) (int32, bool) {
 			return 0, false
 		}
 		if uint32(e>>32) == h {
-			if g := int32(uint32(e)) - 1; groups[g].key == string(key) {
+			if g := int32(uint32(e)) - 1; groups[g].is(key) {
 				return g, true
 			}
 		}

@@ -186,10 +186,10 @@ func (p *Pipeline) emitWindow(j int, end int64) {
 		for _, s0 := range p.buckets[k].slots {
 			g := p.panes[s0].g
 			gr := &p.groups[g]
-			if gr.mark == end {
+			if p.marked[g] == end {
 				continue // emitted from an earlier pane of this window
 			}
-			gr.mark = end
+			p.marked[g] = end
 			n := int64(0)
 			for s := gr.head; s >= 0; s = p.panes[s].next {
 				pn := &p.panes[s]

@@ -114,6 +114,7 @@ type Pipeline struct {
 	freeGroups []int32
 	idleGroups []int32 // groups left without panes, freed at the next release if still so
 	freed      uint64  // groups freed so far: an index found before may name another group since
+	marked     []int64 // sliding windows, by group: the end of the window last emitted (see emitWindow)
 	retiredBuf []int32
 
 	// Slots: every pane (and count-window group) has one slot, an index
@@ -198,16 +199,31 @@ type output struct {
 // group is one set of group_by values.
 type group struct {
 	key       string // the value, or with several keys the values joined by appendKey
-	head      int32  // first (newest) pane slot of the group, -1 when none
-	npane     int32
-	ring      int32  // count windows: index into rings
-	hash      uint32 // the key's hash in the index
-	idle      bool   // retired: no pane left (see retire)
-	mixed     bool   // its open panes hold events of more than one origin
-	origin    int32  // the event.Origin of its open panes' events
 	headStart int64  // start of the head pane, so that the current pane is found without reading it
 	late      int64  // late events not yet reported in an emitted window (late: drop)
-	mark      int64  // emitWindow: the end of the window last emitted for the group
+	head      int32  // first (newest) pane slot of the group, -1 when none
+	npane     int32
+	ring      int32 // count windows: index into rings
+	origin    int32 // the event.Origin of its open panes' events
+	idle      bool  // retired: no pane left (see retire)
+	mixed     bool  // its open panes hold events of more than one origin
+	// pre holds the key's first bytes, so that a lookup compares a
+	// short key without reading the key's own bytes, elsewhere in memory:
+	// at a million groups, one cache miss less per event. It makes the
+	// struct 64 bytes, one cache line.
+	pre [14]byte
+}
+
+// is reports whether the group's key is key.
+func (gr *group) is(key []byte) bool {
+	if len(gr.key) != len(key) {
+		return false
+	}
+	n := min(len(key), len(gr.pre))
+	if string(gr.pre[:n]) != string(key[:n]) {
+		return false
+	}
+	return n == len(key) || gr.key[n:] == string(key[n:])
 }
 
 // pending is one event whose aggregate inputs are still to be pushed into
@@ -665,7 +681,7 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 	// The keys: a group whose key differs (another key with the same
 	// hash) is left to Add's lookup.
 	for i, g := range gs {
-		if g >= 0 && p.groups[g].key != string(ka[kend[i]:kend[i+1]]) {
+		if g >= 0 && !p.groups[g].is(ka[kend[i]:kend[i+1]]) {
 			gs[i] = -1
 		}
 	}
