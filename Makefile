@@ -53,7 +53,7 @@ bench: build
 FUZZTIME ?= 60s
 FUZZ_TARGETS := FuzzDecode:./internal/preprocess FuzzPrometheus:./internal/source/http FuzzJSON:./internal/source/otlp \
 	FuzzProtobuf:./internal/source/otlp FuzzParse:./internal/config FuzzCompile:./internal/window FuzzWhen:./internal/rule \
-	FuzzSplitter:./internal/source/logfile FuzzEncodeFields:./internal/store
+	FuzzSplitter:./internal/source/logfile FuzzEncodeFields:./internal/store FuzzLoadBaselines:./internal/window
 ## fuzz: every fuzz target for FUZZTIME each (seeds in testdata/fuzz)
 fuzz:
 	@for t in $(FUZZ_TARGETS); do n=$${t%%:*}; p=$${t#*:}; echo "== $$n ($$p)"; \

@@ -123,6 +123,9 @@ type App struct {
 	// moved counts what rebalances took away (moved.go).
 	origins source.Origins
 	moved   movedStats
+
+	// baselines checkpoints the pipelines' baseline histories (baselines.go).
+	baselines *baselineSaver
 }
 
 type item struct {
@@ -400,6 +403,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("restoring alert state: %w", err)
 	}
 	a.g.Store(g)
+	a.baselines = newBaselineSaver(dir, log)
+	a.baselines.load(g.pipelines)
 	if err := a.rebuildOpenWindows(ctx, g); err != nil {
 		return nil, err
 	}
@@ -526,6 +531,7 @@ func (a *App) ingestLoop() {
 			}
 			a.g.Load().rules.Tick(now) // no_data: groups that stopped getting windows
 			a.acks.release()
+			a.baselines.tick(a.g.Load().pipelines, now)
 		case <-a.stopping:
 			for {
 				select {
@@ -533,6 +539,7 @@ func (a *App) ingestLoop() {
 					a.process(it)
 				default:
 					a.acks.abandon()
+					a.baselines.flush(a.g.Load().pipelines)
 					return
 				}
 			}
@@ -582,6 +589,7 @@ func (a *App) releaseAfterStore(n int) {
 // emit receives each closed window from a pipeline, on the ingest goroutine.
 func (a *App) emit(w *event.Window) {
 	a.windowsEmitted.Add(1)
+	a.baselines.emitted(w.Pipeline)
 	g := a.g.Load()
 	endSpan := a.obs.windowClosed(g, w)
 	defer endSpan()

@@ -122,6 +122,7 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 			a.startDispatcher()
 		}
 		a.acks.forget(dropped(old, g))
+		a.baselines.carry(old.pipelines, g.pipelines)
 		a.g.Store(g)
 		a.startSQL(g)
 		errc <- nil

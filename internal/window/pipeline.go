@@ -140,6 +140,7 @@ type Pipeline struct {
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
 	hist    map[string]*history // baseline aggregates: group key → history
+	baseSig string              // what a baseline checkpoint must match (see SaveBaselines)
 
 	rings []ring // count windows, by group
 	kinds []uint8
@@ -277,6 +278,7 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		lastPane:  math.MaxInt64, // no pane yet: t < lastPane for every t
 		panes:     []pane{{}},    // slot 0: scratch
 	}
+	p.baseSig = baselineSignature(cfg)
 	if p.maxGroups <= 0 {
 		p.maxGroups = DefaultMaxGroups
 	}
