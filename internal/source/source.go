@@ -70,6 +70,10 @@ type Deps struct {
 	// and then returns ctx's error. Safe for concurrent use. The default
 	// does nothing.
 	Revoked func(ctx context.Context, source string, origins []int32) error
+	// Positions remembers, across restarts, how far a source without a
+	// broker to redeliver (logfile) got, keyed by source name. The default
+	// remembers nothing.
+	Positions Positions
 }
 
 // Origins hands out the numbers of event.Event.Origin: 1, 2, ... in the order
@@ -134,6 +138,9 @@ func (d Deps) WithDefaults(cfg config.Source) (Deps, error) {
 	}
 	if d.Origins == nil {
 		d.Origins = &Origins{}
+	}
+	if d.Positions == nil {
+		d.Positions = noPositions{}
 	}
 	if d.Revoked == nil {
 		d.Revoked = func(context.Context, string, []int32) error { return nil }

@@ -10,6 +10,17 @@
 // restarts from 0. Polling keeps the package free of platform-specific
 // notification APIs and costs one stat per interval.
 //
+// The read position survives restarts. Each batch carries an Ack; once
+// lookout is done with it (its windows closed and stored) and with every
+// batch before it, the position after its last complete line (file identity
+// and offset) is saved through source.Positions. At start the source resumes
+// there when the path still names that file and it is at least that long;
+// a file truncated while lookout was down is read from its start, and one
+// rotated away is read from where it stopped (when it is still next to the
+// path under another name, app.log.1) before the new one from its start.
+// Lines read but not yet acknowledged at a crash are read again: the
+// windows they fell into were never emitted, so they count once.
+//
 // Each line becomes an event with `message`, `path` and one bool field per
 // `match` name. With payload json a line that is a JSON object is decoded
 // too. A line longer than max_line_bytes is stored in the rejected table

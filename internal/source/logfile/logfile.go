@@ -1,6 +1,7 @@
 package logfile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,9 +115,19 @@ func (s *Source) Raw() *source.Ring { return s.deps.Raw }
 type tail struct {
 	f      *os.File
 	info   os.FileInfo
+	id     fileID // info's identity, for the saved position
 	offset int64
-	split  splitter
-	buf    []byte
+	// lineEnd is the offset just after the last complete line read: where
+	// a restart resumes once lookout is done with the lines before it.
+	lineEnd int64
+	split   splitter
+	buf     []byte
+
+	// resume is the position saved by the last run, used by the first open
+	// that succeeds; track turns acks into positions to save. Both are nil
+	// when the tail is driven without them (tests).
+	resume *position
+	track  *tracker
 
 	batch    event.Batch
 	rejected []event.Rejected
@@ -127,7 +138,8 @@ type tail struct {
 // reported through Health and retried with exponential backoff and jitter;
 // it never ends Run. Submit blocking (backpressure) pauses reading.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
-	t := &tail{split: splitter{max: s.maxLine}, buf: make([]byte, readChunk)}
+	t := &tail{split: splitter{max: s.maxLine}, buf: make([]byte, readChunk),
+		resume: s.loadPosition(), track: &tracker{save: s.savePosition}}
 	defer t.close()
 	first := true
 	failures := 0
@@ -165,9 +177,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	}
 }
 
-// open opens the file. Only the file found at the very start is read from
-// its end (start: end): one that appears or replaces it later is new, and
-// every line of it is wanted.
+// open opens the file. The first file opened resumes at the position the
+// last run saved, if any (see resume). Without one, only the file found at
+// the very start is read from its end (start: end): one that appears or
+// replaces it later is new, and every line of it is wanted.
 func (s *Source) open(t *tail, first bool) error {
 	f, err := os.Open(s.path)
 	if err != nil {
@@ -178,16 +191,34 @@ func (s *Source) open(t *tail, first bool) error {
 		f.Close()
 		return fmt.Errorf("reading the size of %s: %w", s.path, err)
 	}
-	t.f, t.info, t.offset = f, info, 0
+	id, _ := identify(info)
+	t.f, t.info, t.id, t.offset, t.lineEnd = f, info, id, 0, 0
 	t.split.reset()
+	if p := t.resume; p != nil {
+		t.resume = nil
+		if err := s.resume(t, f, info, *p); err != nil {
+			t.close()
+			return err
+		}
+		return nil
+	}
 	if first && s.start == StartEnd {
 		t.offset, err = f.Seek(0, io.SeekEnd)
 		if err != nil {
 			t.close()
 			return fmt.Errorf("seeking to the end of %s: %w", s.path, err)
 		}
+		t.lineEnd = t.offset
+	}
+	if t.track != nil {
+		t.track.start(s.positionOf(t))
 	}
 	return nil
+}
+
+// positionOf is where t is done up to: after its last complete line.
+func (s *Source) positionOf(t *tail) position {
+	return position{Path: s.path, fileID: t.id, Offset: t.lineEnd}
 }
 
 func (t *tail) close() {
@@ -212,6 +243,7 @@ func (s *Source) poll(ctx context.Context, t *tail, sink source.Sink) error {
 			return err
 		}
 		t.split.flush(s.lineFunc(t))
+		t.lineEnd = t.offset
 		if err := s.submit(ctx, t, sink); err != nil {
 			return err
 		}
@@ -228,7 +260,7 @@ func (s *Source) poll(ctx context.Context, t *tail, sink source.Sink) error {
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("seeking to the start of %s: %w", s.path, err)
 		}
-		t.offset = 0
+		t.offset, t.lineEnd = 0, 0
 		t.split.reset()
 		return s.readToEOF(ctx, t, sink)
 	default:
@@ -243,6 +275,9 @@ func (s *Source) readToEOF(ctx context.Context, t *tail, sink source.Sink) error
 	for {
 		n, err := t.f.Read(t.buf)
 		if n > 0 {
+			if i := bytes.LastIndexByte(t.buf[:n], '\n'); i >= 0 {
+				t.lineEnd = t.offset + int64(i) + 1
+			}
 			t.offset += int64(n)
 			t.bytes += n
 			t.split.feed(t.buf[:n], emit)
@@ -324,7 +359,15 @@ func (s *Source) submit(ctx context.Context, t *tail, sink source.Sink) error {
 	b, rej := t.batch, t.rejected
 	b.Source = s.name
 	t.batch, t.rejected = event.Batch{}, nil
+	if t.track != nil {
+		// The position advances past these lines once lookout is done
+		// with them: their windows closed and stored.
+		b.Ack = t.track.add(s.positionOf(t))
+	}
 	if err := sink.Submit(ctx, b, rej); err != nil {
+		if b.Ack != nil {
+			b.Ack(err) // not kept: the next start reads these lines again
+		}
 		return fmt.Errorf("submitting lines: %w", err)
 	}
 	s.deps.Health.Received(len(b.Events), t.bytes)
