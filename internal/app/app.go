@@ -111,6 +111,9 @@ type App struct {
 	stopping chan struct{}
 	ready    atomic.Bool
 
+	// positions: how far each logfile source got, across restarts.
+	positions *source.FilePositions
+
 	acks           acker
 	catchup        catchup
 	windowsEmitted atomic.Int64
@@ -355,6 +358,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 			_ = a.Close() // a, not the nil the error return carries
 		}
 	}()
+	a.positions, err = source.OpenPositions(filepath.Join(dir, "positions"), log)
+	if err != nil {
+		return nil, err
+	}
 	storeEvents := cfg.Storage.Events == nil || *cfg.Storage.Events
 	a.storeEvents = storeEvents
 	a.store, err = store.Open(store.Options{
@@ -649,6 +656,11 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	}
+	// After the store: its last commit acknowledges batches, which saves
+	// logfile positions.
+	if a.positions != nil {
+		errs = append(errs, a.positions.Close())
 	}
 	if a.obs != nil {
 		errs = append(errs, a.obs.close())

@@ -20,6 +20,10 @@ func redelivers(s config.Source) bool {
 	switch s.Type {
 	case "kafka", "mqtt":
 		return true
+	case "logfile":
+		// Resumes from its saved position, which advances only past lines
+		// whose windows were stored (source.Positions).
+		return true
 	case "redis":
 		return s.Mode != "pubsub"
 	case "nats":
