@@ -14,8 +14,9 @@
 // lookout is done with it (its windows closed and stored) and with every
 // batch before it, the position after its last complete line (file identity
 // and offset) is saved through source.Positions. At start the source resumes
-// there when the path still names that file and it is at least that long;
-// a file truncated while lookout was down is read from its start, and one
+// there when the path still names that file, it is at least that long and
+// starts with the same bytes; a file truncated while lookout was down (or an
+// inode reused by a new file) is read from its start, and one
 // rotated away is read from where it stopped (when it is still next to the
 // path under another name, app.log.1) before the new one from its start.
 // Lines read but not yet acknowledged at a crash are read again: the

@@ -120,6 +120,9 @@ type tail struct {
 	// lineEnd is the offset just after the last complete line read: where
 	// a restart resumes once lookout is done with the lines before it.
 	lineEnd int64
+	// head hashes the file's first headLen bytes (position.Head).
+	head    uint64
+	headLen int
 	split   splitter
 	buf     []byte
 
@@ -193,6 +196,7 @@ func (s *Source) open(t *tail, first bool) error {
 	}
 	id, _ := identify(info)
 	t.f, t.info, t.id, t.offset, t.lineEnd = f, info, id, 0, 0
+	t.head, t.headLen = 0, 0
 	t.split.reset()
 	if p := t.resume; p != nil {
 		t.resume = nil
@@ -218,7 +222,19 @@ func (s *Source) open(t *tail, first bool) error {
 
 // positionOf is where t is done up to: after its last complete line.
 func (s *Source) positionOf(t *tail) position {
-	return position{Path: s.path, fileID: t.id, Offset: t.lineEnd}
+	p := position{Path: s.path, fileID: t.id, Offset: t.lineEnd}
+	if n := int(min(t.lineEnd, headBytes)); n > 0 {
+		if t.headLen != n {
+			// The file's start does not change while it is appended to:
+			// hash it once it is headBytes long, until then as it grows.
+			t.head, t.headLen = 0, 0
+			if h, ok := headHash(t.f, n); ok {
+				t.head, t.headLen = h, n
+			}
+		}
+		p.Head, p.HeadLen = t.head, t.headLen
+	}
+	return p
 }
 
 func (t *tail) close() {
@@ -261,6 +277,7 @@ func (s *Source) poll(ctx context.Context, t *tail, sink source.Sink) error {
 			return fmt.Errorf("seeking to the start of %s: %w", s.path, err)
 		}
 		t.offset, t.lineEnd = 0, 0
+		t.head, t.headLen = 0, 0
 		t.split.reset()
 		return s.readToEOF(ctx, t, sink)
 	default:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,10 +22,41 @@ type fileID struct {
 // position is how far the source got in which file: the offset just after
 // the last complete line lookout is done with. It is saved as JSON through
 // source.Positions.
+//
+// Head is a hash of the file's first HeadLen bytes. A device and inode can
+// name another file after the first was deleted (inodes are reused), and a
+// file truncated and written again while lookout was down (copytruncate)
+// keeps its identity and may have grown past the offset: in both cases the
+// start of the file differs, and the file is read from its start.
 type position struct {
 	Path string `json:"path"`
 	fileID
-	Offset int64 `json:"offset"`
+	Offset  int64  `json:"offset"`
+	Head    uint64 `json:"head"`
+	HeadLen int    `json:"head_len"`
+}
+
+// headBytes is how much of a file's start its position's Head covers.
+const headBytes = 64
+
+// headHash hashes the first n bytes of f; ok is false when f has fewer.
+func headHash(f *os.File, n int) (h uint64, ok bool) {
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return 0, false
+	}
+	sum := fnv.New64a()
+	sum.Write(buf)
+	return sum.Sum64(), true
+}
+
+// sameHead reports whether f starts as the file p was saved in did.
+func sameHead(f *os.File, p position) bool {
+	if p.HeadLen == 0 {
+		return true
+	}
+	h, ok := headHash(f, p.HeadLen)
+	return ok && h == p.Head
 }
 
 // tracker turns batch acknowledgements, which may arrive in any order, into
@@ -143,14 +175,14 @@ func (s *Source) loadPosition() *position {
 func (s *Source) resume(t *tail, f *os.File, info os.FileInfo, p position) error {
 	id, ok := identify(info)
 	switch {
-	case ok && id == p.fileID && info.Size() >= p.Offset:
+	case ok && id == p.fileID && info.Size() >= p.Offset && sameHead(f, p):
 		if _, err := f.Seek(p.Offset, io.SeekStart); err != nil {
 			return fmt.Errorf("seeking to the saved position in %s: %w", s.path, err)
 		}
 		t.offset, t.lineEnd = p.Offset, p.Offset
 		s.deps.Log.Info("resuming log file at its saved position", "source", s.name, "path", s.path, "offset", p.Offset)
 	case ok && id == p.fileID:
-		s.deps.Log.Info("log file shorter than its saved position (truncated while lookout was down); reading it from its start",
+		s.deps.Log.Info("log file shorter than its saved position or rewritten (truncated while lookout was down); reading it from its start",
 			"source", s.name, "path", s.path, "offset", p.Offset, "size", info.Size())
 	default:
 		rf, rinfo, err := s.findRotated(p)
@@ -167,6 +199,7 @@ func (s *Source) resume(t *tail, f *os.File, info os.FileInfo, p position) error
 		// its start, as for a rotation while running.
 		f.Close()
 		t.f, t.info, t.id, t.offset, t.lineEnd = rf, rinfo, p.fileID, p.Offset, p.Offset
+		t.head, t.headLen = 0, 0
 		s.deps.Log.Info("log file rotated while lookout was down; reading the rest of the old file first",
 			"source", s.name, "path", s.path, "rotated", rf.Name(), "offset", p.Offset)
 	}
@@ -205,7 +238,7 @@ func (s *Source) findRotated(p position) (*os.File, os.FileInfo, error) {
 		}
 		// Stat the open file: the name may have moved on since.
 		fi, err = f.Stat()
-		if id, ok := identify(fi); err != nil || !ok || id != p.fileID || fi.Size() < p.Offset {
+		if id, ok := identify(fi); err != nil || !ok || id != p.fileID || fi.Size() < p.Offset || !sameHead(f, p) {
 			f.Close()
 			continue
 		}

@@ -242,6 +242,19 @@ func TestRestart(t *testing.T) {
 			want:   []string{"short"},
 		},
 		{
+			name:  "truncated and written past the position while down (copytruncate): from the start",
+			start: "end",
+			first: func(r *restarter) {
+				appendFile(t, r.path, "")
+				r.run(sourcetest.NewAckSink(), func() { appendFile(t, r.path, "a\n") })
+			},
+			down: func(r *restarter) {
+				writeFile(t, r.path, "bb\ncc\n") // the same inode, truncated and longer again
+			},
+			second: func(r *restarter) []string { return r.run(sourcetest.NewAckSink(), nothing) },
+			want:   []string{"bb", "cc"},
+		},
+		{
 			name:  "missing position file: start end applies",
 			start: "end",
 			first: func(r *restarter) {
