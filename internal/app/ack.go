@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/event"
@@ -25,8 +26,14 @@ type acker struct {
 	pending map[string][]pendingAck // by source, oldest first
 }
 
+// pendingAck is what an ack waits on. It keeps what deciding needs, not the
+// batch: its events would otherwise stay in memory until their windows
+// close, up to a window and its lateness of every broker's or log file's
+// input.
 type pendingAck struct {
-	batch     event.Batch
+	ack       func(error)
+	events    bool    // the batch had events (not only rejected input)
+	origins   []int32 // the distinct event.Origin of its events
 	pipelines []*window.Pipeline
 	latest    time.Time // the batch's newest event time: its window closes last
 }
@@ -35,13 +42,16 @@ func (k *acker) add(b event.Batch, ps []*window.Pipeline) {
 	if k.pending == nil {
 		k.pending = map[string][]pendingAck{}
 	}
-	var latest time.Time
+	p := pendingAck{ack: b.Ack, events: len(b.Events) > 0, pipelines: ps}
 	for _, e := range b.Events {
-		if e.Time.After(latest) {
-			latest = e.Time
+		if e.Time.After(p.latest) {
+			p.latest = e.Time
+		}
+		if !slices.Contains(p.origins, e.Origin) {
+			p.origins = append(p.origins, e.Origin)
 		}
 	}
-	k.pending[b.Source] = append(k.pending[b.Source], pendingAck{b, ps, latest})
+	k.pending[b.Source] = append(k.pending[b.Source], p)
 	k.release()
 }
 
@@ -52,7 +62,7 @@ func (k *acker) release() {
 	for src, q := range k.pending {
 		n := 0
 		for n < len(q) && q[n].closed() {
-			ack := q[n].batch.Ack
+			ack := q[n].ack
 			if err := k.store.AfterCommit(k.ctx, ack); err != nil {
 				ack(err)
 			}
@@ -69,7 +79,7 @@ func (k *acker) release() {
 // closed reports whether every window this batch's events fell into has closed.
 func (p pendingAck) closed() bool {
 	for _, pl := range p.pipelines {
-		if len(p.batch.Events) > 0 && !pl.Closed(p.latest) {
+		if p.events && !pl.Closed(p.latest) {
 			return false
 		}
 	}
@@ -83,7 +93,7 @@ var errUnfinished = errors.New("lookout stopped before the batch's windows close
 func (k *acker) abandon() {
 	for src, q := range k.pending {
 		for _, p := range q {
-			p.batch.Ack(errUnfinished)
+			p.ack(errUnfinished)
 		}
 		delete(k.pending, src)
 	}

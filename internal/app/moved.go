@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/lookout-dev/lookout/internal/event"
@@ -143,8 +144,8 @@ func (k *acker) moved(src string, match func(int32) bool) {
 	q := k.pending[src]
 	kept := q[:0]
 	for _, p := range q {
-		if allFrom(p.batch, match) {
-			p.batch.Ack(errMoved)
+		if !slices.ContainsFunc(p.origins, func(o int32) bool { return !match(o) }) {
+			p.ack(errMoved)
 			continue
 		}
 		kept = append(kept, p)
