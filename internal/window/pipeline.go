@@ -14,7 +14,6 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/window/agg"
-	"github.com/lookout-dev/lookout/internal/window/offheap"
 )
 
 // DefaultMaxGroups bounds the open groups of a pipeline whose config does
@@ -125,8 +124,7 @@ type Pipeline struct {
 	touchers  []agg.Toucher      // the other columns prefetch reads ahead
 	strCols   []agg.StringColumn // nil where the column takes no strings
 	batchers  []agg.Batcher      // nil where the column cannot take a batch
-	panes     []pane             // a view of paneMem, renewed as it grows
-	paneMem   *offheap.Slice[pane]
+	panes     []pane
 	freeSlots []int32
 
 	buckets  []bucket // open panes by start, ascending
@@ -278,9 +276,8 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		closed:    math.MinInt64,
 		nextWork:  math.MinInt64,
 		lastPane:  math.MaxInt64, // no pane yet: t < lastPane for every t
-		paneMem:   offheap.New[pane](),
+		panes:     []pane{{}},    // slot 0: scratch
 	}
-	p.panes = p.paneMem.Grow(1) // slot 0: scratch
 	p.baseSig = baselineSignature(cfg)
 	if p.maxGroups <= 0 {
 		p.maxGroups = DefaultMaxGroups
@@ -832,7 +829,7 @@ func (p *Pipeline) newSlot() int32 {
 		p.freeSlots = p.freeSlots[:n-1]
 		return s
 	}
-	p.panes = p.paneMem.Grow(len(p.panes) + 1)
+	p.panes = append(p.panes, pane{})
 	s := int32(len(p.panes) - 1)
 	for _, c := range p.cols {
 		c.Grow(len(p.panes))

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/lookout-dev/lookout/internal/event"
-	"github.com/lookout-dev/lookout/internal/window/offheap"
 )
 
 // Column accumulates one aggregate for many slots; a slot is one pane (a
@@ -229,8 +228,7 @@ type Arena struct {
 	stride int // numbers per row
 	used   int // numbers per row the columns use; the rest is padding
 	init   []float64
-	v      []float64 // the rows: a view of mem, renewed by grow
-	mem    *offheap.Slice[float64]
+	v      []float64
 }
 
 // NewArena returns an empty arena.
@@ -271,16 +269,11 @@ func (a *Arena) Touch(s int32) float64 {
 
 // grow makes rows [0, n) usable.
 func (a *Arena) grow(n int) {
-	old := len(a.v)
-	if old >= n*a.stride {
-		return
-	}
-	if a.mem == nil {
-		a.mem = offheap.New[float64]()
-	}
-	a.v = a.mem.Grow(n * a.stride)
-	for i := old; i < len(a.v); i += a.stride {
-		copy(a.v[i:i+a.used], a.init) // the padding stays zero
+	for len(a.v) < n*a.stride {
+		a.v = append(a.v, a.init...)
+		for range a.stride - a.used {
+			a.v = append(a.v, 0)
+		}
 	}
 }
 

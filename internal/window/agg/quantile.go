@@ -3,8 +3,6 @@ package agg
 import (
 	"math"
 	"slices"
-
-	"github.com/lookout-dev/lookout/internal/window/offheap"
 )
 
 // quantileExact is how many values a slot keeps as they are before a sketch
@@ -23,11 +21,6 @@ type Quantile struct {
 	n     []uint8   // values held exactly; quantileExact+1: the sketch holds them
 	exact []float64 // quantileExact per slot
 	sk    []int32   // index into sketches, 0: none
-	// Where n, exact and sk live (outside the Go heap once large; they
-	// are views of these, renewed by Grow).
-	nm  *offheap.Slice[uint8]
-	em  *offheap.Slice[float64]
-	skm *offheap.Slice[int32]
 	// sketches are the spilled slots' sketches; sketches[0] is unused so that
 	// the zero index means "none". Freed ones are kept for reuse.
 	sketches []sketch
@@ -36,17 +29,16 @@ type Quantile struct {
 }
 
 // NewQuantile returns an empty column answering the q-quantile, 0 < q < 1.
-func NewQuantile(q float64) *Quantile {
-	return &Quantile{q: q, sketches: make([]sketch, 1),
-		nm: offheap.New[uint8](), em: offheap.New[float64](), skm: offheap.New[int32]()}
-}
+func NewQuantile(q float64) *Quantile { return &Quantile{q: q, sketches: make([]sketch, 1)} }
 
 // Grow makes slots [0, n) usable.
 func (c *Quantile) Grow(n int) {
-	if len(c.n) >= n {
-		return
+	for len(c.n) < n {
+		c.n = append(c.n, 0)
+		c.sk = append(c.sk, 0)
+		c.exact = slices.Grow(c.exact, quantileExact)
+		c.exact = c.exact[:len(c.exact)+quantileExact] // a reused slot is reset through n
 	}
-	c.n, c.sk, c.exact = c.nm.Grow(n), c.skm.Grow(n), c.em.Grow(n*quantileExact)
 }
 
 // Push adds v.
