@@ -48,6 +48,7 @@ bench: build
 	./bin/lookout-load -lookout ./$(BIN) -scenario push-10k-groups-nostore -runs 3 -duration 15s > $(BENCH_DIR)/push-10k-groups-nostore.json
 	./bin/lookout-load -lookout ./$(BIN) -scenario alert-latency -duration 40s > $(BENCH_DIR)/alert-latency.json
 	./bin/lookout-load -lookout ./$(BIN) -scenario rss-100k-groups -duration 30s > $(BENCH_DIR)/rss-100k-groups.json
+	./bin/lookout-load -lookout ./$(BIN) -scenario rss-groups-slope -runs 2 > $(BENCH_DIR)/rss-groups-slope.json
 	./bin/lookout-load -update-doc docs/benchmarks.md -micro $(BENCH_DIR)/micro.txt $(BENCH_DIR)/*.json
 
 FUZZTIME ?= 60s
