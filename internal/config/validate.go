@@ -383,6 +383,14 @@ func (p *parser) validateSource(i int) {
 		if s.MaxBodyBytes <= 0 {
 			p.at(at("max_body_bytes"), "must be more than 0")
 		}
+		// OTLP/HTTP is received at fixed paths (/v1/metrics, ...) on
+		// lookout's own listener: a second source could never get a request.
+		for j, o := range p.c.Sources[:i] {
+			if o.Type == "otlp" {
+				p.at(at("type"), "only one otlp source can receive on lookout's listener; %q (sources[%d]) already does", o.Name, j)
+				break
+			}
+		}
 	case "nats":
 		required("url", s.URL == "")
 		required("subject", s.Subject == "")
