@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -35,7 +36,9 @@ var (
 type Backend interface {
 	// Ingest hands a push body to the named push source. source.ErrFull means
 	// the pipeline is full and the client should retry later.
-	Ingest(sourceName string, body []byte) (push.Result, error)
+	// Ingest hands a push body to the named source; with waitStored it
+	// returns only once the store has committed it (wait=stored).
+	Ingest(ctx context.Context, sourceName string, body []byte, waitStored bool) (push.Result, error)
 	Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error)
 	ActiveAlerts() []event.Alert
 	History(ctx context.Context, limit int) ([]event.Transition, error)
@@ -218,6 +221,18 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "push"
 	}
+	// wait=stored: answer once the events are committed to the store, so
+	// that a 200 survives a crash of lookout (the default answers once
+	// they are queued for the windows and the store).
+	var waitStored bool
+	switch wait := r.URL.Query().Get("wait"); wait {
+	case "":
+	case "stored":
+		waitStored = true
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("wait=%q: the only wait is stored", wait))
+		return
+	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -228,7 +243,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
-	res, err := s.opts.Backend.Ingest(name, body)
+	res, err := s.opts.Backend.Ingest(r.Context(), name, body, waitStored)
 	switch {
 	case errors.Is(err, source.ErrFull):
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.opts.RetryAfter.Seconds()))))
@@ -236,6 +251,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, ErrUnknownSource):
 		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case errors.Is(err, push.ErrNotStored):
+		// The events may already be in windows: a retry can count them
+		// twice (docs: wait=stored).
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.opts.RetryAfter.Seconds()))))
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err.Error())

@@ -559,6 +559,7 @@ func (a *App) process(it item) {
 	ctx := context.WithoutCancel(a.ctx)
 	endSpan := a.obs.ingestBatch(it.batch, a.g.Load().bySource[it.batch.Source])
 	defer endSpan()
+	var writeErr error
 	if len(it.batch.Events) > 0 {
 		now := a.clk.Now()
 		for _, p := range a.g.Load().bySource[it.batch.Source] {
@@ -567,6 +568,7 @@ func (a *App) process(it item) {
 		a.ingestedEvents.Add(int64(len(it.batch.Events)))
 		if err := a.store.WriteEvents(ctx, it.batch.Events); err != nil {
 			a.log.Error("storing events", "source", it.batch.Source, "err", err)
+			writeErr = err
 		}
 	}
 	if it.batch.Ack != nil {
@@ -575,6 +577,14 @@ func (a *App) process(it item) {
 	if len(it.rejected) > 0 {
 		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
 			a.log.Error("storing rejected input", "source", it.batch.Source, "err", err)
+			writeErr = errors.Join(writeErr, err)
+		}
+	}
+	if stored := it.batch.Stored; stored != nil {
+		if writeErr != nil {
+			stored(writeErr)
+		} else if err := a.store.AfterCommit(ctx, stored); err != nil {
+			stored(err)
 		}
 	}
 }

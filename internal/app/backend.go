@@ -16,7 +16,7 @@ import (
 // backend implements api.Backend over the running stages.
 type backend struct{ a *App }
 
-func (b backend) Ingest(name string, body []byte) (push.Result, error) {
+func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStored bool) (push.Result, error) {
 	rs, ok := b.a.g.Load().byName[name]
 	if !ok || rs.push == nil {
 		var names []string
@@ -26,6 +26,9 @@ func (b backend) Ingest(name string, body []byte) (push.Result, error) {
 			}
 		}
 		return push.Result{}, fmt.Errorf("%w %q (push sources: %s)", api.ErrUnknownSource, name, strings.Join(names, ", "))
+	}
+	if waitStored {
+		return rs.push.IngestStored(ctx, body, sink{b.a})
 	}
 	return rs.push.Ingest(body, sink{b.a})
 }

@@ -99,6 +99,9 @@ func (a *App) forgetMoved(src string, origins []int32, done chan struct{}) {
 		}
 		events += len(it.batch.Events)
 		a.gate.release(len(it.batch.Events) + len(it.rejected))
+		if it.batch.Stored != nil {
+			it.batch.Stored(errMoved)
+		}
 		if it.batch.Ack != nil {
 			it.batch.Ack(errMoved)
 		}

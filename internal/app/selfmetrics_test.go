@@ -65,7 +65,7 @@ notifiers:
   - {name: hook, type: webhook, url: `+hook.URL+`}
 self: {interval: 1h}
 `)
-	res, err := backend{a}.Ingest("push", []byte(`{"service":"a","status":500}`+"\n"+`{"service":"b","status":200}`+"\n"))
+	res, err := backend{a}.Ingest(context.Background(), "push", []byte(`{"service":"a","status":500}`+"\n"+`{"service":"b","status":200}`+"\n"), false)
 	if err != nil || res.Accepted != 2 {
 		t.Fatalf("ingest: %+v %v", res, err)
 	}

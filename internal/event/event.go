@@ -97,6 +97,12 @@ type Batch struct {
 	// (the source should let the broker redeliver). It is called from
 	// lookout's goroutines: it must be quick and safe for concurrent use.
 	Ack func(err error)
+	// Stored, when set, is called exactly once when the store has committed
+	// the batch's events and rejected inputs (err nil) or failed to (err
+	// set): the push API's wait=stored answers then, so that a 200 means
+	// the events survive a crash (a restart refills open windows from the
+	// store). Like Ack it must be quick and safe for concurrent use.
+	Stored func(err error)
 	// Trace is the span that produced the batch (a pull, a request), so the
 	// ingest span can continue its trace; zero when there is none.
 	Trace TraceContext

@@ -12,7 +12,7 @@ server:
   listen: %s
 storage:
   path: %s
-  flush_interval: 200ms
+  flush_interval: %s
 sources:
   - {name: push, type: push}
 pipelines:
@@ -29,9 +29,21 @@ pipelines:
 // start again on the same data dir, keep sending: the window counts every
 // event sent in it exactly once — the open window is refilled from the store.
 func TestKillDuringWindowLosesNothing(t *testing.T) {
+	killMidWindow(t, "200ms", "", 600*time.Millisecond) // past the store's flush interval
+}
+
+// TestWaitStoredSurvivesKill: with ?wait=stored a 200 means the events are
+// in the store, so a kill -9 right after the last answer loses none of them,
+// however long the store's flush interval (without wait=stored the last 1 s
+// of events would be lost from the window here).
+func TestWaitStoredSurvivesKill(t *testing.T) {
+	killMidWindow(t, "1s", "&wait=stored", 0)
+}
+
+func killMidWindow(t *testing.T, flush, query string, settle time.Duration) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(restartConfig, addr, dir+"/data"))
+	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(restartConfig, addr, dir+"/data", flush))
 	p := start(t, addr, "run", "-config", cfg)
 
 	// Start right after a window boundary so the whole test fits in one window.
@@ -45,7 +57,7 @@ func TestKillDuringWindowLosesNothing(t *testing.T) {
 		for range n {
 			fmt.Fprintf(&b, "{\"ts\":%d,\"service\":\"api\"}\n", now.UnixMilli())
 		}
-		if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(b.String())); code != 200 {
+		if code, out := post(t, p.url("/api/v1/events?source=push"+query), "application/x-ndjson", []byte(b.String())); code != 200 {
 			t.Fatalf("push: %d %s", code, out)
 		}
 		sent[now.Unix()-now.Unix()%10] += n
@@ -54,7 +66,7 @@ func TestKillDuringWindowLosesNothing(t *testing.T) {
 		push(p, 7)
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(600 * time.Millisecond) // past the store's flush interval
+	time.Sleep(settle)
 	p.Kill()
 	p = start(t, addr, "run", "-config", cfg)
 	for range 10 {

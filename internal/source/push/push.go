@@ -3,6 +3,7 @@ package push
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/lookout-dev/lookout/internal/config"
@@ -90,9 +91,39 @@ func (s *Source) Run(ctx context.Context, _ source.Sink) error {
 // tracking or the store's queue), which is no longer than the body's own
 // bytes, which every event's Raw references anyway.
 func (s *Source) Ingest(body []byte, sink source.Sink) (Result, error) {
+	return s.ingest(body, sink, nil)
+}
+
+// ErrNotStored wraps the store's error when IngestStored's batch was
+// accepted but could not be stored.
+var ErrNotStored = errors.New("accepted but not stored")
+
+// IngestStored is Ingest that returns only once the store has committed
+// what the body held (or ctx is done): a nil error then means the events
+// are durable and a restart will count them in their windows. When the
+// store fails, the events may already be in windows, so a client that
+// retries may count them twice.
+func (s *Source) IngestStored(ctx context.Context, body []byte, sink source.Sink) (Result, error) {
+	done := make(chan error, 1)
+	res, err := s.ingest(body, sink, func(err error) { done <- err })
+	if err != nil || res.Accepted+res.Rejected == 0 {
+		return res, err
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrNotStored, err)
+		}
+		return res, nil
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+}
+
+func (s *Source) ingest(body []byte, sink source.Sink, stored func(error)) (Result, error) {
 	now := s.deps.Clock.Now()
 	res := Result{Errors: []LineError{}}
-	batch := event.Batch{Source: s.name}
+	batch := event.Batch{Source: s.name, Stored: stored}
 	var rejected []event.Rejected
 	var msgs [][]byte
 	var slab []event.Event
