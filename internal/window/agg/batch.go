@@ -41,19 +41,15 @@ func (c *Sum) PushBatch(slots []int32, vals []float64) {
 }
 
 // PushBatch folds vals into slots.
-func (c *Avg) PushBatch(slots []int32, vals []float64) {
-	v, st, off := c.a.v, c.a.stride, c.off
-	for i, s := range slots {
-		j := int(s)*st + off
-		x := v[j : j+2 : j+2]
-		x[0] += vals[i]
-		x[1]++
-	}
-}
+func (c *Avg) PushBatch(slots []int32, vals []float64) { c.pushSumCount(slots, vals) }
 
 // PushBatch folds vals (1 or 0) into slots.
-func (c *Ratio) PushBatch(slots []int32, vals []float64) {
-	v, st, off := c.a.v, c.a.stride, c.off
+func (c *Ratio) PushBatch(slots []int32, vals []float64) { c.pushSumCount(slots, vals) }
+
+// pushSumCount adds each value to its slot's sum and 1 to its count: the
+// two numbers avg and ratio keep.
+func (f *floats) pushSumCount(slots []int32, vals []float64) {
+	v, st, off := f.a.v, f.a.stride, f.off
 	for i, s := range slots {
 		j := int(s)*st + off
 		x := v[j : j+2 : j+2]
