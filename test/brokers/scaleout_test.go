@@ -33,7 +33,12 @@ func TestScaleOutRebalanceEmitsEachWindowOnce(t *testing.T) {
 	const (
 		partitions = 6
 		services   = 12
-		window     = 2 * time.Second
+		// The second lookout starts once the first has committed, i.e.
+		// after its first window closed; the windows it then takes over
+		// close a window size later, so the handover (process start,
+		// group join, re-reading) must fit in one window: 4 s leaves room
+		// on a loaded machine, 2 s did not.
+		window = 4 * time.Second
 	)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "orders"),
 		kfake.GroupMinSessionTimeout(100*time.Millisecond))
@@ -59,8 +64,6 @@ func TestScaleOutRebalanceEmitsEachWindowOnce(t *testing.T) {
 		// covers the handover as docs/operations.md asks: the moved
 		// partitions' events of the window still open reach the new
 		// owner only after the rebalance, and must not be late there.
-		// 3 s was too short when other tests loaded the machine (the
-		// handover took longer and those windows went missing).
 		if err := os.WriteFile(cfg, fmt.Appendf(nil, `server: {listen: %s}
 storage: {path: %s, flush_interval: 100ms}
 sources:
@@ -70,7 +73,7 @@ pipelines:
     from: [src]
     group_by: [service]
     window: %s
-    lateness: 6s
+    lateness: 3s
     aggregates: {n: count()}
 `, addr, filepath.Join(dir, "data"), strings.Join(c.ListenAddrs(), ", "), window), 0o644); err != nil {
 			t.Fatal(err)
