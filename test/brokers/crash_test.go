@@ -185,20 +185,30 @@ func (k kafkaProducer) send(t *testing.T, msgs [][]byte) {
 	}
 }
 
-func kafkaBroker(t *testing.T) (string, producer) {
-	// One partition: the stream's order is the event order, as the
-	// windows here expect; ordering across partitions is Kafka's to lose.
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"),
+// kafkaCluster starts an in-process Kafka cluster with the topic "orders"
+// of the given partitions, and a client producing to it; both close with
+// the test. Consumer groups may use session timeouts down to 100 ms.
+func kafkaCluster(t *testing.T, partitions int) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), "orders"),
 		kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	// The default partitioner hashes the key: one key, one partition.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("orders"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
+	return c, cl
+}
+
+func kafkaBroker(t *testing.T) (string, producer) {
+	// One partition: the stream's order is the event order, as the
+	// windows here expect; ordering across partitions is Kafka's to lose.
+	c, cl := kafkaCluster(t, 1)
 	// session_timeout: the killed lookout's partitions go to the
 	// restarted one after a second instead of Kafka's default 45.
 	return fmt.Sprintf(`  - {name: src, type: kafka, brokers: [%s], topics: [orders], group: lookout, session_timeout: 1s}`,

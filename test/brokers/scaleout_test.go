@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -40,18 +39,7 @@ func TestScaleOutRebalanceEmitsEachWindowOnce(t *testing.T) {
 		// on a loaded machine, 2 s did not.
 		window = 4 * time.Second
 	)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "orders"),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	// The default partitioner hashes the key: one service, one partition.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	c, cl := kafkaCluster(t, partitions) // keyed by service: one service, one partition
 
 	config := func(name string) (cfg, addr string) {
 		dir := filepath.Join(t.TempDir(), name)
