@@ -26,9 +26,20 @@ var manyServiceLines = func() [][]byte {
 // BenchmarkDecode, the string values do not repeat from one message to the
 // next, so it shows what high-cardinality values cost.
 func BenchmarkDecodeManyServices(b *testing.B) {
+	for _, keep := range []bool{false, true} {
+		b.Run(fmt.Sprintf("keep=%v", keep), func(b *testing.B) { benchDecodeManyServices(b, keep) })
+	}
+}
+
+// benchDecodeManyServices is BenchmarkDecodeManyServices, with keep the
+// event keeping only the fields the scenario's pipeline reads.
+func benchDecodeManyServices(b *testing.B, keep bool) {
 	p := mustNew(b, config.Source{Name: "push", Fields: map[string]config.Field{
 		"latency_ms": {Type: "number", Unit: "ms", To: "s", As: "latency"},
 	}})
+	if keep {
+		p.Keep([]string{"latency", "service", "status"})
+	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

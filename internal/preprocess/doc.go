@@ -18,4 +18,9 @@
 // itself rather than in a sync.Pool, which would empty them at every garbage
 // collection. A Decoder takes one scanner for a whole body and decodes into
 // events the caller allocates, so a body's events can share one slice.
+//
+// Keep narrows what Decode stores to the fields the pipelines read: the
+// field map is the largest cost left, and a source whose raw events are not
+// stored need not build entries nobody reads. Skipped values are still
+// checked as JSON, so the same messages are rejected with the same reasons.
 package preprocess

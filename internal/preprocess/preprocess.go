@@ -35,6 +35,8 @@ type Processor struct {
 	// sizeHint is the field count of the last decoded event, preprocessing
 	// included, used to size the next map so it rarely has to grow.
 	sizeHint atomic.Int32
+	// keep is the compiled Keep set; nil keeps every field.
+	keep atomic.Pointer[keepSet]
 }
 
 // maxIdle bounds the scanners a Processor keeps (each holds a value table
@@ -56,6 +58,8 @@ func (p *Processor) getScanner() *scanner {
 
 func (p *Processor) putScanner(s *scanner) {
 	s.data = nil // do not keep the message alive
+	clear(s.scratch)
+	s.scratch = s.scratch[:0]
 	p.mu.Lock()
 	if len(p.idle) < maxIdle {
 		p.idle = append(p.idle, s)
@@ -198,7 +202,7 @@ func (p *Processor) DecodeFields(raw []byte) (map[string]any, error) {
 
 func (p *Processor) scanFields(s *scanner, raw []byte) (map[string]any, error) {
 	fields := make(map[string]any, int(p.sizeHint.Load()))
-	s.data, s.pos, s.depth = raw, 0, 0
+	s.data, s.pos, s.depth, s.keep = raw, 0, 0, nil
 	if err := s.decodeObject(fields); err != nil {
 		return nil, err
 	}
@@ -206,12 +210,15 @@ func (p *Processor) scanFields(s *scanner, raw []byte) (map[string]any, error) {
 }
 
 func (p *Processor) decodeInto(s *scanner, raw []byte, arrival time.Time, e *event.Event) error {
-	fields, err := p.scanFields(s, raw)
-	if err != nil {
+	ks := p.keep.Load()
+	fields := make(map[string]any, int(p.sizeHint.Load()))
+	s.data, s.pos, s.depth, s.keep = raw, 0, 0, ks
+	s.scratch = s.scratch[:0]
+	if err := s.decodeObject(fields); err != nil {
 		return err
 	}
 	*e = event.Event{Source: p.source, Raw: raw, Fields: fields}
-	p.Apply(e, arrival)
+	p.apply(e, arrival, ks, s)
 	if n := int32(len(fields)); n != p.sizeHint.Load() {
 		p.sizeHint.Store(n)
 	}
@@ -263,10 +270,28 @@ func (p *Processor) Apply(e *event.Event, arrival time.Time) {
 	if e.Fields == nil {
 		e.Fields = map[string]any{}
 	}
-	p.applyTime(e, arrival)
+	p.apply(e, arrival, nil, nil)
+}
+
+// apply is Apply over the fields of a decoding with Keep: ks says which of
+// the fields preprocessing reads and writes live in e.Fields and which in
+// s.scratch (the ones not kept). With ks nil every field is in e.Fields
+// and s is not used.
+func (p *Processor) apply(e *event.Event, arrival time.Time, ks *keepSet, s *scanner) {
+	var scratch []kv
+	timeIn := true
+	if ks != nil {
+		scratch, timeIn = s.scratch, ks.timeIn
+	}
+	tv, tok := lookup(e.Fields, scratch, timeIn, p.timeField)
+	p.applyTime(e, arrival, tv, tok)
 	for i := range p.fields {
 		r := &p.fields[i]
-		v, ok := e.Fields[r.key]
+		keyIn, asIn := true, true
+		if ks != nil {
+			keyIn, asIn = ks.keyIn[i], ks.asIn[i]
+		}
+		v, ok := lookup(e.Fields, scratch, keyIn, r.key)
 		if !ok || v == nil {
 			if r.required {
 				e.Flags |= event.FlagMissingField
@@ -279,7 +304,7 @@ func (p *Processor) Apply(e *event.Event, arrival time.Time) {
 			continue
 		}
 		if changed {
-			e.Fields[r.key] = cv
+			scratch = store(e.Fields, scratch, keyIn, r.key, cv)
 			v = cv
 		}
 		if f, isNum := v.(float64); isNum {
@@ -287,14 +312,26 @@ func (p *Processor) Apply(e *event.Event, arrival time.Time) {
 				e.Flags |= event.FlagOutOfRange
 			}
 			if r.factor != 0 {
-				e.Fields[r.as] = f * r.factor
+				scratch = store(e.Fields, scratch, asIn, r.as, f*r.factor)
 			}
 		}
 	}
+	if ks != nil {
+		s.scratch = scratch // keep what it grew to for the next message
+	}
 }
 
-func (p *Processor) applyTime(e *event.Event, arrival time.Time) {
-	v, ok := e.Fields[p.timeField]
+// store sets field k in the event's map when inMap, else in the scratch
+// list, which it returns.
+func store(m map[string]any, scratch []kv, inMap bool, k string, v any) []kv {
+	if inMap {
+		m[k] = v
+		return scratch
+	}
+	return append(scratch, kv{k, v})
+}
+
+func (p *Processor) applyTime(e *event.Event, arrival time.Time, v any, ok bool) {
 	if !ok || v == nil {
 		if e.Time.IsZero() {
 			e.Time = arrival

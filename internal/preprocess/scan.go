@@ -29,8 +29,15 @@ type scanner struct {
 	// objects followed by the current member name.
 	key []byte
 	// nkey counts the fields stored so far from this message, which is the
-	// position cache.keyAt predicts the name from.
+	// position cache.keyAt predicts the name from (with keep: the fields
+	// met, stored or not).
 	nkey int
+	// keep, when set, is the Keep set of the message being decoded: its
+	// fields go to the map, to scratch or nowhere (see keepSet).
+	keep    *keepSet
+	scratch []kv
+	// skipped holds the text of strings that are checked and dropped.
+	skipped []byte
 }
 
 // syntaxError builds the "invalid JSON at offset N: ..." reason.
@@ -121,11 +128,23 @@ func (s *scanner) flatObject(out map[string]any) error {
 		}
 		s.pos++
 		s.skipSpace()
-		if s.pos < len(s.data) && s.data[s.pos] == '{' {
-			if err := s.flatObject(out); err != nil {
+		switch {
+		case s.pos < len(s.data) && s.data[s.pos] == '{':
+			if s.keep != nil && len(s.key) > 0 && !s.keep.prefixes[string(s.key)] {
+				// No wanted field below: check it, store nothing. (The
+				// members of an object named "" take no prefix at all,
+				// so any field may be below one.)
+				if err := s.skipValue(); err != nil {
+					return err
+				}
+			} else if err := s.flatObject(out); err != nil {
 				return err
 			}
-		} else {
+		case s.keep != nil:
+			if err := s.keptValue(out); err != nil {
+				return err
+			}
+		default:
 			v, err := s.value()
 			if err != nil {
 				return err
@@ -143,6 +162,108 @@ func (s *scanner) flatObject(out map[string]any) error {
 		case '}':
 			s.pos++
 			s.key = s.key[:prefix]
+			s.depth--
+			return nil
+		default:
+			return s.unexpected()
+		}
+	}
+}
+
+// keptValue scans the value of the field named s.key under a Keep set: into
+// out when kept, into s.scratch when only preprocessing reads it, checked
+// and dropped otherwise.
+func (s *scanner) keptValue(out map[string]any) error {
+	name, class := s.cache.keyClassAt(s.nkey, s.key, s.keep)
+	s.nkey++
+	if class == classSkip {
+		return s.skipValue()
+	}
+	v, err := s.value()
+	if err != nil {
+		return err
+	}
+	if class == classKeep {
+		out[name] = v
+	} else {
+		s.scratch = append(s.scratch, kv{name, v})
+	}
+	return nil
+}
+
+// skipValue checks the JSON value at s.pos the way value does, failing
+// with the same error at the same offset, without building it.
+func (s *scanner) skipValue() error {
+	if s.pos >= len(s.data) {
+		return s.unexpected()
+	}
+	switch c := s.data[s.pos]; {
+	case c == '"':
+		var err error
+		s.skipped, err = s.appendString(s.skipped[:0])
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, err := s.float()
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '[', c == '{':
+		return s.skipComposite(c)
+	}
+	return s.unexpected()
+}
+
+// skipComposite is skipValue for an array (open '[') or object ('{'),
+// following array and nestedObject step by step.
+func (s *scanner) skipComposite(open byte) error {
+	s.depth++
+	if s.depth > maxDepth {
+		return s.syntaxError("nested too deeply")
+	}
+	closer := byte(']')
+	if open == '{' {
+		closer = '}'
+	}
+	s.pos++
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == closer {
+		s.pos++
+		s.depth--
+		return nil
+	}
+	for {
+		s.skipSpace()
+		if open == '{' {
+			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+				return s.unexpected()
+			}
+			var err error
+			if s.skipped, err = s.appendString(s.skipped[:0]); err != nil {
+				return err
+			}
+			s.skipSpace()
+			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+				return s.unexpected()
+			}
+			s.pos++
+			s.skipSpace()
+		}
+		if err := s.skipValue(); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return s.unexpected()
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case closer:
+			s.pos++
 			s.depth--
 			return nil
 		default:
@@ -418,6 +539,15 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // values gives the correctly rounded result (Clinger's fast path), which
 // covers nearly every number in monitoring data; the rest go to strconv.
 func (s *scanner) number() (any, error) {
+	f, err := s.float()
+	if err != nil {
+		return nil, err
+	}
+	return boxFloat(f), nil
+}
+
+// float is number without the boxing.
+func (s *scanner) float() (float64, error) {
 	start := s.pos
 	neg := false
 	if s.data[s.pos] == '-' {
@@ -429,7 +559,7 @@ func (s *scanner) number() (any, error) {
 	exp10 := 0
 	exact := true
 	if s.pos >= len(s.data) {
-		return nil, s.unexpected()
+		return 0, s.unexpected()
 	}
 	switch c := s.data[s.pos]; {
 	case c == '0':
@@ -445,12 +575,12 @@ func (s *scanner) number() (any, error) {
 			s.pos++
 		}
 	default:
-		return nil, s.unexpected()
+		return 0, s.unexpected()
 	}
 	if s.pos < len(s.data) && s.data[s.pos] == '.' {
 		s.pos++
 		if s.pos >= len(s.data) || s.data[s.pos] < '0' || s.data[s.pos] > '9' {
-			return nil, s.unexpected()
+			return 0, s.unexpected()
 		}
 		for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
 			if digits < 19 {
@@ -473,7 +603,7 @@ func (s *scanner) number() (any, error) {
 			s.pos++
 		}
 		if s.pos >= len(s.data) || s.data[s.pos] < '0' || s.data[s.pos] > '9' {
-			return nil, s.unexpected()
+			return 0, s.unexpected()
 		}
 		e := 0
 		for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
@@ -497,7 +627,7 @@ func (s *scanner) number() (any, error) {
 		if neg {
 			f = -f
 		}
-		return boxFloat(f), nil
+		return f, nil
 	}
 	f, err := strconv.ParseFloat(string(s.data[start:s.pos]), 64)
 	if err != nil || math.IsInf(f, 0) {
@@ -505,7 +635,7 @@ func (s *scanner) number() (any, error) {
 		s.pos = start
 		e := s.syntaxError("number %s out of range", s.data[start:pos])
 		s.pos = pos
-		return nil, e
+		return 0, e
 	}
 	return f, nil
 }
@@ -532,8 +662,13 @@ func (s *scanner) number() (any, error) {
 type cache struct {
 	keys  map[string]string
 	order []string // the previous message's field names, in order
-	vals  *[valSlots]valEntry
-	seed  maphash.Seed
+	// classes holds the Keep class of each name in order, for the keep
+	// set classFor (classUnknown until looked up), so that a recurring
+	// field costs no map lookup for its class either.
+	classes  []uint8
+	classFor *keepSet
+	vals     *[valSlots]valEntry
+	seed     maphash.Seed
 }
 
 type valEntry struct {
@@ -558,10 +693,33 @@ func (c *cache) keyAt(i int, b []byte) string {
 	switch {
 	case i < len(c.order):
 		c.order[i] = k
+		c.classes[i] = classUnknown
 	case i == len(c.order) && i < maxCached:
 		c.order = append(c.order, k)
+		c.classes = append(c.classes, classUnknown)
 	}
 	return k
+}
+
+// keyClassAt is keyAt that also returns the name's class in ks.
+func (c *cache) keyClassAt(i int, b []byte, ks *keepSet) (string, uint8) {
+	if c.classFor != ks {
+		// Keep changed: every remembered class is stale.
+		for j := range c.classes {
+			c.classes[j] = classUnknown
+		}
+		c.classFor = ks
+	}
+	k := c.keyAt(i, b)
+	if i < len(c.classes) {
+		if cl := c.classes[i]; cl != classUnknown {
+			return k, cl
+		}
+		cl := ks.classOf(k)
+		c.classes[i] = cl
+		return k, cl
+	}
+	return k, ks.classOf(k)
 }
 
 func (c *cache) key(b []byte) string {

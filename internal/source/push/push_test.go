@@ -193,11 +193,23 @@ func BenchmarkIngest(b *testing.B) {
 // push-10k-groups load scenario: 1,000 lines per body over 10,000 services
 // and the scenario's unit conversion.
 func BenchmarkIngestManyServices(b *testing.B) {
+	for _, keep := range []bool{false, true} {
+		b.Run(fmt.Sprintf("keep=%v", keep), func(b *testing.B) { benchIngestManyServices(b, keep) })
+	}
+}
+
+// benchIngestManyServices is BenchmarkIngestManyServices; with keep the
+// events keep only the fields the scenario's pipeline reads, as when
+// lookout stores no raw events.
+func benchIngestManyServices(b *testing.B, keep bool) {
 	s, err := New(config.Source{Name: "push", Type: "push", Fields: map[string]config.Field{
 		"latency_ms": {Type: "number", Unit: "ms", To: "s", As: "latency"},
 	}}, source.Deps{})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if keep {
+		s.deps.Pre.Keep([]string{"latency", "service", "status"})
 	}
 	bodies := make([][]byte, 10)
 	for i := range bodies {
