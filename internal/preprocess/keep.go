@@ -85,23 +85,33 @@ func (ks *keepSet) classOf(k string) uint8 {
 	return classSkip
 }
 
-// kv is a field preprocessing reads that is not kept in the event.
+// kv is a field preprocessing reads that is not kept in the event. A
+// number is held unboxed in f (num set), since it is only read, never
+// stored in an interface: that saves an allocation per such field.
 type kv struct {
-	k string
-	v any
+	k   string
+	v   any
+	f   float64
+	num bool
 }
 
 // lookup returns field k from the event's map when inMap, else from the
-// scratch list (the last occurrence wins, as in a map).
-func lookup(m map[string]any, scratch []kv, inMap bool, k string) (any, bool) {
+// scratch list (the last occurrence wins, as in a map). A number comes back
+// in f with num set (v may then be nil); ok reports whether k is present.
+func lookup(m map[string]any, scratch []kv, inMap bool, k string) (v any, f float64, num, ok bool) {
 	if inMap {
-		v, ok := m[k]
-		return v, ok
-	}
-	for i := len(scratch) - 1; i >= 0; i-- {
-		if scratch[i].k == k {
-			return scratch[i].v, true
+		v, ok = m[k]
+	} else {
+		for i := len(scratch) - 1; i >= 0; i-- {
+			if scratch[i].k == k {
+				if scratch[i].num {
+					return nil, scratch[i].f, true, true
+				}
+				v, ok = scratch[i].v, true
+				break
+			}
 		}
 	}
-	return nil, false
+	f, num = v.(float64)
+	return v, f, num, ok
 }

@@ -159,28 +159,59 @@ func FuzzDecodeKeep(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	keep := []string{"service", "status", "latency", "http.status", "a.b", "tags", "s"}
-	full := mustNew(f, keepCfg)
-	kept := mustNew(f, keepCfg)
-	kept.Keep(keep)
+	// The second source chains conversions (a's "as" target is b, whose
+	// type is string), converts to bool and reads a nested time field,
+	// none of them kept but c.
+	chain := config.Source{Name: "chain", TimeField: "t.x", Fields: map[string]config.Field{
+		"a": {Unit: "ms", To: "s", As: "b"},
+		"b": {Type: "string"},
+		"c": {Type: "bool", Required: true},
+		"d": {Type: "number", Min: fp(0)},
+	}}
+	var checks []keepCheck
+	for _, tc := range []struct {
+		cfg  config.Source
+		keep []string
+	}{
+		{keepCfg, []string{"service", "status", "latency", "http.status", "a.b", "tags", "s"}},
+		{chain, []string{"c", "x.y", "tags"}},
+	} {
+		full := mustNew(f, tc.cfg)
+		kept := mustNew(f, tc.cfg)
+		kept.Keep(tc.keep)
+		checks = append(checks, keepCheck{full, kept, tc.keep})
+	}
+	f.Add([]byte(`{"t":{"x":"1732600000"},"a":1500,"b":7,"c":"true","d":-1}`))
+	f.Add([]byte(`{"a":"12","c":1,"x":{"y":[null]},"t":{"x":1e3}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		want, werr := full.Decode(data, arrival)
-		got, err := kept.Decode(data, arrival)
-		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
-			t.Fatalf("Decode(%q) with Keep: %v, without: %v", data, err, werr)
-		}
-		if err != nil {
-			return
-		}
-		restricted := map[string]any{}
-		for _, k := range keep {
-			if v, ok := want.Fields[k]; ok {
-				restricted[k] = v
-			}
-		}
-		if !reflect.DeepEqual(got.Fields, restricted) || !got.Time.Equal(want.Time) || got.Flags != want.Flags {
-			t.Fatalf("Decode(%q) with Keep\n got %#v, %v, %v\nwant %#v, %v, %v",
-				data, got.Fields, got.Time, got.Flags, restricted, want.Time, want.Flags)
+		for _, c := range checks {
+			c.check(t, data)
 		}
 	})
+}
+
+type keepCheck struct {
+	full, kept *Processor
+	keep       []string
+}
+
+func (c keepCheck) check(t *testing.T, data []byte) {
+	want, werr := c.full.Decode(data, arrival)
+	got, err := c.kept.Decode(data, arrival)
+	if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+		t.Fatalf("Decode(%q) with Keep: %v, without: %v", data, err, werr)
+	}
+	if err != nil {
+		return
+	}
+	restricted := map[string]any{}
+	for _, k := range c.keep {
+		if v, ok := want.Fields[k]; ok {
+			restricted[k] = v
+		}
+	}
+	if !reflect.DeepEqual(got.Fields, restricted) || !got.Time.Equal(want.Time) || got.Flags != want.Flags {
+		t.Fatalf("Decode(%q) with Keep\n got %#v, %v, %v\nwant %#v, %v, %v",
+			data, got.Fields, got.Time, got.Flags, restricted, want.Time, want.Flags)
+	}
 }

@@ -283,36 +283,48 @@ func (p *Processor) apply(e *event.Event, arrival time.Time, ks *keepSet, s *sca
 	if ks != nil {
 		scratch, timeIn = s.scratch, ks.timeIn
 	}
-	tv, tok := lookup(e.Fields, scratch, timeIn, p.timeField)
-	p.applyTime(e, arrival, tv, tok)
+	tv, tf, tnum, tok := lookup(e.Fields, scratch, timeIn, p.timeField)
+	p.applyTime(e, arrival, tv, tf, tnum, tok)
 	for i := range p.fields {
 		r := &p.fields[i]
 		keyIn, asIn := true, true
 		if ks != nil {
 			keyIn, asIn = ks.keyIn[i], ks.asIn[i]
 		}
-		v, ok := lookup(e.Fields, scratch, keyIn, r.key)
-		if !ok || v == nil {
+		v, f, num, ok := lookup(e.Fields, scratch, keyIn, r.key)
+		if !ok || (v == nil && !num) {
 			if r.required {
 				e.Flags |= event.FlagMissingField
 			}
 			continue
 		}
-		cv, changed, ok := convert(v, r.typ)
-		if !ok {
-			e.Flags |= event.FlagBadType
-			continue
+		// A number needs no conversion but to text; the rest go through
+		// convert with their boxed value.
+		if !num || r.typ == typeString || r.typ == typeBool {
+			if v == nil {
+				v = boxFloat(f)
+			}
+			cv, changed, ok := convert(v, r.typ)
+			if !ok {
+				e.Flags |= event.FlagBadType
+				continue
+			}
+			if changed {
+				scratch = store(e.Fields, scratch, keyIn, r.key, cv)
+				v = cv
+			}
+			f, num = v.(float64)
 		}
-		if changed {
-			scratch = store(e.Fields, scratch, keyIn, r.key, cv)
-			v = cv
-		}
-		if f, isNum := v.(float64); isNum {
+		if num {
 			if (r.hasMin && f < r.min) || (r.hasMax && f > r.max) {
 				e.Flags |= event.FlagOutOfRange
 			}
 			if r.factor != 0 {
-				scratch = store(e.Fields, scratch, asIn, r.as, f*r.factor)
+				if asIn {
+					e.Fields[r.as] = f * r.factor
+				} else {
+					scratch = append(scratch, kv{k: r.as, f: f * r.factor, num: true})
+				}
 			}
 		}
 	}
@@ -328,18 +340,24 @@ func store(m map[string]any, scratch []kv, inMap bool, k string, v any) []kv {
 		m[k] = v
 		return scratch
 	}
-	return append(scratch, kv{k, v})
+	return append(scratch, kv{k: k, v: v})
 }
 
-func (p *Processor) applyTime(e *event.Event, arrival time.Time, v any, ok bool) {
-	if !ok || v == nil {
+func (p *Processor) applyTime(e *event.Event, arrival time.Time, v any, f float64, num, ok bool) {
+	if !ok || (v == nil && !num) {
 		if e.Time.IsZero() {
 			e.Time = arrival
 			e.Flags |= event.FlagNoTimestamp
 		}
 		return
 	}
-	if t, ok := ParseTime(v); ok {
+	var t time.Time
+	if num {
+		t, ok = unixTime(f) // ParseTime of a number, without boxing it
+	} else {
+		t, ok = ParseTime(v)
+	}
+	if ok {
 		e.Time = t
 		return
 	}

@@ -176,8 +176,16 @@ func (s *scanner) flatObject(out map[string]any) error {
 func (s *scanner) keptValue(out map[string]any) error {
 	name, class := s.cache.keyClassAt(s.nkey, s.key, s.keep)
 	s.nkey++
-	if class == classSkip {
+	switch {
+	case class == classSkip:
 		return s.skipValue()
+	case class == classScratch && s.pos < len(s.data) && (s.data[s.pos] == '-' || (s.data[s.pos] >= '0' && s.data[s.pos] <= '9')):
+		f, err := s.float()
+		if err != nil {
+			return err
+		}
+		s.scratch = append(s.scratch, kv{k: name, f: f, num: true})
+		return nil
 	}
 	v, err := s.value()
 	if err != nil {
@@ -186,7 +194,7 @@ func (s *scanner) keptValue(out map[string]any) error {
 	if class == classKeep {
 		out[name] = v
 	} else {
-		s.scratch = append(s.scratch, kv{name, v})
+		s.scratch = append(s.scratch, kv{k: name, v: v})
 	}
 	return nil
 }
