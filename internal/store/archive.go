@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +30,9 @@ import (
 // order of tables. JSON columns are archived as their text.
 func archiveColumns(table string) ([]string, []arrow.DataType) {
 	var cols []string
+	if table == "events" {
+		cols = eventColumns
+	}
 	for _, t := range tables {
 		if t.name == table {
 			cols = t.columns
@@ -54,7 +59,37 @@ func archiveColumns(table string) ([]string, []arrow.DataType) {
 // on the writer goroutine inside the prune's transaction; the file is
 // complete and synced (written under a temporary name, then renamed) before
 // it returns, so the delete that follows never loses a row the file lacks.
+// Rows of events_rows (events stored before segments) are archived as
+// events.
 func (w *writer) archive(ctx context.Context, table string) (int64, error) {
+	name := table
+	if table == "events_rows" {
+		name = "events"
+	}
+	return w.archiveFrom(ctx, name, table+" WHERE rowid IN (SELECT id FROM lookout_prune)")
+}
+
+// archiveLines writes event segment lines that Prune removes to Parquet
+// files of at most PruneChunk events each. DuckDB reads them back from a
+// temporary file in the segment directory, the one place it may read.
+func (w *writer) archiveLines(lines [][]byte) error {
+	tmp := filepath.Join(w.segs.dir, ".archive.tmp")
+	defer os.Remove(tmp)
+	from := "(" + segmentSelect(tmp) + ") AS lines"
+	for chunk := range slices.Chunk(lines, w.s.opts.PruneChunk) {
+		if err := writeFileSync(tmp, bytes.Join(chunk, nil)); err != nil {
+			return fmt.Errorf("archiving events: %w", err)
+		}
+		if _, err := w.archiveFrom(context.Background(), "events", from); err != nil {
+			return fmt.Errorf("archiving events: %w", err)
+		}
+	}
+	return nil
+}
+
+// archiveFrom writes the rows of a FROM clause, in the layout of the table
+// name, to a new Parquet file and returns how many it wrote.
+func (w *writer) archiveFrom(ctx context.Context, table, from string) (int64, error) {
 	cols, types := archiveColumns(table)
 	if len(cols) == 0 {
 		return 0, fmt.Errorf("no archive layout for table %s", table)
@@ -78,8 +113,8 @@ func (w *writer) archive(ctx context.Context, table string) (int64, error) {
 	if !ok {
 		return 0, errors.New("driver connection cannot query")
 	}
-	rows, err := qr.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE rowid IN (SELECT id FROM lookout_prune) ORDER BY %s",
-		strings.Join(sel, ", "), table, order), nil)
+	rows, err := qr.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s ORDER BY %s",
+		strings.Join(sel, ", "), from, order), nil)
 	if err != nil {
 		return 0, err
 	}

@@ -32,7 +32,11 @@ func NewChecker(ctx context.Context, pipelines []PipelineView) (*Checker, error)
 		func() error { return migrate(ctx, c.db) },
 		func() error { return createMacros(ctx, c.db) },
 		func() error { return createPipelineViews(ctx, c.db, pipelines) },
-		func() error { return lockDown(ctx, c.db, DefaultMemoryLimit) },
+		func() error { // the schema of the events view, without segments
+			_, err := c.db.ExecContext(ctx, "CREATE VIEW events AS SELECT ts, source, fields, flags, raw FROM events_rows")
+			return err
+		},
+		func() error { return lockDown(ctx, c.db, DefaultMemoryLimit, "") },
 		func() (err error) { c.parser, err = newParser(); return err },
 	} {
 		if err := step(); err != nil {

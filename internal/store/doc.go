@@ -10,19 +10,21 @@
 // queue is bounded: a full queue blocks the caller, so back-pressure reaches
 // the sources instead of rows being dropped.
 //
-// Raw events are the bulk of what is written, so their path is built for
-// speed (issue 10): WriteEvents only queues the event pointers; the writer
-// goroutine encodes each event's fields with a hand-written encoder
-// (encode.go, fuzzed against encoding/json) into a reused buffer and appends
-// it as text to a query appender whose INSERT casts it to JSON inside
-// DuckDB, because appending to the JSON column directly makes the driver run
-// encoding/json over every value a second time. Encoding on the writer
-// rather than the caller keeps the ingest goroutine, which also runs the
-// windows, free. The fields are always encoded from the parsed, flattened
-// Fields, never copied from Raw: Raw is nested where the contract's fields
-// are flattened, and a marker on the shared Event saying "Fields still equal
-// Raw" would silently go stale the moment a source added a field after
-// decoding (several do), so the few hundred nanoseconds of encoding are kept.
+// Raw events are the bulk of what is written, so they are not DuckDB rows
+// (issue 10; segments.go): a row cost DuckDB more CPU than lookout's whole
+// budget per event. WriteEvents only queues the event pointers; the writer
+// goroutine encodes each event as one NDJSON line (encode.go's hand-written
+// encoder, fuzzed against encoding/json) into a reused buffer and appends it
+// to a segment file under Dir/events, syncing at each commit. The events
+// view reads the segments with DuckDB's CSV reader and from_json, so SQL
+// sees one events table as before, plus the rows of events_rows (events
+// stored by older versions, and the rare event too long for a segment line).
+// Encoding happens on the writer rather than the caller, which is the ingest
+// goroutine that also runs the windows. The fields are always encoded from
+// the parsed, flattened Fields, never copied from Raw: Raw is nested where
+// the contract's fields are flattened, and a marker on the shared Event
+// saying "Fields still equal Raw" would silently go stale the moment a
+// source added a field after decoding (several do).
 //
 // A window re-emitted with Update (late: update) replaces its stored row:
 // the writer commits what it holds, then deletes the old row and inserts the
@@ -31,14 +33,17 @@
 // Reads (Windows, History, Query) use other connections. Query runs
 // user-supplied SQL, so it is checked by DuckDB's own parser and planner
 // (one statement, of a read-only type), run inside a read-only transaction,
-// and the database has external access disabled and its configuration locked,
-// so even a case the checks miss cannot read files or reach the network.
+// and the database has external access disabled (but for reading the
+// segment directory) and its configuration locked, so even a case the
+// checks miss cannot read other files or reach the network.
 //
 // For SQL rules the store ships helpers (macros.go: compare, topk_change,
 // baseline, absent, window_values, wval), created at Open, and per-pipeline
 // typed views (CreatePipelineViews); Checker validates a statement against
 // that schema without a data directory, for `lookout check`. Prune deletes
-// expired rows in bounded chunks, each a short turn of the writer, and with
+// expired rows in bounded chunks, each a short turn of the writer (for
+// events: one segment a turn, deleted whole or rewritten without its expired
+// lines), and with
 // Options.ArchiveDir writes each chunk to Parquet from Go first (archive.go),
 // so the database never needs external access. docs/sql.md is the user's
 // guide to all of it.

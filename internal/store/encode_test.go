@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -44,7 +46,7 @@ func TestAppendFields(t *testing.T) {
 // keys, as the writer does, so the names remembered from one event must
 // never be used for the next unless they are exactly its names.
 func TestAppendFieldsReusesKeys(t *testing.T) {
-	var keys []string
+	var keys []fieldKV
 	var buf []byte
 	for _, tc := range []struct {
 		fields map[string]any
@@ -108,7 +110,7 @@ func BenchmarkAppendFields(b *testing.B) {
 	fields := map[string]any{"ts": 1.75e12, "service": "svc-01234", "status": 200.0, "latency_ms": 12.34, "latency": 0.01234}
 	b.Run("appendFields", func(b *testing.B) {
 		var buf []byte
-		var keys []string
+		var keys []fieldKV
 		for b.Loop() {
 			buf, keys = appendFields(buf[:0], fields, keys)
 		}
@@ -120,4 +122,50 @@ func BenchmarkAppendFields(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendEventLine: encoding one event as its segment line, what
+// storing an event costs the writer besides the write itself.
+func BenchmarkAppendEventLine(b *testing.B) {
+	evs := benchEvents(10000)
+	var buf []byte
+	var keys []fieldKV
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		e := evs[i%len(evs)]
+		buf, keys = appendEventLine(buf[:0], e.Time.UnixMicro(), e, keys)
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+// TestShortDecimalMatchesStrconv: the fast path for numbers like 0.123
+// writes exactly what strconv's shortest formatting writes, for decimals of
+// every length it handles, the values next to them and random doubles.
+func TestShortDecimalMatchesStrconv(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(f float64) {
+		t.Helper()
+		got := string(appendJSONFloat(nil, f))
+		if want := strconv.FormatFloat(f, 'f', -1, 64); got != want {
+			t.Fatalf("appendJSONFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+	for range 200000 {
+		k := r.IntN(7)
+		n := r.Int64N(1_000_000_000 * int64(pow10[k]))
+		f := float64(n) / pow10[k]
+		if f < 1e-6 || f >= 1e9 || f == math.Trunc(f) {
+			continue
+		}
+		check(f)
+		check(-f)
+		check(math.Nextafter(f, 0))
+		check(math.Nextafter(f, 2e9))
+		if g := r.Float64() * math.Pow(10, float64(r.IntN(15)-6)); g >= 1e-6 && g < 1e9 {
+			check(g)
+		}
+	}
+	for _, f := range []float64{0.1, 0.2, 0.3, 1e-6, 0.000001, 0.0000015, 999999999.5, 123456.789012, 0.01234, 12.34} {
+		check(f)
+	}
 }

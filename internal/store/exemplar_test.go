@@ -86,7 +86,9 @@ func TestWindowExemplarsRoundTrip(t *testing.T) {
 }
 
 // TestMigrationAddsExemplars: a database created before the exemplars
-// column (schema version 1) gets it on open and keeps its rows.
+// column and the event segments (schema version 1) gets the column on open
+// and keeps its rows, its events included: they stay readable through the
+// events view, beside the events stored since.
 func TestMigrationAddsExemplars(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -102,7 +104,9 @@ func TestMigrationAddsExemplars(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(c)
-	for _, q := range []string{`ALTER TABLE windows DROP COLUMN exemplars`, `DELETE FROM schema_version WHERE version = 2`} {
+	for _, q := range []string{`ALTER TABLE windows DROP COLUMN exemplars`, `DROP VIEW events`, `ALTER TABLE events_rows RENAME TO events`,
+		`INSERT INTO events VALUES ('2026-11-26 10:00:00+00', 'old', '{"a":1}', 'late', 'raw')`,
+		`DELETE FROM schema_version WHERE version >= 2`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -110,7 +114,7 @@ func TestMigrationAddsExemplars(t *testing.T) {
 	db.Close()
 	c.Close()
 
-	s = openTest(t, Options{Dir: dir})
+	s = openTest(t, Options{Dir: dir, StoreEvents: true})
 	w := win("api", t0.Add(10*time.Second), nil, []string{"max"}, 2)
 	w.Exemplars = []event.Exemplar{{Aggregate: "max", Value: 2, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Time: t0.Add(11 * time.Second)}}
 	if err := s.WriteWindow(ctx, w); err != nil {
@@ -123,5 +127,13 @@ func TestMigrationAddsExemplars(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Exemplars != nil || len(got[1].Exemplars) != 1 || got[1].Exemplars[0].TraceID != w.Exemplars[0].TraceID {
 		t.Errorf("windows after migration = %+v, want the old one without and the new one with an exemplar", got)
+	}
+	if err := s.WriteEvents(ctx, []*event.Event{{Time: t0, Source: "new", Fields: map[string]any{"b": 2.0}, Raw: []byte("r2")}}); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	res := mustQuery(t, s, `SELECT source, CAST(fields AS VARCHAR), flags, raw FROM events ORDER BY source DESC`)
+	if want := [][]any{{"old", `{"a":1}`, "late", "raw"}, {"new", `{"b":2}`, "", "r2"}}; !reflect.DeepEqual(res.Rows, want) {
+		t.Errorf("events after migration = %v, want %v", res.Rows, want)
 	}
 }

@@ -48,6 +48,9 @@ var migrations = []string{
 	// 2: exemplars of a window, [{aggregate, value, trace_id, ts}], linking
 	// its results to the traces behind them; NULL when it had none.
 	`ALTER TABLE windows ADD COLUMN exemplars JSON;`,
+	// 3: raw events moved to segment files (segments.go); the events view,
+	// created at every Open, reads them and the rows stored before.
+	`ALTER TABLE events RENAME TO events_rows;`,
 }
 
 // migrate brings the schema up to the newest version, one transaction per

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,7 +194,8 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 	if err := createMacros(ctx, s.db); err != nil {
 		return fail(fmt.Errorf("creating SQL helpers in %s: %w", path, err))
 	}
-	if err := lockDown(ctx, s.db, opts.MemoryLimit); err != nil {
+	segDir := filepath.Join(opts.Dir, segDirName)
+	if err := lockDown(ctx, s.db, opts.MemoryLimit, segDir); err != nil {
 		return fail(fmt.Errorf("locking down %s: %w", path, err))
 	}
 	if s.parser, err = newParser(); err != nil {
@@ -202,26 +204,39 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 	if s.w, err = newWriter(ctx, s); err != nil {
 		return fail(fmt.Errorf("starting writer for %s: %w", path, err))
 	}
+	// The view binds its glob now, so it comes after the writer has
+	// created the open segment.
+	if _, err := s.db.ExecContext(ctx, eventsView(segDir)); err != nil {
+		s.w.close()
+		return fail(fmt.Errorf("creating the events view in %s: %w", path, err))
+	}
 	go s.run()
 	return s, nil
 }
 
-// lockDown makes the database unable to touch anything outside itself, so a
-// query that slips past Query's checks still cannot read a file, reach the
-// network or load an extension, and cannot turn any of that back on. It runs
-// after the migrations because they are the last thing that needs no such
-// limit.
-func lockDown(ctx context.Context, db *sql.DB, memoryLimit string) error {
+// lockDown makes the database unable to touch anything outside itself and
+// the event segments in segDir, so a query that slips past Query's checks
+// still cannot read another file, reach the network or load an extension,
+// and cannot turn any of that back on. It runs after the migrations because
+// they are the last thing that needs no such limit. DuckDB's cache of
+// external files is off: the open segment grows under it, and the page
+// cache already holds what was read.
+func lockDown(ctx context.Context, db *sql.DB, memoryLimit, segDir string) error {
 	if !memoryLimitRE.MatchString(memoryLimit) {
 		return fmt.Errorf("memory limit %q: want a number and a unit like 512MB", memoryLimit)
 	}
-	for _, q := range []string{
-		"SET memory_limit = '" + memoryLimit + "'",
+	var allow []string
+	if segDir != "" {
+		allow = []string{"SET allowed_directories = ['" + strings.ReplaceAll(segDir, "'", "''") + "']"}
+	}
+	for _, q := range append(allow,
+		"SET memory_limit = '"+memoryLimit+"'",
+		"SET enable_external_file_cache = false",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
-	} {
+	) {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("running %q: %w", q, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -47,9 +48,14 @@ type pruneRequest struct {
 }
 
 type pruneReply struct {
-	n   int64
-	err error
+	n    int64
+	more bool // another turn has rows to delete
+	err  error
 }
+
+// eventColumns are the events view's columns, in the order the archive
+// writes them. Events are not appended to a table: see segments.go.
+var eventColumns = []string{"ts", "source", "fields", "flags", "raw"}
 
 // tables lists what the writer appends to and the columns it fills, in the
 // order a request's rows carry them. Naming the columns keeps the appenders
@@ -58,7 +64,6 @@ var tables = []struct {
 	name    string
 	columns []string
 }{
-	{"events", []string{"ts", "source", "fields", "flags", "raw"}},
 	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late", "exemplars"}},
 	{"alerts", []string{"ts", "rule", "fingerprint", "labels", "state", "value", "summary", "decision", "seq"}},
 	{"rejected", []string{"ts", "source", "raw", "reason"}},
@@ -228,7 +233,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		table, column string
 		keep          time.Duration
 	}{
-		{"events", "ts", r.Events},
+		{"events", "ts", r.Events}, // the segments and events_rows
+		{"events_rows", "ts", r.Events},
 		{"rejected", "ts", r.Events},
 		{"windows", `"end"`, r.Windows},
 		{"alerts", "ts", r.Alerts},
@@ -251,7 +257,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 			if rep.err != nil {
 				return total, rep.err
 			}
-			if rep.n < int64(s.opts.PruneChunk) {
+			if !rep.more {
 				break
 			}
 		}
@@ -301,22 +307,15 @@ type writer struct {
 	s         *Store
 	conn      driver.Conn
 	appenders map[string]*duckdb.Appender
+	segs      *segments     // where events go
 	buffered  int64         // rows appended since the last commit
 	seq       int64         // last alerts.seq used
 	failed    int64         // rows lost to errors, for the log
 	after     []func(error) // AfterCommit callbacks waiting for the next commit
 
-	// Scratch space reused for every event, so that encoding allocates
-	// nothing in the steady state.
-	buf  []byte         // the fields JSON of the event being appended
-	keys []string       // its sorted field names
-	row  []driver.Value // its column values
-	// The last source name boxed for the appender: consecutive events
-	// nearly always share it, and boxing a string allocates.
-	srcName string
-	srcVal  driver.Value
-	// The same for windows: their row, group and values JSON, and the
-	// boxed pipeline name.
+	// Scratch space reused for every window, so that encoding allocates
+	// nothing in the steady state: their row, group and values JSON, and
+	// the boxed pipeline name.
 	wrow       []driver.Value
 	gbuf, vbuf []byte
 	pipeName   string
@@ -329,6 +328,10 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	w := &writer{s: s, conn: conn, appenders: map[string]*duckdb.Appender{}}
+	if w.segs, err = openSegments(filepath.Join(s.opts.Dir, segDirName), s.log); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("reading last alert sequence: %w", err)
@@ -339,25 +342,14 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 			return nil, err
 		}
 	}
-	w.row = make([]driver.Value, len(tables[0].columns))
-	w.wrow = make([]driver.Value, len(tables[1].columns))
+	w.wrow = make([]driver.Value, len(tables[0].columns))
 	return w, nil
 }
-
-// eventsInsert is what the events appender runs over its buffered rows at
-// each commit. The appender's staging column for fields is VARCHAR and the
-// cast to JSON happens here, in DuckDB: appending to the JSON column itself
-// would make the driver run encoding/json over every value again (to
-// validate text we have just written), which cost twice what the cast does.
-const eventsInsert = `INSERT INTO events (ts, source, fields, flags, raw)
-	SELECT ts, source, fields::JSON, flags, raw FROM lookout_events`
 
 func (w *writer) openAppender(table string, columns []string) error {
 	var a *duckdb.Appender
 	var err error
 	switch table {
-	case "events":
-		a, err = newEventsAppender(w.conn, columns)
 	case "windows":
 		a, err = newWindowsAppender(w.conn, columns)
 	default:
@@ -370,9 +362,10 @@ func (w *writer) openAppender(table string, columns []string) error {
 	return nil
 }
 
-// windowsInsert is the windows appender's statement: like eventsInsert, its
-// JSON columns are staged as VARCHAR and cast here, so the driver does not
-// run encoding/json over text the writer has just encoded.
+// windowsInsert is the windows appender's statement. The appender's staging
+// columns for JSON are VARCHAR and the cast to JSON happens here, in DuckDB:
+// appending to a JSON column itself would make the driver run encoding/json
+// over every value again (to validate text the writer has just encoded).
 const windowsInsert = `INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars)
 	SELECT pipeline, start, "end", grp::JSON, vals::JSON, count, late, exemplars::JSON FROM lookout_windows`
 
@@ -387,19 +380,6 @@ func newWindowsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, e
 		types = append(types, ti)
 	}
 	return duckdb.NewQueryAppender(conn, windowsInsert, "lookout_windows", types, columns)
-}
-
-func newEventsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, error) {
-	ts, err := duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP_TZ)
-	if err != nil {
-		return nil, err
-	}
-	text, err := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
-	if err != nil {
-		return nil, err
-	}
-	types := []duckdb.TypeInfo{ts, text, text, text, text}
-	return duckdb.NewQueryAppender(conn, eventsInsert, "lookout_events", types, columns)
 }
 
 // run is the writer goroutine. It commits when BatchSize rows are buffered,
@@ -432,8 +412,8 @@ func (s *Store) run() {
 				continue
 			}
 			if req.prune != nil {
-				n, err := w.pruneChunk(req.prune.table, req.prune.column, req.prune.cutoff)
-				req.prune.reply <- pruneReply{n, err}
+				n, more, err := w.pruneChunk(req.prune.table, req.prune.column, req.prune.cutoff)
+				req.prune.reply <- pruneReply{n, more, err}
 				continue
 			}
 			w.append(req)
@@ -450,13 +430,13 @@ func (s *Store) run() {
 }
 
 func (w *writer) append(req *request) {
+	if req.events != nil {
+		w.appendEvents(req.events)
+		return
+	}
 	a := w.appenders[req.table]
 	if a == nil { // a previous commit failed and could not reopen it
 		w.lose(req.table, req.size(), errors.New("no appender"))
-		return
-	}
-	if req.events != nil {
-		w.appendEvents(a, req.events)
 		return
 	}
 	if req.replace {
@@ -480,44 +460,48 @@ func (w *writer) append(req *request) {
 	}
 }
 
-// appendEvents encodes and appends events. The column values go through
-// w.row and w.buf, reused from event to event: the appender copies them into
-// DuckDB's own vectors before AppendRow returns.
-func (w *writer) appendEvents(a *duckdb.Appender, evs []*event.Event) {
-	row := w.row
-	for _, e := range evs {
-		if e.Source != w.srcName || w.srcVal == nil {
-			w.srcName, w.srcVal = e.Source, e.Source
+// appendEvents adds events to the open segment. A failed write loses what
+// the segments held unwritten, at most a megabyte of lines, which are all
+// counted as lost with this request's events.
+func (w *writer) appendEvents(evs []*event.Event) {
+	for i, e := range evs {
+		err := w.segs.add(e)
+		if errors.Is(err, errTooLong) {
+			err = w.insertEventRow(e)
 		}
-		row[0] = e.Time
-		row[1] = w.srcVal
-		if e.Fields == nil {
-			row[2] = nil
-		} else {
-			w.buf, w.keys = appendFields(w.buf[:0], e.Fields, w.keys)
-			row[2] = w.buf
-		}
-		row[3] = e.Flags.String()
-		switch {
-		case len(e.Raw) == 0:
-			row[4] = ""
-		case utf8.Valid(e.Raw):
-			row[4] = e.Raw // no copy: the appender copies it into DuckDB
-		default:
-			row[4] = validString(e.Raw)
-		}
-		if err := a.AppendRow(row...); err != nil {
-			w.lose("events", 1, err)
-			continue
+		if err != nil {
+			w.lose("events", int64(len(evs)-i), err)
+			return
 		}
 		w.buffered++
 	}
-	clear(row) // do not keep the last event's bytes alive
 }
 
-// appendWindows encodes and appends windows. Like appendEvents it reuses
-// w.row and scratch buffers from window to window: the appender copies the
-// values before AppendRow returns.
+// insertEventRow stores an event too long for a segment line as a row of
+// events_rows, which the events view also reads. It commits on its own, at
+// once; such events are rare.
+func (w *writer) insertEventRow(e *event.Event) error {
+	ex, ok := w.conn.(driver.ExecerContext)
+	if !ok {
+		return errors.New("storing a long event: driver connection cannot execute")
+	}
+	var fields any
+	if e.Fields != nil {
+		b, _ := appendFields(nil, e.Fields, nil)
+		fields = string(b)
+	}
+	_, err := ex.ExecContext(context.Background(), `INSERT INTO events_rows (ts, source, fields, flags, raw) VALUES ($1, $2, $3::JSON, $4, $5)`,
+		[]driver.NamedValue{{Ordinal: 1, Value: e.Time}, {Ordinal: 2, Value: e.Source}, {Ordinal: 3, Value: fields},
+			{Ordinal: 4, Value: e.Flags.String()}, {Ordinal: 5, Value: validString(e.Raw)}})
+	if err != nil {
+		return fmt.Errorf("storing a long event: %w", err)
+	}
+	return nil
+}
+
+// appendWindows encodes and appends windows. It reuses w.wrow and scratch
+// buffers from window to window: the appender copies the values before
+// AppendRow returns.
 func (w *writer) appendWindows(a *duckdb.Appender, ws []*event.Window) {
 	if a == nil { // a previous commit failed and could not reopen it
 		w.lose("windows", int64(len(ws)), errors.New("no appender"))
@@ -599,11 +583,16 @@ func (w *writer) replaceWindow(win *event.Window) {
 	w.s.backlog.Add(-1)
 }
 
-// commit flushes every appender, which commits its rows. On an error the
-// appender's buffered rows are lost (and logged): DuckDB invalidates an
-// appender whose flush failed, so it is replaced to keep later rows flowing.
+// commit syncs the event segment and flushes every appender, which commits
+// its rows. On an error the appender's buffered rows are lost (and logged):
+// DuckDB invalidates an appender whose flush failed, so it is replaced to
+// keep later rows flowing.
 func (w *writer) commit() error {
 	var errs []error
+	if err := w.segs.commit(); err != nil {
+		errs = append(errs, fmt.Errorf("committing events: %w", err))
+		w.s.log.Error("store commit failed", "table", "events", "err", err)
+	}
 	for _, t := range tables {
 		a := w.appenders[t.name]
 		if a == nil {
@@ -638,10 +627,23 @@ func (w *writer) commit() error {
 // PruneChunk rows of one table older than cutoff, and reports how many. One
 // chunk is one turn of the writer, so a big delete never holds ingest up for
 // longer than a chunk takes; Prune asks for chunks until one comes back short.
-func (w *writer) pruneChunk(table, column string, cutoff time.Time) (int64, error) {
+func (w *writer) pruneChunk(table, column string, cutoff time.Time) (int64, bool, error) {
 	if err := w.commit(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
+	if table == "events" {
+		var archive func([][]byte) error
+		if w.s.opts.ArchiveDir != "" {
+			archive = w.archiveLines
+		}
+		return w.segs.prune(cutoff, archive)
+	}
+	n, err := w.pruneRows(table, column, cutoff)
+	return n, n == int64(w.s.opts.PruneChunk), err
+}
+
+// pruneRows is pruneChunk for a table.
+func (w *writer) pruneRows(table, column string, cutoff time.Time) (int64, error) {
 	ex, ok := w.conn.(driver.ExecerContext)
 	if !ok {
 		return 0, errors.New("pruning: driver connection cannot execute")
@@ -710,6 +712,11 @@ func (w *writer) lose(table string, n int64, err error) {
 
 func (w *writer) close() error {
 	var errs []error
+	if w.segs != nil {
+		if err := w.segs.close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing event segment: %w", err))
+		}
+	}
 	for _, t := range tables {
 		if a := w.appenders[t.name]; a != nil {
 			if err := a.Close(); err != nil {

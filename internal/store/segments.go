@@ -1,0 +1,523 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+// Raw events are not DuckDB rows. Storing one cost DuckDB 2.7–3.2 µs of CPU
+// whatever way it was handed over (docs/benchmarks.md, "Raw-event storage"),
+// which is more than lookout's whole budget per event. So the writer appends
+// each event as one NDJSON line to a segment file under Dir/events, a few
+// hundred nanoseconds of encoding and one write per megabyte, and the events
+// view reads the segments with DuckDB's own NDJSON reader, with the database
+// allowed to read that one directory and nothing else. The segment files are
+// the events table's storage: retention, the Parquet archive, Flush and
+// AfterCommit work on them as they did on the rows.
+//
+// Layout: Dir/events/seg-<seq>.ndjson, seq increasing, one of them open for
+// appending at a time. A closed segment has a sidecar seg-<seq>.stats with its
+// oldest and newest event time and its line count, which lets Prune pick the
+// files to delete or rewrite without reading them. A segment left open by a
+// crash has no sidecar; Open scans it once, cuts off a torn last line and
+// writes the sidecar.
+//
+// A line is {"ts":<unix µs>,"source":…,"flags":…,"fields":{…},"raw":…}, ts
+// first so that Prune can read it without a JSON parser; flags only when set.
+
+const (
+	segDirName = "events"
+	segPrefix  = "seg-"
+	segExt     = ".ndjson"
+	statsExt   = ".stats"
+
+	// segMaxSize and segMaxAge close the open segment: big enough that a
+	// query globs few files, small enough that retention, which rewrites the
+	// one segment straddling its cutoff, rewrites little.
+	segMaxSize = 64 << 20
+	segMaxAge  = time.Hour
+	// segWriteAt is how much encoded text the writer holds before it
+	// writes it to the open segment.
+	segWriteAt = 1 << 20
+	// segMaxLine is the longest line the events view reads (DuckDB's
+	// max_line_size; the read buffer is twice that, from DuckDB's memory
+	// limit, 64MB by default), so it is small, and the rare longer event (a
+	// push body may be one 16 MiB event) is stored as a row of events_rows
+	// instead (writer.appendEvents).
+	segMaxLine = 2 << 20
+)
+
+// segStats describes a segment: the oldest and newest event time in it, as
+// Unix microseconds, and its number of events.
+type segStats struct {
+	Min int64 `json:"min"`
+	Max int64 `json:"max"`
+	N   int64 `json:"n"`
+}
+
+func (st *segStats) add(ts int64) {
+	if st.N == 0 || ts < st.Min {
+		st.Min = ts
+	}
+	if st.N == 0 || ts > st.Max {
+		st.Max = ts
+	}
+	st.N++
+}
+
+type segment struct {
+	seq   uint64
+	stats segStats
+}
+
+// segments is the writer's side of the event segments. Only the writer
+// goroutine uses it.
+type segments struct {
+	dir  string
+	log  *slog.Logger
+	now  func() time.Time
+	done []segment // closed segments, in seq order
+
+	maxSize int64 // segMaxSize, smaller in tests
+	maxAge  time.Duration
+
+	f      *os.File // the open segment
+	cur    segment
+	size   int64     // bytes written to f
+	opened time.Time // when f was created
+	next   uint64    // the seq of the next segment to create
+	dirty  bool      // written since the last sync
+
+	buf []byte    // encoded lines not yet written
+	kvs []fieldKV // appendFields' scratch space
+}
+
+// openSegments opens the segment directory (creating it), finishes segments
+// a crash left open and starts a new open segment, so the view's glob always
+// matches a file.
+func openSegments(dir string, log *slog.Logger) (*segments, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	g := &segments{dir: dir, log: log, now: time.Now, next: 1, maxSize: segMaxSize, maxAge: segMaxAge}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	for _, ent := range ents {
+		seq, ok := segSeq(ent.Name())
+		if !ok {
+			continue
+		}
+		g.next = max(g.next, seq+1)
+		st, err := g.loadStats(seq)
+		if err != nil {
+			return nil, err
+		}
+		if st.N == 0 {
+			g.remove(seq)
+			continue
+		}
+		g.done = append(g.done, segment{seq, st})
+	}
+	slices.SortFunc(g.done, func(a, b segment) int { return cmpSeq(a.seq, b.seq) })
+	if err := g.create(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// segSeq parses a segment file name.
+func segSeq(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, segPrefix)
+	if !ok {
+		return 0, false
+	}
+	if s, ok = strings.CutSuffix(s, segExt); !ok {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(s, 10, 64)
+	return seq, err == nil
+}
+
+func (g *segments) path(seq uint64) string {
+	return filepath.Join(g.dir, fmt.Sprintf("%s%012d%s", segPrefix, seq, segExt))
+}
+
+func (g *segments) statsPath(seq uint64) string {
+	return strings.TrimSuffix(g.path(seq), segExt) + statsExt
+}
+
+// loadStats reads a closed segment's sidecar, or scans a segment without one
+// (left open by a crash), cutting off a torn last line, and writes it.
+func (g *segments) loadStats(seq uint64) (segStats, error) {
+	var st segStats
+	if b, err := os.ReadFile(g.statsPath(seq)); err == nil && json.Unmarshal(b, &st) == nil {
+		return st, nil
+	}
+	st, err := scanSegment(g.path(seq))
+	if err != nil {
+		return st, fmt.Errorf("recovering event segment %s: %w", g.path(seq), err)
+	}
+	if st.N > 0 {
+		if err := writeStats(g.statsPath(seq), st); err != nil {
+			return st, err
+		}
+		g.log.Info("recovered an event segment left open", "file", g.path(seq), "events", st.N)
+	}
+	return st, nil
+}
+
+// scanSegment reads a segment's event times and truncates it after its last
+// complete line.
+func scanSegment(path string) (segStats, error) {
+	var st segStats
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var good int64
+	for {
+		line, err := r.ReadSlice('\n')
+		for errors.Is(err, bufio.ErrBufferFull) { // a long line: skip the rest of it
+			var more []byte
+			more, err = r.ReadSlice('\n')
+			line = append(line[:len(line):len(line)], more...)
+		}
+		if err == io.EOF {
+			break // a torn line without its newline, or the end
+		}
+		if err != nil {
+			return st, err
+		}
+		if ts, ok := lineTime(line); ok {
+			st.add(ts)
+		}
+		good += int64(len(line))
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > good {
+		if err := f.Truncate(good); err != nil {
+			return st, err
+		}
+	}
+	return st, f.Sync()
+}
+
+// lineTime reads the ts a segment line starts with.
+func lineTime(line []byte) (int64, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"ts":`))
+	if !ok {
+		return 0, false
+	}
+	end := bytes.IndexByte(rest, ',')
+	if end < 0 {
+		return 0, false
+	}
+	ts, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return ts, err == nil
+}
+
+func writeStats(path string, st segStats) error {
+	b, _ := json.Marshal(st)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func (g *segments) remove(seq uint64) error {
+	err := os.Remove(g.path(seq))
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if e := os.Remove(g.statsPath(seq)); e != nil && !errors.Is(e, fs.ErrNotExist) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// create starts a new open segment.
+func (g *segments) create() error {
+	seq := g.next
+	f, err := os.OpenFile(g.path(seq), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating event segment: %w", err)
+	}
+	g.next++
+	g.f, g.cur, g.size, g.opened = f, segment{seq: seq}, 0, g.now()
+	return nil
+}
+
+// add encodes e as a line of the open segment. The line reaches the file at
+// the next write, which happens once a megabyte is held, and at commit. It
+// returns errTooLong, with nothing added, for an event whose line would be
+// longer than segMaxLine.
+func (g *segments) add(e *event.Event) error {
+	ts := e.Time.UnixMicro()
+	n := len(g.buf)
+	g.buf, g.kvs = appendEventLine(g.buf, ts, e, g.kvs)
+	if len(g.buf)-n > segMaxLine {
+		g.buf = g.buf[:n]
+		return errTooLong
+	}
+	g.cur.stats.add(ts)
+	if len(g.buf) >= segWriteAt {
+		return g.write()
+	}
+	return nil
+}
+
+var errTooLong = errors.New("event too long for a segment line")
+
+// appendEventLine appends e's segment line to dst.
+func appendEventLine(dst []byte, ts int64, e *event.Event, kvs []fieldKV) ([]byte, []fieldKV) {
+	dst = append(dst, `{"ts":`...)
+	dst = strconv.AppendInt(dst, ts, 10)
+	dst = append(dst, `,"source":`...)
+	dst = appendJSONString(dst, e.Source)
+	if e.Flags != 0 {
+		dst = append(dst, `,"flags":`...)
+		dst = appendJSONString(dst, e.Flags.String())
+	}
+	if e.Fields != nil {
+		dst = append(dst, `,"fields":`...)
+		dst, kvs = appendFields(dst, e.Fields, kvs)
+	}
+	dst = append(dst, `,"raw":`...)
+	// The string shares Raw's bytes only while it is being escaped.
+	dst = appendJSONString(dst, unsafe.String(unsafe.SliceData(e.Raw), len(e.Raw)))
+	return append(dst, "}\n"...), kvs
+}
+
+// write appends the held lines to the open segment.
+func (g *segments) write() error {
+	if len(g.buf) == 0 {
+		return nil
+	}
+	n, err := g.f.Write(g.buf)
+	g.size += int64(n)
+	g.dirty = g.dirty || n > 0
+	g.buf = g.buf[:0]
+	if err != nil {
+		return fmt.Errorf("writing event segment: %w", err)
+	}
+	return nil
+}
+
+// commit writes what is held and syncs the open segment, so that everything
+// added before it survives a crash; then it closes the segment when it is
+// big or old enough.
+func (g *segments) commit() error {
+	err := g.write()
+	if g.dirty {
+		if e := g.f.Sync(); e != nil {
+			err = errors.Join(err, fmt.Errorf("syncing event segment: %w", e))
+		}
+		g.dirty = false
+	}
+	if err == nil && g.cur.stats.N > 0 && (g.size >= g.maxSize || g.now().Sub(g.opened) >= g.maxAge) {
+		err = g.rotate()
+	}
+	return err
+}
+
+// rotate closes the open segment (committed by the caller) and starts the
+// next one.
+func (g *segments) rotate() error {
+	if err := g.finish(); err != nil {
+		return err
+	}
+	return g.create()
+}
+
+// finish closes the open segment: an empty one is removed, a non-empty one
+// gets its sidecar and joins done.
+func (g *segments) finish() error {
+	if err := g.f.Close(); err != nil {
+		return fmt.Errorf("closing event segment: %w", err)
+	}
+	if g.cur.stats.N == 0 {
+		return g.remove(g.cur.seq)
+	}
+	if err := writeStats(g.statsPath(g.cur.seq), g.cur.stats); err != nil {
+		return err
+	}
+	g.done = append(g.done, g.cur)
+	return nil
+}
+
+// close commits and closes the open segment.
+func (g *segments) close() error {
+	return errors.Join(g.commit(), g.finish())
+}
+
+// prune removes one segment's worth of events older than cutoff: a segment
+// wholly older is deleted, one straddling the cutoff is rewritten with the
+// events it keeps. Before anything is deleted, archive (when set) gets the
+// removed lines. It returns how many events it removed and whether another
+// segment has events to remove; the open segment is closed first when it has
+// some, so that it can be rewritten.
+func (g *segments) prune(cutoff time.Time, archive func(lines [][]byte) error) (n int64, more bool, err error) {
+	cut := cutoff.UnixMicro()
+	if g.cur.stats.N > 0 && g.cur.stats.Min < cut {
+		if err := g.commit(); err != nil {
+			return 0, false, err
+		}
+		if err := g.rotate(); err != nil {
+			return 0, false, err
+		}
+	}
+	i := slices.IndexFunc(g.done, func(s segment) bool { return s.stats.Min < cut })
+	if i < 0 {
+		return 0, false, nil
+	}
+	seg := g.done[i]
+	if n, err = g.pruneSegment(seg, cut, archive); err != nil {
+		return 0, false, err
+	}
+	more = slices.ContainsFunc(g.done[i:], func(s segment) bool { return s.stats.Min < cut && s.seq != seg.seq })
+	return n, more, nil
+}
+
+// pruneSegment deletes or rewrites seg and replaces its entry in done.
+func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) error) (int64, error) {
+	i := slices.IndexFunc(g.done, func(s segment) bool { return s.seq == seg.seq })
+	whole := seg.stats.Max < cut
+	if whole && archive == nil {
+		if err := g.remove(seg.seq); err != nil {
+			return 0, fmt.Errorf("deleting event segment: %w", err)
+		}
+		g.done = slices.Delete(g.done, i, i+1)
+		return seg.stats.N, nil
+	}
+	data, err := os.ReadFile(g.path(seg.seq))
+	if err != nil {
+		return 0, fmt.Errorf("reading event segment: %w", err)
+	}
+	var keep, gone []byte
+	var removed [][]byte
+	var kept segStats
+	for line := range bytes.Lines(data) {
+		ts, ok := lineTime(line)
+		if ok && ts >= cut {
+			keep = append(keep, line...)
+			kept.add(ts)
+			continue
+		}
+		removed = append(removed, line)
+		gone = append(gone, line...)
+	}
+	if archive != nil && len(removed) > 0 {
+		if err := archive(removed); err != nil {
+			return 0, err
+		}
+	}
+	if kept.N == 0 {
+		if err := g.remove(seg.seq); err != nil {
+			return 0, fmt.Errorf("deleting event segment: %w", err)
+		}
+		g.done = slices.Delete(g.done, i, i+1)
+		return int64(len(removed)), nil
+	}
+	// The kept events go to a new segment, complete and synced before the
+	// old one is deleted: a crash in between keeps both, which counts the
+	// kept events twice rather than losing them.
+	seq := g.next
+	g.next++
+	if err := writeFileSync(g.path(seq), keep); err != nil {
+		return 0, fmt.Errorf("rewriting event segment: %w", err)
+	}
+	if err := writeStats(g.statsPath(seq), kept); err != nil {
+		return 0, err
+	}
+	if err := g.remove(seg.seq); err != nil {
+		return 0, fmt.Errorf("deleting event segment: %w", err)
+	}
+	g.done[i] = segment{seq, kept}
+	slices.SortFunc(g.done, func(a, b segment) int { return cmpSeq(a.seq, b.seq) })
+	return int64(len(removed)), nil
+}
+
+// writeFileSync writes data to path (through a temporary name outside the
+// view's glob) and syncs it.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// eventsView is the SQL of the events view: the rows stored in DuckDB by
+// lookout before segments (events_rows) and the segments under dir.
+func eventsView(dir string) string {
+	return `CREATE OR REPLACE VIEW events AS
+	SELECT ts, source, fields, flags, raw FROM events_rows
+	UNION ALL
+	` + segmentSelect(filepath.Join(dir, segPrefix+"*"+segExt))
+}
+
+// segmentSelect is a SELECT of the events columns from the segment files
+// path matches (a glob). DuckDB's NDJSON reader would be the obvious way,
+// but it takes 32 MiB buffers from DuckDB's memory limit (64MB by default)
+// per file it reads, and so failed queries over two segments; the CSV
+// reader's buffers are sized by the query. So each line is read as one
+// VARCHAR (the delimiter \x01 never occurs unescaped in the JSON lookout
+// writes, and neither do quotes matter with quoting off) and parsed once by
+// from_json. try() turns a torn last line, which a query may see while the
+// writer appends, into NULL, which the WHERE drops.
+func segmentSelect(path string) string {
+	lit := strings.ReplaceAll(path, "'", "''")
+	return `SELECT make_timestamptz(e.ts) AS ts, e.source AS source, e.fields AS fields,
+		coalesce(e.flags, '') AS flags, e.raw AS raw
+	FROM (SELECT try(from_json(line, '{"ts":"BIGINT","source":"VARCHAR","flags":"VARCHAR","fields":"JSON","raw":"VARCHAR"}')) AS e
+		FROM read_csv('` + lit + `', columns = {line: 'VARCHAR'}, header = false, auto_detect = false,
+			delim = e'\x01', quote = '', escape = '',
+			max_line_size = ` + strconv.Itoa(segMaxLine+1) + `, buffer_size = ` + strconv.Itoa(2*segMaxLine+2) + `))
+	WHERE e.ts IS NOT NULL`
+}

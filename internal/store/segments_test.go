@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/event"
+)
+
+func segEvent(i int, ts time.Time) *event.Event {
+	return &event.Event{Time: ts, Source: "push", Raw: fmt.Appendf(nil, `{"i":%d}`, i),
+		Fields: map[string]any{"i": float64(i), "svc": "api"}}
+}
+
+// TestSegmentsRotateAndReopen: events spread over several segment files
+// (closed by size) and a restart are all read back, once each, in order,
+// and every closed segment has its sidecar.
+func TestSegmentsRotateAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := openTest(t, Options{Dir: dir, StoreEvents: true})
+	s.w.segs.maxSize = 2000 // a few dozen lines a segment
+	const n = 500
+	for i := range n {
+		if err := s.WriteEvents(ctx, []*event.Event{segEvent(i, t0.Add(time.Duration(i)*time.Millisecond))}); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 19 {
+			mustFlush(t, s) // a commit may close the segment
+		}
+	}
+	mustFlush(t, s)
+	want := [][]any{{int64(n), int64(0), int64(n - 1), int64(n)}}
+	q := `SELECT count(*), min((fields->>'i')::BIGINT), max((fields->>'i')::BIGINT), count(DISTINCT raw) FROM events`
+	if got := mustQuery(t, s, q).Rows; !reflect.DeepEqual(got, want) {
+		t.Errorf("before restart: %v, want %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, segDirName, "seg-*"+segExt))
+	stats, _ := filepath.Glob(filepath.Join(dir, segDirName, "seg-*"+statsExt))
+	if len(segs) < 10 || len(stats) != len(segs) {
+		t.Errorf("after close: %d segments, %d sidecars; want ≥ 10 and one sidecar each", len(segs), len(stats))
+	}
+	s = openTest(t, Options{Dir: dir, StoreEvents: true})
+	if got := mustQuery(t, s, q).Rows; !reflect.DeepEqual(got, want) {
+		t.Errorf("after restart: %v, want %v", got, want)
+	}
+}
+
+// TestSegmentLeftOpenByACrash: a segment without a sidecar and with a torn
+// last line (a crash mid-write) is repaired at Open: its complete lines are
+// events, the torn one is cut off, and it is pruned like any other.
+func TestSegmentLeftOpenByACrash(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var text []byte
+	var kvs []fieldKV
+	for i := range 3 {
+		e := segEvent(i, t0.Add(time.Duration(i)*time.Hour))
+		text, kvs = appendEventLine(text, e.Time.UnixMicro(), e, kvs)
+	}
+	torn := len(text)
+	text = append(text, `{"ts":1740830400000000,"source":"pu`...)
+	path := filepath.Join(dir, segDirName, "seg-000000000099"+segExt)
+	if err := os.WriteFile(path, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openTest(t, Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}})
+	got := mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), count(*) FILTER (WHERE source = 'push') FROM events`).Rows
+	if want := [][]any{{[]any{"0", "1", "2"}, int64(3)}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(torn) {
+		t.Errorf("repaired segment: %v, %v; want %d bytes", fi, err, torn)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(path, segExt) + statsExt); err != nil {
+		t.Errorf("no sidecar written: %v", err)
+	}
+	// Events at t0, t0+1h and t0+2h; a retention of 1h at t0+2h30m keeps
+	// only the last: the segment is rewritten.
+	n, err := s.Prune(context.Background(), t0.Add(150*time.Minute))
+	if err != nil || n != 2 {
+		t.Errorf("Prune = %d, %v; want 2", n, err)
+	}
+	got = mustQuery(t, s, `SELECT list(fields->>'i'), list(raw) FROM events`).Rows
+	if want := [][]any{{[]any{"2"}, []any{`{"i":2}`}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after prune: %v, want %v", got, want)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the rewritten segment's old file is still there: %v", err)
+	}
+}
+
+// TestLongEventIsStoredAsARow: an event whose line would be longer than the
+// events view reads from a segment is stored in events_rows and reads back
+// whole through the same view.
+func TestLongEventIsStoredAsARow(t *testing.T) {
+	s := openTest(t, Options{StoreEvents: true})
+	long := strings.Repeat("x", segMaxLine)
+	evs := []*event.Event{
+		segEvent(1, t0),
+		{Time: t0.Add(time.Second), Source: "push", Raw: []byte(`{"msg":"` + long + `"}`), Fields: map[string]any{"msg": long}},
+		segEvent(3, t0.Add(2*time.Second)),
+	}
+	if err := s.WriteEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	got := mustQuery(t, s, `SELECT list(length(raw) ORDER BY ts), list(length(fields->>'msg') ORDER BY ts), (SELECT count(*) FROM events_rows) FROM events`).Rows
+	want := [][]any{{[]any{int64(7), int64(len(long) + 10), int64(7)}, []any{nil, int64(len(long)), nil}, int64(1)}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestQueriesWhileWriting: queries of the events view while the writer
+// appends (and so may see a line half written) never fail, and never see
+// fewer events than a query before them.
+func TestQueriesWhileWriting(t *testing.T) {
+	s := openTest(t, Options{StoreEvents: true, FlushInterval: time.Millisecond})
+	ctx := context.Background()
+	const batches, size = 400, 50
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range batches {
+			batch := make([]*event.Event, size)
+			for j := range batch {
+				batch[j] = segEvent(i*size+j, t0.Add(time.Duration(i*size+j)*time.Millisecond))
+			}
+			if err := s.WriteEvents(ctx, batch); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(100 * time.Microsecond) // spread the writes over the queries
+		}
+	}()
+	last, queries := int64(0), 0
+	for writing := true; writing; queries++ {
+		select {
+		case <-done:
+			writing = false
+			mustFlush(t, s)
+		default:
+		}
+		res, err := s.Query(ctx, `SELECT count(*) FROM events`)
+		if err != nil {
+			t.Fatalf("query while writing: %v", err)
+		}
+		n := res.Rows[0][0].(int64)
+		if n < last {
+			t.Fatalf("count went from %d to %d", last, n)
+		}
+		last = n
+	}
+	t.Logf("%d queries", queries)
+	if last != batches*size {
+		t.Errorf("the last query saw %d events, want %d", last, batches*size)
+	}
+}
