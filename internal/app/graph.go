@@ -41,6 +41,7 @@ type runningSource struct {
 	cfg    config.Source
 	src    source.Source
 	push   *push.Source
+	pre    *preprocess.Processor
 	ring   *source.Ring
 	health *source.Health
 
@@ -126,6 +127,23 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 				changes = append(changes, "source "+sc.Name+" added")
 			}
 		}
+	}
+	// Without stored raw events nothing but the pipelines reads an
+	// event's fields: decode only those (and the trace fields exemplars
+	// read). Set on reused sources too, since the pipelines may have changed.
+	for _, rs := range g.sources {
+		if rs.pre == nil {
+			continue
+		}
+		if a.storeEvents {
+			rs.pre.Keep(nil)
+			continue
+		}
+		keep := []string{"traceparent", "trace_id"}
+		for _, p := range g.bySource[rs.cfg.Name] {
+			keep = append(keep, p.Fields()...)
+		}
+		rs.pre.Keep(keep)
 	}
 	if old != nil {
 		for name := range oldSources {
@@ -213,7 +231,7 @@ func (a *App) newSource(sc config.Source) (*runningSource, error) {
 	if n <= 0 {
 		n = source.DefaultRawBuffer
 	}
-	rs := &runningSource{cfg: sc, ring: source.NewRing(n), health: source.NewHealth(sc.Name, sc.Type, a.clk)}
+	rs := &runningSource{cfg: sc, pre: pre, ring: source.NewRing(n), health: source.NewHealth(sc.Name, sc.Type, a.clk)}
 	deps := source.Deps{
 		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
 		HTTP: &http.Client{}, Tracer: a.obs.tr.Tracer,
