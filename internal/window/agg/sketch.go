@@ -73,9 +73,7 @@ func (s *sketch) add(v float64) {
 
 func (s *sketch) addKey(k int32, n uint32) {
 	s.n += uint64(n)
-	// The newest bucket is often the one just hit again: check it first
-	// cheaply via binary search, which is the same cost either way.
-	i, found := slices.BinarySearchFunc(s.b, k, func(b bucketCount, k int32) int { return int(b.key) - int(k) })
+	i, found := s.find(k)
 	if found {
 		s.b[i].n += n
 		return
@@ -85,6 +83,24 @@ func (s *sketch) addKey(k int32, n uint32) {
 		s.b[1].n += s.b[0].n
 		s.b = slices.Delete(s.b, 0, 1)
 	}
+}
+
+// find is a binary search for k in s.b: the index of k's bucket, or where
+// it goes. Written out rather than slices.BinarySearchFunc, whose comparator
+// is a call per step in its generic instantiation: this search was 13 % of
+// lookout's CPU in push-10k-groups (perf), a latency quantile per event.
+func (s *sketch) find(k int32) (int, bool) {
+	b := s.b
+	lo, hi := 0, len(b)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if b[m].key < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(b) && b[lo].key == k
 }
 
 func (s *sketch) merge(o *sketch) {
