@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lookout-dev/lookout/internal/event"
 )
@@ -177,4 +179,62 @@ func TestQueriesWhileWriting(t *testing.T) {
 	if last != batches*size {
 		t.Errorf("the last query saw %d events, want %d", last, batches*size)
 	}
+}
+
+// TestRawReadsBackExactly: raw messages follow their line's JSON as they
+// are when they can and are escaped in it when they cannot; either way the
+// events view gives back exactly what was received (invalid UTF-8 aside,
+// which becomes U+FFFD as the column is text).
+func TestRawReadsBackExactly(t *testing.T) {
+	raws := []string{
+		`{"service":"api","path":"/v1/orders?x=\"1\"","latency_ms":12}`,
+		"multi-byte: é 日本語 🚀 and a tab\there",
+		"two\nlines",
+		"a carriage\rreturn",
+		"the marks \x1f and \x1e",
+		"",
+		" leading space and trailing \\",
+		"123456789012345678901234567890 long enough for eight-byte steps ✓ then ASCII again 0123456789",
+	}
+	s := openTest(t, Options{StoreEvents: true})
+	var evs []*event.Event
+	for i, r := range raws {
+		evs = append(evs, &event.Event{Time: t0.Add(time.Duration(i) * time.Second), Source: "push", Raw: []byte(r), Fields: map[string]any{"i": float64(i)}})
+	}
+	evs = append(evs, &event.Event{Time: t0.Add(time.Minute), Source: "push", Raw: []byte("bad \xff utf8")})
+	if err := s.WriteEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	res := mustQuery(t, s, `SELECT raw, fields->>'i' FROM events ORDER BY ts`)
+	for i, r := range append(raws, "bad \uFFFD utf8") {
+		if i >= len(res.Rows) {
+			t.Fatalf("%d rows, want %d", len(res.Rows), len(raws)+1)
+		}
+		if res.Rows[i][0] != r {
+			t.Errorf("raw %d = %q, want %q", i, res.Rows[i][0], r)
+		}
+	}
+	for _, tc := range []struct {
+		raw   string
+		plain bool
+	}{{"abc", true}, {"ab\nc", false}, {"12345678\x1f", false}, {"é\x01", false}, {"\xff", false}, {"12345678é12345678", true}} {
+		if got := plainRaw([]byte(tc.raw)); got != tc.plain {
+			t.Errorf("plainRaw(%q) = %v, want %v", tc.raw, got, tc.plain)
+		}
+	}
+}
+
+// FuzzPlainRaw checks the word-at-a-time test against its definition: UTF-8
+// without a byte below 0x20.
+func FuzzPlainRaw(f *testing.F) {
+	for _, s := range []string{"", "abc", "12345678\x1f", "é日本語 123456789", "\xff\xfe", "1234567\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		want := utf8.Valid(raw) && !slices.ContainsFunc(raw, func(c byte) bool { return c < 0x20 })
+		if got := plainRaw(raw); got != want {
+			t.Errorf("plainRaw(%q) = %v, want %v", raw, got, want)
+		}
+	})
 }
