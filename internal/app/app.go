@@ -20,6 +20,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/clock"
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/gctune"
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/preprocess"
 	"github.com/lookout-dev/lookout/internal/rule"
@@ -188,6 +189,7 @@ func Run(ctx context.Context, opts Options) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { a.run(runCtx); close(done) }()
+	go gctune.Run(runCtx, gctune.DefaultFloor, time.Second)
 	log.Info("lookout started", "version", opts.Build.Version, "listen", ln.Addr().String(),
 		"data", a.dir, "config", cfg.File, "sources", len(cfg.Sources), "pipelines", len(cfg.Pipelines),
 		"rules", len(cfg.Rules), "notifiers", len(cfg.Notifiers))
