@@ -186,13 +186,40 @@ func appendShortDecimal(dst []byte, f, abs float64) ([]byte, bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// load64 reads s[i:i+8] as a little-endian word (the compiler makes it one
+// load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// needsEscape reports whether a word of text has a byte that JSON escapes
+// ('"', '\\', below 0x20) or one that is not ASCII, with the usual
+// has-a-zero-byte bit tricks: x has a zero byte iff (x−0x01…)&^x&0x80… ≠ 0.
+func needsEscape(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lo * '"')
+	b := w ^ (lo * '\\')
+	return ((w-lo*0x20)&^w|(q-lo)&^q|(b-lo)&^b|w)&hi != 0
+}
+
 // appendJSONString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // with encoding/json; U+2028 and U+2029 are escaped so the text is also valid
 // JavaScript, again as encoding/json does.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most strings (names, services, paths) need no escape at all: skip
+	// eight such bytes at a time, then go byte by byte from the first word
+	// that has one (or is not ASCII).
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if needsEscape(load64(s, i)) {
+			break
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -169,3 +169,19 @@ func TestShortDecimalMatchesStrconv(t *testing.T) {
 		check(f)
 	}
 }
+
+// TestNeedsEscape: every byte value at every position of a word is found
+// when JSON escapes it or it is not ASCII, and a word without such a byte
+// passes.
+func TestNeedsEscape(t *testing.T) {
+	for c := range 256 {
+		want := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
+		for pos := range 8 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			if got := needsEscape(load64(string(b), 0)); got && !want || !got && want {
+				t.Errorf("needsEscape(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}
