@@ -103,6 +103,11 @@ type segments struct {
 	maxSize int64 // segMaxSize, smaller in tests
 	maxAge  time.Duration
 
+	// changed, when set, is called whenever the closed segments or the
+	// open one changed, before a file the view named is deleted: the
+	// writer makes the events view again.
+	changed func() error
+
 	f      *os.File // the open segment
 	direct bool     // f bypasses the page cache (O_DIRECT)
 	cur    segment
@@ -451,7 +456,18 @@ func (g *segments) rotate() error {
 	if err := g.finish(); err != nil {
 		return err
 	}
-	return g.create()
+	if err := g.create(); err != nil {
+		return err
+	}
+	return g.notify()
+}
+
+// notify tells the writer that the segments changed.
+func (g *segments) notify() error {
+	if g.changed == nil {
+		return nil
+	}
+	return g.changed()
 }
 
 // finish closes the open segment: an empty one is removed, a non-empty one
@@ -513,10 +529,13 @@ func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) e
 	i := slices.IndexFunc(g.done, func(s segment) bool { return s.seq == seg.seq })
 	whole := seg.stats.Max < cut
 	if whole && archive == nil {
+		g.done = slices.Delete(g.done, i, i+1)
+		if err := g.notify(); err != nil {
+			return 0, err
+		}
 		if err := g.remove(seg.seq); err != nil {
 			return 0, fmt.Errorf("deleting event segment: %w", err)
 		}
-		g.done = slices.Delete(g.done, i, i+1)
 		return seg.stats.N, nil
 	}
 	data, err := os.ReadFile(g.path(seg.seq))
@@ -545,10 +564,13 @@ func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) e
 		}
 	}
 	if kept.N == 0 {
+		g.done = slices.Delete(g.done, i, i+1)
+		if err := g.notify(); err != nil {
+			return 0, err
+		}
 		if err := g.remove(seg.seq); err != nil {
 			return 0, fmt.Errorf("deleting event segment: %w", err)
 		}
-		g.done = slices.Delete(g.done, i, i+1)
 		return int64(len(removed)), nil
 	}
 	// The kept events go to a new segment, complete and synced before the
@@ -562,11 +584,14 @@ func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) e
 	if err := writeStats(g.statsPath(seq), kept); err != nil {
 		return 0, err
 	}
+	g.done[i] = segment{seq, kept}
+	slices.SortFunc(g.done, func(a, b segment) int { return cmpSeq(a.seq, b.seq) })
+	if err := g.notify(); err != nil {
+		return 0, err
+	}
 	if err := g.remove(seg.seq); err != nil {
 		return 0, fmt.Errorf("deleting event segment: %w", err)
 	}
-	g.done[i] = segment{seq, kept}
-	slices.SortFunc(g.done, func(a, b segment) int { return cmpSeq(a.seq, b.seq) })
 	return int64(len(removed)), nil
 }
 
@@ -594,17 +619,40 @@ func writeFileSync(path string, data []byte) error {
 	return err
 }
 
-// eventsView is the SQL of the events view: the rows stored in DuckDB by
-// lookout before segments (events_rows) and the segments under dir.
-func eventsView(dir string) string {
-	return `CREATE OR REPLACE VIEW events AS
-	SELECT ts, source, fields, flags, raw FROM events_rows
-	UNION ALL
-	` + segmentSelect(filepath.Join(dir, segPrefix+"*"+segExt))
+// viewBranches bounds the parts the events view is made of, so that
+// binding it stays cheap however many segments there are.
+const viewBranches = 64
+
+// viewSQL is the SQL of the events view: the rows stored in DuckDB by
+// lookout before segments (events_rows), then the closed segments in at most
+// viewBranches runs of consecutive ones, each read only under the condition
+// that ts lies within the run's time range, then the open segment. The
+// conditions are what make a query for a time range cheap: DuckDB finds a
+// query's own condition on ts (the dashboard's drill-down, the refill at
+// start) contradicting a run's range while planning, and drops that run
+// without reading it. The view is made again whenever the closed segments
+// change (writer.refreshView).
+func (g *segments) viewSQL() string {
+	var b strings.Builder
+	b.WriteString("CREATE OR REPLACE VIEW events AS\nSELECT ts, source, fields, flags, raw FROM events_rows")
+	per := (len(g.done) + viewBranches - 1) / viewBranches
+	for run := range slices.Chunk(g.done, max(per, 1)) {
+		paths := make([]string, len(run))
+		lo, hi := run[0].stats.Min, run[0].stats.Max
+		for i, seg := range run {
+			paths[i] = g.path(seg.seq)
+			lo, hi = min(lo, seg.stats.Min), max(hi, seg.stats.Max)
+		}
+		fmt.Fprintf(&b, "\nUNION ALL\nSELECT * FROM (%s) WHERE ts BETWEEN make_timestamptz(%d) AND make_timestamptz(%d)",
+			segmentSelect(paths...), lo, hi)
+	}
+	b.WriteString("\nUNION ALL\n")
+	b.WriteString(segmentSelect(g.path(g.cur.seq)))
+	return b.String()
 }
 
 // segmentSelect is a SELECT of the events columns from the segment files
-// path matches (a glob). DuckDB's NDJSON reader would be the obvious way,
+// at paths. DuckDB's NDJSON reader would be the obvious way,
 // but it takes 32 MiB buffers from DuckDB's memory limit (64MB by default)
 // per file it reads, and so failed queries over two segments; the CSV
 // reader's buffers are sized by the query. So each line is read as one
@@ -613,15 +661,18 @@ func eventsView(dir string) string {
 // multi-byte text splits right) and its JSON parsed once by from_json.
 // try() turns a torn last line, which a query may see while the writer
 // appends, into NULL, which the WHERE drops with the blank padding lines.
-func segmentSelect(path string) string {
-	lit := strings.ReplaceAll(path, "'", "''")
+func segmentSelect(paths ...string) string {
+	lits := make([]string, len(paths))
+	for i, p := range paths {
+		lits[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
+	}
 	return `SELECT make_timestamptz(e.ts) AS ts, e.source AS source, e.fields AS fields,
 		coalesce(e.flags, '') AS flags, coalesce(r, e.raw) AS raw
 	FROM (SELECT try(from_json(CASE WHEN p > 0 THEN left(line, p - 1) ELSE line END,
 				'{"ts":"BIGINT","source":"VARCHAR","flags":"VARCHAR","fields":"JSON","raw":"VARCHAR"}')) AS e,
 			CASE WHEN p > 0 THEN substr(line, p + 1) END AS r
 		FROM (SELECT line, position(chr(31) IN line) AS p
-			FROM read_csv('` + lit + `', columns = {line: 'VARCHAR'}, header = false, auto_detect = false,
+			FROM read_csv([` + strings.Join(lits, ", ") + `], columns = {line: 'VARCHAR'}, header = false, auto_detect = false,
 				delim = chr(30), quote = '', escape = '',
 				max_line_size = ` + strconv.Itoa(segMaxLine+1) + `, buffer_size = ` + strconv.Itoa(2*segMaxLine+2) + `)))
 	WHERE e.ts IS NOT NULL`

@@ -238,3 +238,63 @@ func FuzzPlainRaw(f *testing.F) {
 		}
 	})
 }
+
+// TestTimeRangeQueriesSkipSegments: a query for a time range plans reads of
+// only the segments whose events may lie in it (the open one always), and
+// still counts every event in range; the view follows rotation and prune.
+func TestTimeRangeQueriesSkipSegments(t *testing.T) {
+	s := openTest(t, Options{StoreEvents: true, Retention: Retention{Events: 24 * time.Hour}})
+	ctx := context.Background()
+	// Five hours of events, a segment each, then an open one.
+	for h := range 5 {
+		var evs []*event.Event
+		for i := range 10 {
+			evs = append(evs, segEvent(h*10+i, t0.Add(time.Duration(h)*time.Hour+time.Duration(i)*time.Minute)))
+		}
+		if err := s.WriteEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, s)
+		s.w.segs.maxSize = 1 // the next commit closes the segment
+		mustFlush(t, s)
+		s.w.segs.maxSize = segMaxSize
+	}
+	reads := func(where string) int {
+		t.Helper()
+		var plan strings.Builder
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN SELECT count(*) FROM events "+where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(v)
+		}
+		return strings.Count(plan.String(), "Function: READ_CSV")
+	}
+	count := func(where string) any {
+		return mustQuery(t, s, "SELECT count(*) FROM events "+where).Rows[0][0]
+	}
+	last := fmt.Sprintf("WHERE ts >= '%s'", t0.Add(4*time.Hour).Format(time.RFC3339))
+	if all, recent := reads(""), reads(last); all != 6 || recent != 2 {
+		t.Errorf("segments read: %d for all events, %d for the last hour; want 6 and 2 (that hour's and the open one)", all, recent)
+	}
+	if n := count(last); n != int64(10) {
+		t.Errorf("events in the last hour = %v, want 10", n)
+	}
+	// Retention at t0+26h30m drops the first three hours: their segments
+	// leave the view before their files go.
+	if n, err := s.Prune(ctx, t0.Add(26*time.Hour+30*time.Minute)); err != nil || n != 30 {
+		t.Fatalf("Prune = %d, %v; want 30", n, err)
+	}
+	if all := reads(""); all != 3 {
+		t.Errorf("after prune the view reads %d segments, want 3", all)
+	}
+	if n := count(""); n != int64(20) {
+		t.Errorf("events after prune = %v, want 20", n)
+	}
+}

@@ -204,9 +204,9 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 	if s.w, err = newWriter(ctx, s); err != nil {
 		return fail(fmt.Errorf("starting writer for %s: %w", path, err))
 	}
-	// The view binds its glob now, so it comes after the writer has
-	// created the open segment.
-	if _, err := s.db.ExecContext(ctx, eventsView(segDir)); err != nil {
+	// The view names the segments, so it comes after the writer has
+	// opened them.
+	if _, err := s.db.ExecContext(ctx, s.w.segs.viewSQL()); err != nil {
 		s.w.close()
 		return fail(fmt.Errorf("creating the events view in %s: %w", path, err))
 	}

@@ -332,6 +332,7 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		conn.Close()
 		return nil, err
 	}
+	w.segs.changed = w.refreshView
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("reading last alert sequence: %w", err)
@@ -458,6 +459,19 @@ func (w *writer) append(req *request) {
 		}
 		w.buffered++
 	}
+}
+
+// refreshView makes the events view again from the segments (see
+// segments.viewSQL), on the write connection.
+func (w *writer) refreshView() error {
+	ex, ok := w.conn.(driver.ExecerContext)
+	if !ok {
+		return errors.New("updating the events view: driver connection cannot execute")
+	}
+	if _, err := ex.ExecContext(context.Background(), w.segs.viewSQL(), nil); err != nil {
+		return fmt.Errorf("updating the events view: %w", err)
+	}
+	return nil
 }
 
 // appendEvents adds events to the open segment. A failed write loses what
