@@ -107,6 +107,7 @@ type segments struct {
 	// open one changed, before a file the view named is deleted: the
 	// writer makes the events view again.
 	changed func() error
+	viewAt  time.Time // when viewSQL last ran
 
 	f      *os.File // the open segment
 	direct bool     // f bypasses the page cache (O_DIRECT)
@@ -459,6 +460,9 @@ func (g *segments) rotate() error {
 	if err := g.create(); err != nil {
 		return err
 	}
+	if g.now().Sub(g.viewAt) < viewEvery {
+		return nil // the view's tail reads the new segments meanwhile
+	}
 	return g.notify()
 }
 
@@ -623,16 +627,24 @@ func writeFileSync(path string, data []byte) error {
 // binding it stays cheap however many segments there are.
 const viewBranches = 64
 
+// viewEvery is how often rotation alone makes the events view again.
+const viewEvery = 10 * time.Second
+
 // viewSQL is the SQL of the events view: the rows stored in DuckDB by
 // lookout before segments (events_rows), then the closed segments in at most
 // viewBranches runs of consecutive ones, each read only under the condition
-// that ts lies within the run's time range, then the open segment. The
-// conditions are what make a query for a time range cheap: DuckDB finds a
-// query's own condition on ts (the dashboard's drill-down, the refill at
-// start) contradicting a run's range while planning, and drops that run
-// without reading it. The view is made again whenever the closed segments
-// change (writer.refreshView).
+// that ts lies within the run's time range, then the tail: the open segment
+// and every segment created after this view, found by a glob and chosen by
+// file name (which DuckDB does before reading). The conditions are what make
+// a query for a time range cheap: DuckDB finds a query's own condition on ts
+// (the dashboard's drill-down, the refill at start) contradicting a run's
+// range while planning, and drops that run without reading it. The tail
+// lets the view stay as it is when segments rotate, which they do several
+// times a second at a million events a second: making the view costs DuckDB
+// a bind of every run, so it is made again at most every viewEvery then,
+// and at once before Prune deletes a file it names.
 func (g *segments) viewSQL() string {
+	g.viewAt = g.now()
 	var b strings.Builder
 	b.WriteString("CREATE OR REPLACE VIEW events AS\nSELECT ts, source, fields, flags, raw FROM events_rows")
 	per := (len(g.done) + viewBranches - 1) / viewBranches
@@ -647,7 +659,8 @@ func (g *segments) viewSQL() string {
 			segmentSelect(paths...), lo, hi)
 	}
 	b.WriteString("\nUNION ALL\n")
-	b.WriteString(segmentSelect(g.path(g.cur.seq)))
+	b.WriteString(segmentFrom(sqlString(filepath.Join(g.dir, segPrefix+"*"+segExt)), ", filename = true",
+		"WHERE filename = "+sqlString(g.path(g.cur.seq))+" OR filename >= "+sqlString(g.path(g.next))))
 	return b.String()
 }
 
@@ -664,16 +677,25 @@ func (g *segments) viewSQL() string {
 func segmentSelect(paths ...string) string {
 	lits := make([]string, len(paths))
 	for i, p := range paths {
-		lits[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
+		lits[i] = sqlString(p)
 	}
+	return segmentFrom("["+strings.Join(lits, ", ")+"]", "", "")
+}
+
+// segmentFrom is segmentSelect over read_csv(files, …, extra) with a
+// condition on its rows.
+func segmentFrom(files, extra, where string) string {
 	return `SELECT make_timestamptz(e.ts) AS ts, e.source AS source, e.fields AS fields,
 		coalesce(e.flags, '') AS flags, coalesce(r, e.raw) AS raw
 	FROM (SELECT try(from_json(CASE WHEN p > 0 THEN left(line, p - 1) ELSE line END,
 				'{"ts":"BIGINT","source":"VARCHAR","flags":"VARCHAR","fields":"JSON","raw":"VARCHAR"}')) AS e,
 			CASE WHEN p > 0 THEN substr(line, p + 1) END AS r
 		FROM (SELECT line, position(chr(31) IN line) AS p
-			FROM read_csv([` + strings.Join(lits, ", ") + `], columns = {line: 'VARCHAR'}, header = false, auto_detect = false,
+			FROM read_csv(` + files + `, columns = {line: 'VARCHAR'}, header = false, auto_detect = false,
 				delim = chr(30), quote = '', escape = '',
-				max_line_size = ` + strconv.Itoa(segMaxLine+1) + `, buffer_size = ` + strconv.Itoa(2*segMaxLine+2) + `)))
+				max_line_size = ` + strconv.Itoa(segMaxLine+1) + `, buffer_size = ` + strconv.Itoa(2*segMaxLine+2) + extra + `)
+			` + where + `))
 	WHERE e.ts IS NOT NULL`
 }
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
