@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lookout-dev/lookout/internal/atomicfile"
 	"github.com/lookout-dev/lookout/internal/window"
 )
 
@@ -158,28 +159,5 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("creating a temporary file: %w", err)
-	}
-	defer os.Remove(f.Name()) // after the rename there is nothing to remove
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", f.Name(), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", f.Name(), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("renaming to %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the rename itself; best effort where directories cannot be synced
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, data)
 }

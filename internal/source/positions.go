@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/lookout-dev/lookout/internal/atomicfile"
 )
 
 // Positions remembers how far each source got, across restarts, for sources
@@ -145,7 +147,7 @@ func (p *FilePositions) Flush() error {
 	p.mu.Unlock()
 	var errs []error
 	for name, pos := range due {
-		if err := writeAtomic(p.file(name), pos); err != nil {
+		if err := atomicfile.Write(p.file(name), pos); err != nil {
 			errs = append(errs, fmt.Errorf("saving the position of source %s: %w", name, err))
 			p.mu.Lock()
 			p.dirty[name] = true
@@ -162,38 +164,6 @@ func (p *FilePositions) Close() error {
 	p.once.Do(func() { close(p.stop) })
 	<-p.done
 	return p.Flush()
-}
-
-// writeAtomic replaces name with data so that a crash at any point leaves
-// either the old content or the new.
-func writeAtomic(name string, data []byte) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	// The rename is durable once the directory is.
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 var _ Positions = (*FilePositions)(nil)

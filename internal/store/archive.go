@@ -19,6 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/lookout-dev/lookout/internal/atomicfile"
 )
 
 // The archive is written by lookout itself, with the Parquet writer of
@@ -77,7 +79,7 @@ func (w *writer) archiveLines(lines [][]byte) error {
 	defer os.Remove(tmp)
 	from := "(" + segmentSelect(tmp) + ") AS lines"
 	for chunk := range slices.Chunk(lines, w.s.opts.PruneChunk) {
-		if err := writeFileSync(tmp, bytes.Join(chunk, nil)); err != nil {
+		if err := atomicfile.Write(tmp, bytes.Join(chunk, nil)); err != nil {
 			return fmt.Errorf("archiving events: %w", err)
 		}
 		if _, err := w.archiveFrom(context.Background(), "events", from); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/lookout-dev/lookout/internal/atomicfile"
 	"github.com/lookout-dev/lookout/internal/event"
 )
 
@@ -153,21 +155,11 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 		}
 		g.done = append(g.done, segment{seq, st})
 	}
-	slices.SortFunc(g.done, func(a, b segment) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(g.done, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
 	if err := g.create(); err != nil {
 		return nil, err
 	}
 	return g, nil
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // segSeq parses a segment file name.
@@ -264,11 +256,7 @@ func lineTime(line []byte) (int64, bool) {
 
 func writeStats(path string, st segStats) error {
 	b, _ := json.Marshal(st)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, b); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
@@ -582,14 +570,14 @@ func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) e
 	// kept events twice rather than losing them.
 	seq := g.next
 	g.next++
-	if err := writeFileSync(g.path(seq), keep); err != nil {
+	if err := atomicfile.Write(g.path(seq), keep); err != nil {
 		return 0, fmt.Errorf("rewriting event segment: %w", err)
 	}
 	if err := writeStats(g.statsPath(seq), kept); err != nil {
 		return 0, err
 	}
 	g.done[i] = segment{seq, kept}
-	slices.SortFunc(g.done, func(a, b segment) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(g.done, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
 	if err := g.notify(); err != nil {
 		return 0, err
 	}
@@ -597,30 +585,6 @@ func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) e
 		return 0, fmt.Errorf("deleting event segment: %w", err)
 	}
 	return int64(len(removed)), nil
-}
-
-// writeFileSync writes data to path (through a temporary name outside the
-// view's glob) and syncs it.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // viewBranches bounds the parts the events view is made of, so that
