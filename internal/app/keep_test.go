@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/store"
 )
 
@@ -31,9 +29,8 @@ func TestWindowsTheSameWithoutStoredEvents(t *testing.T) {
 	fmt.Fprintf(&body, `{"ts":%d,"svc":"s0","region":{"name":"eu"},"status":200,"latency_ms":1}`+"\n", t0.Add(time.Minute).UnixMilli())
 
 	windows := func(storeEvents bool) []string {
-		cfg, err := config.Parse("keep.yaml", fmt.Appendf(nil, `
+		a := runApp(t, fmt.Sprintf(`
 storage:
-  path: %s
   events: %v
 sources:
   - name: push
@@ -52,22 +49,8 @@ pipelines:
       errors:   count(status >= 500)
       p99:      quantile(latency, 0.99)
       slowest:  max(latency)
-`, t.TempDir(), storeEvents))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		a, err := New(ctx, cfg, slog.New(slog.DiscardHandler), nil, Build{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { a.run(ctx); close(done) }()
-		defer func() {
-			cancel()
-			<-done
-			a.Close()
-		}()
+`, storeEvents))
+		ctx := context.Background()
 		rec := httptest.NewRecorder()
 		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/events?source=push", bytes.NewReader(body.Bytes())))
 		if rec.Code != http.StatusOK {

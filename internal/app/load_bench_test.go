@@ -2,15 +2,12 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/loadgen"
 )
 
@@ -31,9 +28,8 @@ func BenchmarkAppIngest(b *testing.B) {
 
 func benchAppIngest(b *testing.B, storeEvents bool) {
 	const groups, batch = 10_000, 1000
-	cfg, err := config.Parse("bench.yaml", fmt.Appendf(nil, `
+	a := runApp(b, fmt.Sprintf(`
 storage:
-  path: %s
   events: %v
 sources:
   - name: push
@@ -61,24 +57,7 @@ rules:
     notify: [stdout]
 notifiers:
   - {name: stdout, type: log}
-`, b.TempDir(), storeEvents))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler), nil, Build{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { a.run(ctx); close(done) }()
-	defer func() {
-		cancel()
-		<-done
-		if err := a.Close(); err != nil {
-			b.Error(err)
-		}
-	}()
+`, storeEvents))
 	h := a.Handler()
 
 	p := loadgen.DefaultProfile()

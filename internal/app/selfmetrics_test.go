@@ -18,7 +18,7 @@ import (
 
 // runApp starts lookout in-process on cfg (real store, state and outbox in a
 // temp dir) and stops it when the test ends.
-func runApp(t *testing.T, yaml string) *App {
+func runApp(t testing.TB, yaml string) *App {
 	t.Helper()
 	cfg, err := config.Parse("lookout.yaml", []byte(yaml))
 	if err != nil {
