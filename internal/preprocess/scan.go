@@ -119,15 +119,9 @@ func (s *scanner) flatObject(out map[string]any) error {
 			s.key = append(s.key, '.')
 		}
 		var err error
-		if s.key, err = s.appendString(s.key); err != nil {
+		if s.key, err = s.memberName(s.key); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return s.unexpected()
-		}
-		s.pos++
-		s.skipSpace()
 		switch {
 		case s.pos < len(s.data) && s.data[s.pos] == '{':
 			if s.keep != nil && len(s.key) > 0 && !s.keep.prefixes[string(s.key)] {
@@ -250,15 +244,9 @@ func (s *scanner) skipComposite(open byte) error {
 				return s.unexpected()
 			}
 			var err error
-			if s.skipped, err = s.appendString(s.skipped[:0]); err != nil {
+			if s.skipped, err = s.memberName(s.skipped[:0]); err != nil {
 				return err
 			}
-			s.skipSpace()
-			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-				return s.unexpected()
-			}
-			s.pos++
-			s.skipSpace()
 		}
 		if err := s.skipValue(); err != nil {
 			return err
@@ -377,15 +365,9 @@ func (s *scanner) nestedObject() (any, error) {
 			return nil, s.unexpected()
 		}
 		var err error
-		if name, err = s.appendString(name[:0]); err != nil {
+		if name, err = s.memberName(name[:0]); err != nil {
 			return nil, err
 		}
-		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return nil, s.unexpected()
-		}
-		s.pos++
-		s.skipSpace()
 		v, err := s.value()
 		if err != nil {
 			return nil, err
@@ -776,4 +758,21 @@ func boxFloat(f float64) any {
 		return smallInts[int(f)]
 	}
 	return f
+}
+
+// memberName appends the name of an object member (the scanner is at its
+// opening quote) to dst and moves past the ':' after it and the space
+// around that.
+func (s *scanner) memberName(dst []byte) ([]byte, error) {
+	dst, err := s.appendString(dst)
+	if err != nil {
+		return dst, err
+	}
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		return dst, s.unexpected()
+	}
+	s.pos++
+	s.skipSpace()
+	return dst, nil
 }
