@@ -140,6 +140,12 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
 	}
 	for _, ent := range ents {
+		if strings.Contains(ent.Name(), ".tmp") {
+			// A rewrite, sidecar or archive chunk a crash interrupted
+			// before its rename: the file it was to replace is intact.
+			os.Remove(filepath.Join(dir, ent.Name()))
+			continue
+		}
 		seq, ok := segSeq(ent.Name())
 		if !ok {
 			continue

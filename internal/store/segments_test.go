@@ -86,6 +86,11 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 	if err := os.WriteFile(path, text, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A rewrite the crash interrupted before its rename.
+	leftover := filepath.Join(dir, segDirName, "seg-000000000100"+segExt+".tmp123")
+	if err := os.WriteFile(leftover, text[:10], 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	s = openTest(t, Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}})
 	got := mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), count(*) FILTER (WHERE source = 'push') FROM events`).Rows
@@ -97,6 +102,9 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 	}
 	if _, err := os.Stat(strings.TrimSuffix(path, segExt) + statsExt); err != nil {
 		t.Errorf("no sidecar written: %v", err)
+	}
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("the interrupted rewrite's temporary file is still there: %v", err)
 	}
 	// Events at t0, t0+1h and t0+2h; a retention of 1h at t0+2h30m keeps
 	// only the last: the segment is rewritten.
