@@ -5,7 +5,8 @@
 // In the data flow it sits beside the windows: the bus hands it events and
 // rejected inputs, pipelines hand it each closed window, the rule engine hands
 // it each alert transition. All of those writes go through one writer
-// goroutine that owns the write connection and a DuckDB appender per table,
+// goroutine that owns the write connection, a DuckDB appender per table and
+// the open event segment,
 // and commits by size or time (ARCHITECTURE.md, "One writer for DuckDB"). Its
 // queue is bounded: a full queue blocks the caller, so back-pressure reaches
 // the sources instead of rows being dropped.

@@ -745,7 +745,7 @@ func (w *writer) close() error {
 }
 
 // validString turns raw bytes into text DuckDB accepts: VARCHAR must be UTF-8.
-// The events path does the same without the copy for valid input.
+// Event segments get the same through appendJSONString or plainRaw.
 func validString(b []byte) string {
 	if utf8.Valid(b) {
 		return string(b)
@@ -756,8 +756,8 @@ func validString(b []byte) string {
 // The JSON columns of windows and alerts get json.RawMessage because the
 // appender runs json.Marshal over whatever it is given for a JSON column: a
 // string would be stored as a JSON string, and RawMessage passes through as
-// it is. Their rows are few; events, which are many, take another way (see
-// eventsInsert).
+// it is. Their rows are few; events, which are many, are not rows at all
+// (segments.go).
 
 // finiteOnly copies v with NaN and infinities replaced by null, which is how
 // appendFields writes them; the fuzz test compares against encoding/json
