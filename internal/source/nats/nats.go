@@ -198,12 +198,31 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 	if err != nil {
 		return false, fmt.Errorf("creating consumer %s on stream %s: %w", s.durable, stream, err)
 	}
-	s.awaitRedeliveries(ctx, cons)
+	rp := s.awaitRedeliveries(ctx, cons)
 	fl := &inflight{batches: map[*[]jetstream.Msg]struct{}{}}
 	hbCtx, stopHB := context.WithCancel(ctx)
 	defer stopHB()
 	go fl.heartbeat(hbCtx, s.ackWait/3)
 	s.deps.Health.SetConnected(true)
+	// hand submits msgs, or while a replay is unfinished holds back those
+	// published after the crash.
+	hand := func(msgs []jetstream.Msg) error {
+		if rp != nil {
+			var done bool
+			if msgs, done = rp.take(msgs, fl, time.Now()); done {
+				rp.report(s)
+				rp = nil
+			}
+			if len(msgs) == 0 {
+				return nil
+			}
+		}
+		if err := s.submitJS(ctx, sink, msgs, fl); err != nil {
+			return err
+		}
+		s.reportLag(msgs)
+		return nil
+	}
 	failures := 0
 	for ctx.Err() == nil {
 		// What is there now, at once; when nothing is, wait for the
@@ -216,14 +235,18 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 				first = append(first, m)
 			}
 			if len(first) > 0 {
-				if err := s.submitJS(ctx, sink, first, fl); err != nil {
+				if err := hand(first); err != nil {
 					return true, nil
 				}
-				s.reportLag(first)
 				failures = 0
 				continue
 			}
-			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
+			wait := fetchWait
+			if rp != nil {
+				// Check again soon whether the held-back messages may go.
+				wait = min(wait, max(time.Until(rp.until), 100*time.Millisecond))
+			}
+			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(wait))
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -247,15 +270,13 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 			s.deps.Health.Failure(fmt.Errorf("pulling from %s: %w", s.durable, err))
 		}
-		if len(msgs) == 0 {
-			failures = 0
+		failures = 0
+		if len(msgs) == 0 && rp == nil {
 			continue
 		}
-		failures = 0
-		if err := s.submitJS(ctx, sink, msgs, fl); err != nil {
+		if err := hand(msgs); err != nil {
 			return true, nil // ctx is done; unacked messages are redelivered
 		}
-		s.reportLag(msgs)
 	}
 	return true, nil
 }
@@ -307,17 +328,25 @@ func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstrea
 
 // awaitRedeliveries waits, before the first pull, until what an earlier
 // lookout on this durable left unacknowledged is due for redelivery (ack_wait
-// after its last delivery). JetStream redelivers due messages before new
-// ones, so a restart after a crash replays them in order; pulled after newer
-// ones, their windows would already be closed and they would count as late.
-func (s *Source) awaitRedeliveries(ctx context.Context, cons jetstream.Consumer) {
+// after its last delivery or heartbeat). JetStream redelivers due messages
+// before new ones, so a restart after a crash replays them in order; pulled
+// after newer ones, their windows would already be closed and they would
+// count as late. The wait is a matter of timing (the server's redelivery
+// timer can fire late on a busy machine), so it returns a replay that holds
+// back newer messages pulled before every one of the old is back.
+func (s *Source) awaitRedeliveries(ctx context.Context, cons jetstream.Consumer) *replay {
 	ci, err := cons.Info(ctx)
 	if err != nil || ci.NumAckPending == 0 || ci.Delivered.Last == nil {
-		return
+		return nil
 	}
-	wait := min(s.ackWait-time.Since(*ci.Delivered.Last), s.ackWait) + 100*time.Millisecond
+	last := *ci.Delivered.Last
+	rp := &replay{
+		left: ci.NumAckPending, boundary: ci.Delivered.Stream,
+		until: last.Add(2*s.ackWait + time.Second),
+	}
+	wait := min(s.ackWait-time.Since(last), s.ackWait) + 100*time.Millisecond
 	if wait <= 0 {
-		return
+		return rp
 	}
 	s.deps.Log.Info("waiting for unacknowledged messages to be redelivered", "source", s.name,
 		"messages", ci.NumAckPending, "wait", wait)
@@ -326,6 +355,62 @@ func (s *Source) awaitRedeliveries(ctx context.Context, cons jetstream.Consumer)
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	}
+	return rp
+}
+
+// replay is the start of a session after another lookout on the durable
+// left messages unacknowledged: until those are redelivered, messages
+// published later are pulled but held back, so the old ones reach the
+// windows first. It gives up at until: the old ones may never come (another
+// running consumer on the durable acknowledged them).
+type replay struct {
+	left     int       // old messages not yet redelivered
+	boundary uint64    // the last stream sequence delivered before this session
+	until    time.Time // when held messages go regardless
+	held     []jetstream.Msg
+	keys     []*[]jetstream.Msg // held chunks in the heartbeat
+	replayed int
+}
+
+// take returns what of msgs may be submitted now, in stream order, and
+// whether the replay is over. Held messages are kept in progress (fl) so
+// that JetStream does not redeliver them meanwhile.
+func (r *replay) take(msgs []jetstream.Msg, fl *inflight, now time.Time) ([]jetstream.Msg, bool) {
+	var ready, later []jetstream.Msg
+	for _, m := range msgs {
+		if md, err := m.Metadata(); err == nil && md.Sequence.Stream <= r.boundary {
+			ready = append(ready, m)
+			r.left--
+			r.replayed++
+		} else {
+			later = append(later, m)
+		}
+	}
+	if len(later) > 0 {
+		fl.add(&later)
+		r.keys = append(r.keys, &later)
+		r.held = append(r.held, later...)
+	}
+	if r.left > 0 && now.Before(r.until) {
+		return ready, false
+	}
+	for _, k := range r.keys {
+		fl.remove(k)
+	}
+	return append(ready, r.held...), true
+}
+
+// report logs how the replay ended.
+func (r *replay) report(s *Source) {
+	if r.left > 0 {
+		s.deps.Log.Warn("gave up waiting for unacknowledged messages to be redelivered; newer messages go first and the old ones may count late",
+			"source", s.name, "missing", r.left, "replayed", r.replayed, "held_back", len(r.held))
+		return
+	}
+	if len(r.held) > 0 {
+		s.deps.Log.Info("unacknowledged messages redelivered; newer ones held back until then", "source", s.name,
+			"replayed", r.replayed, "held_back", len(r.held))
 	}
 }
 

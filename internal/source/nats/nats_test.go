@@ -287,3 +287,68 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// Redelivery after a crash is a matter of the server's timers, which can
+// fire later than the restarted lookout's wait on a busy machine. Whenever
+// the dead lookout's unacknowledged messages come back, they are handed over
+// before any message published since, whose later event times would
+// otherwise close their windows first. Here half of them come back late:
+// the dead consumer asked for a delay beyond ack_wait (NakWithDelay), as a
+// late timer would.
+func TestRestartReplaysUnackedBeforeNewer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: embedded NATS server")
+	}
+	const ackWait = time.Second
+	ns := startServer(t, 0, t.TempDir())
+	js := withStream(t, ns)
+	ctx := context.Background()
+	dead, err := js.CreateOrUpdateConsumer(ctx, "EVENTS", jetstream.ConsumerConfig{
+		Durable: "lookout", FilterSubject: "events.>", AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: ackWait, MaxAckPending: DefaultMaxAckPending, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, 0, 100)
+	batch, err := dead.Fetch(100, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pulled []jetstream.Msg
+	for m := range batch.Messages() {
+		pulled = append(pulled, m)
+	}
+	if len(pulled) != 100 {
+		t.Fatalf("the dead consumer pulled %d messages, want 100", len(pulled))
+	}
+	for _, m := range pulled[50:] {
+		if err := m.NakWithDelay(2 * ackWait); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(t, js, 100, 200) // while no lookout runs
+
+	s := newSource(t, ns.ClientURL(), func(c *config.Source) { c.AckWait = config.Duration(ackWait) })
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	sourcetest.WaitFor(t, 20*time.Second, "200 events", func() bool { n, _ := sink.Counts(); return n >= 200 })
+	sourcetest.WaitFor(t, 20*time.Second, "every message acknowledged", allAcked(t, js))
+	seen := map[float64]int{}
+	newer := 0
+	for i, e := range sink.Events() {
+		id := e.Fields["id"].(float64)
+		seen[id]++
+		switch {
+		case id >= 100:
+			newer++
+		case newer > 0:
+			t.Fatalf("event %d (the dead lookout's) came at position %d, after %d messages published later", int(id), i, newer)
+		}
+	}
+	for i := range 200 {
+		if seen[float64(i)] != 1 {
+			t.Errorf("event %d handed over %d times, want 1", i, seen[float64(i)])
+		}
+	}
+}
