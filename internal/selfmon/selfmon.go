@@ -43,6 +43,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if every <= 0 {
 		every = DefaultInterval
 	}
+	// In process: up while it runs, not only after the first sample an
+	// interval from now (the dashboard showed lookout_self down until then).
+	s.deps.Health.SetConnected(true)
+	defer s.deps.Health.SetConnected(false)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
