@@ -49,6 +49,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -benchtime=1s $(BENCH_PKGS) | tee $(BENCH_DIR)/micro.txt
 	$(GO) build -o bin/lookout-load ./cmd/lookout-load
 	./bin/lookout-load -lookout ./$(BIN) -scenario push-10k-groups -runs 3 -duration 15s > $(BENCH_DIR)/push-10k-groups.json
+	./bin/lookout-load -lookout ./$(BIN) -scenario push-10k-groups-zstd -runs 3 -duration 15s > $(BENCH_DIR)/push-10k-groups-zstd.json
 	./bin/lookout-load -lookout ./$(BIN) -scenario push-10k-groups-nostore -runs 3 -duration 15s > $(BENCH_DIR)/push-10k-groups-nostore.json
 	./bin/lookout-load -lookout ./$(BIN) -scenario alert-latency -duration 40s > $(BENCH_DIR)/alert-latency.json
 	./bin/lookout-load -lookout ./$(BIN) -scenario rss-100k-groups -duration 30s > $(BENCH_DIR)/rss-100k-groups.json

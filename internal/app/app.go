@@ -369,6 +369,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	a.store, err = store.Open(store.Options{
 		Dir: dir, FlushInterval: cfg.Storage.FlushInterval.D(), StoreEvents: storeEvents, Log: log,
 		ArchiveDir: cfg.Storage.Archive.Dir, MemoryLimit: cfg.Storage.MemoryLimit,
+		Compression: cfg.Storage.Compression,
 		// Each event batch is one request: 128 of them bound the rows held in
 		// memory ahead of DuckDB to about a second of work, so under overload
 		// the ingest goroutine waits on the writer and the push API says 429

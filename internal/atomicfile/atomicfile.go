@@ -26,6 +26,12 @@ func Write(path string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", f.Name(), err)
 	}
+	return commit(f, path)
+}
+
+// commit syncs and closes the written temporary file f and renames it to
+// path.
+func commit(f *os.File, path string) error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("syncing %s: %w", f.Name(), err)
@@ -36,7 +42,7 @@ func Write(path string, data []byte) error {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("renaming to %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync() // the rename itself; best effort where directories cannot be synced
 		d.Close()
 	}

@@ -58,6 +58,7 @@ func (p *parser) defaults() {
 	}
 	dur("storage.flush_interval", &c.Storage.FlushInterval, time.Second)
 	str("storage.memory_limit", &c.Storage.MemoryLimit, DefaultStorageMemoryLimit)
+	str("storage.compression", &c.Storage.Compression, "zstd")
 	str("state.backend", &c.State.Backend, "local")
 	str("state.redis.key_prefix", &c.State.Redis.KeyPrefix, DefaultRedisPrefix)
 

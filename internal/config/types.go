@@ -98,6 +98,9 @@ type Storage struct {
 	// takes up to 80% of the machine's RAM and a long-running lookout's RSS
 	// grows with its cache. Default DefaultStorageMemoryLimit.
 	MemoryLimit string `yaml:"memory_limit"`
+	// Compression is how closed raw-event segment files are kept: "zstd"
+	// (the default) or "none".
+	Compression string `yaml:"compression"`
 }
 
 // Archive is where rows past their retention are copied before deletion.

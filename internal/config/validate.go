@@ -241,6 +241,11 @@ func (p *parser) validateStorage() {
 	if !memoryLimitRE.MatchString(s.MemoryLimit) {
 		p.at("storage.memory_limit", "%q is not a size: want a number and a unit, like 128MB or 1GB", s.MemoryLimit)
 	}
+	switch s.Compression {
+	case "zstd", "none":
+	default:
+		p.at("storage.compression", "%q is not a compression (zstd or none)", s.Compression)
+	}
 	switch s.Archive.Format {
 	case "", "parquet":
 	default:

@@ -16,7 +16,8 @@
 // budget per event. WriteEvents only queues the event pointers; the writer
 // goroutine encodes each event as one NDJSON line (encode.go's hand-written
 // encoder, fuzzed against encoding/json) into a reused buffer and appends it
-// to a segment file under Dir/events, syncing at each commit. The events
+// to a segment file under Dir/events, syncing at each commit; a closed
+// segment is compressed with zstd in the background (compress.go). The events
 // view reads the segments with DuckDB's CSV reader and from_json, so SQL
 // sees one events table as before, plus the rows of events_rows (events
 // stored by older versions, and the rare event too long for a segment line).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -37,7 +38,10 @@ import (
 // Layout: Dir/events/seg-<seq>.ndjson, seq increasing, one of them open for
 // appending at a time. A closed segment has a sidecar seg-<seq>.stats with its
 // oldest and newest event time and its line count, which lets Prune pick the
-// files to delete or rewrite without reading them. A segment left open by a
+// files to delete or rewrite without reading them. Once closed, a segment is
+// compressed to seg-<seq>.ndjson.zst (Options.Compression, compress.go), and
+// a segment Prune removed has a mark seg-<seq>.gone while its files wait out
+// the grace of queries that still read them. A segment left open by a
 // crash has no sidecar; Open scans it once, cuts off a torn last line and
 // writes the sidecar.
 //
@@ -54,6 +58,9 @@ const (
 	segPrefix  = "seg-"
 	segExt     = ".ndjson"
 	statsExt   = ".stats"
+	// goneExt marks a segment Prune removed whose files wait out
+	// segments.grace: Open deletes what a crash left of it.
+	goneExt = ".gone"
 
 	// segMaxSize and segMaxAge close the open segment: big enough that a
 	// query globs few files, small enough that retention, which rewrites the
@@ -92,6 +99,15 @@ func (st *segStats) add(ts int64) {
 type segment struct {
 	seq   uint64
 	stats segStats
+	zst   bool // the file is seg-<seq>.ndjson.zst
+}
+
+// doomedFile is a file the events view no longer names, or soon will not:
+// it is deleted grace after the view was made without it, so that queries
+// which bound the view before still read it.
+type doomedFile struct {
+	paths []string  // deleted in order
+	after time.Time // zero until a view without it was made
 }
 
 // segments is the writer's side of the event segments. Only the writer
@@ -108,8 +124,13 @@ type segments struct {
 	// changed, when set, is called whenever the closed segments or the
 	// open one changed, before a file the view named is deleted: the
 	// writer makes the events view again.
-	changed func() error
-	viewAt  time.Time // when viewSQL last ran
+	changed   func() error
+	viewAt    time.Time     // when viewSQL last ran
+	viewEvery time.Duration // viewEvery, shorter in tests
+
+	cz     *compressor // nil: segments stay plain
+	doomed []doomedFile
+	grace  time.Duration
 
 	f      *os.File // the open segment
 	direct bool     // f bypasses the page cache (O_DIRECT)
@@ -134,32 +155,62 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	g := &segments{dir: dir, log: log, now: time.Now, next: 1, maxSize: segMaxSize, maxAge: segMaxAge}
+	g := &segments{dir: dir, log: log, now: time.Now, next: 1, maxSize: segMaxSize, maxAge: segMaxAge,
+		grace: segGrace, viewEvery: viewEvery}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
 	}
+	type found struct{ plain, zst, gone bool }
+	seqs := map[uint64]*found{}
 	for _, ent := range ents {
-		if strings.Contains(ent.Name(), ".tmp") {
-			// A rewrite, sidecar or archive chunk a crash interrupted
-			// before its rename: the file it was to replace is intact.
-			os.Remove(filepath.Join(dir, ent.Name()))
+		name := ent.Name()
+		if strings.Contains(name, ".tmp") {
+			// A rewrite, sidecar, compressed copy or archive chunk a
+			// crash interrupted before its rename: the file it was to
+			// replace is intact.
+			os.Remove(filepath.Join(dir, name))
 			continue
 		}
-		seq, ok := segSeq(ent.Name())
+		seq, ext, ok := segSeq(name)
 		if !ok {
 			continue
 		}
+		f := seqs[seq]
+		if f == nil {
+			f = &found{}
+			seqs[seq] = f
+		}
+		switch ext {
+		case segExt:
+			f.plain = true
+		case segExt + zstExt:
+			f.zst = true
+		case goneExt:
+			f.gone = true
+		}
+	}
+	for seq, f := range seqs {
 		g.next = max(g.next, seq+1)
-		st, err := g.loadStats(seq)
-		if err != nil {
+		switch {
+		case f.gone: // pruned before a crash
+			g.removeAll(seq)
+			continue
+		case !f.plain && !f.zst: // a sidecar alone
+			os.Remove(g.statsPath(seq))
+			continue
+		case f.plain && f.zst: // compressed before a crash
+			os.Remove(g.path(seq))
+		}
+		seg := segment{seq: seq, zst: f.zst}
+		if seg.stats, err = g.loadStats(seg); err != nil {
 			return nil, err
 		}
-		if st.N == 0 {
-			g.remove(seq)
+		if seg.stats.N == 0 {
+			g.removeAll(seq)
 			continue
 		}
-		g.done = append(g.done, segment{seq, st})
+		g.done = append(g.done, seg)
 	}
 	slices.SortFunc(g.done, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
 	if err := g.create(); err != nil {
@@ -168,57 +219,98 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 	return g, nil
 }
 
-// segSeq parses a segment file name.
-func segSeq(name string) (uint64, bool) {
+// segSeq parses the name of a segment file or of one of its companions:
+// the sequence number and the extension (segExt, segExt+zstExt, statsExt,
+// goneExt).
+func segSeq(name string) (uint64, string, bool) {
 	s, ok := strings.CutPrefix(name, segPrefix)
 	if !ok {
-		return 0, false
+		return 0, "", false
 	}
-	if s, ok = strings.CutSuffix(s, segExt); !ok {
-		return 0, false
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		return 0, "", false
 	}
-	seq, err := strconv.ParseUint(s, 10, 64)
-	return seq, err == nil
+	seq, err := strconv.ParseUint(s[:i], 10, 64)
+	return seq, s[i:], err == nil
 }
 
+// path is the plain file of segment seq.
 func (g *segments) path(seq uint64) string {
 	return filepath.Join(g.dir, fmt.Sprintf("%s%012d%s", segPrefix, seq, segExt))
+}
+
+// pathOf is seg's file, plain or compressed.
+func (g *segments) pathOf(seg segment) string {
+	if seg.zst {
+		return g.path(seg.seq) + zstExt
+	}
+	return g.path(seg.seq)
 }
 
 func (g *segments) statsPath(seq uint64) string {
 	return strings.TrimSuffix(g.path(seq), segExt) + statsExt
 }
 
+func (g *segments) gonePath(seq uint64) string {
+	return strings.TrimSuffix(g.path(seq), segExt) + goneExt
+}
+
 // loadStats reads a closed segment's sidecar, or scans a segment without one
 // (left open by a crash), cutting off a torn last line, and writes it.
-func (g *segments) loadStats(seq uint64) (segStats, error) {
+func (g *segments) loadStats(seg segment) (segStats, error) {
 	var st segStats
-	if b, err := os.ReadFile(g.statsPath(seq)); err == nil && json.Unmarshal(b, &st) == nil {
+	if b, err := os.ReadFile(g.statsPath(seg.seq)); err == nil && json.Unmarshal(b, &st) == nil {
 		return st, nil
 	}
-	st, err := scanSegment(g.path(seq))
+	path := g.pathOf(seg)
+	st, err := scanSegment(path, seg.zst)
 	if err != nil {
-		return st, fmt.Errorf("recovering event segment %s: %w", g.path(seq), err)
+		return st, fmt.Errorf("recovering event segment %s: %w", path, err)
 	}
 	if st.N > 0 {
-		if err := writeStats(g.statsPath(seq), st); err != nil {
+		if err := writeStats(g.statsPath(seg.seq), st); err != nil {
 			return st, err
 		}
-		g.log.Info("recovered an event segment left open", "file", g.path(seq), "events", st.N)
+		g.log.Info("recovered an event segment left open", "file", path, "events", st.N)
 	}
 	return st, nil
 }
 
-// scanSegment reads a segment's event times and truncates it after its last
-// complete line.
-func scanSegment(path string) (segStats, error) {
+// scanSegment reads a segment's event times and truncates a plain one
+// after its last complete line.
+func scanSegment(path string, zst bool) (segStats, error) {
 	var st segStats
+	if zst { // complete: compressed files are renamed into place whole
+		rc, err := openSegmentFile(path, true)
+		if err != nil {
+			return st, err
+		}
+		defer rc.Close()
+		_, err = scanLines(rc, &st)
+		return st, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return st, err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
+	good, err := scanLines(f, &st)
+	if err != nil {
+		return st, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > good {
+		if err := f.Truncate(good); err != nil {
+			return st, err
+		}
+	}
+	return st, f.Sync()
+}
+
+// scanLines adds the event times of the complete lines of r to st and
+// returns their length.
+func scanLines(rd io.Reader, st *segStats) (int64, error) {
+	r := bufio.NewReaderSize(rd, 1<<20)
 	var good int64
 	for {
 		line, err := r.ReadSlice('\n')
@@ -228,22 +320,16 @@ func scanSegment(path string) (segStats, error) {
 			line = append(line[:len(line):len(line)], more...)
 		}
 		if err == io.EOF {
-			break // a torn line without its newline, or the end
+			return good, nil // a torn line without its newline, or the end
 		}
 		if err != nil {
-			return st, err
+			return good, err
 		}
 		if ts, ok := lineTime(line); ok {
 			st.add(ts)
 		}
 		good += int64(len(line))
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size() > good {
-		if err := f.Truncate(good); err != nil {
-			return st, err
-		}
-	}
-	return st, f.Sync()
 }
 
 // lineTime reads the ts a segment line starts with.
@@ -268,15 +354,99 @@ func writeStats(path string, st segStats) error {
 	return nil
 }
 
-func (g *segments) remove(seq uint64) error {
-	err := os.Remove(g.path(seq))
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	}
-	if e := os.Remove(g.statsPath(seq)); e != nil && !errors.Is(e, fs.ErrNotExist) {
-		err = errors.Join(err, e)
+// removeAll deletes every file of segment seq, the mark that it is gone
+// last.
+func (g *segments) removeAll(seq uint64) error {
+	return removeFiles(g.path(seq), g.path(seq)+zstExt, g.statsPath(seq), g.gonePath(seq))
+}
+
+// removeFiles deletes paths in order; missing ones are no error.
+func removeFiles(paths ...string) error {
+	var err error
+	for _, p := range paths {
+		if e := os.Remove(p); e != nil && !errors.Is(e, fs.ErrNotExist) {
+			err = errors.Join(err, e)
+		}
 	}
 	return err
+}
+
+// segGrace is how long a file the events view stopped naming is kept for
+// queries that bound the view before: more than a query's timeout
+// (10 s by default).
+const segGrace = 30 * time.Second
+
+// drop takes seg out of done for good: its sidecar becomes the mark that it
+// is gone (so that Open deletes what a crash leaves of it) and its files are
+// deleted once the view has been made without it and grace has passed.
+func (g *segments) drop(seg segment) error {
+	i := slices.IndexFunc(g.done, func(s segment) bool { return s.seq == seg.seq })
+	if i >= 0 {
+		g.done = slices.Delete(g.done, i, i+1)
+	}
+	if err := os.Rename(g.statsPath(seg.seq), g.gonePath(seg.seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("marking event segment %d deleted: %w", seg.seq, err)
+	}
+	g.doomed = append(g.doomed, doomedFile{paths: []string{g.path(seg.seq) + zstExt, g.path(seg.seq), g.gonePath(seg.seq)}})
+	return nil
+}
+
+// maintain is the writer's periodic work on the segments: it takes the
+// compressor's results into done, makes the view again when a file waits
+// to leave it, and deletes the files whose grace has passed.
+func (g *segments) maintain() error {
+	var err error
+	if g.cz != nil {
+		for _, r := range g.cz.take() {
+			err = errors.Join(err, g.compressed(r))
+		}
+	}
+	now := g.now()
+	waiting := slices.ContainsFunc(g.doomed, func(d doomedFile) bool { return d.after.IsZero() })
+	if waiting && now.Sub(g.viewAt) >= g.viewEvery {
+		err = errors.Join(err, g.notify())
+	}
+	g.doomed = slices.DeleteFunc(g.doomed, func(d doomedFile) bool {
+		if d.after.IsZero() || now.Before(d.after) {
+			return false
+		}
+		if e := removeFiles(d.paths...); e != nil {
+			g.log.Warn("deleting an old event segment file", "err", e)
+		}
+		return true
+	})
+	return err
+}
+
+// compressed takes the compressor's result for one segment: the segment
+// now reads from its compressed file, and the plain one is doomed.
+func (g *segments) compressed(r compressed) error {
+	i := slices.IndexFunc(g.done, func(s segment) bool { return s.seq == r.seq })
+	if r.err != nil {
+		os.Remove(g.path(r.seq) + zstExt)
+		// Pruned meanwhile (which explains the error), or stopped by
+		// close (compressed after the next Open): nothing to say.
+		if i >= 0 && !errors.Is(r.err, context.Canceled) {
+			g.log.Warn("an event segment stays uncompressed", "file", g.path(r.seq), "err", r.err)
+		}
+		return nil
+	}
+	if i < 0 || g.done[i].zst { // pruned meanwhile: no view named the copy
+		return removeFiles(g.path(r.seq) + zstExt)
+	}
+	g.done[i].zst = true
+	g.doomed = append(g.doomed, doomedFile{paths: []string{g.path(r.seq)}})
+	return nil
+}
+
+// compress turns on compressing closed segments, those already closed too.
+func (g *segments) compress(log *slog.Logger) {
+	g.cz = newCompressor(g.path, log)
+	for _, seg := range g.done {
+		if !seg.zst {
+			g.cz.add(seg.seq)
+		}
+	}
 }
 
 // create starts a new open segment.
@@ -454,7 +624,7 @@ func (g *segments) rotate() error {
 	if err := g.create(); err != nil {
 		return err
 	}
-	if g.now().Sub(g.viewAt) < viewEvery {
+	if g.now().Sub(g.viewAt) < g.viewEvery {
 		return nil // the view's tail reads the new segments meanwhile
 	}
 	return g.notify()
@@ -480,18 +650,39 @@ func (g *segments) finish() error {
 		return fmt.Errorf("closing event segment: %w", err)
 	}
 	if g.cur.stats.N == 0 {
-		return g.remove(g.cur.seq)
+		return g.removeAll(g.cur.seq)
 	}
 	if err := writeStats(g.statsPath(g.cur.seq), g.cur.stats); err != nil {
 		return err
 	}
-	g.done = append(g.done, g.cur)
+	g.closed(g.cur)
 	return nil
 }
 
-// close commits and closes the open segment.
+// closed adds a complete segment to done and queues it for compression.
+func (g *segments) closed(seg segment) {
+	g.done = append(g.done, seg)
+	slices.SortFunc(g.done, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
+	if g.cz != nil {
+		g.cz.add(seg.seq)
+	}
+}
+
+// close commits and closes the open segment, stops compressing and deletes
+// the files no view needs (no query runs any more).
 func (g *segments) close() error {
-	return errors.Join(g.commit(), g.finish())
+	err := errors.Join(g.commit(), g.finish())
+	if g.cz != nil {
+		g.cz.stop()
+		for _, r := range g.cz.take() {
+			err = errors.Join(err, g.compressed(r))
+		}
+	}
+	for _, d := range g.doomed {
+		err = errors.Join(err, removeFiles(d.paths...))
+	}
+	g.doomed = nil
+	return err
 }
 
 // prune removes one segment's worth of events older than cutoff: a segment
@@ -524,19 +715,14 @@ func (g *segments) prune(cutoff time.Time, archive func(lines [][]byte) error) (
 
 // pruneSegment deletes or rewrites seg and replaces its entry in done.
 func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) error) (int64, error) {
-	i := slices.IndexFunc(g.done, func(s segment) bool { return s.seq == seg.seq })
 	whole := seg.stats.Max < cut
 	if whole && archive == nil {
-		g.done = slices.Delete(g.done, i, i+1)
-		if err := g.notify(); err != nil {
+		if err := g.drop(seg); err != nil {
 			return 0, err
 		}
-		if err := g.remove(seg.seq); err != nil {
-			return 0, fmt.Errorf("deleting event segment: %w", err)
-		}
-		return seg.stats.N, nil
+		return seg.stats.N, g.notify()
 	}
-	data, err := os.ReadFile(g.path(seg.seq))
+	data, err := readSegmentFile(g.pathOf(seg), seg.zst)
 	if err != nil {
 		return 0, fmt.Errorf("reading event segment: %w", err)
 	}
@@ -561,36 +747,25 @@ func (g *segments) pruneSegment(seg segment, cut int64, archive func([][]byte) e
 			return 0, err
 		}
 	}
-	if kept.N == 0 {
-		g.done = slices.Delete(g.done, i, i+1)
-		if err := g.notify(); err != nil {
+	if kept.N > 0 {
+		// The kept events go to a new segment, complete and synced
+		// before the old one is marked gone: a crash in between keeps
+		// both, which counts the kept events twice rather than losing
+		// them.
+		seq := g.next
+		g.next++
+		if err := atomicfile.Write(g.path(seq), keep); err != nil {
+			return 0, fmt.Errorf("rewriting event segment: %w", err)
+		}
+		if err := writeStats(g.statsPath(seq), kept); err != nil {
 			return 0, err
 		}
-		if err := g.remove(seg.seq); err != nil {
-			return 0, fmt.Errorf("deleting event segment: %w", err)
-		}
-		return int64(len(removed)), nil
+		g.closed(segment{seq: seq, stats: kept})
 	}
-	// The kept events go to a new segment, complete and synced before the
-	// old one is deleted: a crash in between keeps both, which counts the
-	// kept events twice rather than losing them.
-	seq := g.next
-	g.next++
-	if err := atomicfile.Write(g.path(seq), keep); err != nil {
-		return 0, fmt.Errorf("rewriting event segment: %w", err)
-	}
-	if err := writeStats(g.statsPath(seq), kept); err != nil {
+	if err := g.drop(seg); err != nil {
 		return 0, err
 	}
-	g.done[i] = segment{seq, kept}
-	slices.SortFunc(g.done, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
-	if err := g.notify(); err != nil {
-		return 0, err
-	}
-	if err := g.remove(seg.seq); err != nil {
-		return 0, fmt.Errorf("deleting event segment: %w", err)
-	}
-	return int64(len(removed)), nil
+	return int64(len(removed)), g.notify()
 }
 
 // viewBranches bounds the parts the events view is made of, so that
@@ -615,6 +790,11 @@ const viewEvery = 10 * time.Second
 // and at once before Prune deletes a file it names.
 func (g *segments) viewSQL() string {
 	g.viewAt = g.now()
+	for i := range g.doomed {
+		if g.doomed[i].after.IsZero() {
+			g.doomed[i].after = g.viewAt.Add(g.grace)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("CREATE OR REPLACE VIEW events AS\nSELECT ts, source, fields, flags, raw FROM events_rows")
 	per := (len(g.done) + viewBranches - 1) / viewBranches
@@ -622,7 +802,7 @@ func (g *segments) viewSQL() string {
 		paths := make([]string, len(run))
 		lo, hi := run[0].stats.Min, run[0].stats.Max
 		for i, seg := range run {
-			paths[i] = g.path(seg.seq)
+			paths[i] = g.pathOf(seg)
 			lo, hi = min(lo, seg.stats.Min), max(hi, seg.stats.Max)
 		}
 		fmt.Fprintf(&b, "\nUNION ALL\nSELECT * FROM (%s) WHERE ts BETWEEN make_timestamptz(%d) AND make_timestamptz(%d)",

@@ -10,3 +10,6 @@ func createSegmentFile(path string) (*os.File, bool, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	return f, false, err
 }
+
+// openSegmentRead opens a segment file for reading.
+func openSegmentRead(path string) (*os.File, error) { return os.Open(path) }

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/lookout-dev/lookout/internal/event"
 )
 
@@ -22,43 +24,72 @@ func segEvent(i int, ts time.Time) *event.Event {
 
 // TestSegmentsRotateAndReopen: events spread over several segment files
 // (closed by size) and a restart are all read back, once each, in order,
-// and every closed segment has its sidecar.
+// and every closed segment has its sidecar. With compression, the closed
+// segments are read from their .zst files, and the plain ones are deleted
+// once the view no longer names them.
 func TestSegmentsRotateAndReopen(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	s := openTest(t, Options{Dir: dir, StoreEvents: true})
-	s.w.segs.maxSize = 2000 // a few dozen lines a segment
-	const n = 500
-	for i := range n {
-		if err := s.WriteEvents(ctx, []*event.Event{segEvent(i, t0.Add(time.Duration(i)*time.Millisecond))}); err != nil {
-			t.Fatal(err)
+	for _, comp := range []string{CompressionNone, CompressionZstd} {
+		t.Run(comp, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := context.Background()
+			opts := Options{Dir: dir, StoreEvents: true, Compression: comp, FlushInterval: 20 * time.Millisecond,
+				tune: func(g *segments) { g.maxSize, g.grace, g.viewEvery = 2000, 0, 0 }} // a few dozen lines a segment
+			s := openTest(t, opts)
+			const n = 500
+			for i := range n {
+				if err := s.WriteEvents(ctx, []*event.Event{segEvent(i, t0.Add(time.Duration(i)*time.Millisecond))}); err != nil {
+					t.Fatal(err)
+				}
+				if i%20 == 19 {
+					mustFlush(t, s) // a commit may close the segment
+				}
+			}
+			mustFlush(t, s)
+			files := func(ext string) []string {
+				m, _ := filepath.Glob(filepath.Join(dir, segDirName, "seg-*"+ext))
+				return m
+			}
+			if comp == CompressionZstd {
+				waitUntil(t, 10*time.Second, "every closed segment compressed and its plain file deleted", func() bool {
+					return len(files(segExt)) == 1 && len(files(segExt+zstExt)) >= 10 && len(files(segExt+zstExt)) == len(files(statsExt))
+				})
+			}
+			want := [][]any{{int64(n), int64(0), int64(n - 1), int64(n)}}
+			q := `SELECT count(*), min((fields->>'i')::BIGINT), max((fields->>'i')::BIGINT), count(DISTINCT raw) FROM events`
+			if got := mustQuery(t, s, q).Rows; !reflect.DeepEqual(got, want) {
+				t.Errorf("before restart: %v, want %v", got, want)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			plain, zst, stats := files(segExt), files(segExt+zstExt), files(statsExt)
+			if len(plain)+len(zst) < 10 || len(stats) != len(plain)+len(zst) {
+				t.Errorf("after close: %d plain and %d compressed segments, %d sidecars; want ≥ 10 and one sidecar each", len(plain), len(zst), len(stats))
+			}
+			if comp == CompressionNone && len(zst) > 0 {
+				t.Errorf("%d compressed segments with compression none", len(zst))
+			}
+			for _, path := range append(plain, zst...) { // closed segments keep no padding
+				b, err := readSegmentFile(path, strings.HasSuffix(path, zstExt))
+				if err != nil || len(b) == 0 || strings.Contains(string(b), "\n\n") || b[len(b)-1] != '\n' {
+					t.Errorf("%s: %d bytes, %v; want lines without blank ones", path, len(b), err)
+				}
+			}
+			s = openTest(t, opts)
+			if got := mustQuery(t, s, q).Rows; !reflect.DeepEqual(got, want) {
+				t.Errorf("after restart: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// waitUntil polls cond every 10 ms until it holds, failing after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		if i%20 == 19 {
-			mustFlush(t, s) // a commit may close the segment
-		}
-	}
-	mustFlush(t, s)
-	want := [][]any{{int64(n), int64(0), int64(n - 1), int64(n)}}
-	q := `SELECT count(*), min((fields->>'i')::BIGINT), max((fields->>'i')::BIGINT), count(DISTINCT raw) FROM events`
-	if got := mustQuery(t, s, q).Rows; !reflect.DeepEqual(got, want) {
-		t.Errorf("before restart: %v, want %v", got, want)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs, _ := filepath.Glob(filepath.Join(dir, segDirName, "seg-*"+segExt))
-	stats, _ := filepath.Glob(filepath.Join(dir, segDirName, "seg-*"+statsExt))
-	if len(segs) < 10 || len(stats) != len(segs) {
-		t.Errorf("after close: %d segments, %d sidecars; want ≥ 10 and one sidecar each", len(segs), len(stats))
-	}
-	for _, path := range segs { // closed segments keep no padding
-		if b, err := os.ReadFile(path); err != nil || len(b) == 0 || strings.Contains(string(b), "\n\n") || b[len(b)-1] != '\n' {
-			t.Errorf("%s: %d bytes, %v; want lines without blank ones", path, len(b), err)
-		}
-	}
-	s = openTest(t, Options{Dir: dir, StoreEvents: true})
-	if got := mustQuery(t, s, q).Rows; !reflect.DeepEqual(got, want) {
-		t.Errorf("after restart: %v, want %v", got, want)
 	}
 }
 
@@ -92,13 +123,41 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = openTest(t, Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}})
+	// A segment Prune had marked gone, its files still waiting out the
+	// grace of queries; and one compressed whose plain file was still
+	// there (the compressed copy is renamed into place whole).
+	gone := filepath.Join(dir, segDirName, "seg-000000000097")
+	if err := os.WriteFile(gone+segExt, text[:torn], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gone+goneExt, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(dir, segDirName, "seg-000000000098")
+	e := segEvent(3, t0.Add(3*time.Hour))
+	line, _ := appendEventLine(nil, e.Time.UnixMicro(), e, nil)
+	enc, _ := zstd.NewWriter(nil)
+	if err := os.WriteFile(both+segExt, line, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(both+segExt+zstExt, enc.EncodeAll(line, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}, FlushInterval: 20 * time.Millisecond,
+		tune: func(g *segments) { g.grace, g.viewEvery = 0, 0 }}
+	s = openTest(t, opts)
 	got := mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), count(*) FILTER (WHERE source = 'push') FROM events`).Rows
-	if want := [][]any{{[]any{"0", "1", "2"}, int64(3)}}; !reflect.DeepEqual(got, want) {
+	if want := [][]any{{[]any{"0", "1", "2", "3"}, int64(4)}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(torn) {
 		t.Errorf("repaired segment: %v, %v; want %d bytes", fi, err, torn)
+	}
+	for _, p := range []string{gone + segExt, gone + goneExt, both + segExt} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
 	}
 	if _, err := os.Stat(strings.TrimSuffix(path, segExt) + statsExt); err != nil {
 		t.Errorf("no sidecar written: %v", err)
@@ -106,19 +165,24 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Errorf("the interrupted rewrite's temporary file is still there: %v", err)
 	}
-	// Events at t0, t0+1h and t0+2h; a retention of 1h at t0+2h30m keeps
-	// only the last: the segment is rewritten.
+	// Events at t0, t0+1h and t0+2h, and t0+3h in the other segment; a
+	// retention of 1h at t0+2h30m keeps the last two: the first segment is
+	// rewritten.
 	n, err := s.Prune(context.Background(), t0.Add(150*time.Minute))
 	if err != nil || n != 2 {
 		t.Errorf("Prune = %d, %v; want 2", n, err)
 	}
-	got = mustQuery(t, s, `SELECT list(fields->>'i'), list(raw) FROM events`).Rows
-	if want := [][]any{{[]any{"2"}, []any{`{"i":2}`}}}; !reflect.DeepEqual(got, want) {
+	got = mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), list(raw ORDER BY ts) FROM events`).Rows
+	if want := [][]any{{[]any{"2", "3"}, []any{`{"i":2}`, `{"i":3}`}}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after prune: %v, want %v", got, want)
 	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Errorf("the rewritten segment's old file is still there: %v", err)
-	}
+	// The old file outlives the view that named it by the grace (none
+	// here), then it and its mark are deleted.
+	waitUntil(t, 10*time.Second, "the rewritten segment's old file deleted", func() bool {
+		_, err1 := os.Stat(path)
+		_, err2 := os.Stat(strings.TrimSuffix(path, segExt) + goneExt)
+		return os.IsNotExist(err1) && os.IsNotExist(err2)
+	})
 }
 
 // TestLongEventIsStoredAsARow: an event whose line would be longer than the
@@ -313,5 +377,44 @@ func TestTimeRangeQueriesSkipSegments(t *testing.T) {
 	}
 	if n := count(""); n != int64(20) {
 		t.Errorf("events after prune = %v, want 20", n)
+	}
+}
+
+// TestPrunedSegmentOutlivesTheView: a segment Prune deletes leaves the
+// events view at once, but its file stays for the grace of queries that
+// bound the view before (until Close), marked gone for a crash meanwhile.
+func TestPrunedSegmentOutlivesTheView(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, Options{Dir: dir, StoreEvents: true, Compression: CompressionNone, Retention: Retention{Events: time.Hour},
+		tune: func(g *segments) { g.grace = time.Hour }})
+	ctx := context.Background()
+	for i := range 2 {
+		if err := s.WriteEvents(ctx, []*event.Event{segEvent(i, t0.Add(time.Duration(i)*2*time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, s)
+	}
+	// The first event's segment was closed by the prune of its event.
+	if n, err := s.Prune(ctx, t0.Add(150*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	if got := mustQuery(t, s, `SELECT list(fields->>'i') FROM events`).Rows; !reflect.DeepEqual(got, [][]any{{[]any{"1"}}}) {
+		t.Errorf("after prune: %v, want only event 1", got)
+	}
+	marks, _ := filepath.Glob(filepath.Join(dir, segDirName, "seg-*"+goneExt))
+	if len(marks) != 1 {
+		t.Fatalf("gone marks = %v, want one", marks)
+	}
+	old := strings.TrimSuffix(marks[0], goneExt) + segExt
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("the pruned segment's file was deleted within its grace: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{old, marks[0]} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after Close: %v", p, err)
+		}
 	}
 }

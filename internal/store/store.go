@@ -30,6 +30,12 @@ const (
 	DefaultWindowBatch   = 64
 )
 
+// The values of Options.Compression.
+const (
+	CompressionZstd = "zstd"
+	CompressionNone = "none"
+)
+
 // FileName is the name of the database file inside Options.Dir.
 const FileName = "lookout.duckdb"
 
@@ -76,8 +82,15 @@ type Options struct {
 	// 1,024 a whole close of 200,000 groups could wait there (+50 MB of live
 	// heap, which the GC then doubles); with 64 at most QueueSize × 64.
 	WindowBatch int
+	// Compression is how closed event segments are kept: CompressionZstd
+	// (the default) or CompressionNone.
+	Compression string
 	// Log receives the writer's errors. Default: discarded.
 	Log *slog.Logger
+
+	// tune, in tests, changes the segments' limits before the writer
+	// starts.
+	tune func(*segments)
 }
 
 // Retention is how long each table keeps its rows; zero keeps them forever.
@@ -100,6 +113,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxRows <= 0 {
 		o.MaxRows = DefaultMaxRows
+	}
+	if o.Compression == "" {
+		o.Compression = CompressionZstd
 	}
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = DefaultMemoryLimit

@@ -333,6 +333,13 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, err
 	}
 	w.segs.changed = w.refreshView
+	w.segs.grace = max(segGrace, 3*s.opts.QueryTimeout)
+	if s.opts.tune != nil {
+		s.opts.tune(w.segs)
+	}
+	if s.opts.Compression == CompressionZstd {
+		w.segs.compress(s.log)
+	}
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("reading last alert sequence: %w", err)
@@ -426,6 +433,9 @@ func (s *Store) run() {
 				w.appendWindows(w.appenders["windows"], ws)
 			}
 			w.commit()
+			if err := w.segs.maintain(); err != nil {
+				s.log.Error("maintaining event segments", "err", err)
+			}
 		}
 	}
 }
