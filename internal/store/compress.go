@@ -94,13 +94,8 @@ func (c *compressor) stop() {
 
 func (c *compressor) run(ctx context.Context) {
 	defer close(c.done)
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithWindowSize(zstWindow), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		c.log.Error("event segments stay uncompressed", "err", err)
-		return
-	}
-	buf := alignedBuf(zstRead)[:zstRead]
+	var enc *zstd.Encoder
+	var buf []byte
 	for {
 		c.mu.Lock()
 		var seq uint64
@@ -117,6 +112,16 @@ func (c *compressor) run(ctx context.Context) {
 			case <-c.wake:
 				continue
 			}
+		}
+		if enc == nil { // at the first segment: an idle store holds none of it
+			var err error
+			enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+				zstd.WithWindowSize(zstWindow), zstd.WithEncoderConcurrency(1))
+			if err != nil {
+				c.log.Error("event segments stay uncompressed", "err", err)
+				return
+			}
+			buf = alignedBuf(zstRead)[:zstRead]
 		}
 		// A result is kept even when stop came meanwhile: the
 		// compressed file may be in place, and close takes it.

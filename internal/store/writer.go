@@ -337,7 +337,9 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 	if s.opts.tune != nil {
 		s.opts.tune(w.segs)
 	}
-	if s.opts.Compression == CompressionZstd {
+	// Without stored events there is nothing to compress (segments an
+	// earlier configuration left stay as they are until retention).
+	if s.opts.Compression == CompressionZstd && s.opts.StoreEvents {
 		w.segs.compress(s.log)
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
