@@ -161,7 +161,7 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
 	}
-	type found struct{ plain, zst, gone bool }
+	type found struct{ plain, zst, stats, gone bool }
 	seqs := map[uint64]*found{}
 	for _, ent := range ents {
 		name := ent.Name()
@@ -186,6 +186,8 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 			f.plain = true
 		case segExt + zstExt:
 			f.zst = true
+		case statsExt:
+			f.stats = true
 		case goneExt:
 			f.gone = true
 		}
@@ -193,7 +195,10 @@ func openSegments(dir string, log *slog.Logger) (*segments, error) {
 	for seq, f := range seqs {
 		g.next = max(g.next, seq+1)
 		switch {
-		case f.gone: // pruned before a crash
+		case f.gone, f.zst && !f.stats:
+			// Pruned before a crash. A compressed file has a sidecar
+			// from before it was queued, so one without is what the
+			// compressor finished after Prune had deleted the rest.
 			g.removeAll(seq)
 			continue
 		case !f.plain && !f.zst: // a sidecar alone

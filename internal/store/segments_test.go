@@ -143,6 +143,18 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 	if err := os.WriteFile(both+segExt+zstExt, enc.EncodeAll(line, nil), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := writeStats(both+statsExt, segStats{Min: e.Time.UnixMicro(), Max: e.Time.UnixMicro(), N: 1}); err != nil {
+		t.Fatal(err) // written when it closed, before it was compressed
+	}
+
+	// A compressed copy the compressor finished after Prune had removed
+	// the segment (its sidecar, mark and plain file all gone).
+	late := filepath.Join(dir, segDirName, "seg-000000000096")
+	e9 := segEvent(9, t0)
+	line9, _ := appendEventLine(nil, e9.Time.UnixMicro(), e9, nil)
+	if err := os.WriteFile(late+segExt+zstExt, enc.EncodeAll(line9, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	opts := Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}, FlushInterval: 20 * time.Millisecond,
 		tune: func(g *segments) { g.grace, g.viewEvery = 0, 0 }}
@@ -154,7 +166,7 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(torn) {
 		t.Errorf("repaired segment: %v, %v; want %d bytes", fi, err, torn)
 	}
-	for _, p := range []string{gone + segExt, gone + goneExt, both + segExt} {
+	for _, p := range []string{gone + segExt, gone + goneExt, both + segExt, late + segExt + zstExt} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s is still there: %v", p, err)
 		}
