@@ -14,10 +14,12 @@ func TestPercent(t *testing.T) {
 		live, floor uint64
 		want        int
 	}{
-		{30 * mb, 64 * mb, 213},  // small heap: 64 MB of headroom, not 30
-		{64 * mb, 64 * mb, 100},  // at the floor: Go's default
-		{500 * mb, 64 * mb, 100}, // large heap: the default's own headroom is bigger
-		{1 * mb, 64 * mb, 1000},  // nearly empty: capped
+		{30 * mb, 64 * mb, 213}, // small heap: 64 MB of headroom, not 30
+		{64 * mb, 64 * mb, 100}, // at the floor: Go's default
+		{100 * mb, 64 * mb, 64}, // above: still the floor, less than the default's 100 MB
+		{128 * mb, 64 * mb, 50}, // from twice the floor: half the live heap
+		{500 * mb, 64 * mb, 50},
+		{1 * mb, 64 * mb, 1000}, // nearly empty: capped
 		{0, 64 * mb, 1000},
 	} {
 		if got := Percent(tc.live, tc.floor); got != tc.want {
