@@ -202,7 +202,7 @@ func readSegmentFile(path string, zst bool) ([]byte, error) {
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("reading %s", path), err)
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return b, nil
 }

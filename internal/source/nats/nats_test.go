@@ -105,7 +105,7 @@ func allAcked(t testing.TB, js jetstream.JetStream) func() bool {
 
 func TestJetStreamConsumeAck(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test: embedded NATS server")
+		t.Skip("-short: integration test with an embedded NATS server")
 	}
 	ns := startServer(t, 0, t.TempDir())
 	js := withStream(t, ns)
@@ -137,7 +137,7 @@ func TestJetStreamConsumeAck(t *testing.T) {
 // failed is negatively acknowledged and redelivered at once.
 func TestJetStreamRedelivery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test: embedded NATS server")
+		t.Skip("-short: integration test with an embedded NATS server")
 	}
 	for _, tc := range []struct {
 		name   string
@@ -183,7 +183,7 @@ func TestJetStreamRedelivery(t *testing.T) {
 
 func TestBadMessages(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test: embedded NATS server")
+		t.Skip("-short: integration test with an embedded NATS server")
 	}
 	for _, durable := range []string{"", "lookout"} {
 		t.Run("durable="+durable, func(t *testing.T) {
@@ -237,7 +237,7 @@ func TestBadMessages(t *testing.T) {
 // source reconnects by itself and counts the gap.
 func TestCoreReconnectCountsGap(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test: embedded NATS server")
+		t.Skip("-short: integration test with an embedded NATS server")
 	}
 	dir := t.TempDir()
 	ns := startServer(t, 0, dir)
@@ -297,7 +297,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // late timer would.
 func TestRestartReplaysUnackedBeforeNewer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test: embedded NATS server")
+		t.Skip("-short: integration test with an embedded NATS server")
 	}
 	const ackWait = time.Second
 	ns := startServer(t, 0, t.TempDir())
