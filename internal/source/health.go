@@ -34,6 +34,7 @@ type Health struct {
 	rejected    atomic.Int64
 	bytes       atomic.Int64
 	lag         atomic.Int64
+	lagKnown    atomic.Bool
 	gaps        atomic.Int64
 	buckets     [rateSeconds + 2]atomic.Uint64
 }
@@ -132,9 +133,21 @@ func (h *Health) Failure(err error) {
 	h.up.Store(false)
 }
 
-// SetLag records how far behind the source is (messages or records waiting
-// at the broker), for sources that know.
-func (h *Health) SetLag(n int64) { h.lag.Store(n) }
+// SetLag records how far behind the source is, for sources that know: every
+// message or record waiting at the broker for this consumer, unread ones and
+// delivered-but-unacknowledged ones (pending redelivery) alike. A source
+// reports 0 only when nothing waits: the delivery layer ends a pipeline's
+// catch-up on it.
+func (h *Health) SetLag(n int64) {
+	h.lag.Store(n)
+	h.lagKnown.Store(true)
+}
+
+// Backlog returns the last lag SetLag recorded and whether the source has
+// recorded one at all (sources without a broker-side backlog never do).
+func (h *Health) Backlog() (n int64, known bool) {
+	return h.lag.Load(), h.lagKnown.Load()
+}
 
 // Gap counts one stretch of time in which messages may have been lost,
 // such as a reconnect of a subscription that the broker does not replay.
