@@ -156,8 +156,14 @@ func TestSegmentLeftOpenByACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Plain segments: with a grace of 0 the compressor could replace the
+	// repaired segment and delete its plain file between the view naming it
+	// and the query below reading it — a race only a zero grace opens (the
+	// real grace outlasts any query). What a crash left compressed is still
+	// Open's to sort out, whatever the setting; compression after a crash
+	// is TestSegmentsRotateAndReopen's.
 	opts := Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}, FlushInterval: 20 * time.Millisecond,
-		tune: func(g *segments) { g.grace, g.viewEvery = 0, 0 }}
+		Compression: CompressionNone, tune: func(g *segments) { g.grace, g.viewEvery = 0, 0 }}
 	s = openTest(t, opts)
 	got := mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), count(*) FILTER (WHERE source = 'push') FROM events`).Rows
 	if want := [][]any{{[]any{"0", "1", "2", "3"}, int64(4)}}; !reflect.DeepEqual(got, want) {
