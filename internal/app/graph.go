@@ -87,6 +87,7 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 				return nil, nil, err
 			}
 			np.Resume(last)
+			np.SetClock(a.clk.Now)
 			p = np
 			if old != nil {
 				if ok {

@@ -61,11 +61,34 @@ func TestMaxFuture(t *testing.T) {
 	if near.Flags != 0 || far.Flags != event.FlagFuture {
 		t.Fatalf("flags at max_future = %v, just beyond = %v; want none and future", near.Flags, far.Flags)
 	}
-	// Without a wall clock (a replay) nothing is future.
+	// Without a wall clock (a replay tool) nothing is future.
 	p2, _ := mustNew(t, config.Pipeline{Window: config.Window{Size: 10 * time.Second}, Aggregates: aggs("n", "count()")})
 	e := ev(365*24*time.Hour, "v", 1.0)
 	p2.Add([]*event.Event{e}, time.Time{})
 	if e.Flags != 0 || p2.Stats().Future != 0 {
 		t.Fatalf("replayed event flags = %v, want none", e.Flags)
+	}
+}
+
+// While it catches up, a pipeline closes windows by event time only (Add
+// gets no now), but its clock still tells a year-ahead event: it must not
+// close the windows the replay is filling.
+func TestFutureWhileCatchingUp(t *testing.T) {
+	p, r := mustNew(t, config.Pipeline{
+		Window:     config.Window{Size: 10 * time.Second},
+		Aggregates: aggs("n", "count()"),
+	})
+	p.SetClock(func() time.Time { return at(time.Hour) }) // the replayed events are an hour old
+	year := ev(365*24*time.Hour, "v", 1.0)
+	p.Add([]*event.Event{ev(time.Second, "v", 1.0), year, ev(2*time.Second, "v", 1.0)}, time.Time{})
+	if year.Flags != event.FlagFuture {
+		t.Fatalf("year-ahead event flags = %v, want future", year.Flags)
+	}
+	if got := r.take(); len(got) != 0 {
+		t.Fatalf("the year-ahead event closed %d windows of the replay", len(got))
+	}
+	p.Add([]*event.Event{ev(15*time.Second, "v", 1.0)}, time.Time{})
+	if got := r.take(); len(got) != 1 || got[0].Count != 2 || got[0].Future != 1 {
+		t.Fatalf("windows = %+v, want [0,10s) with count 2 and future 1 closed by event time", got)
 	}
 }

@@ -100,9 +100,10 @@ type Pipeline struct {
 	// `every` (every == size: tumbling). Events are folded into panes of
 	// `every`; a window is the merge of its size/every panes.
 	size, every, lateness int64
-	keep                  int64 // update_for with late: update, else 0
-	idle                  int64 // idle_timeout
-	maxFuture             int64 // max_future
+	keep                  int64            // update_for with late: update, else 0
+	idle                  int64            // idle_timeout
+	maxFuture             int64            // max_future
+	clock                 func() time.Time // judges max_future when Add has no now; nil: none
 	update                bool
 	count                 int // {count: N} windows
 	maxGroups             int
@@ -474,6 +475,17 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 // Name returns the pipeline's name.
 func (p *Pipeline) Name() string { return p.name }
 
+// SetClock gives the pipeline the wall clock that judges max_future when Add
+// is called without one (a replay that closes windows by event time only):
+// an event stamped too far ahead is future however windows are closed, and
+// must not move the watermark then either. It must be called before the
+// first Add, by the goroutine that owns the Pipeline.
+func (p *Pipeline) SetClock(now func() time.Time) { p.clock = now }
+
+// MaxFuture is how far ahead of the wall clock an event may be stamped
+// before Add flags it future: max_future, or its default.
+func (p *Pipeline) MaxFuture() time.Duration { return time.Duration(p.maxFuture) }
+
 // Sources returns the sources the pipeline reads (cfg.From).
 func (p *Pipeline) Sources() []string { return slices.Clone(p.sources) }
 
@@ -513,11 +525,17 @@ func (p *Pipeline) Stats() Stats {
 func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 	p.Advance(now)
 	var nowNS int64
-	futureAt := int64(math.MaxInt64) // without a wall clock nothing is future
 	if !now.IsZero() {
 		nowNS = now.UnixNano()
-		if nowNS < math.MaxInt64-p.maxFuture {
-			futureAt = nowNS + p.maxFuture
+	}
+	futureAt := int64(math.MaxInt64) // without a wall clock nothing is future
+	wall := now
+	if wall.IsZero() && p.clock != nil {
+		wall = p.clock() // catching up or refilling: windows close by event time, but a bad clock is still one
+	}
+	if !wall.IsZero() {
+		if w := wall.UnixNano(); w < math.MaxInt64-p.maxFuture {
+			futureAt = w + p.maxFuture
 		}
 	}
 	var filtered, late, overflow, future int64
