@@ -44,7 +44,8 @@ type SourceVitals struct {
 
 // PipelineVitals is one pipeline's counters since start.
 type PipelineVitals struct {
-	Name        string
+	Name string
+	// Events counts the events the pipeline took (its where passed them).
 	Events      int64
 	Late        int64
 	Overflow    int64
