@@ -281,6 +281,9 @@ type WindowJSON struct {
 	Values   map[string]*float64 `json:"values"`
 	Count    int64               `json:"count"`
 	Late     int64               `json:"late"`
+	// Future counts the group's events stamped beyond max_future, counted
+	// here instead of in a window of their own.
+	Future int64 `json:"future"`
 	// Exemplars are left out when the window has none.
 	Exemplars []ExemplarJSON `json:"exemplars,omitempty"`
 }
@@ -346,6 +349,7 @@ func WindowToJSON(w *event.Window) WindowJSON {
 		Values:    vals,
 		Count:     w.Count,
 		Late:      w.Late,
+		Future:    w.Future,
 		Exemplars: xs,
 	}
 }

@@ -23,6 +23,10 @@ const (
 	DefaultMaxMessageBytes = 1 << 20
 	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
 	DefaultStorageMemoryLimit = "64MB"
+	// DefaultMaxFuture is how far ahead of the wall clock an event may be
+	// stamped before a pipeline flags it future (pipelines[].max_future):
+	// beyond ordinary clock skew, short of anything a real clock produces.
+	DefaultMaxFuture = 5 * time.Minute
 )
 
 // defaults fills in every absent key that has a default.
@@ -124,6 +128,9 @@ func (p *parser) defaults() {
 		at := func(key string) string { return fmt.Sprintf("pipelines[%d].%s", i, key) }
 		pl.Line = c.Line(fmt.Sprintf("pipelines[%d]", i))
 		dur(at("lateness"), &pl.Lateness, time.Second)
+		if !pl.Window.IsCount() {
+			dur(at("max_future"), &pl.MaxFuture, DefaultMaxFuture)
+		}
 		integer(at("max_groups"), &pl.MaxGroups, DefaultMaxGroups)
 	}
 	for i := range c.Rules {

@@ -270,6 +270,10 @@ type Pipeline struct {
 	// IdleTimeout: a source without events for longer no longer holds the
 	// pipeline's event-time watermark back; 0 means 10 window sizes, at least 30s.
 	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`
+	// MaxFuture: an event stamped more than this ahead of the wall clock
+	// is flagged future and counted instead of folded into a window, so a
+	// bad clock cannot move the watermark; defaulted to 5m.
+	MaxFuture Duration `yaml:"max_future,omitempty"`
 	// Late is what happens to an event later than lateness: "drop" (count
 	// and store it, the default) or "update" (also correct and re-emit the
 	// windows it belongs to, for UpdateFor after they closed).

@@ -593,8 +593,14 @@ func (p *parser) validatePipeline(i int, sources map[string]bool) {
 	if pl.MinBaseline > 0 && pl.MinBaseline > max(pl.Baseline, 10*boolInt(pl.Baseline == 0)) {
 		p.at(at("min_baseline"), "min_baseline %d is more than baseline", pl.MinBaseline)
 	}
+	if p.c.has(at("max_future")) && pl.MaxFuture <= 0 {
+		p.at(at("max_future"), "must be more than 0")
+	}
 	if w.Count > 0 && p.c.has(at("idle_timeout")) {
 		p.at(at("idle_timeout"), "idle_timeout does not apply to {count: N} windows")
+	}
+	if w.Count > 0 && p.c.has(at("max_future")) {
+		p.at(at("max_future"), "max_future does not apply to {count: N} windows")
 	}
 	if len(pl.Aggregates) == 0 {
 		p.missing(base, "aggregates", "aggregates is required: at least one name: expression")

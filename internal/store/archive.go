@@ -45,7 +45,7 @@ func archiveColumns(table string) ([]string, []arrow.DataType) {
 		switch c {
 		case "ts", "start", "end":
 			types[i] = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-		case "count", "late", "seq":
+		case "count", "late", "seq", "future":
 			types[i] = arrow.PrimitiveTypes.Int64
 		case "value":
 			types[i] = arrow.PrimitiveTypes.Float64

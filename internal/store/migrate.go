@@ -51,6 +51,9 @@ var migrations = []string{
 	// 3: raw events moved to segment files (segments.go); the events view,
 	// created at every Open, reads them and the rows stored before.
 	`ALTER TABLE events RENAME TO events_rows;`,
+	// 4: events of the window's group stamped more than max_future ahead
+	// of the clock, counted instead of folded in; NULL in older rows.
+	`ALTER TABLE windows ADD COLUMN future BIGINT;`,
 }
 
 // migrate brings the schema up to the newest version, one transaction per

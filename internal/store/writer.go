@@ -64,7 +64,7 @@ var tables = []struct {
 	name    string
 	columns []string
 }{
-	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late", "exemplars"}},
+	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late", "exemplars", "future"}},
 	{"alerts", []string{"ts", "rule", "fingerprint", "labels", "state", "value", "summary", "decision", "seq"}},
 	{"rejected", []string{"ts", "source", "raw", "reason"}},
 }
@@ -376,13 +376,13 @@ func (w *writer) openAppender(table string, columns []string) error {
 // columns for JSON are VARCHAR and the cast to JSON happens here, in DuckDB:
 // appending to a JSON column itself would make the driver run encoding/json
 // over every value again (to validate text the writer has just encoded).
-const windowsInsert = `INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars)
-	SELECT pipeline, start, "end", grp::JSON, vals::JSON, count, late, exemplars::JSON FROM lookout_windows`
+const windowsInsert = `INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars, future)
+	SELECT pipeline, start, "end", grp::JSON, vals::JSON, count, late, exemplars::JSON, future FROM lookout_windows`
 
 func newWindowsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, error) {
 	var types []duckdb.TypeInfo
 	for _, t := range []duckdb.Type{duckdb.TYPE_VARCHAR, duckdb.TYPE_TIMESTAMP_TZ, duckdb.TYPE_TIMESTAMP_TZ,
-		duckdb.TYPE_VARCHAR, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT, duckdb.TYPE_BIGINT, duckdb.TYPE_VARCHAR} {
+		duckdb.TYPE_VARCHAR, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT, duckdb.TYPE_BIGINT, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT} {
 		ti, err := duckdb.NewTypeInfo(t)
 		if err != nil {
 			return nil, err
@@ -561,6 +561,7 @@ func (w *writer) windowRow(row []driver.Value, win *event.Window) {
 	if ex, ok := encodeExemplars(win).(json.RawMessage); ok {
 		row[7] = []byte(ex)
 	}
+	row[8] = win.Future
 }
 
 // replaceWindow stores a re-emitted window in place of the row stored for it
@@ -596,7 +597,7 @@ func (w *writer) replaceWindow(win *event.Window) {
 	}{
 		{"BEGIN TRANSACTION", nil},
 		{`DELETE FROM windows WHERE pipeline = $1 AND start = $2 AND "end" = $3 AND grp::VARCHAR = $4`, args[:4]},
-		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7, $8::JSON)`, args},
+		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars, future) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7, $8::JSON, $9)`, args},
 		{"COMMIT", nil},
 	}
 	for _, st := range steps {
