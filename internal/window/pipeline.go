@@ -143,7 +143,7 @@ type Pipeline struct {
 	// do (a window end, a pane to release): below it, a watermark that
 	// moves on only moves closed (see Add).
 	nextWork int64
-	marks    []mark // per-source watermarks
+	marks    []mark // per-source-part watermarks
 	last     int    // index into marks of the last event's source
 
 	// futureOf holds, by group key, the future events not yet reported
@@ -582,7 +582,7 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		if of {
 			overflow++
 		}
-		if wm, moved := p.observe(e.Source, t, nowNS); moved && wm-p.lateness > p.closed {
+		if wm, moved := p.observe(e.Source, e.Origin, t, nowNS); moved && wm-p.lateness > p.closed {
 			// Event time closes windows too, so a replayed backlog closes
 			// them at replay speed instead of all at once at the end.
 			// Between two window ends the watermark only moves closed:
