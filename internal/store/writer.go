@@ -18,6 +18,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/store/segment"
 )
 
 // A request is one Write call's rows, or a flush, prune or AfterCommit
@@ -54,7 +55,7 @@ type pruneReply struct {
 }
 
 // eventColumns are the events view's columns, in the order the archive
-// writes them. Events are not appended to a table: see segments.go.
+// writes them. Events are not appended to a table: see package segment.
 var eventColumns = []string{"ts", "source", "fields", "flags", "raw"}
 
 // tables lists what the writer appends to and the columns it fills, in the
@@ -307,7 +308,7 @@ type writer struct {
 	s         *Store
 	conn      driver.Conn
 	appenders map[string]*duckdb.Appender
-	segs      *segments     // where events go
+	segs      *segment.Log  // where events go
 	buffered  int64         // rows appended since the last commit
 	seq       int64         // last alerts.seq used
 	failed    int64         // rows lost to errors, for the log
@@ -328,19 +329,24 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	w := &writer{s: s, conn: conn, appenders: map[string]*duckdb.Appender{}}
-	if w.segs, err = openSegments(filepath.Join(s.opts.Dir, segDirName), s.log); err != nil {
+	so := segment.Options{
+		Log: s.log,
+		// Without stored events there is nothing to compress (segments
+		// an earlier configuration left stay as they are until
+		// retention).
+		Compress:  s.opts.Compression == CompressionZstd && s.opts.StoreEvents,
+		MaxSize:   segment.DefaultMaxSize,
+		MaxAge:    segment.DefaultMaxAge,
+		Grace:     max(segment.DefaultGrace, 3*s.opts.QueryTimeout),
+		Changed:   w.refreshView,
+		ViewEvery: segment.DefaultViewEvery,
+	}
+	if s.opts.tune != nil {
+		s.opts.tune(&so)
+	}
+	if w.segs, err = segment.Open(filepath.Join(s.opts.Dir, segDirName), so); err != nil {
 		conn.Close()
 		return nil, err
-	}
-	w.segs.changed = w.refreshView
-	w.segs.grace = max(segGrace, 3*s.opts.QueryTimeout)
-	if s.opts.tune != nil {
-		s.opts.tune(w.segs)
-	}
-	// Without stored events there is nothing to compress (segments an
-	// earlier configuration left stay as they are until retention).
-	if s.opts.Compression == CompressionZstd && s.opts.StoreEvents {
-		w.segs.compress(s.log)
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
 		conn.Close()
@@ -435,7 +441,7 @@ func (s *Store) run() {
 				w.appendWindows(w.appenders["windows"], ws)
 			}
 			w.commit()
-			if err := w.segs.maintain(); err != nil {
+			if err := w.segs.Maintain(); err != nil {
 				s.log.Error("maintaining event segments", "err", err)
 			}
 		}
@@ -473,14 +479,14 @@ func (w *writer) append(req *request) {
 	}
 }
 
-// refreshView makes the events view again from the segments (see
-// segments.viewSQL), on the write connection.
+// refreshView makes the events view again from the segments (see viewSQL),
+// on the write connection.
 func (w *writer) refreshView() error {
 	ex, ok := w.conn.(driver.ExecerContext)
 	if !ok {
 		return errors.New("updating the events view: driver connection cannot execute")
 	}
-	if _, err := ex.ExecContext(context.Background(), w.segs.viewSQL(), nil); err != nil {
+	if _, err := ex.ExecContext(context.Background(), viewSQL(w.segs.Files()), nil); err != nil {
 		return fmt.Errorf("updating the events view: %w", err)
 	}
 	return nil
@@ -491,8 +497,8 @@ func (w *writer) refreshView() error {
 // counted as lost with this request's events.
 func (w *writer) appendEvents(evs []*event.Event) {
 	for i, e := range evs {
-		err := w.segs.add(e)
-		if errors.Is(err, errTooLong) {
+		err := w.segs.Append(e)
+		if errors.Is(err, segment.ErrTooLong) {
 			err = w.insertEventRow(e)
 		}
 		if err != nil {
@@ -513,8 +519,7 @@ func (w *writer) insertEventRow(e *event.Event) error {
 	}
 	var fields any
 	if e.Fields != nil {
-		b, _ := appendFields(nil, e.Fields, nil)
-		fields = string(b)
+		fields = string(segment.AppendFields(nil, e.Fields))
 	}
 	_, err := ex.ExecContext(context.Background(), `INSERT INTO events_rows (ts, source, fields, flags, raw) VALUES ($1, $2, $3::JSON, $4, $5)`,
 		[]driver.NamedValue{{Ordinal: 1, Value: e.Time}, {Ordinal: 2, Value: e.Source}, {Ordinal: 3, Value: fields},
@@ -615,7 +620,7 @@ func (w *writer) replaceWindow(win *event.Window) {
 // keep later rows flowing.
 func (w *writer) commit() error {
 	var errs []error
-	if err := w.segs.commit(); err != nil {
+	if err := w.segs.Commit(); err != nil {
 		errs = append(errs, fmt.Errorf("committing events: %w", err))
 		w.s.log.Error("store commit failed", "table", "events", "err", err)
 	}
@@ -662,7 +667,7 @@ func (w *writer) pruneChunk(table, column string, cutoff time.Time) (int64, bool
 		if w.s.opts.ArchiveDir != "" {
 			archive = w.archiveLines
 		}
-		return w.segs.prune(cutoff, archive)
+		return w.segs.Prune(cutoff, archive)
 	}
 	n, err := w.pruneRows(table, column, cutoff)
 	return n, n == int64(w.s.opts.PruneChunk), err
@@ -739,7 +744,7 @@ func (w *writer) lose(table string, n int64, err error) {
 func (w *writer) close() error {
 	var errs []error
 	if w.segs != nil {
-		if err := w.segs.close(); err != nil {
+		if err := w.segs.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing event segment: %w", err))
 		}
 	}
@@ -757,7 +762,7 @@ func (w *writer) close() error {
 }
 
 // validString turns raw bytes into text DuckDB accepts: VARCHAR must be UTF-8.
-// Event segments get the same through appendJSONString or plainRaw.
+// Segment lines get the same from package segment's encoder.
 func validString(b []byte) string {
 	if utf8.Valid(b) {
 		return string(b)
@@ -769,33 +774,7 @@ func validString(b []byte) string {
 // appender runs json.Marshal over whatever it is given for a JSON column: a
 // string would be stored as a JSON string, and RawMessage passes through as
 // it is. Their rows are few; events, which are many, are not rows at all
-// (segments.go).
-
-// finiteOnly copies v with NaN and infinities replaced by null, which is how
-// appendFields writes them; the fuzz test compares against encoding/json
-// over its result.
-func finiteOnly(v any) any {
-	switch v := v.(type) {
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return v
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			m[k] = finiteOnly(x)
-		}
-		return m
-	case []any:
-		a := make([]any, len(v))
-		for i, x := range v {
-			a[i] = finiteOnly(x)
-		}
-		return a
-	}
-	return v
-}
+// (package segment).
 
 // appendGroup appends the group as a JSON object with its keys in order, as
 // encoding/json wrote it (GroupMap + json.Marshal) before: Windows gives the

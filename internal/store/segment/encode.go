@@ -1,4 +1,4 @@
-package store
+package segment
 
 import (
 	"math"
@@ -266,4 +266,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// AppendFields appends the JSON encoding of an event's fields to dst, the
+// same text as a segment line holds, for an event stored elsewhere.
+func AppendFields(dst []byte, m map[string]any) []byte {
+	dst, _ = appendFields(dst, m, nil)
+	return dst
 }
