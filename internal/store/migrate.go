@@ -48,7 +48,7 @@ var migrations = []string{
 	// 2: exemplars of a window, [{aggregate, value, trace_id, ts}], linking
 	// its results to the traces behind them; NULL when it had none.
 	`ALTER TABLE windows ADD COLUMN exemplars JSON;`,
-	// 3: raw events moved to segment files (segments.go); the events view,
+	// 3: raw events moved to segment files (package segment); the events view,
 	// created at every Open, reads them and the rows stored before.
 	`ALTER TABLE events RENAME TO events_rows;`,
 	// 4: events of the window's group stamped more than max_future ahead
