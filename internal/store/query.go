@@ -201,6 +201,29 @@ func checkQuery(ctx context.Context, db *sql.DB, p *parser, q string) (*sql.Conn
 	if err != nil {
 		return nil, "", fmt.Errorf("getting a query connection: %w", err)
 	}
+	// The allow-list of functions comes before binding, which already runs
+	// part of a table function.
+	pol, err := p.policy(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, "", err
+	}
+	stmt := q
+	if inner >= 0 {
+		stmt = q[inner:] // EXPLAIN itself has no syntax tree to walk
+	}
+	if err := pol.check(ctx, conn, stmt); err != nil {
+		if errors.Is(err, errNotSerializable) {
+			// Not a SELECT: the type check refuses it by name.
+			if terr := checkType(ctx, conn, stmt, false); terr != nil {
+				err = terr
+			} else {
+				err = refused("%v", err)
+			}
+		}
+		conn.Close()
+		return nil, "", err
+	}
 	if err := checkType(ctx, conn, q, true); err != nil {
 		conn.Close()
 		return nil, "", err
