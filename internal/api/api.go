@@ -95,6 +95,12 @@ type Options struct {
 	// TraceURL is config server.trace_url: the link of an exemplar's trace,
 	// {trace_id} replaced (empty: exemplars carry no url).
 	TraceURL string
+	// Listen is the listen address (config server.listen); its host is an
+	// allowed Host of requests (guard.go).
+	Listen string
+	// AllowedHosts are config server.allowed_hosts: more Host names to
+	// serve besides IP addresses, localhost and the listen host; "*" any.
+	AllowedHosts []string
 }
 
 // Server is the API's http.Handler.
@@ -102,6 +108,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	limiter *limiter
+	guard   *guard // in front of mux
 }
 
 // New returns the API handler.
@@ -120,6 +127,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), limiter: newLimiter(opts.RateLimit, opts.Burst, opts.Now)}
 	s.routes()
+	s.guard = newGuard(s.mux, opts)
 	return s
 }
 
@@ -169,7 +177,7 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guard.ServeHTTP(w, r) }
 
 // auth checks the bearer token and its scope. admin implies read and write;
 // write does not imply read.

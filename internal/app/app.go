@@ -655,6 +655,7 @@ func (a *App) Handler() http.Handler {
 		Receivers: receivers,
 		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
 		TraceURL: g.cfg.Server.TraceURL,
+		Listen:   g.cfg.Server.Listen, AllowedHosts: g.cfg.Server.AllowedHosts,
 	})
 }
 

@@ -54,6 +54,10 @@ type Server struct {
 	// TraceURL links a window's exemplar traces to a tracing UI (Jaeger,
 	// Tempo, ...): {trace_id} is replaced by the 32-hex-digit trace id.
 	TraceURL string `yaml:"trace_url"`
+	// AllowedHosts are the Host names the API answers besides IP addresses,
+	// localhost and the listen host; "*" allows any. Checked when no token
+	// is configured, or always when set (DNS rebinding).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // ServerTLS is the listener's certificate and key (PEM files).

@@ -190,6 +190,11 @@ func (p *parser) validateServer() {
 		}
 	}
 	names := map[string]bool{}
+	for i, h := range s.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") || strings.Contains(h, "://") {
+			p.at(fmt.Sprintf("server.allowed_hosts[%d]", i), "%q is not a host name (write api.example.com, without scheme, port or path)", h)
+		}
+	}
 	for i, t := range s.Auth.Tokens {
 		at := func(key string) string { return fmt.Sprintf("server.auth.tokens[%d].%s", i, key) }
 		switch {
