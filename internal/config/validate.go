@@ -163,6 +163,17 @@ func (p *parser) validateServer() {
 	if s.MaxBodyBytes <= 0 {
 		p.at("server.max_body_bytes", "must be more than 0")
 	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"header", s.Timeouts.Header}, {"read", s.Timeouts.Read}, {"idle", s.Timeouts.Idle}} {
+		if t.d <= 0 {
+			p.at("server.timeouts."+t.key, "must be more than 0")
+		}
+	}
+	if p.c.Query.MaxBytes <= 0 {
+		p.at("query.max_bytes", "must be more than 0")
+	}
 	switch {
 	case (s.TLS.CertFile == "") != (s.TLS.KeyFile == ""):
 		p.at("server.tls", "cert_file and key_file go together")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -156,14 +157,19 @@ func (s *Store) Query(ctx context.Context, q string) (*Result, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
-	defer cancel()
-	conn, q, err := checkQuery(ctx, s.db, s.parser, q)
+	var res *Result
+	truncated, err := s.Stream(ctx, q, func(cols, types []string) error {
+		res = &Result{Columns: cols, Rows: [][]any{}, Types: types}
+		return nil
+	}, func(row []any) (bool, error) {
+		res.Rows = append(res.Rows, slices.Clone(row))
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	return s.runReadOnly(ctx, conn, q)
+	res.Truncated = truncated
+	return res, nil
 }
 
 // checkQuery runs every check of Query on q except running it, and returns
@@ -273,11 +279,34 @@ func checkType(ctx context.Context, conn *sql.Conn, q string, explainOK bool) er
 	return refused("%s statements are not allowed; only reads are", stmtTypeName(typ))
 }
 
+// Stream runs q like Query but hands the rows to emit one at a time, as
+// they are read, instead of collecting them: begin gets the columns and
+// their DuckDB types once the statement runs, then emit each row (values as
+// in Result.Rows; the slice is reused, so emit must not keep it). emit
+// returning false refuses that row and stops the query there, truncated. At
+// most Options.MaxRows rows are emitted; truncated says the statement had
+// more. The query's deadline
+// (Options.QueryTimeout) covers begin and emit, so a caller encoding the
+// rows for a slow client is cut off with the query.
+func (s *Store) Stream(ctx context.Context, q string, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error) {
+	if err := s.checkOpen(); err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
+	defer cancel()
+	conn, q, err := checkQuery(ctx, s.db, s.parser, q)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	return s.runReadOnly(ctx, conn, q, begin, emit)
+}
+
 // runReadOnly runs q inside a read-only transaction, so that even a
 // statement that got past the checks cannot change the database.
-func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string) (*Result, error) {
+func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
-		return nil, classify(ctx, "starting read-only transaction", err)
+		return false, classify(ctx, "starting read-only transaction", err)
 	}
 	defer func() {
 		// The query's context may be done; the rollback must still happen
@@ -292,51 +321,65 @@ func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string) (*Res
 
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
-		return nil, classify(ctx, "running query", err)
+		return false, classify(ctx, "running query", err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("reading query columns: %w", err)
+		return false, fmt.Errorf("reading query columns: %w", err)
 	}
 	types, err := rows.ColumnTypes()
 	if err != nil {
-		return nil, fmt.Errorf("reading query column types: %w", err)
+		return false, fmt.Errorf("reading query column types: %w", err)
 	}
-	res := &Result{Columns: cols, Rows: [][]any{}, Types: make([]string, len(types))}
+	typeNames := make([]string, len(types))
 	for i, t := range types {
-		res.Types[i] = t.DatabaseTypeName()
+		typeNames[i] = t.DatabaseTypeName()
+	}
+	if err := begin(cols, typeNames); err != nil {
+		return false, err
 	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	row := make([]any, len(cols))
+	n := 0
 	for rows.Next() {
-		if len(res.Rows) == s.opts.MaxRows {
-			res.Truncated = true
+		if n == s.opts.MaxRows {
+			truncated = true
 			break
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, classify(ctx, "reading query row", err)
+			return false, classify(ctx, "reading query row", err)
 		}
-		row := make([]any, len(cols))
 		for i, v := range vals {
 			// The driver scans a UUID as its 16 raw bytes, which only
 			// the column type tells apart from a BLOB.
-			if b, ok := v.([]byte); ok && len(b) == 16 && types[i].DatabaseTypeName() == "UUID" {
+			if b, ok := v.([]byte); ok && len(b) == 16 && typeNames[i] == "UUID" {
 				var u duckdb.UUID
 				copy(u[:], b)
 				v = &u
 			}
 			row[i] = jsonValue(v)
 		}
-		res.Rows = append(res.Rows, row)
+		n++
+		more, err := emit(row)
+		if err != nil {
+			return false, err
+		}
+		if !more {
+			return true, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return false, fmt.Errorf("reading query rows: %w", err)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, classify(ctx, "reading query rows", err)
+		return false, classify(ctx, "reading query rows", err)
 	}
-	return res, nil
+	return truncated, nil
 }
 
 // classify wraps a DuckDB error for the caller: a timeout or cancellation as
