@@ -26,6 +26,10 @@ var ErrRefused = errors.New("query refused")
 // is the caller's mistake, not the store's.
 var ErrBadQuery = errors.New("bad query")
 
+// ErrTooBig is wrapped by Query when DuckDB runs out of its memory for the
+// statement: the caller's query needs more than storage.memory_limit.
+var ErrTooBig = errors.New("query needs more memory than storage.memory_limit")
+
 // maxQueryLen bounds the text Query accepts; a longer one is refused before
 // any parsing.
 const maxQueryLen = 64 << 10
@@ -392,6 +396,11 @@ func classify(ctx context.Context, doing string, err error) error {
 	var de *duckdb.Error
 	if errors.As(err, &de) {
 		switch de.Type {
+		case duckdb.ErrorTypeOutOfMemory:
+			// DuckDB's own advice is to SET memory_limit or threads,
+			// which a query may not; the config is where it is set.
+			msg, _, _ := strings.Cut(de.Msg, "Possible solutions")
+			return fmt.Errorf("%w: %s; raise storage.memory_limit in the config, or make the query need less (fewer rows or columns, a LIMIT, no big lists or sorts)", ErrTooBig, strings.TrimSpace(msg))
 		case duckdb.ErrorTypePermission:
 			return fmt.Errorf("%w: %s", ErrRefused, de.Msg)
 		case duckdb.ErrorTypeParser, duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog,
