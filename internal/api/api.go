@@ -47,7 +47,7 @@ type Backend interface {
 	Query(ctx context.Context, sql string) (*store.Result, error)
 	// QueryStream runs sql like Query, handing the rows to emit as they are
 	// read (store.Store.Stream).
-	QueryStream(ctx context.Context, sql string, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error)
+	QueryStream(ctx context.Context, sql string, maxBytes int64, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error)
 	Thresholds(ctx context.Context) (map[string]float64, error)
 	SetThreshold(ctx context.Context, name string, v float64) error
 	// Reload applies the config file again and returns what changed; an
@@ -102,7 +102,7 @@ type Options struct {
 	// allowed Host of requests (guard.go).
 	Listen string
 	// QueryMaxBytes caps the JSON of a /api/v1/query answer's rows (config
-	// query.max_bytes; 0: 64 MiB); QueryTimeout is the store's query
+	// query.max_bytes; 0: DefaultQueryMaxBytes); QueryTimeout is the store's query
 	// deadline, which covers sending the answer too (0: 10 s).
 	QueryMaxBytes int64
 	QueryTimeout  time.Duration

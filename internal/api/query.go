@@ -9,14 +9,15 @@ import (
 
 // DefaultQueryMaxBytes is the default cap on the rows of a /api/v1/query
 // answer (config query.max_bytes).
-const DefaultQueryMaxBytes = 64 << 20
+const DefaultQueryMaxBytes = 16 << 20
 
-// streamQuery answers /api/v1/query row by row as DuckDB hands the rows
-// over, so memory holds one row and a write buffer however large the answer
-// is. The rows stop before their JSON would pass QueryMaxBytes, with
-// "truncated": true, as at the row cap. An error before the first byte is
-// sent is a 400 as ever; one after it (the deadline passing mid-answer)
-// ends the JSON with an "error" member.
+// streamQuery answers /api/v1/query row by row as the store hands the rows
+// over, so the encoding holds one row and a write buffer however large the
+// answer is (the store bounds what DuckDB makes, see store.Stream). The
+// rows stop before their JSON would pass QueryMaxBytes, with "truncated":
+// true, as at the row cap. An error before the first byte is sent is a
+// 400; one after it (the deadline passing mid-answer) ends the JSON with an
+// "error" member.
 func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, sql string) {
 	// The store's deadline covers reading rows; this one covers a client
 	// too slow to take them.
@@ -25,7 +26,7 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, sql string)
 	started := false
 	var size int64
 	n := 0
-	truncated, err := s.opts.Backend.QueryStream(r.Context(), sql, func(cols, _ []string) error {
+	truncated, err := s.opts.Backend.QueryStream(r.Context(), sql, s.opts.QueryMaxBytes, func(cols, _ []string) error {
 		c, err := json.Marshal(cols)
 		if err != nil {
 			return err

@@ -24,7 +24,7 @@ const (
 	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
 	DefaultStorageMemoryLimit = "64MB"
 	// DefaultQueryMaxBytes caps the rows of a /api/v1/query answer (query.max_bytes).
-	DefaultQueryMaxBytes = 64 << 20
+	DefaultQueryMaxBytes = 16 << 20
 )
 
 // defaults fills in every absent key that has a default.
