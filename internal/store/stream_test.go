@@ -34,3 +34,35 @@ func TestStreamBoundsBytesInDuckDB(t *testing.T) {
 		t.Errorf("DESCRIBE: %v %v", cols, rows)
 	}
 }
+
+// TestStreamWrapKeepsAnswers: under a budget they fit in, the statements of
+// every form give what Query gives, columns and rows.
+func TestStreamWrapKeepsAnswers(t *testing.T) {
+	s := seeded(t, Options{})
+	for _, q := range []string{
+		"FROM events SELECT count(*) AS n",
+		"VALUES (1, 'a'), (2, NULL)",
+		"(SELECT 1 AS one)",
+		"SELECT 2 AS two; -- done",
+		"WITH e AS (SELECT fields->>'$.service' AS service FROM events) SELECT service, count(*) AS n FROM e GROUP BY 1 ORDER BY 1",
+		"SELECT 1 AS a, 2 AS a",
+		"SELECT [1, 2] AS l, {'k': 'v'} AS st, ts, raw FROM events ORDER BY ts LIMIT 3",
+		"SELECT * FROM events ORDER BY ts DESC",
+	} {
+		want, err := s.Query(context.Background(), q)
+		if err != nil {
+			t.Fatalf("Query(%q): %v", q, err)
+		}
+		var cols []string
+		var rows [][]any
+		trunc, err := s.Stream(context.Background(), q, 1<<20, func(c, _ []string) error { cols = c; return nil },
+			func(r []any) (bool, error) { rows = append(rows, append([]any(nil), r...)); return true, nil })
+		if err != nil {
+			t.Errorf("Stream(%q): %v", q, err)
+			continue
+		}
+		if trunc || !reflect.DeepEqual(cols, want.Columns) || !reflect.DeepEqual(rows, want.Rows) {
+			t.Errorf("Stream(%q) = %v %v (truncated %v), Query gives %v %v", q, cols, rows, trunc, want.Columns, want.Rows)
+		}
+	}
+}
