@@ -319,6 +319,10 @@ notifiers:
 	}{
 		{"server.listen", c.Server.Listen, "127.0.0.1:9470"},
 		{"server.max_body_bytes", c.Server.MaxBodyBytes, int64(16 << 20)},
+		{"server.timeouts.header", c.Server.Timeouts.Header.D(), 10 * time.Second},
+		{"server.timeouts.read", c.Server.Timeouts.Read.D(), time.Minute},
+		{"server.timeouts.idle", c.Server.Timeouts.Idle.D(), 2 * time.Minute},
+		{"query.max_bytes", c.Query.MaxBytes, int64(16 << 20)},
 		{"storage.path", c.Storage.Path, "./data"},
 		{"retention.events", c.Storage.Retention.Events.D(), 24 * time.Hour},
 		{"retention.windows", c.Storage.Retention.Windows.D(), 720 * time.Hour},

@@ -27,6 +27,8 @@ const (
 	// stamped before a pipeline flags it future (pipelines[].max_future):
 	// beyond ordinary clock skew, short of anything a real clock produces.
 	DefaultMaxFuture = 5 * time.Minute
+	// DefaultQueryMaxBytes caps the rows of a /api/v1/query answer (query.max_bytes).
+	DefaultQueryMaxBytes = 16 << 20
 )
 
 // defaults fills in every absent key that has a default.
@@ -51,6 +53,12 @@ func (p *parser) defaults() {
 	str("server.listen", &c.Server.Listen, DefaultListen)
 	if !c.has("server.max_body_bytes") {
 		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	dur("server.timeouts.header", &c.Server.Timeouts.Header, 10*time.Second)
+	dur("server.timeouts.read", &c.Server.Timeouts.Read, time.Minute)
+	dur("server.timeouts.idle", &c.Server.Timeouts.Idle, 2*time.Minute)
+	if !c.has("query.max_bytes") {
+		c.Query.MaxBytes = DefaultQueryMaxBytes
 	}
 	str("storage.path", &c.Storage.Path, DefaultStoragePath)
 	dur("storage.retention.events", &c.Storage.Retention.Events, 24*time.Hour)

@@ -163,6 +163,17 @@ func (p *parser) validateServer() {
 	if s.MaxBodyBytes <= 0 {
 		p.at("server.max_body_bytes", "must be more than 0")
 	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"header", s.Timeouts.Header}, {"read", s.Timeouts.Read}, {"idle", s.Timeouts.Idle}} {
+		if t.d <= 0 {
+			p.at("server.timeouts."+t.key, "must be more than 0")
+		}
+	}
+	if p.c.Query.MaxBytes <= 0 {
+		p.at("query.max_bytes", "must be more than 0")
+	}
 	switch {
 	case (s.TLS.CertFile == "") != (s.TLS.KeyFile == ""):
 		p.at("server.tls", "cert_file and key_file go together")
@@ -190,6 +201,11 @@ func (p *parser) validateServer() {
 		}
 	}
 	names := map[string]bool{}
+	for i, h := range s.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") || strings.Contains(h, "://") {
+			p.at(fmt.Sprintf("server.allowed_hosts[%d]", i), "%q is not a host name (write api.example.com, without scheme, port or path)", h)
+		}
+	}
 	for i, t := range s.Auth.Tokens {
 		at := func(key string) string { return fmt.Sprintf("server.auth.tokens[%d].%s", i, key) }
 		switch {

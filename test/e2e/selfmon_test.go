@@ -335,6 +335,7 @@ func cleared(t *testing.T, p *proc, rule, name string) bool {
 func putThreshold(t *testing.T, p *proc, name string, v float64) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, p.url("/api/v1/thresholds/"+name), strings.NewReader(fmt.Sprintf(`{"value":%g}`, v)))
+	req.Header.Set("Content-Type", "application/json")
 	r, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
