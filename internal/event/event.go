@@ -108,6 +108,13 @@ type Batch struct {
 	// Trace is the span that produced the batch (a pull, a request), so the
 	// ingest span can continue its trace; zero when there is none.
 	Trace TraceContext
+	// Parts, when set, are the Origins of every part the source reads now
+	// (the Kafka partitions assigned to this lookout), whether or not the
+	// batch holds events of them: a pipeline's watermark waits for each
+	// part's first event, so that the first partition replayed after a
+	// restart cannot close windows the others' backlogs still feed. The
+	// slice is shared: nobody modifies it.
+	Parts []int32
 }
 
 // Rejected is an input that could not be turned into an event at all. It is

@@ -302,7 +302,7 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 						continue
 					}
 					key := partKey{ft.Topic, fp.Partition}
-					if err := s.submit(ctx, sink, t, key, fp.Records); err != nil {
+					if err := s.submit(ctx, sink, t, key, fp.Records, lag.ownedOrigins()); err != nil {
 						return true, nil // ctx is done
 					}
 				}
@@ -343,8 +343,10 @@ func (s *Source) leaveStatic(ctx context.Context, cl *kgo.Client) {
 }
 
 // submit turns one partition's records into a batch whose Ack marks them
-// committable, and hands it over.
-func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key partKey, recs []*kgo.Record) error {
+// committable, and hands it over. parts are the origins of every partition
+// the member owns (event.Batch.Parts), so that a pipeline waits for all of
+// their backlogs before event time closes a window.
+func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key partKey, recs []*kgo.Record, parts []int32) error {
 	now := s.deps.Clock.Now()
 	origin := s.origin(key)
 	c := source.NewCollector(s.name, len(recs))
@@ -360,6 +362,7 @@ func (s *Source) submit(ctx context.Context, sink source.Sink, t *tracker, key p
 	}
 	last := recs[len(recs)-1]
 	c.Batch.Ack = t.add(key, kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1})
+	c.Batch.Parts = parts
 	if err := sink.Submit(ctx, c.Batch, c.Rejected); err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,6 +29,30 @@ type lagMeter struct {
 
 	mu    sync.Mutex
 	owned map[string]map[int32]bool
+	// origins are the event.Origin numbers of the owned partitions, sorted,
+	// for event.Batch.Parts; replaced whole at each change.
+	origins atomic.Pointer[[]int32]
+}
+
+// setOrigins recomputes origins; l.mu must be held.
+func (l *lagMeter) setOrigins() {
+	var nums []int32
+	for topic, ps := range l.owned {
+		for p := range ps {
+			nums = append(nums, l.s.origin(partKey{topic, p}))
+		}
+	}
+	slices.Sort(nums)
+	l.origins.Store(&nums)
+}
+
+// ownedOrigins returns the origins of the partitions this member owns now.
+// The caller must not modify the slice.
+func (l *lagMeter) ownedOrigins() []int32 {
+	if p := l.origins.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func newLagMeter(s *Source) *lagMeter {
@@ -43,6 +69,7 @@ func (l *lagMeter) assigned(_ context.Context, _ *kgo.Client, parts map[string][
 			l.owned[topic][p] = true
 		}
 	}
+	l.setOrigins()
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
@@ -61,6 +88,7 @@ func (l *lagMeter) remove(parts map[string][]int32) {
 			delete(l.owned, topic)
 		}
 	}
+	l.setOrigins()
 }
 
 func (l *lagMeter) parts() map[string][]int32 {
