@@ -43,6 +43,11 @@ type Backend interface {
 	ActiveAlerts() []event.Alert
 	History(ctx context.Context, limit int) ([]event.Transition, error)
 	Raw(sourceName string, n int) ([]source.RawMessage, error)
+	// AlertRaw returns the stored events behind an alert, oldest first: the
+	// newest n since since of its rule's pipeline's sources whose group_by
+	// fields have the values in group (keys the pipeline does not group by
+	// are ignored). ErrNotFound: no such rule, or an SQL rule.
+	AlertRaw(ctx context.Context, rule string, group map[string]string, since time.Time, n int) ([]source.RawMessage, error)
 	Sources() []source.HealthSnapshot
 	Query(ctx context.Context, sql string) (*store.Result, error)
 	Thresholds(ctx context.Context) (map[string]float64, error)
@@ -514,15 +519,41 @@ func (s *Server) getRaw(w http.ResponseWriter, r *http.Request) {
 		n = v
 	}
 	name := q.Get("source")
-	if name == "" {
-		writeError(w, http.StatusBadRequest, "source is required")
+	var msgs []source.RawMessage
+	var err error
+	switch rule := q.Get("rule"); {
+	case name != "":
+		msgs, err = s.opts.Backend.Raw(name, n)
+		if errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, "no source named "+strconv.Quote(name))
+			return
+		}
+	case rule != "":
+		// The notification's "Raw events" link: the stored events behind
+		// an alert (rule, group.K=V, since).
+		group := map[string]string{}
+		for k, v := range q {
+			if g, ok := strings.CutPrefix(k, "group."); ok && len(v) > 0 {
+				group[g] = v[0]
+			}
+		}
+		var since time.Time
+		if v := q.Get("since"); v != "" {
+			if since, err = parseTime(v, time.Now()); err != nil {
+				writeError(w, http.StatusBadRequest, "since: "+err.Error())
+				return
+			}
+		}
+		msgs, err = s.opts.Backend.AlertRaw(r.Context(), rule, group, since, n)
+		if errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, "no window rule named "+strconv.Quote(rule))
+			return
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "source (or rule) is required")
 		return
 	}
-	msgs, err := s.opts.Backend.Raw(name, n)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no source named "+strconv.Quote(name))
-		return
-	} else if err != nil {
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
