@@ -39,6 +39,8 @@ type Backend interface {
 	// Ingest hands a push body to the named source; with waitStored it
 	// returns only once the store has committed it (wait=stored).
 	Ingest(ctx context.Context, sourceName string, body []byte, waitStored bool) (push.Result, error)
+	// Windows returns stored window results; ErrNotFound when q names a
+	// pipeline the config does not have.
 	Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error)
 	ActiveAlerts() []event.Alert
 	History(ctx context.Context, limit int) ([]event.Transition, error)
@@ -169,6 +171,11 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /", s.opts.Static)
 	}
 	s.mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not served; it takes "+strings.Join(allow, ", "))
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 }
@@ -248,6 +255,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
+	body, status, err := decodeContent(r, body, s.opts.MaxBodyBytes)
+	if err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
 	res, err := s.opts.Backend.Ingest(r.Context(), name, body, waitStored)
 	switch {
 	case errors.Is(err, source.ErrFull):
@@ -270,7 +282,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if res.Errors == nil {
 		res.Errors = []push.LineError{}
 	}
-	status := http.StatusOK
+	status = http.StatusOK
 	if res.Accepted == 0 {
 		status = http.StatusBadRequest
 	}
@@ -384,7 +396,10 @@ func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 		wq.Limit = n
 	}
 	ws, err := s.opts.Backend.Windows(r.Context(), wq)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no pipeline named "+strconv.Quote(wq.Pipeline))
+		return
+	} else if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

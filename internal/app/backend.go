@@ -37,6 +37,9 @@ func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStore
 }
 
 func (b backend) Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error) {
+	if _, ok := b.a.g.Load().pipeCfg[q.Pipeline]; !ok {
+		return nil, api.ErrNotFound // a typo answers 404, not an empty list
+	}
 	return b.a.store.Windows(ctx, q)
 }
 

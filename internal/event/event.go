@@ -20,6 +20,7 @@ const (
 	FlagBadType                       // a field did not have its declared type
 	FlagMissingField                  // a required field was absent
 	FlagLate                          // the event arrived after its window closed
+	FlagBadUTF8                       // the message was not valid UTF-8: its strings hold U+FFFD
 )
 
 var flagNames = []struct {
@@ -31,6 +32,7 @@ var flagNames = []struct {
 	{FlagBadType, "bad_type"},
 	{FlagMissingField, "missing_field"},
 	{FlagLate, "late"},
+	{FlagBadUTF8, "bad_utf8"},
 }
 
 // Strings returns the flag names in a fixed order, or nil when no flag is set.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
@@ -218,6 +219,11 @@ func (p *Processor) decodeInto(s *scanner, raw []byte, arrival time.Time, e *eve
 		return err
 	}
 	*e = event.Event{Source: p.source, Raw: raw, Fields: fields}
+	if !utf8.Valid(raw) {
+		// The scanner made U+FFFD of the bad bytes, as encoding/json
+		// does; the flag says the fields are not what was sent.
+		e.Flags |= event.FlagBadUTF8
+	}
 	p.apply(e, arrival, ks, s)
 	if n := int32(len(fields)); n != p.sizeHint.Load() {
 		p.sizeHint.Store(n)
