@@ -86,6 +86,10 @@ type App struct {
 	build Build
 	dir   string
 	ctx   context.Context // the app's lifetime, for writes from callbacks
+	// flagData and flagListen are -data and -listen, which override the
+	// file's storage.path and server.listen on every reload too; empty
+	// when not given.
+	flagData, flagListen string
 
 	store  *store.Store
 	state  state.Backend
@@ -167,6 +171,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	a.flagData, a.flagListen = opts.DataDir, opts.Listen
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		_ = a.Close()
