@@ -54,7 +54,7 @@ func TestColumns(t *testing.T) {
 		{"last", nil, []float64{1, 2, 3}, 3, 0, true},
 		{"zscore", nil, []float64{2, 4, 4, 4, 5, 5, 7, 9}, 2, 1e-12, true},
 		{"zscore", nil, []float64{3, 3, 3}, nan, 0, true},
-		{"quantile", []float64{0.5}, []float64{3.001, 1, 2.5, 100}, 2.5, 0, true},
+		{"quantile", []float64{0.5}, []float64{3.001, 1, 2.5, 100}, 2.7505, 0, true}, // halfway between 2.5 and 3.001
 		{"quantile", []float64{0.5}, nil, nan, 0, true},
 		{"distinct", []float64{12}, []float64{1, 2, 2, 3, 1, math.Copysign(0, -1), 0, nan}, 4, 0, true},
 		{"topk", []float64{2}, []float64{1, 2, 2, 3, 2}, 3, 0, true},
