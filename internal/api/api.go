@@ -40,7 +40,7 @@ type Backend interface {
 	// returns only once the store has committed it (wait=stored).
 	Ingest(ctx context.Context, sourceName string, body []byte, waitStored bool) (push.Result, error)
 	// Windows returns stored window results; ErrNotFound when q names a
-	// pipeline the config does not have.
+	// pipeline the config does not have and nothing is stored for it.
 	Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error)
 	ActiveAlerts() []event.Alert
 	History(ctx context.Context, limit int) ([]event.Transition, error)
@@ -397,7 +397,7 @@ func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := s.opts.Backend.Windows(r.Context(), wq)
 	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no pipeline named "+strconv.Quote(wq.Pipeline))
+		writeError(w, http.StatusNotFound, "no pipeline named "+strconv.Quote(wq.Pipeline)+" (none configured, no windows stored)")
 		return
 	} else if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

@@ -37,10 +37,13 @@ func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStore
 }
 
 func (b backend) Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error) {
-	if _, ok := b.a.g.Load().pipeCfg[q.Pipeline]; !ok {
-		return nil, api.ErrNotFound // a typo answers 404, not an empty list
+	ws, err := b.a.store.Windows(ctx, q)
+	if _, ok := b.a.g.Load().pipeCfg[q.Pipeline]; !ok && err == nil && len(ws) == 0 {
+		// A typo answers 404, not an empty list; a pipeline removed by a
+		// reload still shows the windows it left.
+		return nil, api.ErrNotFound
 	}
-	return b.a.store.Windows(ctx, q)
+	return ws, err
 }
 
 func (b backend) ActiveAlerts() []event.Alert { return b.a.g.Load().rules.Active() }
