@@ -219,11 +219,6 @@ func (p *Processor) decodeInto(s *scanner, raw []byte, arrival time.Time, e *eve
 		return err
 	}
 	*e = event.Event{Source: p.source, Raw: raw, Fields: fields}
-	if !utf8.Valid(raw) {
-		// The scanner made U+FFFD of the bad bytes, as encoding/json
-		// does; the flag says the fields are not what was sent.
-		e.Flags |= event.FlagBadUTF8
-	}
 	p.apply(e, arrival, ks, s)
 	if n := int32(len(fields)); n != p.sizeHint.Load() {
 		p.sizeHint.Store(n)
@@ -259,6 +254,8 @@ func (d *Decoder) Release() {
 
 // Apply normalises an event in place and never drops it.
 //
+// An event whose Raw is not valid UTF-8 gets FlagBadUTF8.
+//
 // Time: from the time field (an RFC 3339 string, or a Unix number whose
 // magnitude says s, ms, µs or ns; a numeric string counts as a number). When
 // the field is absent, a time the source already set (a broker timestamp, the
@@ -284,6 +281,12 @@ func (p *Processor) Apply(e *event.Event, arrival time.Time) {
 // s.scratch (the ones not kept). With ks nil every field is in e.Fields
 // and s is not used.
 func (p *Processor) apply(e *event.Event, arrival time.Time, ks *keepSet, s *scanner) {
+	if !utf8.Valid(e.Raw) {
+		// The scanner made U+FFFD of the bad bytes, as encoding/json
+		// does, and a text message's bytes are stored that way: the flag
+		// says the fields are not exactly what was sent.
+		e.Flags |= event.FlagBadUTF8
+	}
 	var scratch []kv
 	timeIn := true
 	if ks != nil {
