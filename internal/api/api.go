@@ -39,10 +39,17 @@ type Backend interface {
 	// Ingest hands a push body to the named source; with waitStored it
 	// returns only once the store has committed it (wait=stored).
 	Ingest(ctx context.Context, sourceName string, body []byte, waitStored bool) (push.Result, error)
+	// Windows returns stored window results; ErrNotFound when q names a
+	// pipeline the config does not have and nothing is stored for it.
 	Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error)
 	ActiveAlerts() []event.Alert
 	History(ctx context.Context, limit int) ([]event.Transition, error)
 	Raw(sourceName string, n int) ([]source.RawMessage, error)
+	// AlertRaw returns the stored events behind an alert, oldest first: the
+	// newest n since since of its rule's pipeline's sources whose group_by
+	// fields have the values in group (keys the pipeline does not group by
+	// are ignored). ErrNotFound: no such rule, or an SQL rule.
+	AlertRaw(ctx context.Context, rule string, group map[string]string, since time.Time, n int) ([]source.RawMessage, error)
 	Sources() []source.HealthSnapshot
 	Query(ctx context.Context, sql string) (*store.Result, error)
 	// QueryStream runs sql like Query, handing the rows to emit as they are
@@ -188,6 +195,11 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /", s.opts.Static)
 	}
 	s.mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not served; it takes "+strings.Join(allow, ", "))
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 }
@@ -271,6 +283,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
+	body, status, err := decodeContent(r, body, s.opts.MaxBodyBytes)
+	if err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
 	res, err := s.opts.Backend.Ingest(r.Context(), name, body, waitStored)
 	switch {
 	case errors.Is(err, source.ErrFull):
@@ -293,7 +310,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if res.Errors == nil {
 		res.Errors = []push.LineError{}
 	}
-	status := http.StatusOK
+	status = http.StatusOK
 	if res.Accepted == 0 {
 		status = http.StatusBadRequest
 	}
@@ -411,7 +428,10 @@ func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 		wq.Limit = n
 	}
 	ws, err := s.opts.Backend.Windows(r.Context(), wq)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no pipeline named "+strconv.Quote(wq.Pipeline)+" (none configured, no windows stored)")
+		return
+	} else if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -546,15 +566,41 @@ func (s *Server) getRaw(w http.ResponseWriter, r *http.Request) {
 		n = v
 	}
 	name := q.Get("source")
-	if name == "" {
-		writeError(w, http.StatusBadRequest, "source is required")
+	var msgs []source.RawMessage
+	var err error
+	switch rule := q.Get("rule"); {
+	case name != "":
+		msgs, err = s.opts.Backend.Raw(name, n)
+		if errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, "no source named "+strconv.Quote(name))
+			return
+		}
+	case rule != "":
+		// The notification's "Raw events" link: the stored events behind
+		// an alert (rule, group.K=V, since).
+		group := map[string]string{}
+		for k, v := range q {
+			if g, ok := strings.CutPrefix(k, "group."); ok && len(v) > 0 {
+				group[g] = v[0]
+			}
+		}
+		var since time.Time
+		if v := q.Get("since"); v != "" {
+			if since, err = parseTime(v, time.Now()); err != nil {
+				writeError(w, http.StatusBadRequest, "since: "+err.Error())
+				return
+			}
+		}
+		msgs, err = s.opts.Backend.AlertRaw(r.Context(), rule, group, since, n)
+		if errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, "no window rule named "+strconv.Quote(rule))
+			return
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "source (or rule) is required")
 		return
 	}
-	msgs, err := s.opts.Backend.Raw(name, n)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no source named "+strconv.Quote(name))
-		return
-	} else if err != nil {
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

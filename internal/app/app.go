@@ -86,6 +86,10 @@ type App struct {
 	build Build
 	dir   string
 	ctx   context.Context // the app's lifetime, for writes from callbacks
+	// flagData and flagListen are -data and -listen, which override the
+	// file's storage.path and server.listen on every reload too; empty
+	// when not given.
+	flagData, flagListen string
 
 	store  *store.Store
 	state  state.Backend
@@ -167,6 +171,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	a.flagData, a.flagListen = opts.DataDir, opts.Listen
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		_ = a.Close()
@@ -262,9 +267,19 @@ func checkListen(cfg *config.Config, insecure bool) error {
 // problems as config errors at their lines.
 func Check(cfg *config.Config) error {
 	var errs config.Errors
+	// On a config from config.LoadPartial, what compiling a part that
+	// already has a problem says about it is that problem again: keep only
+	// what is news (an expression error next to a bad window size).
+	keep := func(path string, es ...config.Error) {
+		if !cfg.Failed(path) {
+			errs = append(errs, es...)
+		}
+	}
 	for i, p := range cfg.Pipelines {
 		if _, err := window.New(p, func(*event.Window) {}); err != nil {
-			errs = append(errs, pipelineErrors(cfg, i, err)...)
+			for _, ce := range pipelineErrors(cfg, i, err) {
+				keep(ce.Path, ce.Error)
+			}
 		}
 	}
 	// SQL rules are bound against the real schema and the pipelines' views
@@ -277,20 +292,24 @@ func Check(cfg *config.Config) error {
 		checkSQL = checker.Check
 	}
 	if _, err := rule.New(cfg.Rules, rule.Options{Pipelines: cfg.Pipelines, CheckSQL: checkSQL}); err != nil {
-		errs = append(errs, ruleErrors(cfg, err)...)
+		for _, ce := range ruleErrors(cfg, err) {
+			keep(ce.Path, ce.Error)
+		}
 	}
 	for i, s := range cfg.Sources {
+		path := fmt.Sprintf("sources[%d]", i)
 		if _, err := preprocess.New(s); err != nil {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("sources[%d]", i), "%v", err))
+			keep(path, cfg.Errorf(path, "%v", err))
 		}
 		if s.Type != "self" && !contains(source.Kinds(), s.Type) {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("sources[%d].type", i),
+			keep(path, cfg.Errorf(path+".type",
 				"source type %q is not available in this build (available: %v, self)", s.Type, source.Kinds()))
 		}
 	}
 	for i, n := range cfg.Notifiers {
+		path := fmt.Sprintf("notifiers[%d]", i)
 		if _, err := notify.New(n, notify.Deps{Log: slog.New(slog.DiscardHandler)}); err != nil {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("notifiers[%d]", i), "%v", err))
+			keep(path, cfg.Errorf(path, "%v", err))
 		}
 	}
 	if len(errs) > 0 {
@@ -299,33 +318,43 @@ func Check(cfg *config.Config) error {
 	return nil
 }
 
+// pathError is a config error and the path it is about.
+type pathError struct {
+	Path  string
+	Error config.Error
+}
+
 // pipelineErrors maps the window engine's compile errors to config lines.
-func pipelineErrors(cfg *config.Config, i int, err error) []config.Error {
+func pipelineErrors(cfg *config.Config, i int, err error) []pathError {
 	path := fmt.Sprintf("pipelines[%d]", i)
 	ces := window.CompileErrors(err)
 	if len(ces) == 0 {
-		return []config.Error{cfg.Errorf(path, "%v", err)}
+		return []pathError{{path, cfg.Errorf(path, "%v", err)}}
 	}
-	out := make([]config.Error, 0, len(ces))
+	out := make([]pathError, 0, len(ces))
 	for _, ce := range ces {
-		out = append(out, cfg.Errorf(path+"."+ce.Path, "%v", ce.Err))
+		out = append(out, pathError{path + "." + ce.Path, cfg.Errorf(path+"."+ce.Path, "%v", ce.Err)})
 	}
 	return out
 }
 
 // ruleErrors maps the rule engine's compile errors (joined) to config lines.
-func ruleErrors(cfg *config.Config, err error) []config.Error {
+func ruleErrors(cfg *config.Config, err error) []pathError {
 	list := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		list = j.Unwrap()
 	}
-	var out []config.Error
+	var out []pathError
 	for _, e := range list {
 		var ce *rule.CompileError
 		if errors.As(e, &ce) {
-			out = append(out, cfg.Errorf(fmt.Sprintf("rules[%d].%s", ce.Index, ce.Path), "%v", ce.Err))
+			path := fmt.Sprintf("rules[%d].%s", ce.Index, ce.Path)
+			if cfg.Failed(fmt.Sprintf("rules[%d].pipeline", ce.Index)) && ce.Path != "summary" {
+				continue // its expression names aggregates of a pipeline that is not there
+			}
+			out = append(out, pathError{path, cfg.Errorf(path, "%v", ce.Err)})
 		} else {
-			out = append(out, cfg.Errorf("rules", "%v", e))
+			out = append(out, pathError{"rules", cfg.Errorf("rules", "%v", e)})
 		}
 	}
 	return out

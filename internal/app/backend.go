@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/lookout-dev/lookout/internal/api"
+	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/source/push"
@@ -34,7 +37,13 @@ func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStore
 }
 
 func (b backend) Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error) {
-	return b.a.store.Windows(ctx, q)
+	ws, err := b.a.store.Windows(ctx, q)
+	if _, ok := b.a.g.Load().pipeCfg[q.Pipeline]; !ok && err == nil && len(ws) == 0 {
+		// A typo answers 404, not an empty list; a pipeline removed by a
+		// reload still shows the windows it left.
+		return nil, api.ErrNotFound
+	}
+	return ws, err
 }
 
 func (b backend) ActiveAlerts() []event.Alert { return b.a.g.Load().rules.Active() }
@@ -49,6 +58,35 @@ func (b backend) Raw(name string, n int) ([]source.RawMessage, error) {
 		return nil, api.ErrNotFound
 	}
 	return rs.ring.Last(n), nil
+}
+
+func (b backend) AlertRaw(ctx context.Context, rule string, group map[string]string, since time.Time, n int) ([]source.RawMessage, error) {
+	g := b.a.g.Load()
+	i := slices.IndexFunc(g.cfg.Rules, func(r config.Rule) bool { return r.Name == rule })
+	if i < 0 || g.cfg.Rules[i].Pipeline == "" {
+		return nil, api.ErrNotFound
+	}
+	p, ok := g.pipeCfg[g.cfg.Rules[i].Pipeline]
+	if !ok {
+		return nil, api.ErrNotFound
+	}
+	// An alert's labels are its group's values and the rule's own labels;
+	// only the first are fields of the events.
+	q := store.EventQuery{Sources: p.From, Fields: map[string]string{}, Since: since, Limit: n}
+	for _, k := range p.GroupBy {
+		if v, ok := group[k]; ok {
+			q.Fields[k] = v
+		}
+	}
+	evs, err := b.a.store.Events(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]source.RawMessage, len(evs))
+	for i, e := range evs {
+		out[i] = source.RawMessage{Time: e.Time, Data: e.Raw, Source: e.Source}
+	}
+	return out, nil
 }
 
 func (b backend) Sources() []source.HealthSnapshot {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"syscall"
 
 	"github.com/lookout-dev/lookout/internal/config"
@@ -107,9 +108,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lookout check: -config FILE is required")
 		return 2
 	}
-	cfg, err := config.Load(*path)
-	if err == nil {
-		err = Check(cfg)
+	// Every problem at once: the expressions and templates of the parts
+	// that decoded are compiled even when others have structural errors.
+	cfg, err := config.LoadPartial(*path)
+	if cfg != nil {
+		err = joinErrors(err, Check(cfg))
 	}
 	if err != nil {
 		var ce config.Errors
@@ -123,4 +126,24 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%s: ok (%d sources, %d pipelines, %d rules, %d notifiers)\n",
 		*path, len(cfg.Sources), len(cfg.Pipelines), len(cfg.Rules), len(cfg.Notifiers))
 	return 0
+}
+
+// joinErrors merges config errors, in line order; a non-config error wins.
+func joinErrors(a, b error) error {
+	var all config.Errors
+	for _, err := range []error{a, b} {
+		var ce config.Errors
+		switch {
+		case err == nil:
+		case errors.As(err, &ce):
+			all = append(all, ce...)
+		default:
+			return err
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(all, func(x, y config.Error) int { return x.Line - y.Line })
+	return all
 }

@@ -61,8 +61,14 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Command-line overrides stay in force.
-	cfg.Storage.Path, cfg.Server.Listen = old.cfg.Storage.Path, old.cfg.Server.Listen
+	// Command-line overrides stay in force; without one, a changed
+	// server.listen or storage.path in the file is refused below.
+	if a.flagData != "" {
+		cfg.Storage.Path = a.flagData
+	}
+	if a.flagListen != "" {
+		cfg.Server.Listen = a.flagListen
+	}
 	if err := Check(cfg); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,39 @@ func Load(path string) (*Config, error) {
 // in error messages and anchors relative token_file paths. On any problem it
 // returns nil and Errors holding every problem found, in file order.
 func Parse(file string, data []byte) (*Config, error) {
+	c, err := parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadPartial is Load for `lookout check`: on problems it returns, besides
+// the Errors, the config as far as it decoded (nil only when the YAML did not
+// parse at all), with Failed saying which parts had a problem, so that the
+// expressions and templates of the rest can be compiled too and every
+// problem is reported at once. A config with problems must not be run.
+func LoadPartial(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return parse(path, data)
+}
+
+// Failed reports whether the file had a problem at path or inside it
+// ("pipelines[0]" covers "pipelines[0].window"). Only a config from
+// LoadPartial has any.
+func (c *Config) Failed(path string) bool {
+	for _, f := range c.failed {
+		if f == path || strings.HasPrefix(f, path+".") || strings.HasPrefix(f, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func parse(file string, data []byte) (*Config, error) {
 	p := &parser{
 		file:     file,
 		failed:   map[string]bool{},
@@ -58,7 +91,7 @@ func Parse(file string, data []byte) (*Config, error) {
 
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
-		return nil, p.errs
+		return c, p.errs
 	}
 	return c, nil
 }
@@ -122,6 +155,7 @@ func (p *parser) add(line int, path, format string, args ...any) {
 		msg = path + ": " + msg
 	}
 	p.errs = append(p.errs, Error{File: p.file, Line: line, Msg: msg})
+	p.c.failed = append(p.c.failed, path)
 }
 
 // at records a problem about path at path's line (or its nearest parent's),

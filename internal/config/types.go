@@ -39,6 +39,8 @@ type Config struct {
 	// when defaults are filled in.
 	lines map[string]int
 	null  map[string]bool
+	// failed lists the paths with a problem, in a config from LoadPartial.
+	failed []string
 }
 
 // Server configures the HTTP listener.

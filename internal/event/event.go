@@ -21,6 +21,7 @@ const (
 	FlagMissingField                  // a required field was absent
 	FlagLate                          // the event arrived after its window closed
 	FlagFuture                        // stamped further ahead of the wall clock than max_future
+	FlagBadUTF8                       // the message was not valid UTF-8: its strings hold U+FFFD
 )
 
 var flagNames = []struct {
@@ -33,6 +34,7 @@ var flagNames = []struct {
 	{FlagMissingField, "missing_field"},
 	{FlagLate, "late"},
 	{FlagFuture, "future"},
+	{FlagBadUTF8, "bad_utf8"},
 }
 
 // Strings returns the flag names in a fixed order, or nil when no flag is set.

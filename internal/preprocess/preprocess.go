@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
@@ -253,6 +254,8 @@ func (d *Decoder) Release() {
 
 // Apply normalises an event in place and never drops it.
 //
+// An event whose Raw is not valid UTF-8 gets FlagBadUTF8.
+//
 // Time: from the time field (an RFC 3339 string, or a Unix number whose
 // magnitude says s, ms, µs or ns; a numeric string counts as a number). When
 // the field is absent, a time the source already set (a broker timestamp, the
@@ -282,6 +285,12 @@ func (p *Processor) Apply(e *event.Event, arrival time.Time) {
 // s.scratch (the ones not kept). With ks nil every field is in e.Fields
 // and s is not used.
 func (p *Processor) apply(e *event.Event, arrival time.Time, ks *keepSet, s *scanner) {
+	if !utf8.Valid(e.Raw) {
+		// The scanner made U+FFFD of the bad bytes, as encoding/json
+		// does, and a text message's bytes are stored that way: the flag
+		// says the fields are not exactly what was sent.
+		e.Flags |= event.FlagBadUTF8
+	}
 	var scratch []kv
 	timeIn := true
 	if ks != nil {

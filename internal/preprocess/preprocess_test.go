@@ -257,3 +257,33 @@ func TestConcurrentDecode(t *testing.T) {
 		<-done
 	}
 }
+
+// TestBadUTF8Flagged: a message that is not valid UTF-8 is kept, its strings
+// with U+FFFD, and flagged bad_utf8, whether preprocessing decoded it (JSON)
+// or a source built the fields (a text line); valid UTF-8 is not flagged.
+func TestBadUTF8Flagged(t *testing.T) {
+	p, err := New(config.Source{Name: "s", TimeField: "ts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := p.Decode([]byte("{\"ts\":1,\"msg\":\"caf\xe9\"}"), time.Unix(5, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Flags&event.FlagBadUTF8 == 0 || e.Fields["msg"] != "caf\uFFFD" {
+		t.Errorf("JSON with a bad byte: flags %v, msg %q; want bad_utf8 and U+FFFD", e.Flags, e.Fields["msg"])
+	}
+	line := []byte("GET /caf\xe9 500")
+	text := &event.Event{Time: time.Unix(5, 0), Source: "s", Raw: line, Fields: map[string]any{"message": string(line)}}
+	p.Apply(text, time.Unix(5, 0))
+	if text.Flags&event.FlagBadUTF8 == 0 {
+		t.Errorf("text line with a bad byte: flags %v, want bad_utf8", text.Flags)
+	}
+	ok, err := p.Decode([]byte(`{"ts":1,"msg":"café ☕"}`), time.Unix(5, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok.Flags != 0 {
+		t.Errorf("valid UTF-8: flags %v, want none", ok.Flags)
+	}
+}

@@ -47,8 +47,10 @@ const StateInactive event.AlertState = "inactive"
 
 // The notify decisions recorded in event.Transition.Decision.
 const (
-	// DecisionSent: the alert was handed to Options.Notify.
-	DecisionSent = "sent"
+	// DecisionQueued: the alert was handed to Options.Notify, which queues
+	// it; the dispatcher records "sent to <notifier>" or "retrying …" as
+	// the delivery happens.
+	DecisionQueued = "queued"
 	// DecisionSuppressedRepeat: the alert is still firing but was sent less
 	// than `repeat` ago. Recorded once after each send, not per window.
 	DecisionSuppressedRepeat = "suppressed: repeat"
@@ -458,7 +460,7 @@ func (e *Engine) send(in instance, at, now time.Time, changed bool) {
 	in.a.LastSent = now
 	in.noted = nil
 	e.put(in)
-	e.emit(in.a, at, DecisionSent, true)
+	e.emit(in.a, at, DecisionQueued, true)
 }
 
 // hold keeps a notification back, recording decision the first time since
@@ -522,7 +524,7 @@ func (e *Engine) clear(c *compiled, in instance, at time.Time) {
 		e.emit(a, at, DecisionResolvedUnsent, false)
 		return
 	}
-	e.emit(a, at, DecisionSent, true)
+	e.emit(a, at, DecisionQueued, true)
 }
 
 // put persists the instance, then makes it visible to Active.

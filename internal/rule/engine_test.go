@@ -220,14 +220,14 @@ func TestEngineStateMachine(t *testing.T) {
 			steps: []step{
 				{vals: bad, record: []string{"pending/"}, active: P, consec: 1, stored: true},
 				{vals: bad, active: P, consec: 2, stored: true},
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 3, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 3, stored: true},
 			},
 		},
 		{
 			name: "for 0 fires at once",
 			rule: highErrors(config.For{}, time.Hour),
 			steps: []step{
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
 			},
 		},
 		{
@@ -237,7 +237,7 @@ func TestEngineStateMachine(t *testing.T) {
 				{vals: bad, record: []string{"pending/"}, active: P, consec: 1, stored: true},
 				{vals: good, record: []string{"inactive/"}},
 				{vals: bad, record: []string{"pending/"}, active: P, consec: 1, stored: true},
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 2, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 2, stored: true},
 			},
 		},
 		{
@@ -247,17 +247,17 @@ func TestEngineStateMachine(t *testing.T) {
 				{vals: bad, record: []string{"pending/"}, active: P, consec: 1, stored: true},
 				{vals: bad, active: P, consec: 2, stored: true},
 				{vals: bad, active: P, consec: 3, stored: true},
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 4, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 4, stored: true},
 			},
 		},
 		{
 			name: "repeat: suppressed once, re-sent after repeat",
 			rule: highErrors(config.For{}, 5*time.Minute),
 			steps: []step{
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
 				{advance: time.Minute, vals: bad, record: []string{"firing/suppressed: repeat"}, active: F, consec: 2, stored: true},
 				{advance: time.Minute, vals: bad, active: F, consec: 3, stored: true},
-				{advance: 3 * time.Minute, vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 4, stored: true},
+				{advance: 3 * time.Minute, vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 4, stored: true},
 				{advance: time.Minute, vals: bad, record: []string{"firing/suppressed: repeat"}, active: F, consec: 5, stored: true},
 			},
 		},
@@ -265,7 +265,7 @@ func TestEngineStateMachine(t *testing.T) {
 			name: "repeat 0 sends once",
 			rule: highErrors(config.For{}, 0),
 			steps: []step{
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
 				{advance: 24 * time.Hour, vals: bad, record: []string{"firing/suppressed: repeat"}, active: F, consec: 2, stored: true},
 			},
 		},
@@ -273,27 +273,27 @@ func TestEngineStateMachine(t *testing.T) {
 			name: "resolved once, then forgotten",
 			rule: highErrors(config.For{}, time.Hour),
 			steps: []step{
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
-				{vals: good, sent: []event.AlertState{R}, record: []string{"resolved/sent"}},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
+				{vals: good, sent: []event.AlertState{R}, record: []string{"resolved/queued"}},
 				{vals: good},
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
 			},
 		},
 		{
 			name: "restart keeps firing, does not re-send within repeat, resolves later",
 			rule: highErrors(config.For{}, 5*time.Minute),
 			steps: []step{
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
 				{advance: time.Minute, restart: true, vals: bad, record: []string{"firing/suppressed: repeat"}, active: F, consec: 2, stored: true},
-				{restart: true, vals: good, sent: []event.AlertState{R}, record: []string{"resolved/sent"}},
+				{restart: true, vals: good, sent: []event.AlertState{R}, record: []string{"resolved/queued"}},
 			},
 		},
 		{
 			name: "restart re-sends once repeat has passed",
 			rule: highErrors(config.For{}, 5*time.Minute),
 			steps: []step{
-				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 1, stored: true},
-				{advance: 6 * time.Minute, restart: true, vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 2, stored: true},
+				{vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 1, stored: true},
+				{advance: 6 * time.Minute, restart: true, vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 2, stored: true},
 			},
 		},
 		{
@@ -302,7 +302,7 @@ func TestEngineStateMachine(t *testing.T) {
 			steps: []step{
 				{vals: bad, record: []string{"pending/"}, active: P, consec: 1, stored: true},
 				{vals: bad, active: P, consec: 2, stored: true},
-				{restart: true, vals: bad, sent: []event.AlertState{F}, record: []string{"firing/sent"}, active: F, consec: 3, stored: true},
+				{restart: true, vals: bad, sent: []event.AlertState{F}, record: []string{"firing/queued"}, active: F, consec: 3, stored: true},
 			},
 		},
 		{

@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"path/filepath"
@@ -55,6 +56,10 @@ var exampleDay = map[string]exampleSeries{
 	"mail": errorsRising(0, 1.2),
 	// 0, then 1/min: rise 5, 6th, so not in the top five.
 	"db": errorsRising(0, 1),
+	// A busy service (exampleRequests): 10/min, 25/min now, the largest rise
+	// in errors (75) but its error rate rose by only 0.0015, so it is not
+	// degrading (top 5); 125 against 50 yesterday is under 3x.
+	"bulk": errorsRising(10, 25),
 	// Steady errors; its p99 jumps in the newest window (p99 drift).
 	"web": func(end time.Time) (float64, float64, bool) {
 		if !end.Before(dayEnd) {
@@ -80,6 +85,10 @@ var exampleDay = map[string]exampleSeries{
 	},
 }
 
+// exampleRequests are the requests a minute of the services that do not
+// have 100.
+var exampleRequests = map[string]float64{"bulk": 10000}
+
 // writeExampleDay writes the 1-minute windows of pipeline api with an end in
 // (from, to], through the store's normal write path.
 func writeExampleDay(t *testing.T, s *store.Store, from, to time.Time, normal bool) {
@@ -95,16 +104,17 @@ func writeExampleDay(t *testing.T, s *store.Store, from, to time.Time, normal bo
 	for end := from.Add(time.Minute); !end.After(to); end = end.Add(time.Minute) {
 		for _, svc := range services {
 			errs, p99, ok := exampleDay[svc](end)
+			reqs := cmp.Or(exampleRequests[svc], 100)
 			if normal {
 				// After the day: every service back to its usual self.
-				errs, p99, ok = 1, 0.2+noise(end), true
+				errs, p99, ok, reqs = 1, 0.2+noise(end), true, 100
 			}
 			if !ok {
 				continue
 			}
 			w := &event.Window{Pipeline: "api", Start: end.Add(-time.Minute), End: end,
 				GroupKeys: []string{"service"}, Group: []string{svc},
-				Names: []string{"requests", "errors", "latency_p99"}, Values: []float64{100, errs, p99}, Count: 100}
+				Names: []string{"requests", "errors", "latency_p99"}, Values: []float64{reqs, errs, p99}, Count: int64(reqs)}
 			if err := s.WriteWindow(ctx, w); err != nil {
 				t.Fatal(err)
 			}
@@ -164,6 +174,10 @@ func TestExampleRules(t *testing.T) {
 				v.Aggregates = append(v.Aggregates, a.Name)
 			}
 			views = append(views, v)
+		}
+		// As the app does: the rules may read the pipelines' views.
+		if err := db.CreatePipelineViews(context.Background(), views); err != nil {
+			t.Fatal(err)
 		}
 		checker, err := store.NewChecker(context.Background(), views)
 		if err != nil {

@@ -176,9 +176,9 @@ func TestMute(t *testing.T) {
 	}{
 		{name: "fires muted", vals: bad, record: []string{"firing/suppressed: silence s1"}},
 		{name: "still muted, not recorded again", vals: bad},
-		{name: "silence ends: sent", vals: bad, unmute: true, sent: []event.AlertState{event.StateFiring}, record: []string{"firing/sent"}},
+		{name: "silence ends: sent", vals: bad, unmute: true, sent: []event.AlertState{event.StateFiring}, record: []string{"firing/queued"}},
 		{name: "repeat holds after the late send", vals: bad, record: []string{"firing/suppressed: repeat"}},
-		{name: "resolves", vals: good, sent: []event.AlertState{event.StateResolved}, record: []string{"resolved/sent"}},
+		{name: "resolves", vals: good, sent: []event.AlertState{event.StateResolved}, record: []string{"resolved/queued"}},
 		{name: "fires muted again", vals: bad, record: []string{"firing/suppressed: silence s1"}},
 		{name: "resolves unsent", vals: good, record: []string{"resolved/" + DecisionResolvedUnsent}},
 	}
@@ -273,7 +273,7 @@ func TestAckStopsRepeats(t *testing.T) {
 	if want := []string{"firing/suppressed: acknowledged by alice: on it"}; !slices.Equal(got, want) {
 		t.Errorf("recorded %q, want %q", got, want)
 	}
-	if sent, rec := next(good, 10*time.Second); !slices.Equal(sent, []event.AlertState{event.StateResolved}) || !slices.Equal(rec, []string{"resolved/sent"}) {
+	if sent, rec := next(good, 10*time.Second); !slices.Equal(sent, []event.AlertState{event.StateResolved}) || !slices.Equal(rec, []string{"resolved/queued"}) {
 		t.Errorf("resolve of an acknowledged alert: sent %v recorded %q, want the resolved sent", sent, rec)
 	}
 }

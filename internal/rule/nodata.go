@@ -38,7 +38,7 @@ const (
 
 // DecisionNoDataPrefix starts the decisions recorded when a group's missing
 // windows reset or resolve an alert: "resolved: no data for 2s" (a firing
-// alert resolved; the usual "sent" row follows), "reset: no data for 2s" (a
+// alert resolved; the usual "queued" row follows), "reset: no data for 2s" (a
 // pending one dropped).
 const (
 	DecisionNoDataResolved = "resolved: no data for "
@@ -279,7 +279,7 @@ func (e *Engine) resetNoData(c *compiled, fp string, now time.Time, resolved, re
 		e.emit(a, now, DecisionResolvedUnsent, false)
 		return
 	}
-	e.emit(a, now, DecisionSent, true)
+	e.emit(a, now, DecisionQueued, true)
 }
 
 // resolveNoData resolves the NoData alert of c's group when a window of the

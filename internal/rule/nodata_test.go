@@ -93,7 +93,7 @@ func TestNoData(t *testing.T) {
 	s := 10 * time.Second
 	firingThenSilent := []ndStep{
 		{advance: s, windows: only(bad), record: []string{hi + " pending/"}, active: []string{hi + " checkout pending"}},
-		{advance: s, windows: only(bad), sent: []string{hi + " firing"}, record: []string{hi + " firing/sent"}, active: []string{hi + " checkout firing"}},
+		{advance: s, windows: only(bad), sent: []string{hi + " firing"}, record: []string{hi + " firing/queued"}, active: []string{hi + " checkout firing"}},
 	}
 	tests := []struct {
 		name  string
@@ -103,7 +103,7 @@ func TestNoData(t *testing.T) {
 		{"reset: a firing group that stops sending resolves, and comes back pending", noDataRule("reset", 0, 0), append(slices.Clone(firingThenSilent),
 			// 20s without a window: less than no_data_after (25s).
 			ndStep{advance: 2 * s, active: []string{hi + " checkout firing"}},
-			ndStep{advance: s, sent: []string{hi + " resolved"}, record: []string{hi + " resolved/resolved: no data for 25s", hi + " resolved/sent"}},
+			ndStep{advance: s, sent: []string{hi + " resolved"}, record: []string{hi + " resolved/resolved: no data for 25s", hi + " resolved/queued"}},
 			// Acted on once: later ticks do nothing.
 			ndStep{advance: time.Minute},
 			// Back: the consecutive count starts over, so one bad window is pending, not firing.
@@ -113,11 +113,11 @@ func TestNoData(t *testing.T) {
 			{advance: s, windows: both(bad), record: []string{hi + " pending/"}, active: []string{hi + " checkout pending"}},
 			{advance: 3 * s, record: []string{hi + " inactive/reset: no data for 25s"}},
 			{advance: s, windows: only(bad), record: []string{hi + " pending/"}, active: []string{hi + " checkout pending"}},
-			{advance: s, windows: only(bad), sent: []string{hi + " firing"}, record: []string{hi + " firing/sent"}, active: []string{hi + " checkout firing"}},
+			{advance: s, windows: only(bad), sent: []string{hi + " firing"}, record: []string{hi + " firing/queued"}, active: []string{hi + " checkout firing"}},
 		}},
 		{"reset: a silent group that kept sending windows is untouched", noDataRule("reset", 0, 0), []ndStep{
 			{advance: s, windows: both(bad), record: []string{hi + " pending/"}, active: []string{hi + " checkout pending"}},
-			{advance: s, windows: both(bad), sent: []string{hi + " firing"}, record: []string{hi + " firing/sent"}, active: []string{hi + " checkout firing"}},
+			{advance: s, windows: both(bad), sent: []string{hi + " firing"}, record: []string{hi + " firing/queued"}, active: []string{hi + " checkout firing"}},
 			{advance: s, windows: both(bad), record: []string{hi + " firing/suppressed: repeat"}, active: []string{hi + " checkout firing"}},
 			{advance: s, windows: both(bad), active: []string{hi + " checkout firing"}},
 			{advance: s, windows: both(bad), active: []string{hi + " checkout firing"}},
@@ -129,57 +129,57 @@ func TestNoData(t *testing.T) {
 		}},
 		{"keep: a firing group that stops sending stays firing", noDataRule("keep", 0, 0), append(slices.Clone(firingThenSilent),
 			ndStep{advance: time.Hour, active: []string{hi + " checkout firing"}},
-			ndStep{advance: s, windows: only(good), sent: []string{hi + " resolved"}, record: []string{hi + " resolved/sent"}},
+			ndStep{advance: s, windows: only(good), sent: []string{hi + " resolved"}, record: []string{hi + " resolved/queued"}},
 		)},
 		{"default is reset", noDataRule("", 0, 0), append(slices.Clone(firingThenSilent),
-			ndStep{advance: 3 * s, sent: []string{hi + " resolved"}, record: []string{hi + " resolved/resolved: no data for 25s", hi + " resolved/sent"}},
+			ndStep{advance: 3 * s, sent: []string{hi + " resolved"}, record: []string{hi + " resolved/resolved: no data for 25s", hi + " resolved/queued"}},
 		)},
 		{"alert: a firing group that stops sending fires NoData, resolved when it comes back", noDataRule("alert", 0, 0), append(slices.Clone(firingThenSilent),
 			ndStep{advance: 2 * s, active: []string{hi + " checkout firing"}},
-			ndStep{advance: s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"},
+			ndStep{advance: s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"},
 				active: []string{hi + " checkout firing", hiND + " checkout firing"}},
 			// repeat 0: sent once.
 			ndStep{advance: time.Hour, active: []string{hi + " checkout firing", hiND + " checkout firing"}},
 			ndStep{advance: s, windows: only(good), sent: []string{hi + " resolved", hiND + " resolved"},
-				record: []string{hi + " resolved/sent", hiND + " resolved/sent"}},
+				record: []string{hi + " resolved/queued", hiND + " resolved/queued"}},
 			// Silent again: a new NoData alert.
-			ndStep{advance: time.Hour, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"}, active: []string{hiND + " checkout firing"}},
+			ndStep{advance: time.Hour, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"}, active: []string{hiND + " checkout firing"}},
 		)},
 		{"alert: an inactive group that stops sending fires NoData", noDataRule("alert", 0, 0), []ndStep{
 			{advance: s, windows: only(good)},
-			{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"}, active: []string{hiND + " checkout firing"}},
-			{advance: s, windows: only(bad), sent: []string{hiND + " resolved"}, record: []string{hi + " pending/", hiND + " resolved/sent"},
+			{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"}, active: []string{hiND + " checkout firing"}},
+			{advance: s, windows: only(bad), sent: []string{hiND + " resolved"}, record: []string{hi + " pending/", hiND + " resolved/queued"},
 				active: []string{hi + " checkout pending"}},
 		}},
 		{"alert: NoData is sent again after repeat", noDataRule("alert", time.Minute, 0), []ndStep{
 			{advance: s, windows: only(good)},
-			{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"}, active: []string{hiND + " checkout firing"}},
+			{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"}, active: []string{hiND + " checkout firing"}},
 			{advance: 30 * time.Second, active: []string{hiND + " checkout firing"}},
-			{advance: 30 * time.Second, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"}, active: []string{hiND + " checkout firing"}},
+			{advance: 30 * time.Second, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"}, active: []string{hiND + " checkout firing"}},
 		}},
 		{"alert: a group silent for no_data_forget is forgotten and its alerts resolve", noDataRule("alert", 0, 10*time.Minute), append(slices.Clone(firingThenSilent),
-			ndStep{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"},
+			ndStep{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"},
 				active: []string{hi + " checkout firing", hiND + " checkout firing"}},
 			ndStep{advance: 10 * time.Minute, sent: []string{hi + " resolved", hiND + " resolved"}, record: []string{
-				hi + " resolved/resolved: no data for 10m, group forgotten", hi + " resolved/sent",
-				hiND + " resolved/resolved: no data for 10m, group forgotten", hiND + " resolved/sent"}},
+				hi + " resolved/resolved: no data for 10m, group forgotten", hi + " resolved/queued",
+				hiND + " resolved/resolved: no data for 10m, group forgotten", hiND + " resolved/queued"}},
 			ndStep{advance: 24 * time.Hour},
 		)},
 		{"reset after a restart: a firing group silent during the downtime resolves no_data_after later", noDataRule("reset", 0, 0), append(slices.Clone(firingThenSilent),
 			// Down for an hour; the engine counts from the restart.
 			ndStep{advance: time.Hour, restart: true, active: []string{hi + " checkout firing"}},
-			ndStep{advance: 3 * s, sent: []string{hi + " resolved"}, record: []string{hi + " resolved/resolved: no data for 25s", hi + " resolved/sent"}},
+			ndStep{advance: 3 * s, sent: []string{hi + " resolved"}, record: []string{hi + " resolved/resolved: no data for 25s", hi + " resolved/queued"}},
 		)},
 		{"alert after a restart: a firing group silent during the downtime fires NoData", noDataRule("alert", 0, 0), append(slices.Clone(firingThenSilent),
 			ndStep{advance: time.Hour, restart: true, active: []string{hi + " checkout firing"}},
-			ndStep{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"},
+			ndStep{advance: 3 * s, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"},
 				active: []string{hi + " checkout firing", hiND + " checkout firing"}},
 			// Restarted again while NoData fires: it stays, and is not re-sent...
 			ndStep{advance: time.Minute, restart: true, active: []string{hi + " checkout firing", hiND + " checkout firing"}},
 			ndStep{advance: time.Minute, active: []string{hi + " checkout firing", hiND + " checkout firing"}},
 			// ...and resolves when the group is back.
 			ndStep{advance: s, windows: only(good), sent: []string{hi + " resolved", hiND + " resolved"},
-				record: []string{hi + " resolved/sent", hiND + " resolved/sent"}},
+				record: []string{hi + " resolved/queued", hiND + " resolved/queued"}},
 		)},
 	}
 	for _, tt := range tests {
@@ -200,7 +200,7 @@ func TestNoData(t *testing.T) {
 func TestNoDataAlertLabels(t *testing.T) {
 	h := runNoData(t, noDataRule("alert", 0, 0), []ndStep{
 		{advance: 10 * time.Second, windows: only(good)},
-		{advance: 30 * time.Second, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/sent"}, active: []string{hiND + " checkout firing"}},
+		{advance: 30 * time.Second, sent: []string{hiND + " firing"}, record: []string{hiND + " firing/queued"}, active: []string{hiND + " checkout firing"}},
 	})
 	a := h.eng.Active()[0]
 	want := map[string]string{"alertname": hiND, "service": "checkout", "severity": "critical", "team": "web", "no_data": "true"}

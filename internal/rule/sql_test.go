@@ -220,7 +220,7 @@ func TestSQLRuleAlertContent(t *testing.T) {
 	if a.Value != 9 || a.Summary != "api has 9 errors" || a.Fingerprint != Fingerprint("ManyErrors", map[string]string{"service": "api"}) {
 		t.Errorf("alert = value %v, summary %q, fingerprint %s", a.Value, a.Summary, a.Fingerprint)
 	}
-	if !a.Since.Equal(t0) || len(rec) != 1 || rec[0].Decision != DecisionSent || !rec[0].Time.Equal(t0) {
+	if !a.Since.Equal(t0) || len(rec) != 1 || rec[0].Decision != "queued" || !rec[0].Time.Equal(t0) {
 		t.Errorf("since %v, records %+v", a.Since, rec)
 	}
 }

@@ -62,6 +62,7 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 		Aggregates: config.Aggregates{
 			{Name: "silent", Expr: "last(silent)"},
 			{Name: "silent_for", Expr: "last(silent_for_seconds)"},
+			{Name: "silent_limit", Expr: "last(silent_limit_seconds)"},
 			{Name: "lag", Expr: "last(lag)"},
 			{Name: "lag_rising", Expr: "last(lag_rising)"},
 			{Name: "stalled_for", Expr: "last(stalled_for_seconds)"},
@@ -86,7 +87,10 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 	rules := []config.Rule{
 		{
 			Name: RuleSourceSilent, When: `component == "source" && silent > 0`, Severity: "warning",
-			Summary: `source {{ .name }} has been silent for {{ printf "%.0f" .silent_for }}s`,
+			// The limit, not silent_for: the summary is rendered again at
+			// every sample, so a growing number would make the notification
+			// and the API disagree about one silence.
+			Summary: `source {{ .name }} has been silent for more than {{ printf "%.0f" .silent_limit }}s`,
 		},
 		{
 			Name: RuleConsumerLag, When: `component == "source" && lag_rising > 0`, Severity: "warning",

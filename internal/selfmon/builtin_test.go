@@ -192,3 +192,45 @@ func TestBuiltinNotifyAndOverride(t *testing.T) {
 		t.Errorf("with self.notify [mail] the rules notify %v", rules[0].Notify)
 	}
 }
+
+// TestSourceSilentSummaryHoldsStill: the summary is rendered at every sample;
+// the notification (the first) and the API (the latest) must tell the same
+// silence: the limit it passed, 3 intervals of a pulled source.
+func TestSourceSilentSummaryHoldsStill(t *testing.T) {
+	cfg := &config.Config{Self: config.Self{Interval: config.Duration(10 * time.Second)}}
+	_, pl, rules := Builtin(cfg)
+	eng, err := rule.New(rules, rule.Options{Pipelines: []config.Pipeline{pl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := window.New(pl, eng.OnWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMonitor(t0)
+	v := Vitals{Sources: []SourceVitals{{Name: "web", Type: "http", Interval: 10 * time.Second, LastSuccess: t0, Up: false}}}
+	var summaries []string
+	for i := 1; i <= 8; i++ {
+		now := t0.Add(time.Duration(i) * 10 * time.Second)
+		var evs []*event.Event
+		for _, f := range m.Events(v, now) {
+			evs = append(evs, &event.Event{Time: now, Source: config.SelfName, Fields: f})
+		}
+		p.Add(evs, now)
+		for _, a := range eng.Active() {
+			if a.Rule == RuleSourceSilent && a.State == event.StateFiring {
+				summaries = append(summaries, a.Summary)
+			}
+		}
+	}
+	if len(summaries) < 3 {
+		t.Fatalf("LookoutSourceSilent fired in %d samples of 8, want most", len(summaries))
+	}
+	want := "source web has been silent for more than 30s"
+	for _, s := range summaries {
+		if s != want {
+			t.Errorf("summaries %q, want each %q", summaries, want)
+			break
+		}
+	}
+}

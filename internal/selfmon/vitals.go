@@ -130,7 +130,7 @@ type progress struct {
 // Every event has `component` and `name`; the numbers are:
 //
 //	process:  goroutines heap_bytes ingest_queue ingest_capacity store_backlog outbox_pending events_total windows_total
-//	source:   up silent silent_for_seconds lag lag_rising stalled_for_seconds events_total
+//	source:   up silent silent_for_seconds silent_limit_seconds lag lag_rising stalled_for_seconds events_total
 //	pipeline: events late overflow (since the last sample) events_span late_span late_ratio (over the last LateSpan) open_windows
 //	notifier: pending oldest_age_seconds attempts consecutive_failures sent_total failed_total
 //	store:    backlog
@@ -156,16 +156,17 @@ func (m *Monitor) Events(v Vitals, now time.Time) []map[string]any {
 			continue // a stopped self source cannot say so itself
 		}
 		seen[s.Name] = true
-		silent, silentFor := m.silence(s, v.SilentAfter, now)
+		silent, silentFor, limit := m.silence(s, v.SilentAfter, now)
 		out = append(out, map[string]any{
 			"component": "source", "name": s.Name, "type": s.Type,
-			"up":                  b2f(s.Up),
-			"silent":              b2f(silent),
-			"silent_for_seconds":  silentFor.Seconds(),
-			"lag":                 float64(s.Lag),
-			"lag_rising":          b2f(m.lagRising(s.Name, s.Lag)),
-			"stalled_for_seconds": m.stalled(s, now).Seconds(),
-			"events_total":        float64(s.Events),
+			"up":                   b2f(s.Up),
+			"silent":               b2f(silent),
+			"silent_for_seconds":   silentFor.Seconds(),
+			"silent_limit_seconds": limit.Seconds(),
+			"lag":                  float64(s.Lag),
+			"lag_rising":           b2f(m.lagRising(s.Name, s.Lag)),
+			"stalled_for_seconds":  m.stalled(s, now).Seconds(),
+			"events_total":         float64(s.Events),
 		})
 	}
 	for name := range m.firstSeen {
@@ -226,11 +227,11 @@ func (m *Monitor) Events(v Vitals, now time.Time) []map[string]any {
 	return out
 }
 
-// silence says whether a source has been silent too long, and for how long
-// it has been silent. A pulled source is silent after three intervals without
-// a successful pull; a fed one after silentAfter without events (never, when
-// silentAfter is 0).
-func (m *Monitor) silence(s SourceVitals, silentAfter time.Duration, now time.Time) (bool, time.Duration) {
+// silence says whether a source has been silent too long, for how long it
+// has been silent, and what too long is. A pulled source is silent after
+// three intervals without a successful pull; a fed one after silentAfter
+// without events (never, when silentAfter is 0).
+func (m *Monitor) silence(s SourceVitals, silentAfter time.Duration, now time.Time) (bool, time.Duration, time.Duration) {
 	first, ok := m.firstSeen[s.Name]
 	if !ok {
 		first = m.started
@@ -248,7 +249,7 @@ func (m *Monitor) silence(s SourceVitals, silentAfter time.Duration, now time.Ti
 	if pulled[s.Type] && s.Interval > 0 {
 		limit = silentIntervals * s.Interval
 	}
-	return limit > 0 && silentFor > limit, silentFor
+	return limit > 0 && silentFor > limit, silentFor, limit
 }
 
 // stalled returns how long source s has been up, with messages waiting for

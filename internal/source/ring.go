@@ -10,6 +10,9 @@ import (
 type RawMessage struct {
 	Time time.Time `json:"ts"`
 	Data []byte    `json:"-"`
+	// Source names the source when a list mixes several (the events
+	// behind an alert); empty in a source's own ring.
+	Source string `json:"-"`
 }
 
 // MarshalJSON writes {"ts":..., "raw":"<the text>", "json":<the parsed value>},
@@ -17,10 +20,11 @@ type RawMessage struct {
 // both what arrived and how it reads.
 func (m RawMessage) MarshalJSON() ([]byte, error) {
 	out := struct {
-		Time time.Time       `json:"ts"`
-		Raw  string          `json:"raw"`
-		JSON json.RawMessage `json:"json,omitempty"`
-	}{Time: m.Time, Raw: string(m.Data)}
+		Time   time.Time       `json:"ts"`
+		Source string          `json:"source,omitempty"`
+		Raw    string          `json:"raw"`
+		JSON   json.RawMessage `json:"json,omitempty"`
+	}{Time: m.Time, Source: m.Source, Raw: string(m.Data)}
 	if json.Valid(m.Data) {
 		out.JSON = m.Data
 	}

@@ -27,9 +27,12 @@ type WindowQuery struct {
 	Pipeline string
 	// Group keeps windows whose group has each of these key = value pairs.
 	Group map[string]string
-	// Since keeps windows that start at or after it; zero keeps all.
+	// Since keeps windows that end after it (that hold some time after it);
+	// zero keeps all. By end, not start: the windows of a {count: N}
+	// pipeline all share one start.
 	Since time.Time
-	// Limit is how many windows to return: the newest Limit, oldest first.
+	// Limit is how many windows to return: the Limit that end last, oldest
+	// first.
 	// Default 1000.
 	Limit int
 }
@@ -52,7 +55,7 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 		args = append(args, q.Pipeline)
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "start >= ?")
+		where = append(where, `"end" > ?`)
 		args = append(args, q.Since)
 	}
 	for _, k := range sortedKeys(q.Group) {
@@ -63,9 +66,9 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	// Newest first to apply the limit, with a deterministic order among
-	// windows that share a start; reversed below.
-	query += ` ORDER BY start DESC, pipeline DESC, CAST(grp AS VARCHAR) DESC LIMIT ?`
+	// Newest end first to apply the limit, with a deterministic order among
+	// windows that share an end; reversed below.
+	query += ` ORDER BY "end" DESC, start DESC, pipeline DESC, CAST(grp AS VARCHAR) DESC LIMIT ?`
 	args = append(args, limit)
 
 	rows, err := s.db.QueryContext(ctx, query, args...)

@@ -76,7 +76,9 @@ func brute(evs []*event.Event) []float64 {
 		sd = math.Sqrt(ss / float64(len(vals)))
 		s := slices.Clone(vals)
 		slices.Sort(s)
-		p90 = s[int(0.9*float64(len(s)-1))]
+		h := 0.9 * float64(len(s)-1) // quantile_cont
+		lo, hi := math.Floor(h), math.Ceil(h)
+		p90 = s[int(lo)] + (h-lo)*(s[int(hi)]-s[int(lo)])
 	}
 	share := nan
 	if n > 0 {

@@ -138,6 +138,26 @@ test("raw stream shows the newest message without reload, pauses, and copies", {
   });
 });
 
+test("a notification's Raw events link shows the events behind the alert", { timeout: 90000 }, async () => {
+  const svc = uniq("rawalert");
+  const other = uniq("rawother");
+  const since = new Date(Date.now() - 60e3).toISOString().replace(/\.\d+Z$/, "Z");
+  await push(events(svc, 3, { status: 503, marker: svc }));
+  await push(events(other, 2, { status: 503, marker: other }));
+  await withPage({}, async (page) => {
+    // The link of the notification templates: group labels, rule and since.
+    const q = new URLSearchParams({ "group.service": svc, rule: "HighErrorRate", since });
+    await page.goto(BASE + "/#/raw?" + q);
+    await page.locator("#raw-alert", { hasText: "HighErrorRate" }).waitFor();
+    await until("the alert's 3 events", async () => (await page.locator("#raw-list .msg").count()) === 3);
+    for (const pre of await page.locator("#raw-list pre").all()) {
+      assert.equal(JSON.parse(await pre.textContent()).service, svc);
+    }
+    assert.match(await page.locator("#raw-list .msg").first().textContent(), /· push/);
+    assert.equal(await page.locator("#raw-list pre", { hasText: other }).count(), 0, "another group's events shown");
+  });
+});
+
 test("SQL console runs with Ctrl+Enter and shows a table, a chart and errors", { timeout: 90000 }, async () => {
   await push(events(uniq("sql"), 2));
   // The refused statement's 400 is logged by the browser; nothing else may be.

@@ -73,7 +73,7 @@ notifiers:
 		for _, tr := range p.history() {
 			// The engine's decisions; the dispatcher adds its own
 			// ("sent to ops") when it delivers.
-			if tr.State == state && (tr.Decision == "sent" || tr.Decision == decisionClaimed) {
+			if tr.State == state && (tr.Decision == "queued" || tr.Decision == decisionClaimed) {
 				ds = append(ds, tr.Decision)
 			}
 		}
@@ -86,7 +86,7 @@ notifiers:
 	for _, state := range []string{"firing", "resolved"} {
 		ds := append(decided(a, state), decided(b, state)...)
 		slices.Sort(ds)
-		if want := []string{"sent", decisionClaimed}; !slices.Equal(ds, want) {
+		if want := []string{"queued", decisionClaimed}; !slices.Equal(ds, want) {
 			t.Errorf("%s decisions of the two instances: %q; want %q", state, ds, want)
 		}
 	}

@@ -229,7 +229,7 @@ func TestAlertingReceiverOutage(t *testing.T) {
 	for _, h := range history(t, p, "rule=Down") {
 		key := h.Labels["service"] + "/" + h.State
 		switch {
-		case h.Decision == "sent":
+		case h.Decision == "queued":
 			decided[key]++
 		case h.Decision == "sent to hook":
 			delivered[key]++

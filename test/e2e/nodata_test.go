@@ -123,8 +123,8 @@ func TestNoData(t *testing.T) {
 			why = append(why, h.Decision)
 		}
 	}
-	if !slices.Contains(why, "resolved: no data for 3s") || !slices.Contains(why, "sent") {
-		t.Errorf("ResetDown's resolved decisions %q; want \"resolved: no data for 3s\" and \"sent\"", why)
+	if !slices.Contains(why, "resolved: no data for 3s") || !slices.Contains(why, "queued") {
+		t.Errorf("ResetDown's resolved decisions %q; want \"resolved: no data for 3s\" and \"queued\"", why)
 	}
 
 	// h is back: its NoData alert resolves.

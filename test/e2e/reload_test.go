@@ -187,3 +187,28 @@ func getText(t *testing.T, url string) string {
 	b, _ := io.ReadAll(r.Body)
 	return string(b)
 }
+
+// TestReloadRefusesANewListen: server.listen changed in the file needs a
+// restart, like the other server keys; the reload says so instead of
+// answering that nothing changed.
+func TestReloadRefusesANewListen(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf := `
+server: {listen: %s}
+storage: {path: %s}
+sources: [{name: push, type: push}]
+`
+	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, addr, dir+"/data"))
+	p := start(t, addr, "run", "-config", cfg)
+	writeFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, freeAddr(t), dir+"/data"))
+	code, out := post(t, p.url("/api/v1/reload"), "application/json", nil)
+	if code != 400 || !strings.Contains(string(out), "server settings changed") {
+		t.Errorf("reload with a new server.listen: %d %s, want 400 saying server settings need a restart", code, out)
+	}
+	writeFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, addr, dir+"/data2"))
+	code, out = post(t, p.url("/api/v1/reload"), "application/json", nil)
+	if code != 400 || !strings.Contains(string(out), "storage settings changed") {
+		t.Errorf("reload with a new storage.path: %d %s, want 400 saying storage settings need a restart", code, out)
+	}
+}

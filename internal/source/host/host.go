@@ -114,6 +114,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 type reading struct {
 	at                   time.Time
 	cpuBusy, cpuTotal    uint64
+	cores                int // cpuN lines: the CPUs the load averages are spread over
 	memTotal, memAvail   float64
 	swapTotal, swapFree  float64
 	load1, load5, load15 float64
@@ -153,6 +154,7 @@ func (s *Source) sample(prev, cur *reading) *event.Event {
 		"cpu":    0.0,
 		"mem":    pct(cur.memTotal-cur.memAvail, cur.memTotal),
 		"swap":   pct(cur.swapTotal-cur.swapFree, cur.swapTotal),
+		"cores":  float64(cur.cores),
 		"load1":  cur.load1,
 		"load5":  cur.load5,
 		"load15": cur.load15,
@@ -216,6 +218,17 @@ func readCPU(path string, r *reading) error {
 	}
 	idle := v[3] + v[4]
 	r.cpuBusy = r.cpuTotal - idle
+	// The per-CPU lines follow the aggregate one: "load above twice the
+	// cores" needs their number, which can change (CPU hotplug, a
+	// container's cpuset as /proc shows it).
+	for rest := b[len(line):]; len(rest) > 0; {
+		var l []byte
+		l, rest, _ = bytes.Cut(bytes.TrimPrefix(rest, []byte{'\n'}), []byte{'\n'})
+		if len(l) > 3 && bytes.HasPrefix(l, []byte("cpu")) && l[3] >= '0' && l[3] <= '9' {
+			r.cores++
+		}
+	}
+	r.cores = max(r.cores, 1)
 	return nil
 }
 

@@ -67,14 +67,14 @@ func TestSampleFromFixtures(t *testing.T) {
 			name: "busy and sending",
 			second: procFiles{
 				// +300 busy (user 200, system 100), +100 idle, +0 iowait: 75%.
-				stat:    "cpu  300 0 200 800 100 0 0 0 0 0\n",
+				stat:    "cpu  300 0 200 800 100 0 0 0 0 0\ncpu0 150 0 100 400 50 0 0 0 0 0\ncpu1 150 0 100 400 50 0 0 0 0 0\nintr 1\n",
 				meminfo: first.meminfo, loadavg: "1.50 0.75 0.30 2/100 1234\n",
 				netdev: netHeader +
 					"    lo: 0 10 0 0 0 0 0 0 0 10 0 0 0 0 0 0\n" +
 					"  eth0: 6000 10 0 0 0 0 0 0 1500 5 0 0 0 0 0 0\n" +
 					"  eth1:2000 10 0 0 0 0 0 0 5500 5 0 0 0 0 0 0\n",
 			},
-			want: map[string]any{"cpu": 75.0, "mem": 75.0, "swap": 25.0, "load1": 1.5, "load5": 0.75,
+			want: map[string]any{"cpu": 75.0, "cores": 2.0, "mem": 75.0, "swap": 25.0, "load1": 1.5, "load5": 0.75,
 				"load15": 0.3, "net_rx": 1000.0, "net_tx": 1000.0},
 		},
 		{
@@ -85,7 +85,7 @@ func TestSampleFromFixtures(t *testing.T) {
 				loadavg: "0 0 0 1/1 1\n",
 				netdev:  netHeader + "  eth0: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n",
 			},
-			want: map[string]any{"cpu": 0.0, "mem": 0.0, "swap": 0.0, "net_rx": 0.0, "net_tx": 0.0},
+			want: map[string]any{"cpu": 0.0, "cores": 1.0, "mem": 0.0, "swap": 0.0, "net_rx": 0.0, "net_tx": 0.0},
 		},
 	}
 	t0 := time.Date(2024, 11, 26, 6, 0, 0, 0, time.UTC)

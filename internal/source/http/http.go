@@ -218,11 +218,18 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 		}
 	}
 
-	if err != nil {
+	switch {
+	case err != nil && s.format == FormatStatus && code != 0:
+		// The target answered, with a status its up field says is down:
+		// the probe did its job, so the source is up and not silent (the
+		// user's rule on up alerts); last_error still shows the status.
+		s.deps.Health.Failure(err)
+		s.deps.Health.Success()
+	case err != nil:
 		s.deps.Health.Failure(err)
 		trace.SpanFromContext(ctx).SetStatus(codes.Error, err.Error()) // the pull's span, if traced
 		s.deps.Log.Debug("pull failed", "source", s.name, "err", err)
-	} else {
+	default:
 		s.deps.Health.Success()
 	}
 	s.deps.Health.Received(len(b.Events), len(body))

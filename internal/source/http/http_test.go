@@ -151,6 +151,7 @@ func TestPullFailures(t *testing.T) {
 		wantRejected string
 		wantErr      string
 		wantRaw      bool
+		answered     bool // a status probe got a response: the source is up, the target down
 	}{
 		{name: "prometheus 500", format: "prometheus", code: 500, body: "oops", wantUp: 0.0, wantErr: "status 500", wantRaw: true},
 		{name: "prometheus unparseable", format: "prometheus", code: 200, body: "temp{ 1\n", wantUp: 0.0,
@@ -159,7 +160,8 @@ func TestPullFailures(t *testing.T) {
 		{name: "json 503", format: "json", code: 503, body: `{"a":1}`, wantUp: false, wantErr: "status 503", wantRaw: true},
 		{name: "json down", format: "json", url: downURL, wantUp: false, wantErr: "connection refused"},
 		{name: "status down", format: "status", url: downURL, wantUp: false, wantErr: "connection refused"},
-		{name: "status 404", format: "status", code: 404, body: "nope", wantUp: false, wantErr: "status 404", wantRaw: true},
+		{name: "status 404", format: "status", code: 404, body: "nope", wantUp: false, wantErr: "status 404", wantRaw: true, answered: true},
+		{name: "status 503", format: "status", code: 503, body: "busy", wantUp: false, wantErr: "status 503", wantRaw: true, answered: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,8 +197,8 @@ func TestPullFailures(t *testing.T) {
 				}
 			}
 			h := s.Health().Snapshot()
-			if h.Up || !strings.Contains(h.LastError, tt.wantErr) {
-				t.Errorf("health %+v, want down with %q", h, tt.wantErr)
+			if h.Up != tt.answered || h.LastSuccess.IsZero() != !tt.answered || !strings.Contains(h.LastError, tt.wantErr) {
+				t.Errorf("health %+v, want up %v (a successful pull: %v) with %q", h, tt.answered, tt.answered, tt.wantErr)
 			}
 			if got := len(s.Raw().Last(5)) == 1; got != tt.wantRaw {
 				t.Errorf("raw ring holds the body: %v, want %v", got, tt.wantRaw)

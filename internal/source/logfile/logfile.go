@@ -152,11 +152,19 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			first = false
 			if err != nil {
 				s.deps.Health.Failure(err)
+				if failures == 0 {
+					// Once per outage, not per retry: a path with a typo
+					// must not look like a quiet file.
+					s.deps.Log.Warn("log file cannot be opened; retrying until it can", "source", s.name, "path", s.path, "err", err)
+				}
 				failures++
 				if !source.Sleep(ctx, s.backoff(failures)) {
 					return nil
 				}
 				continue
+			}
+			if failures > 0 {
+				s.deps.Log.Info("log file opened", "source", s.name, "path", s.path)
 			}
 			failures = 0
 			s.deps.Health.SetConnected(true)

@@ -3,10 +3,12 @@ package logfile
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,8 +312,14 @@ func TestRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	s := newSource(t, config.Source{Path: path, Interval: config.Duration(5 * time.Millisecond),
-		Match: map[string]string{"error": "ERROR"}})
+	var logs syncBuffer
+	src, err := source.New(config.Source{Name: "app_log", Type: "logfile", TimeField: "ts", Path: path,
+		Interval: config.Duration(5 * time.Millisecond), Match: map[string]string{"error": "ERROR"}},
+		source.Deps{Clock: clock.Real{}, Log: slog.New(slog.NewTextHandler(&logs, nil))}) // real: LastErrorAt tells the retries apart
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := src.(*Source)
 	sink := &sourcetest.Sink{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -323,10 +331,17 @@ func TestRun(t *testing.T) {
 		}
 	}()
 
-	// The file does not exist yet: the source says so and keeps trying.
+	// The file does not exist yet: the source says so, in its health and
+	// once in the log, and keeps trying.
 	waitFor(t, "the missing file to be reported", func() bool {
-		return strings.Contains(s.Health().Snapshot().LastError, "no such file")
+		h := s.Health().Snapshot().LastError
+		return strings.Contains(h, "no such file") && strings.Contains(h, path)
 	})
+	before := s.Health().Snapshot().LastErrorAt
+	waitFor(t, "another retry", func() bool { return s.Health().Snapshot().LastErrorAt != before })
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "path="+path) {
+		t.Errorf("log after retries, want one warning with the path:\n%s", logs.String())
+	}
 	// A file that appears later is new: it is read from its start.
 	appendFile(t, path, "1 ERROR a\n2 ok\n")
 	want := []string{"1 ERROR a", "2 ok"}
@@ -473,4 +488,23 @@ func FuzzSplitter(f *testing.F) {
 			t.Fatalf("lines %q, want %q", whole, want)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the source's goroutine to log into
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -54,7 +54,7 @@ func TestColumns(t *testing.T) {
 		{"last", nil, []float64{1, 2, 3}, 3, 0, true},
 		{"zscore", nil, []float64{2, 4, 4, 4, 5, 5, 7, 9}, 2, 1e-12, true},
 		{"zscore", nil, []float64{3, 3, 3}, nan, 0, true},
-		{"quantile", []float64{0.5}, []float64{3.001, 1, 2.5, 100}, 2.5, 0, true},
+		{"quantile", []float64{0.5}, []float64{3.001, 1, 2.5, 100}, 2.7505, 0, true}, // halfway between 2.5 and 3.001
 		{"quantile", []float64{0.5}, nil, nan, 0, true},
 		{"distinct", []float64{12}, []float64{1, 2, 2, 3, 1, math.Copysign(0, -1), 0, nan}, 4, 0, true},
 		{"topk", []float64{2}, []float64{1, 2, 2, 3, 2}, 3, 0, true},
@@ -109,11 +109,46 @@ func TestColumns(t *testing.T) {
 	}
 }
 
-// exactQuantile is the value the sketch approximates: rank floor(q·(n−1)).
+// exactQuantile is the value the sketch approximates: quantile_cont, linear
+// between the order statistics around rank q·(n−1), written out
+// independently of the column's code.
 func exactQuantile(vals []float64, q float64) float64 {
 	s := slices.Clone(vals)
 	slices.Sort(s)
-	return s[int(q*float64(len(s)-1))]
+	h := q * float64(len(s)-1)
+	lo, hi := math.Floor(h), math.Ceil(h)
+	return s[int(lo)] + (h-lo)*(s[int(hi)]-s[int(lo)])
+}
+
+// TestQuantileSmallWindowsSeeTheOutlier: a low-traffic service's p99 leans on
+// its slowest event, as DuckDB's quantile_cont does, in the exact path and
+// past it in the sketch.
+func TestQuantileSmallWindowsSeeTheOutlier(t *testing.T) {
+	oneTo20 := make([]float64, 20)
+	for i := range oneTo20 {
+		oneTo20[i] = float64(i + 1)
+	}
+	tests := []struct {
+		name string
+		vals []float64
+		q    float64
+		want float64
+	}{
+		{"two events", []float64{120, 8}, 0.99, 118.88},
+		{"median of two", []float64{8, 120}, 0.5, 64},
+		{"one event", []float64{42}, 0.99, 42},
+		{"twenty events, sketch", oneTo20, 0.99, 19.81},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewQuantile(tt.q)
+			c.Grow(1)
+			fill(c, 0, tt.vals)
+			if got := c.Value(0); math.Abs(got-tt.want) > quantileAccuracy*tt.want {
+				t.Errorf("p%v of %v = %v, want %v", tt.q*100, tt.vals, got, tt.want)
+			}
+		})
+	}
 }
 
 func TestQuantileAccuracy(t *testing.T) {

@@ -109,18 +109,27 @@ func (s *sketch) merge(o *sketch) {
 	}
 }
 
-// quantile returns the value at rank floor(q·(n−1)).
+// quantile returns the value at fractional rank h = q·(n−1), linear between
+// the (bucket) values at ranks ⌊h⌋ and ⌊h⌋+1: quantile_cont's definition,
+// the same as the exact path, within the sketch's relative accuracy.
 func (s *sketch) quantile(q float64) float64 {
 	if s.n == 0 {
 		return math.NaN()
 	}
-	rank := uint64(q * float64(s.n-1))
+	h := q * float64(s.n-1)
+	rank := uint64(h)
+	frac := h - float64(rank)
 	var seen uint64
-	for _, b := range s.b {
+	for i, b := range s.b {
 		seen += uint64(b.n)
-		if seen > rank {
-			return valueOf(b.key)
+		if seen <= rank {
+			continue
 		}
+		lo := valueOf(b.key)
+		if frac == 0 || seen > rank+1 || i+1 == len(s.b) {
+			return lo // rank+1 is in the same bucket (or there is none)
+		}
+		return lo + frac*(valueOf(s.b[i+1].key)-lo)
 	}
 	return valueOf(s.b[len(s.b)-1].key)
 }

@@ -1,6 +1,6 @@
 // Alerts: active alerts with silence and acknowledge (and what mutes each
 // now), the silences, and the history of transitions with the notification
-// decision (sent, or suppressed and why).
+// decision (queued, then sent or retrying; or suppressed and why).
 import { t } from "../i18n.js";
 import { api, h, on, section, table, fmtNum, fmtTime, fmtAgo, errText, labelChips, debounce } from "../core.js";
 import { severityOf, sevRank } from "./overview.js";
@@ -17,7 +17,7 @@ export function silenceBody(a, untilMs, comment) {
   };
 }
 
-/** decisionClass picks the colour of a decision: sent, suppressed (and why), failed. */
+/** decisionClass picks the colour of a decision: sent, suppressed (and why), failed; queued stays plain. */
 function decisionClass(d) {
   const s = String(d || "").toLowerCase();
   if (s.startsWith("sent")) return "dec-sent";
