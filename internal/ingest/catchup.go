@@ -1,4 +1,4 @@
-package app
+package ingest
 
 import (
 	"log/slog"
@@ -22,7 +22,6 @@ import (
 type catchup struct {
 	log     *slog.Logger
 	state   map[*window.Pipeline]*replay
-	lateOf  func(p *window.Pipeline) time.Duration
 	started time.Time
 }
 
@@ -58,7 +57,7 @@ func (c *catchup) clockFor(p *window.Pipeline, evs []*event.Event, now time.Time
 			r.latest = e.Time
 		}
 	}
-	slack := max(c.lateOf(p), time.Second)
+	slack := max(p.Lateness(), time.Second)
 	if !r.latest.Before(now.Add(-slack)) {
 		r.done = true
 		if r.events > int64(len(evs)) {
