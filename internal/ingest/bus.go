@@ -203,13 +203,31 @@ func (b *Bus) Run() {
 func (b *Bus) tick() {
 	now := b.o.Clock.Now()
 	for _, p := range b.routes.Pipelines {
-		p.Advance(b.catchup.tick(p, now))
+		p.Advance(b.catchup.tick(p, now, b.drained))
 	}
 	b.o.Tick(now)
 	b.acks.release()
 	if b.baselines != nil {
 		b.baselines.tick(b.routes.Pipelines, now)
 	}
+}
+
+// drained reports whether every source p reads has reported a backlog no
+// larger than what the bus holds of it unacknowledged, and nothing waits in
+// the queue. The backlogs are read before the queue: a batch a source
+// submitted before reporting is then either queued or already folded in.
+func (b *Bus) drained(p *window.Pipeline) bool {
+	for _, s := range p.Sources() {
+		h := b.routes.Health[s]
+		if h == nil {
+			return false
+		}
+		n, known := h.Backlog()
+		if !known || n > b.acks.held(s) {
+			return false
+		}
+	}
+	return len(b.queue) == 0
 }
 
 // Stop makes Submit refuse new batches and Run return once it has drained
@@ -234,7 +252,7 @@ func (b *Bus) process(it item) {
 		}
 	}
 	if it.batch.Ack != nil {
-		b.acks.add(it.batch, ps)
+		b.acks.add(it.batch, len(it.rejected), ps)
 	}
 	if len(it.rejected) > 0 {
 		if err := b.o.Store.WriteRejected(b.ctx, it.rejected); err != nil {
