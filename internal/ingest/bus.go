@@ -54,8 +54,8 @@ type Options struct {
 	// Tick runs on the ingest goroutine every tick, after the pipelines
 	// closed what the wall clock allows (the rules' no_data check).
 	Tick func(now time.Time)
-	// Trace is called for every batch before it is folded in; the func it
-	// returns when the batch is done.
+	// Trace is called for every batch before it is folded in, and the
+	// func it returns once the batch is done (tracing spans).
 	Trace func(b event.Batch, ps []*window.Pipeline) (end func())
 	// QueueSize and MaxEvents bound the batches and the events waiting;
 	// zero means DefaultQueue and DefaultMaxEvents.
