@@ -72,7 +72,10 @@ type Routes struct {
 
 // Bus is the delivery layer between the sources and the pipelines. It
 // implements source.Sink. One goroutine, Run, owns the pipelines: every
-// batch, tick, rebalance and reload is applied on it, in order.
+// batch, tick, rebalance and reload is applied on it, in order. Submit,
+// TrySubmit, Revoked, Do, Swap, Stop, Stats and Moved are safe for
+// concurrent use; Restore is called once, before Run; Emit is called by the
+// pipelines, so on the goroutine that owns them.
 type Bus struct {
 	o   Options
 	ctx context.Context // for store writes, which must not be cut short
