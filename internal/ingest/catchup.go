@@ -17,8 +17,8 @@ import (
 //
 //   - an event arrives that is about current: the replay reached the present;
 //   - every source it reads reports its backlog drained (source.Health
-//     Backlog: nothing waits at the broker but what the bus already holds
-//     unacknowledged) and nothing of theirs waits in the queue; or
+//     Backlog is 0: nothing waits at the broker that lookout was not handed
+//     yet) and nothing waits in the queue; or
 //   - no event arrives for the pipeline's idle_timeout: a quiet source, or
 //     one that cannot say what waits.
 //

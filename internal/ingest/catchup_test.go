@@ -73,7 +73,7 @@ func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 		defer stop()
 		ctx := context.Background()
 		restart := time.Now()
-		var acked atomic.Int64
+		var acked, handed atomic.Int64
 		submit := func(bt event.Batch) {
 			n := int64(len(bt.Events))
 			bt.Ack = func(err error) {
@@ -85,6 +85,7 @@ func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 			if err := b.Submit(ctx, bt, nil); err != nil {
 				t.Fatal(err)
 			}
+			handed.Add(n)
 		}
 
 		time.Sleep(30 * time.Second) // claim_idle: nothing comes
@@ -93,13 +94,13 @@ func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 		for i := range 4 {
 			submit(batch("s", restart.Add(-21*time.Second+time.Duration(i*50)*100*time.Millisecond), 100*time.Millisecond, 50))
 		}
-		// From now on the source reports its lag every 5 s: the 230
-		// entries written, less those lookout acknowledged.
+		// From now on the source reports its lag every 5 s: the entries
+		// it has not handed over yet.
 		quit := make(chan struct{})
 		defer close(quit)
 		go func() {
 			for {
-				h.SetLag(230 - acked.Load())
+				h.SetLag(230 - handed.Load())
 				select {
 				case <-quit:
 					return
