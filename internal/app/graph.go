@@ -83,11 +83,12 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 			}
 			// Windows already emitted before a restart stay emitted: replayed
 			// broker messages for them count as late instead of as a second copy.
-			last, err := a.store.LastWindowEnd(a.ctx, pc.Name)
+			last, err := a.lastWindowEnd(a.ctx, pc)
 			if err != nil {
 				return nil, nil, err
 			}
 			np.Resume(last)
+			np.SetClock(a.clk.Now)
 			p = np
 			if old != nil {
 				if ok {
@@ -236,7 +237,7 @@ func (a *App) newSource(sc config.Source) (*runningSource, error) {
 	deps := source.Deps{
 		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
 		HTTP: &http.Client{}, Tracer: a.obs.tr.Tracer,
-		Origins: &a.origins, Revoked: a.bus.Revoked, Positions: a.positions,
+		Origins: &a.origins, Revoked: a.bus.Revoked, Positions: a.positions, DataDir: a.dir,
 	}
 	if sc.Type == "self" {
 		rs.src = selfmon.New(sc, deps, a.vitals)

@@ -22,9 +22,9 @@ import (
 //   - no event arrives for the pipeline's idle_timeout: a quiet source, or
 //     one that cannot say what waits.
 //
-// The wait for input must outlast a broker's redelivery delay (Redis
-// claim_idle, NATS ack_wait: 30 s by default), or the replay, coming after
-// the wall clock took over, would all be late: idle_timeout is at least 30 s.
+// The wait for input must outlast a broker's redelivery delay (NATS
+// ack_wait, 30 s by default), or the replay, coming after the wall clock took
+// over, would all be late: idle_timeout is at least 30 s.
 // Meanwhile a progress line says how far behind the pipeline is.
 //
 // It is owned by the ingest goroutine.

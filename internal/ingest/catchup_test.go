@@ -54,12 +54,13 @@ func TestCatchupClosesByEventTimeWhileReplaying(t *testing.T) {
 	})
 }
 
-// The user's case: Redis Streams after kill -9 and an immediate restart, with
-// traffic that stops 3 s after the restart. The restarted lookout gets
-// nothing for claim_idle (30 s): Redis hands the dead consumer's pending
-// entries over only then, and the source reads the entries written since
-// after them. Every replayed event must end up in exactly one closed window,
-// none late, and the windows must close once the source reports that nothing
+// A restart after kill -9 on a broker that redelivers only after a delay —
+// NATS JetStream redelivers what the dead run had not acknowledged after
+// ack_wait (30 s), and the source waits for it before reading anything new —
+// with traffic that stops 3 s after the restart. The restarted lookout gets
+// nothing for 30 s, then the dead run's 200 messages, then the 30 written
+// since. Every replayed event must end up in exactly one closed window, none
+// late, and the windows must close once the source reports that nothing
 // else waits — not only when traffic resumes.
 func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -88,13 +89,13 @@ func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 			handed.Add(n)
 		}
 
-		time.Sleep(30 * time.Second) // claim_idle: nothing comes
-		// The dead consumer's 200 pending entries, of the 20 s before the
-		// crash; the 30 entries written after the restart wait unread.
+		time.Sleep(30 * time.Second) // ack_wait: nothing comes
+		// The dead run's 200 unacknowledged messages, of the 20 s before
+		// the crash; the 30 written after the restart wait unread.
 		for i := range 4 {
 			submit(batch("s", restart.Add(-21*time.Second+time.Duration(i*50)*100*time.Millisecond), 100*time.Millisecond, 50))
 		}
-		// From now on the source reports its lag every 5 s: the entries
+		// From now on the source reports its lag every 5 s: the messages
 		// it has not handed over yet.
 		quit := make(chan struct{})
 		defer close(quit)

@@ -12,6 +12,7 @@ import (
 const (
 	RuleSourceSilent    = "LookoutSourceSilent"
 	RuleConsumerLag     = "LookoutConsumerLag"
+	RuleSourceStalled   = "LookoutSourceStalled"
 	RuleNotifierFailing = "LookoutNotifierFailing"
 	RuleOutboxBacklog   = "LookoutOutboxBacklog"
 	RuleStoreBehind     = "LookoutStoreBehind"
@@ -26,8 +27,13 @@ const (
 	ThresholdOutboxPending    = "lookout_outbox_pending"     // entries waiting for one notifier; default 1000
 	ThresholdOutboxAge        = "lookout_outbox_age_seconds" // age of the oldest waiting entry; default 300
 	ThresholdStoreBacklog     = "lookout_store_backlog_rows" // rows not yet committed; default 100000
-	ThresholdLateRatio        = "lookout_late_ratio"         // late / all events between two samples; default 0.1
-	ThresholdLateMin          = "lookout_late_events_min"    // late events between two samples; default 5
+	ThresholdLateRatio        = "lookout_late_ratio"         // late / all events over the last LateSpan; default 0.1
+	ThresholdLateMin          = "lookout_late_events_min"    // late events over the last LateSpan; default 5
+	// ThresholdStalled is how long a source may be up with a lag and
+	// deliver nothing; default 60. Above the 30 s a restart may wait by
+	// design (JetStream's ack_wait, Redis's claim_idle for a stopped
+	// consumer's entries).
+	ThresholdStalled = "lookout_source_stalled_seconds"
 )
 
 // DefaultStoreBacklog is the default of ThresholdStoreBacklog; the dead-man's
@@ -58,12 +64,15 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 			{Name: "silent_for", Expr: "last(silent_for_seconds)"},
 			{Name: "lag", Expr: "last(lag)"},
 			{Name: "lag_rising", Expr: "last(lag_rising)"},
+			{Name: "stalled_for", Expr: "last(stalled_for_seconds)"},
 			{Name: "consecutive_failures", Expr: "last(consecutive_failures)"},
 			{Name: "pending", Expr: "last(pending)"},
 			{Name: "oldest_age", Expr: "last(oldest_age_seconds)"},
 			{Name: "backlog", Expr: "last(backlog)"},
 			{Name: "late", Expr: "last(late)"},
 			{Name: "late_ratio", Expr: "last(late_ratio)"},
+			{Name: "late_span", Expr: "last(late_span)"},
+			{Name: "events_span", Expr: "last(events_span)"},
 			{Name: "overflow", Expr: "last(overflow)"},
 		},
 		MaxGroups: config.DefaultMaxGroups,
@@ -84,6 +93,12 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 			Summary: `source {{ .name }} is falling behind: lag {{ printf "%.0f" .lag }} and rising`,
 		},
 		{
+			Name: RuleSourceStalled, Severity: "warning",
+			When: `component == "source" && stalled_for >= threshold("` + ThresholdStalled + `", 60)`,
+			Summary: `source {{ .name }} is up with {{ printf "%.0f" .lag }} messages waiting but delivered nothing for ` +
+				`{{ printf "%.0f" .stalled_for }}s`,
+		},
+		{
 			Name: RuleNotifierFailing, Severity: "critical",
 			When:    `component == "notifier" && consecutive_failures >= threshold("` + ThresholdNotifierFailures + `", 3)`,
 			Summary: `notifier {{ .name }}: the last {{ printf "%.0f" .consecutive_failures }} deliveries failed`,
@@ -101,9 +116,10 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 		},
 		{
 			Name: RuleLateEvents, Severity: "warning",
-			When: `component == "pipeline" && late >= threshold("` + ThresholdLateMin + `", 5) && late_ratio > threshold("` +
+			When: `component == "pipeline" && late_span >= threshold("` + ThresholdLateMin + `", 5) && late_ratio > threshold("` +
 				ThresholdLateRatio + `", 0.1)`,
-			Summary: `pipeline {{ .name }}: {{ printf "%.0f" .late }} late events, a ratio of {{ printf "%.2f" .late_ratio }}`,
+			Summary: `pipeline {{ .name }}: {{ printf "%.0f" .late_span }} of {{ printf "%.0f" .events_span }} events late in the last ` +
+				`5m, a ratio of {{ printf "%.2f" .late_ratio }}`,
 		},
 		{
 			Name: RuleOverflow, When: `component == "pipeline" && overflow > 0`, Severity: "warning",
