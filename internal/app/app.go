@@ -21,6 +21,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/gctune"
+	"github.com/lookout-dev/lookout/internal/ingest"
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/preprocess"
 	"github.com/lookout-dev/lookout/internal/rule"
@@ -63,21 +64,8 @@ type Options struct {
 	Clock          clock.Clock
 }
 
-// ingestQueue is how many batches may wait for the ingest goroutine. With the
-// push API's batches of ~1,000 events that is about a second of full load.
-const ingestQueue = 1024
-
-// ingestEvents bounds the events waiting for the ingest goroutine: about a
-// second of work at the throughput measured with raw-event storage on (see
-// docs/benchmarks.md). Beyond it the push API answers 429 and brokers wait.
-const ingestEvents = 100_000
-
 // storeQueue bounds the write requests waiting for the DuckDB writer.
 const storeQueue = 128
-
-// tickEvery is how often the ingest goroutine closes windows by wall clock: the
-// upper bound of the delay between a window's deadline and its emission.
-const tickEvery = 20 * time.Millisecond
 
 // App is a running lookout.
 type App struct {
@@ -91,54 +79,38 @@ type App struct {
 	// when not given.
 	flagData, flagListen string
 
-	store  *store.Store
-	state  state.Backend
-	feed   *api.Feed
-	reg    *promRegistry
-	ingest chan item
+	store *store.Store
+	state state.Backend
+	feed  *api.Feed
+	reg   *promRegistry
+	// bus delivers the sources' batches to the pipelines and the store
+	// (internal/ingest); its goroutine owns the pipelines.
+	bus *ingest.Bus
 	// storeEvents: raw events are stored (and can refill windows at start).
 	storeEvents bool
-	gate        *gate // bounds the events in ingest
 
 	// g is the reloadable part: sources, pipelines, rules, notifiers. The
-	// ingest goroutine swaps it (see Reload); everyone else only loads it.
+	// bus's goroutine swaps it (see Reload); everyone else only loads it.
 	g    atomic.Pointer[graph]
 	disp atomic.Pointer[notify.Dispatcher]
 	// dispStop stops the current dispatcher's Run; only the holder of
 	// reloadMu uses it.
 	dispStop func()
 
-	control  chan func() // work that must run on the ingest goroutine
 	reloadMu sync.Mutex
 	runCtx   context.Context // set by run: sources started by a reload live in it
 	reloads  reloadStats
 
-	stopping chan struct{}
-	ready    atomic.Bool
+	ready atomic.Bool
 
 	// positions: how far each logfile source got, across restarts.
 	positions *source.FilePositions
 
-	acks           acker
-	catchup        catchup
-	windowsEmitted atomic.Int64
-	ingestedEvents atomic.Int64
-
 	// obs traces the pipeline and counts per rule and notifier (observe.go).
 	obs *observer
 
-	// origins numbers the parts of all sources (event.Event.Origin);
-	// moved counts what rebalances took away (moved.go).
+	// origins numbers the parts of all sources (event.Event.Origin).
 	origins source.Origins
-	moved   movedStats
-
-	// baselines checkpoints the pipelines' baseline histories (baselines.go).
-	baselines *baselineSaver
-}
-
-type item struct {
-	batch    event.Batch
-	rejected []event.Rejected
 }
 
 // Run loads the configuration, runs lookout until ctx is done or a fatal error,
@@ -181,48 +153,57 @@ func Run(ctx context.Context, opts Options) error {
 	// sending a byte now and then cannot hold a connection for ever.
 	to := cfg.Server.Timeouts
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: to.Header.D(), ReadTimeout: to.Read.D(), IdleTimeout: to.Idle.D()}
-	serveErr := make(chan error, 1)
-	go func() {
-		if tc := cfg.Server.TLS; tc.CertFile != "" {
-			serveErr <- srv.ServeTLS(ln, tc.CertFile, tc.KeyFile)
-			return
-		}
-		serveErr <- srv.Serve(ln)
-	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// Every goroutine of lookout's lifetime runs in g, and is stopped in
+	// this order and waited for before the store is closed.
+	var g group
+	quit := make(chan struct{})
+	g.add(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-quit:
+				return nil
+			case <-hup:
+				_, _ = a.Reload(ctx) // the outcome is logged and in /metrics
+			}
+		}
+	}, func(error) {
+		log.Info("shutting down")
+		a.ready.Store(false)
+		close(quit)
+	})
+	g.add(func() error {
+		var err error
+		if tc := cfg.Server.TLS; tc.CertFile != "" {
+			err = srv.ServeTLS(ln, tc.CertFile, tc.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serving http: %w", err)
+	}, func(error) {
+		shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer shutCancel()
+		a.feed.Close()            // live-feed clients would hold Shutdown up
+		_ = srv.Shutdown(shutCtx) // stop taking pushes first
+	})
 	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { a.run(runCtx); close(done) }()
-	go gctune.Run(runCtx, gctune.DefaultFloor, time.Second)
+	g.add(func() error { a.run(runCtx); return nil }, func(error) { cancel() })
+	gcCtx, gcCancel := context.WithCancel(ctx)
+	g.add(func() error { gctune.Run(gcCtx, gctune.DefaultFloor, time.Second); return nil }, func(error) { gcCancel() })
 	log.Info("lookout started", "version", opts.Build.Version, "listen", ln.Addr().String(),
 		"data", a.dir, "config", cfg.File, "sources", len(cfg.Sources), "pipelines", len(cfg.Pipelines),
 		"rules", len(cfg.Rules), "notifiers", len(cfg.Notifiers))
 
-	var runErr error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case err := <-serveErr:
-			runErr = fmt.Errorf("serving http: %w", err)
-			break loop
-		case <-hup:
-			_, _ = a.Reload(ctx) // the outcome is logged and in /metrics
-		}
-	}
-	log.Info("shutting down")
-	a.ready.Store(false)
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer shutCancel()
-	a.feed.Close()            // live-feed clients would hold Shutdown up
-	_ = srv.Shutdown(shutCtx) // stop taking pushes first
-	cancel()
-	<-done
+	runErr := g.run()
 	if err := a.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -381,11 +362,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	}
 	a := &App{
 		log: log, clk: clk, build: build, dir: dir, ctx: ctx,
-		feed:     api.NewFeed(),
-		ingest:   make(chan item, ingestQueue),
-		gate:     newGate(ingestEvents),
-		control:  make(chan func()),
-		stopping: make(chan struct{}),
+		feed: api.NewFeed(),
 	}
 	defer func() {
 		if err != nil {
@@ -429,11 +406,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, err
 	}
 	a.disp.Store(d)
-	a.acks = acker{store: a.store, ctx: context.WithoutCancel(ctx)}
-	a.catchup = catchup{log: log, state: map[*window.Pipeline]*replay{}, started: clk.Now(),
-		lateOf: func(p *window.Pipeline) time.Duration {
-			return a.g.Load().pipeCfg[p.Name()].Lateness.D()
-		}}
+	a.bus = ingest.New(ingest.Options{
+		Store: a.store, Emit: a.emit, Clock: clk, Log: log, DataDir: dir,
+		Tick:  func(now time.Time) { a.g.Load().rules.Tick(now) }, // no_data: groups that stopped getting windows
+		Trace: a.obs.ingestBatch,
+	})
 	g, _, err := a.buildGraph(nil, cfg)
 	if err != nil {
 		return nil, err
@@ -445,8 +422,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("restoring alert state: %w", err)
 	}
 	a.g.Store(g)
-	a.baselines = newBaselineSaver(dir, log)
-	a.baselines.load(g.pipelines)
+	a.bus.Restore(g.routes())
 	if err := a.rebuildOpenWindows(ctx, g); err != nil {
 		return nil, err
 	}
@@ -463,9 +439,11 @@ func externalURL(cfg *config.Config) string {
 	return "http://" + cfg.Server.Listen
 }
 
-// run starts the sources, the dispatcher and the ingest loop, and returns when
-// ctx is done and all of them have stopped. Sources stop first so that the
-// ingest loop can drain what they handed over.
+// run starts the sources, the dispatcher, the SQL rules, the bus, pruning
+// and the dead-man's switch, and returns when ctx is done and all of them
+// have stopped. Sources stop first so that the bus can drain what they
+// handed over. Sources, dispatcher and SQL rules are restarted by reloads,
+// which start and stop them under reloadMu; the rest run in a group.
 func (a *App) run(ctx context.Context) {
 	srcCtx, stopSources := context.WithCancel(ctx)
 	a.reloadMu.Lock()
@@ -477,22 +455,31 @@ func (a *App) run(ctx context.Context) {
 	a.startSQL(a.g.Load())
 	a.reloadMu.Unlock()
 
-	ingestDone := make(chan struct{})
-	go func() { a.ingestLoop(); close(ingestDone) }()
-	go a.pruneLoop(ctx)
-	go a.runDeadman(ctx)
+	var g group
+	quit := make(chan struct{})
+	g.add(func() error {
+		select {
+		case <-ctx.Done():
+		case <-quit:
+		}
+		return nil
+	}, func(error) {
+		close(quit)
+		a.reloadMu.Lock() // no reload from here on; unlocked when run returns
+		stopSources()
+		for _, rs := range a.g.Load().sources {
+			rs.stop()
+		}
+		a.g.Load().stopSQL()
+	})
+	// After the sources: the bus drains the queue, then returns.
+	g.add(func() error { a.bus.Run(); return nil }, func(error) { a.bus.Stop() })
+	bgCtx, stopBg := context.WithCancel(ctx)
+	g.add(func() error { a.pruneLoop(bgCtx); return nil }, func(error) { stopBg() })
+	g.add(func() error { a.runDeadman(bgCtx); return nil }, func(error) { stopBg() })
 	a.ready.Store(true)
-
-	<-ctx.Done()
-	a.reloadMu.Lock() // no reload from here on
+	_ = g.run()
 	defer a.reloadMu.Unlock()
-	stopSources()
-	for _, rs := range a.g.Load().sources {
-		rs.stop()
-	}
-	a.g.Load().stopSQL()
-	close(a.stopping) // the ingest loop drains the queue, then returns
-	<-ingestDone
 	// Give the dispatcher a moment to deliver what the last windows decided;
 	// whatever is left stays in the outbox for the next start.
 	deadline := time.Now().Add(2 * time.Second)
@@ -537,7 +524,7 @@ func (a *App) pruneLoop(ctx context.Context) {
 func (a *App) runSource(ctx context.Context, rs *runningSource) {
 	backoff := time.Second
 	for {
-		err := rs.src.Run(ctx, sink{a})
+		err := rs.src.Run(ctx, a.bus)
 		if ctx.Err() != nil {
 			return
 		}
@@ -555,93 +542,8 @@ func (a *App) runSource(ctx context.Context, rs *runningSource) {
 	}
 }
 
-// ingestLoop owns the pipelines: it folds each batch into them, stores the
-// events, and closes windows by wall clock between batches.
-func (a *App) ingestLoop() {
-	tick := time.NewTicker(tickEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case it := <-a.ingest:
-			a.process(it)
-		case fn := <-a.control:
-			fn()
-		case <-tick.C:
-			now := a.clk.Now()
-			for _, p := range a.g.Load().pipelines {
-				p.Advance(a.catchup.tick(p, now))
-			}
-			a.g.Load().rules.Tick(now) // no_data: groups that stopped getting windows
-			a.acks.release()
-			a.baselines.tick(a.g.Load().pipelines, now)
-		case <-a.stopping:
-			for {
-				select {
-				case it := <-a.ingest:
-					a.process(it)
-				default:
-					a.acks.abandon()
-					a.baselines.flush(a.g.Load().pipelines)
-					return
-				}
-			}
-		}
-	}
-}
-
-func (a *App) process(it item) {
-	defer a.releaseAfterStore(len(it.batch.Events) + len(it.rejected))
-	ctx := context.WithoutCancel(a.ctx)
-	endSpan := a.obs.ingestBatch(it.batch, a.g.Load().bySource[it.batch.Source])
-	defer endSpan()
-	var writeErr error
-	if len(it.batch.Events) > 0 {
-		now := a.clk.Now()
-		for _, p := range a.g.Load().bySource[it.batch.Source] {
-			p.Add(it.batch.Events, a.catchup.clockFor(p, it.batch.Events, now))
-		}
-		a.ingestedEvents.Add(int64(len(it.batch.Events)))
-		if err := a.store.WriteEvents(ctx, it.batch.Events); err != nil {
-			a.log.Error("storing events", "source", it.batch.Source, "err", err)
-			writeErr = err
-		}
-	}
-	if it.batch.Ack != nil {
-		a.acks.add(it.batch, a.g.Load().bySource[it.batch.Source])
-	}
-	if len(it.rejected) > 0 {
-		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
-			a.log.Error("storing rejected input", "source", it.batch.Source, "err", err)
-			writeErr = errors.Join(writeErr, err)
-		}
-	}
-	if stored := it.batch.Stored; stored != nil {
-		if writeErr != nil {
-			stored(writeErr)
-		} else if err := a.store.AfterCommit(ctx, stored); err != nil {
-			stored(err)
-		}
-	}
-}
-
-// releaseAfterStore gives n events' room in the ingest queue back once the
-// store has committed what was written before — not when the ingest goroutine
-// is done with them — so the events held in memory ahead of DuckDB stay
-// within the gate's bound too, and an overloaded lookout answers 429 instead
-// of growing.
-func (a *App) releaseAfterStore(n int) {
-	if n == 0 {
-		return
-	}
-	if err := a.store.AfterCommit(context.WithoutCancel(a.ctx), func(error) { a.gate.release(n) }); err != nil {
-		a.gate.release(n) // the store is closed: nothing will be written
-	}
-}
-
 // emit receives each closed window from a pipeline, on the ingest goroutine.
 func (a *App) emit(w *event.Window) {
-	a.windowsEmitted.Add(1)
-	a.baselines.emitted(w.Pipeline)
 	g := a.g.Load()
 	endSpan := a.obs.windowClosed(g, w)
 	defer endSpan()
@@ -678,7 +580,7 @@ func (a *App) Handler() http.Handler {
 	receivers := map[string]http.Handler{}
 	for _, rs := range g.sources {
 		if r, ok := rs.src.(source.Receiver); ok {
-			receivers[r.Pattern()] = r.Handler(sink{a})
+			receivers[r.Pattern()] = r.Handler(a.bus)
 		}
 	}
 	return api.New(api.Options{
@@ -714,49 +616,6 @@ func (a *App) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// sink is how sources hand batches to the ingest goroutine.
-type sink struct{ a *App }
-
-var errStopping = errors.New("lookout is stopping")
-
-func (s sink) Submit(ctx context.Context, b event.Batch, rejected []event.Rejected) error {
-	n := len(b.Events) + len(rejected)
-	if err := s.a.gate.acquire(ctx, s.a.stopping, n); err != nil {
-		return err
-	}
-	select {
-	case s.a.ingest <- item{b, rejected}:
-		return nil
-	case <-ctx.Done():
-		s.a.gate.release(n)
-		return ctx.Err()
-	case <-s.a.stopping:
-		s.a.gate.release(n)
-		return errStopping
-	}
-}
-
-func (s sink) TrySubmit(b event.Batch, rejected []event.Rejected) error {
-	select {
-	case <-s.a.stopping:
-		return errStopping
-	default:
-	}
-	n := len(b.Events) + len(rejected)
-	if !s.a.gate.tryAcquire(n) {
-		return source.ErrFull
-	}
-	select {
-	case s.a.ingest <- item{b, rejected}:
-		return nil
-	default:
-		s.a.gate.release(n)
-		return source.ErrFull
-	}
-}
-
-var _ source.Sink = sink{}
 
 // openState opens the state backend cfg names: the bbolt file under the
 // data directory, or a Redis shared with other lookouts.

@@ -75,6 +75,13 @@ func (p *Pipeline) watermark(now int64) (wm int64, ok bool) {
 	return wm, ok
 }
 
+// Lateness is how long after its end a window waits for late events.
+func (p *Pipeline) Lateness() time.Duration { return time.Duration(p.lateness) }
+
+// IdleTimeout is how long a source may send nothing before it no longer
+// holds the watermark back: idle_timeout, or its default.
+func (p *Pipeline) IdleTimeout() time.Duration { return time.Duration(p.idle) }
+
 // ExpectParts announces the parts (event.Origin) a source reads now, such
 // as the Kafka partitions assigned to this lookout, at wall clock now. Until
 // a part's first event, or until it has been idle for idle_timeout, it holds
