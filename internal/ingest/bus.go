@@ -87,8 +87,13 @@ type Bus struct {
 	gate     *gate
 
 	// Owned by the ingest goroutine (and by the caller before Run).
-	routes    Routes
-	bySource  map[string][]*window.Pipeline
+	routes   Routes
+	bySource map[string][]*window.Pipeline
+	// parts is, per source, the event.Batch.Parts last announced to its
+	// pipelines (window.Pipeline.ExpectParts); sources replace the slice
+	// whole when their parts change, so comparing its start and length
+	// tells.
+	parts     map[string][]int32
 	acks      acker
 	catchup   catchup
 	baselines *baselineSaver
@@ -157,6 +162,7 @@ func (b *Bus) setRoutes(r Routes) {
 		}
 	}
 	b.bySource = bySource
+	b.parts = map[string][]int32{} // announce them to new pipelines too
 }
 
 // Emit is the emit function to build the pipelines with: it counts the
@@ -245,6 +251,12 @@ func (b *Bus) process(it item) {
 	var writeErr error
 	if len(it.batch.Events) > 0 {
 		now := b.o.Clock.Now()
+		if parts := it.batch.Parts; len(parts) > 0 && !sameSlice(parts, b.parts[it.batch.Source]) {
+			b.parts[it.batch.Source] = parts
+			for _, p := range ps {
+				p.ExpectParts(it.batch.Source, parts, now)
+			}
+		}
 		for _, p := range ps {
 			p.Add(it.batch.Events, b.catchup.clockFor(p, it.batch.Events, now))
 		}
@@ -397,4 +409,9 @@ func (b *Bus) Stats() Stats {
 		QueuedEvents: b.gate.queued(), EventCapacity: b.o.MaxEvents,
 		Events: b.events.Load(), Windows: b.windows.Load(),
 	}
+}
+
+// sameSlice reports whether a and b are the same slice, not merely equal.
+func sameSlice(a, b []int32) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

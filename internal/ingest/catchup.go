@@ -63,8 +63,12 @@ func (c *catchup) clockFor(p *window.Pipeline, evs []*event.Event, now time.Time
 	}
 	r.lastBatch = now
 	r.events += int64(len(evs))
+	// An event beyond max_future is flagged and kept out of windows by the
+	// pipeline; it must not end the catch-up either, or the rest of the
+	// backlog would count late.
+	future := now.Add(p.MaxFuture())
 	for _, e := range evs {
-		if e.Time.After(r.latest) {
+		if e.Time.After(r.latest) && !e.Time.After(future) {
 			r.latest = e.Time
 		}
 	}

@@ -159,3 +159,52 @@ func TestCatchupEndsAfterIdleTimeout(t *testing.T) {
 		}
 	})
 }
+
+// After a restart a Kafka source hands each partition's backlog over in a
+// batch of its own. The first partition's newer events must not close the
+// windows the second partition's backlog still feeds: every batch names the
+// partitions the member owns (event.Batch.Parts), and the pipeline waits
+// for each. A far-future event in the backlog does not end the catch-up.
+func TestCatchupWaitsForEveryPartition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got windows
+		b := New(Options{Store: &memStore{}, Emit: got.emit})
+		p := newPipeline(t, b, config.Pipeline{Name: "p", From: []string{"k"}, Window: config.Window{Size: 10 * time.Second}})
+		b.Restore(Routes{Pipelines: []*window.Pipeline{p}})
+		stop := run(b)
+		defer stop()
+		ctx := context.Background()
+		start := time.Now().Add(-time.Hour).Truncate(10 * time.Second)
+		parts := []int32{1, 2}
+		part := func(origin int32, step time.Duration, n int) event.Batch {
+			bt := batch("k", start, step, n)
+			for _, e := range bt.Events {
+				e.Origin = origin
+			}
+			bt.Parts = parts
+			return bt
+		}
+		// Partition 1's whole backlog (60 s), with one event a year ahead.
+		p1 := part(1, time.Second, 60)
+		p1.Events = append(p1.Events, &event.Event{Time: time.Now().Add(365 * 24 * time.Hour), Source: "k", Origin: 1,
+			Fields: map[string]any{"service": "a"}})
+		if err := b.Submit(ctx, p1, nil); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := got.len(); n != 0 {
+			t.Fatalf("%d windows closed before partition 2's backlog came", n)
+		}
+		// Then partition 2's (60 s too).
+		if err := b.Submit(ctx, part(2, time.Second, 60), nil); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Late != 0 {
+			t.Fatalf("%d replayed events counted late", s.Late)
+		}
+		if got.len() != 5 || got.events() != 100 {
+			t.Fatalf("%d windows with %d events after both backlogs, want 5 with 100 (10 of each partition per window)", got.len(), got.events())
+		}
+	})
+}
