@@ -13,10 +13,8 @@ import (
 	"github.com/lookout-dev/lookout/internal/store"
 )
 
-// storeBackend serves windows from a real store; the other Backend methods
-// are not reached by these tests (the embedded nil interface would panic).
+// storeBackend serves windows from a real store.
 type storeBackend struct {
-	Backend
 	st *store.Store
 }
 
@@ -60,7 +58,7 @@ func TestWindowsExemplarsJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(New(Options{Backend: storeBackend{st: st}, TraceURL: tt.traceURL}))
+			srv := httptest.NewServer(New(Options{Backend: Backend{Windows: storeBackend{st: st}}, TraceURL: tt.traceURL}))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL + "/api/v1/windows?pipeline=api")
 			if err != nil {

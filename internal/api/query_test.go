@@ -13,7 +13,6 @@ import (
 
 // queryBackend answers queries from a real store.
 type queryBackend struct {
-	Backend
 	st *store.Store
 }
 
@@ -40,7 +39,7 @@ func TestQueryAnswerCappedInBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv := New(Options{Backend: queryBackend{st: st}})
+	srv := New(Options{Backend: Backend{Query: queryBackend{st: st}}})
 
 	w := postSQL(t, srv, "SELECT repeat('x', 10000) AS s FROM range(10000)")
 	if w.Code != 200 {

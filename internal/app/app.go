@@ -682,7 +682,7 @@ func (a *App) Handler() http.Handler {
 		}
 	}
 	return api.New(api.Options{
-		Backend: backend{a}, Tokens: toks, MaxBodyBytes: g.cfg.Server.MaxBodyBytes,
+		Backend: backend{a}.parts(), Tokens: toks, MaxBodyBytes: g.cfg.Server.MaxBodyBytes,
 		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
 		Receivers: receivers,
 		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
