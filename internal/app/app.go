@@ -688,7 +688,7 @@ func (a *App) Handler() http.Handler {
 		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
 		TraceURL: g.cfg.Server.TraceURL,
 		Listen:   g.cfg.Server.Listen, AllowedHosts: g.cfg.Server.AllowedHosts,
-		QueryMaxBytes: g.cfg.Query.MaxBytes,
+		QueryMaxBytes: g.cfg.Query.MaxBytes, QueryTimeout: store.DefaultQueryTimeout,
 	})
 }
 
