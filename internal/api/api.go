@@ -16,9 +16,6 @@ import (
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/event"
-	"github.com/lookout-dev/lookout/internal/source"
-	"github.com/lookout-dev/lookout/internal/source/push"
-	"github.com/lookout-dev/lookout/internal/store"
 )
 
 // Errors the Backend returns that the API turns into status codes.
@@ -30,41 +27,6 @@ var (
 	// ErrBadRequest wraps input errors the caller can fix (400).
 	ErrBadRequest = errors.New("bad request")
 )
-
-// Backend is everything the API reads and changes. Implementations are safe for
-// concurrent use.
-type Backend interface {
-	// Ingest hands a push body to the named push source. source.ErrFull means
-	// the pipeline is full and the client should retry later.
-	// Ingest hands a push body to the named source; with waitStored it
-	// returns only once the store has committed it (wait=stored).
-	Ingest(ctx context.Context, sourceName string, body []byte, waitStored bool) (push.Result, error)
-	// Windows returns stored window results; ErrNotFound when q names a
-	// pipeline the config does not have and nothing is stored for it.
-	Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error)
-	ActiveAlerts() []event.Alert
-	History(ctx context.Context, limit int) ([]event.Transition, error)
-	Raw(sourceName string, n int) ([]source.RawMessage, error)
-	// AlertRaw returns the stored events behind an alert, oldest first: the
-	// newest n since since of its rule's pipeline's sources whose group_by
-	// fields have the values in group (keys the pipeline does not group by
-	// are ignored). ErrNotFound: no such rule, or an SQL rule.
-	AlertRaw(ctx context.Context, rule string, group map[string]string, since time.Time, n int) ([]source.RawMessage, error)
-	Sources() []source.HealthSnapshot
-	Query(ctx context.Context, sql string) (*store.Result, error)
-	// QueryStream runs sql like Query, handing the rows to emit as they are
-	// read (store.Store.Stream).
-	QueryStream(ctx context.Context, sql string, maxBytes int64, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error)
-	Thresholds(ctx context.Context) (map[string]float64, error)
-	SetThreshold(ctx context.Context, name string, v float64) error
-	// Reload applies the config file again and returns what changed; an
-	// invalid file is refused (the error lists its FILE:LINE problems).
-	Reload(ctx context.Context) ([]string, error)
-	// Ready reports whether lookout is ready to take traffic, and why not.
-	Ready() (bool, string)
-	// Alerting: silences, acknowledgements, filtered history (silences.go).
-	Alerting
-}
 
 // Scope is what a token may do.
 type Scope string
@@ -100,7 +62,8 @@ type Options struct {
 	// RateLimit is requests a second per client (0: none), Burst at once.
 	RateLimit float64
 	Burst     int
-	// Now is the clock of the rate limiter (nil: the wall clock).
+	// Now is the API's clock (nil: the wall clock): the rate limiters', the
+	// times of new silences, "since" given as a duration.
 	Now func() time.Time
 	// TraceURL is config server.trace_url: the link of an exemplar's trace,
 	// {trace_id} replaced (empty: exemplars carry no url).
@@ -145,7 +108,7 @@ func New(opts Options) *Server {
 		opts.QueryMaxBytes = DefaultQueryMaxBytes
 	}
 	if opts.QueryTimeout <= 0 {
-		opts.QueryTimeout = store.DefaultQueryTimeout
+		opts.QueryTimeout = DefaultQueryTimeout
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), limiter: newLimiter(opts.RateLimit, opts.Burst, opts.Now)}
 	s.routes()
@@ -158,21 +121,31 @@ func (s *Server) routes() {
 	h := func(pattern string, scope Scope, fn http.HandlerFunc) {
 		s.mux.Handle(pattern, s.auth(scope, fn))
 	}
-	h("POST /api/v1/events", ScopeWrite, s.postEvents)
-	h("GET /api/v1/windows", ScopeRead, s.getWindows)
-	h("GET /api/v1/alerts", ScopeRead, s.getAlerts)
-	h("GET /api/v1/alerts/history", ScopeRead, s.getHistory)
-	h("POST /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, s.postAck)
-	h("DELETE /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, s.deleteAck)
-	h("GET /api/v1/silences", ScopeAdmin, s.getSilences) // CONTRACT.md: silences are admin, listing included
-	h("POST /api/v1/silences", ScopeAdmin, s.postSilence)
-	h("DELETE /api/v1/silences/{id}", ScopeAdmin, s.deleteSilence)
-	h("GET /api/v1/raw", ScopeRead, s.getRaw)
-	h("GET /api/v1/sources", ScopeRead, s.getSources)
-	h("POST /api/v1/query", ScopeRead, s.postQuery)
-	h("GET /api/v1/thresholds", ScopeRead, s.getThresholds)
-	h("PUT /api/v1/thresholds/{name}", ScopeAdmin, s.putThreshold)
-	h("POST /api/v1/reload", ScopeAdmin, s.postReload)
+	b := s.opts.Backend
+	// part serves fn when the Backend has the part it needs (ok), else 501.
+	part := func(ok bool, fn http.HandlerFunc) http.HandlerFunc {
+		if ok {
+			return fn
+		}
+		return func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotImplemented, r.Method+" "+r.URL.Path+" is not served by this lookout")
+		}
+	}
+	h("POST /api/v1/events", ScopeWrite, part(b.Ingest != nil, s.postEvents))
+	h("GET /api/v1/windows", ScopeRead, part(b.Windows != nil, s.getWindows))
+	h("GET /api/v1/alerts", ScopeRead, part(b.Alerts != nil, s.getAlerts))
+	h("GET /api/v1/alerts/history", ScopeRead, part(b.History != nil, s.getHistory))
+	h("POST /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, part(b.Acks != nil, s.postAck))
+	h("DELETE /api/v1/alerts/{fingerprint}/ack", ScopeAdmin, part(b.Acks != nil, s.deleteAck))
+	h("GET /api/v1/silences", ScopeAdmin, part(b.Silences != nil, s.getSilences)) // CONTRACT.md: silences are admin, listing included
+	h("POST /api/v1/silences", ScopeAdmin, part(b.Silences != nil, s.postSilence))
+	h("DELETE /api/v1/silences/{id}", ScopeAdmin, part(b.Silences != nil, s.deleteSilence))
+	h("GET /api/v1/raw", ScopeRead, part(b.Raw != nil, s.getRaw))
+	h("GET /api/v1/sources", ScopeRead, part(b.Sources != nil, s.getSources))
+	h("POST /api/v1/query", ScopeRead, part(b.Query != nil, s.postQuery))
+	h("GET /api/v1/thresholds", ScopeRead, part(b.Thresholds != nil, s.getThresholds))
+	h("PUT /api/v1/thresholds/{name}", ScopeAdmin, part(b.Thresholds != nil, s.putThreshold))
+	h("POST /api/v1/reload", ScopeAdmin, part(b.Reload != nil, s.postReload))
 	h("GET /api/v1/stream", ScopeRead, s.getStream)
 	for pattern, handler := range s.opts.Receivers {
 		h(pattern, ScopeWrite, handler.ServeHTTP)
@@ -184,7 +157,11 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if ok, why := s.opts.Backend.Ready(); !ok {
+		if s.opts.Backend.Ready == nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
+		}
+		if ok, why := s.opts.Backend.Ready.Ready(); !ok {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": why})
 			return
 		}
@@ -288,16 +265,16 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	res, err := s.opts.Backend.Ingest(r.Context(), name, body, waitStored)
+	res, err := s.opts.Backend.Ingest.Ingest(r.Context(), name, body, waitStored)
 	switch {
-	case errors.Is(err, source.ErrFull):
+	case errors.Is(err, event.ErrFull):
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.opts.RetryAfter.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, "pipeline full, retry later")
 		return
 	case errors.Is(err, ErrUnknownSource):
 		writeError(w, http.StatusNotFound, err.Error())
 		return
-	case errors.Is(err, push.ErrNotStored):
+	case errors.Is(err, event.ErrNotStored):
 		// The events may already be in windows: a retry can count them
 		// twice (docs: wait=stored).
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.opts.RetryAfter.Seconds()))))
@@ -308,7 +285,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Errors == nil {
-		res.Errors = []push.LineError{}
+		res.Errors = []event.LineError{}
 	}
 	status = http.StatusOK
 	if res.Accepted == 0 {
@@ -401,7 +378,7 @@ func WindowToJSON(w *event.Window) WindowJSON {
 
 func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	wq := store.WindowQuery{Pipeline: q.Get("pipeline"), Group: map[string]string{}}
+	wq := event.WindowQuery{Pipeline: q.Get("pipeline"), Group: map[string]string{}}
 	if wq.Pipeline == "" {
 		writeError(w, http.StatusBadRequest, "pipeline is required")
 		return
@@ -412,7 +389,7 @@ func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if since := q.Get("since"); since != "" {
-		t, err := parseTime(since, time.Now())
+		t, err := parseTime(since, s.opts.Now())
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "since: "+err.Error())
 			return
@@ -427,7 +404,7 @@ func (s *Server) getWindows(w http.ResponseWriter, r *http.Request) {
 		}
 		wq.Limit = n
 	}
-	ws, err := s.opts.Backend.Windows(r.Context(), wq)
+	ws, err := s.opts.Backend.Windows.Windows(r.Context(), wq)
 	if errors.Is(err, ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no pipeline named "+strconv.Quote(wq.Pipeline)+" (none configured, no windows stored)")
 		return
@@ -496,11 +473,11 @@ func num(v float64) *float64 {
 }
 
 func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) {
-	as := s.opts.Backend.ActiveAlerts()
+	as := s.opts.Backend.Alerts.ActiveAlerts()
 	out := make([]AlertJSON, 0, len(as))
 	for _, a := range as {
 		j := AlertToJSON(a)
-		m := s.opts.Backend.Muting(a)
+		m := s.opts.Backend.Alerts.Muting(a)
 		j.SilencedBy, j.InhibitedBy = m.SilencedBy, m.InhibitedBy
 		if m.Ack != nil {
 			j.Ack = ackToJSON(*m.Ack)
@@ -539,9 +516,9 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	var ts []event.Transition
 	if q.Rule != "" || q.Fingerprint != "" {
-		ts, err = s.opts.Backend.HistoryFor(r.Context(), q)
+		ts, err = s.opts.Backend.History.HistoryFor(r.Context(), q)
 	} else {
-		ts, err = s.opts.Backend.History(r.Context(), q.Limit)
+		ts, err = s.opts.Backend.History.History(r.Context(), q.Limit)
 	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -566,11 +543,11 @@ func (s *Server) getRaw(w http.ResponseWriter, r *http.Request) {
 		n = v
 	}
 	name := q.Get("source")
-	var msgs []source.RawMessage
+	var msgs []event.RawMessage
 	var err error
 	switch rule := q.Get("rule"); {
 	case name != "":
-		msgs, err = s.opts.Backend.Raw(name, n)
+		msgs, err = s.opts.Backend.Raw.Raw(name, n)
 		if errors.Is(err, ErrNotFound) {
 			writeError(w, http.StatusNotFound, "no source named "+strconv.Quote(name))
 			return
@@ -586,12 +563,12 @@ func (s *Server) getRaw(w http.ResponseWriter, r *http.Request) {
 		}
 		var since time.Time
 		if v := q.Get("since"); v != "" {
-			if since, err = parseTime(v, time.Now()); err != nil {
+			if since, err = parseTime(v, s.opts.Now()); err != nil {
 				writeError(w, http.StatusBadRequest, "since: "+err.Error())
 				return
 			}
 		}
-		msgs, err = s.opts.Backend.AlertRaw(r.Context(), rule, group, since, n)
+		msgs, err = s.opts.Backend.Raw.AlertRaw(r.Context(), rule, group, since, n)
 		if errors.Is(err, ErrNotFound) {
 			writeError(w, http.StatusNotFound, "no window rule named "+strconv.Quote(rule))
 			return
@@ -605,13 +582,13 @@ func (s *Server) getRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if msgs == nil {
-		msgs = []source.RawMessage{}
+		msgs = []event.RawMessage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": msgs})
 }
 
 func (s *Server) getSources(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"data": s.opts.Backend.Sources()})
+	writeJSON(w, http.StatusOK, map[string]any{"data": s.opts.Backend.Sources.Sources()})
 }
 
 func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
@@ -631,7 +608,7 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getThresholds(w http.ResponseWriter, r *http.Request) {
-	m, err := s.opts.Backend.Thresholds(r.Context())
+	m, err := s.opts.Backend.Thresholds.Thresholds(r.Context())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -648,7 +625,7 @@ func (s *Server) putThreshold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if err := s.opts.Backend.SetThreshold(r.Context(), name, *req.Value); err != nil {
+	if err := s.opts.Backend.Thresholds.SetThreshold(r.Context(), name, *req.Value); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -656,7 +633,7 @@ func (s *Server) putThreshold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postReload(w http.ResponseWriter, r *http.Request) {
-	changes, err := s.opts.Backend.Reload(r.Context())
+	changes, err := s.opts.Backend.Reload.Reload(r.Context())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -21,7 +21,7 @@ func authGet(srv http.Handler, auth, remote string) *httptest.ResponseRecorder {
 // TestBearerSchemeCaseInsensitive: "bearer", "BEARER" are the same scheme
 // as "Bearer" (RFC 7235).
 func TestBearerSchemeCaseInsensitive(t *testing.T) {
-	srv := New(Options{Backend: &writeBackend{}, Tokens: []Token{{Name: "t", Secret: "s3cr3t", Scopes: []Scope{ScopeRead}}}})
+	srv := New(Options{Backend: (&writeBackend{}).parts(), Tokens: []Token{{Name: "t", Secret: "s3cr3t", Scopes: []Scope{ScopeRead}}}})
 	for _, h := range []string{"Bearer s3cr3t", "bearer s3cr3t", "BEARER s3cr3t"} {
 		if w := authGet(srv, h, "192.0.2.1:1000"); w.Code != 200 {
 			t.Errorf("Authorization: %s → %d %s, want 200", h, w.Code, w.Body)
@@ -37,7 +37,7 @@ func TestBearerSchemeCaseInsensitive(t *testing.T) {
 // other addresses are not affected.
 func TestFailedAuthLimited(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
-	srv := New(Options{Backend: &writeBackend{}, Now: func() time.Time { return now },
+	srv := New(Options{Backend: (&writeBackend{}).parts(), Now: func() time.Time { return now },
 		Tokens: []Token{{Name: "t", Secret: "s3cr3t", Scopes: []Scope{ScopeRead}}}})
 	const guesser = "192.0.2.7:4000"
 	for i := range failBurst {

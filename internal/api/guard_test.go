@@ -8,17 +8,28 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/lookout-dev/lookout/internal/source"
-	"github.com/lookout-dev/lookout/internal/source/push"
+	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/state"
 )
 
-// writeBackend counts the writes that reach it; the other Backend methods
-// are not reached by these tests.
+// writeBackend counts the writes that reach it.
 type writeBackend struct {
-	Backend
 	writes atomic.Int32
 }
+
+// parts serves the writes and the source list from b.
+func (b *writeBackend) parts() Backend {
+	return Backend{Silences: b, Reload: b, Thresholds: b, Ingest: b, Sources: b}
+}
+
+func (b *writeBackend) Silences(context.Context) ([]state.Silence, error) { return nil, nil }
+
+func (b *writeBackend) ExpireSilence(context.Context, string) error {
+	b.writes.Add(1)
+	return nil
+}
+
+func (b *writeBackend) Thresholds(context.Context) (map[string]float64, error) { return nil, nil }
 
 func (b *writeBackend) AddSilence(_ context.Context, s state.Silence) (state.Silence, error) {
 	b.writes.Add(1)
@@ -36,12 +47,12 @@ func (b *writeBackend) SetThreshold(context.Context, string, float64) error {
 	return nil
 }
 
-func (b *writeBackend) Ingest(context.Context, string, []byte, bool) (push.Result, error) {
+func (b *writeBackend) Ingest(context.Context, string, []byte, bool) (event.PushResult, error) {
 	b.writes.Add(1)
-	return push.Result{Accepted: 1}, nil
+	return event.PushResult{Accepted: 1}, nil
 }
 
-func (b *writeBackend) Sources() []source.HealthSnapshot { return nil }
+func (b *writeBackend) Sources() []event.HealthSnapshot { return nil }
 
 const silenceJSON = `{"matchers":[{"name":"alertname","value":".*","op":"=~"}],"until":"2030-01-01T00:00:00Z","comment":"x"}`
 
@@ -50,7 +61,7 @@ const silenceJSON = `{"matchers":[{"name":"alertname","value":".*","op":"=~"}],"
 // visitor's browser, while curl and the dashboard itself still can.
 func TestCrossOriginWritesRefused(t *testing.T) {
 	b := &writeBackend{}
-	srv := New(Options{Backend: b, Listen: "127.0.0.1:9470"})
+	srv := New(Options{Backend: b.parts(), Listen: "127.0.0.1:9470"})
 	type req struct {
 		name, method, path, ctype, body string
 		hdr                             map[string]string
@@ -113,7 +124,7 @@ func TestHostChecked(t *testing.T) {
 		srv.ServeHTTP(w, r)
 		return w.Code
 	}
-	open := New(Options{Backend: &writeBackend{}, Listen: "127.0.0.1:9470", AllowedHosts: []string{"lookout.internal"}})
+	open := New(Options{Backend: (&writeBackend{}).parts(), Listen: "127.0.0.1:9470", AllowedHosts: []string{"lookout.internal"}})
 	for host, want := range map[string]int{
 		"attacker.example": 403, "attacker.example:9470": 403, "localhost.attacker.example": 403,
 		"127.0.0.1:9470": 200, "localhost:9470": 200, "LOCALHOST": 200, "[::1]:9470": 200, "10.0.0.5:9470": 200,
@@ -123,22 +134,22 @@ func TestHostChecked(t *testing.T) {
 			t.Errorf("without a token, Host %s: %d, want %d", host, got, want)
 		}
 	}
-	named := New(Options{Backend: &writeBackend{}, Listen: "mybox:9470"})
+	named := New(Options{Backend: (&writeBackend{}).parts(), Listen: "mybox:9470"})
 	if got := get(named, "mybox:9470"); got != 200 {
 		t.Errorf("the listen host: %d, want 200", got)
 	}
-	anyHost := New(Options{Backend: &writeBackend{}, AllowedHosts: []string{"*"}})
+	anyHost := New(Options{Backend: (&writeBackend{}).parts(), AllowedHosts: []string{"*"}})
 	if got := get(anyHost, "attacker.example"); got != 200 {
 		t.Errorf(`allowed_hosts ["*"]: %d, want 200`, got)
 	}
 	// With a token a rebinding page has nothing to authenticate with: any
 	// Host is served (the token is checked), unless allowed_hosts says.
 	tok := []Token{{Name: "t", Secret: "s3cr3t", Scopes: []Scope{ScopeRead}}}
-	withToken := New(Options{Backend: &writeBackend{}, Tokens: tok, Listen: "0.0.0.0:9470"})
+	withToken := New(Options{Backend: (&writeBackend{}).parts(), Tokens: tok, Listen: "0.0.0.0:9470"})
 	if got := get(withToken, "lookout.example.com"); got != 401 {
 		t.Errorf("with a token, any host reaches the token check: %d, want 401", got)
 	}
-	listed := New(Options{Backend: &writeBackend{}, Tokens: tok, Listen: "0.0.0.0:9470", AllowedHosts: []string{"lookout.example.com"}})
+	listed := New(Options{Backend: (&writeBackend{}).parts(), Tokens: tok, Listen: "0.0.0.0:9470", AllowedHosts: []string{"lookout.example.com"}})
 	if got := get(listed, "other.example.com"); got != 403 {
 		t.Errorf("with a token and allowed_hosts, another host: %d, want 403", got)
 	}

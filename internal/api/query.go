@@ -11,6 +11,10 @@ import (
 // answer (config query.max_bytes).
 const DefaultQueryMaxBytes = 16 << 20
 
+// DefaultQueryTimeout is the deadline of a /api/v1/query answer when
+// Options.QueryTimeout is not set: the store's default query deadline.
+const DefaultQueryTimeout = 10 * time.Second
+
 // streamQuery answers /api/v1/query row by row as the store hands the rows
 // over, so the encoding holds one row and a write buffer however large the
 // answer is (the store bounds what DuckDB makes, see store.Stream). The
@@ -26,7 +30,7 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, sql string)
 	started := false
 	var size int64
 	n := 0
-	truncated, err := s.opts.Backend.QueryStream(r.Context(), sql, s.opts.QueryMaxBytes, func(cols, _ []string) error {
+	truncated, err := s.opts.Backend.Query.QueryStream(r.Context(), sql, s.opts.QueryMaxBytes, func(cols, _ []string) error {
 		c, err := json.Marshal(cols)
 		if err != nil {
 			return err

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,30 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/state"
 )
-
-// Alerting is the part of the Backend behind silences, acknowledgements and
-// the filtered alert history. ErrBadRequest-wrapped errors become 400 and
-// ErrNotFound 404.
-type Alerting interface {
-	// Silences lists every silence the backend keeps, expired ones
-	// included for a while.
-	Silences(ctx context.Context) ([]state.Silence, error)
-	// AddSilence validates s, gives it an ID and stores it.
-	AddSilence(ctx context.Context, s state.Silence) (state.Silence, error)
-	// ExpireSilence ends a silence now; it stays listed as expired.
-	ExpireSilence(ctx context.Context, id string) error
-	// Ack acknowledges the firing alert with the fingerprint for ttl.
-	Ack(ctx context.Context, fingerprint string, ttl time.Duration, by, comment string) (state.Ack, error)
-	// Unack withdraws the alert's acknowledgement.
-	Unack(ctx context.Context, fingerprint string) error
-	// Muting says what holds back an active alert's notifications now.
-	Muting(a event.Alert) Muting
-	// HistoryFor is History narrowed to one rule and/or one fingerprint.
-	HistoryFor(ctx context.Context, q HistoryQuery) ([]event.Transition, error)
-}
 
 // Muting is what holds back an active alert's notifications.
 type Muting struct {
@@ -96,16 +73,13 @@ func ackToJSON(a state.Ack) *AckJSON {
 	return &AckJSON{By: a.By, Comment: a.Comment, At: a.At.UTC().Format(TimeFormat), Until: a.Until.UTC().Format(TimeFormat)}
 }
 
-// alerting returns the Backend's Alerting part.
-func (s *Server) alerting() Alerting { return s.opts.Backend }
-
 func (s *Server) getSilences(w http.ResponseWriter, r *http.Request) {
-	sils, err := s.alerting().Silences(r.Context())
+	sils, err := s.opts.Backend.Silences.Silences(r.Context())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	out := make([]SilenceJSON, 0, len(sils))
 	for _, sl := range sils {
 		out = append(out, silenceToJSON(sl, now))
@@ -138,7 +112,7 @@ func (s *Server) postSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `body must be {"matchers":[{"name":..,"value":..,"op":"="}],"until":RFC3339,"comment":..}: `+err.Error())
 		return
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	sl := state.Silence{Comment: req.Comment, CreatedBy: creator(r, req.CreatedBy), CreatedAt: now, StartsAt: now}
 	for _, m := range req.Matchers {
 		op := m.Op
@@ -190,7 +164,7 @@ func (s *Server) postSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "until is in the past")
 		return
 	}
-	created, err := s.alerting().AddSilence(r.Context(), sl)
+	created, err := s.opts.Backend.Silences.AddSilence(r.Context(), sl)
 	if err != nil {
 		writeBackendError(w, err)
 		return
@@ -201,7 +175,7 @@ func (s *Server) postSilence(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteSilence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.alerting().ExpireSilence(r.Context(), id); err != nil {
+	if err := s.opts.Backend.Silences.ExpireSilence(r.Context(), id); err != nil {
 		writeBackendError(w, err)
 		return
 	}
@@ -231,7 +205,7 @@ func (s *Server) postAck(w http.ResponseWriter, r *http.Request) {
 		ttl = d
 	}
 	fp := r.PathValue("fingerprint")
-	ack, err := s.alerting().Ack(r.Context(), fp, ttl, creator(r, req.By), req.Comment)
+	ack, err := s.opts.Backend.Acks.Ack(r.Context(), fp, ttl, creator(r, req.By), req.Comment)
 	if err != nil {
 		writeBackendError(w, err)
 		return
@@ -242,7 +216,7 @@ func (s *Server) postAck(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteAck(w http.ResponseWriter, r *http.Request) {
 	fp := r.PathValue("fingerprint")
-	if err := s.alerting().Unack(r.Context(), fp); err != nil {
+	if err := s.opts.Backend.Acks.Unack(r.Context(), fp); err != nil {
 		writeBackendError(w, err)
 		return
 	}

@@ -584,13 +584,13 @@ func (a *App) Handler() http.Handler {
 		}
 	}
 	return api.New(api.Options{
-		Backend: backend{a}, Tokens: toks, MaxBodyBytes: g.cfg.Server.MaxBodyBytes,
+		Backend: backend{a}.parts(), Tokens: toks, MaxBodyBytes: g.cfg.Server.MaxBodyBytes,
 		Metrics: a.reg.handler(), Static: web.Handler(), Feed: a.feed, Log: a.log,
 		Receivers: receivers,
 		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
 		TraceURL: g.cfg.Server.TraceURL,
 		Listen:   g.cfg.Server.Listen, AllowedHosts: g.cfg.Server.AllowedHosts,
-		QueryMaxBytes: g.cfg.Query.MaxBytes,
+		QueryMaxBytes: g.cfg.Query.MaxBytes, QueryTimeout: store.DefaultQueryTimeout,
 	})
 }
 

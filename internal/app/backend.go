@@ -11,15 +11,21 @@ import (
 	"github.com/lookout-dev/lookout/internal/api"
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
-	"github.com/lookout-dev/lookout/internal/source"
-	"github.com/lookout-dev/lookout/internal/source/push"
 	"github.com/lookout-dev/lookout/internal/store"
 )
 
-// backend implements api.Backend over the running stages.
+// backend implements the API's parts over the running stages.
 type backend struct{ a *App }
 
-func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStored bool) (push.Result, error) {
+// parts returns b as every part of the API's Backend.
+func (b backend) parts() api.Backend {
+	return api.Backend{
+		Ingest: b, Windows: b, Alerts: b, History: b, Acks: b, Silences: b, Raw: b,
+		Sources: b, Query: b, Thresholds: b, Reload: b, Ready: b,
+	}
+}
+
+func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStored bool) (event.PushResult, error) {
 	rs, ok := b.a.g.Load().byName[name]
 	if !ok || rs.push == nil {
 		var names []string
@@ -28,7 +34,7 @@ func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStore
 				names = append(names, s.cfg.Name)
 			}
 		}
-		return push.Result{}, fmt.Errorf("%w %q (push sources: %s)", api.ErrUnknownSource, name, strings.Join(names, ", "))
+		return event.PushResult{}, fmt.Errorf("%w %q (push sources: %s)", api.ErrUnknownSource, name, strings.Join(names, ", "))
 	}
 	if waitStored {
 		return rs.push.IngestStored(ctx, body, b.a.bus)
@@ -36,7 +42,7 @@ func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStore
 	return rs.push.Ingest(body, b.a.bus)
 }
 
-func (b backend) Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error) {
+func (b backend) Windows(ctx context.Context, q event.WindowQuery) ([]event.Window, error) {
 	ws, err := b.a.store.Windows(ctx, q)
 	if _, ok := b.a.g.Load().pipeCfg[q.Pipeline]; !ok && err == nil && len(ws) == 0 {
 		// A typo answers 404, not an empty list; a pipeline removed by a
@@ -52,7 +58,7 @@ func (b backend) History(ctx context.Context, limit int) ([]event.Transition, er
 	return b.a.store.History(ctx, limit)
 }
 
-func (b backend) Raw(name string, n int) ([]source.RawMessage, error) {
+func (b backend) Raw(name string, n int) ([]event.RawMessage, error) {
 	rs, ok := b.a.g.Load().byName[name]
 	if !ok {
 		return nil, api.ErrNotFound
@@ -60,7 +66,7 @@ func (b backend) Raw(name string, n int) ([]source.RawMessage, error) {
 	return rs.ring.Last(n), nil
 }
 
-func (b backend) AlertRaw(ctx context.Context, rule string, group map[string]string, since time.Time, n int) ([]source.RawMessage, error) {
+func (b backend) AlertRaw(ctx context.Context, rule string, group map[string]string, since time.Time, n int) ([]event.RawMessage, error) {
 	g := b.a.g.Load()
 	i := slices.IndexFunc(g.cfg.Rules, func(r config.Rule) bool { return r.Name == rule })
 	if i < 0 || g.cfg.Rules[i].Pipeline == "" {
@@ -82,15 +88,15 @@ func (b backend) AlertRaw(ctx context.Context, rule string, group map[string]str
 	if err != nil {
 		return nil, err
 	}
-	out := make([]source.RawMessage, len(evs))
+	out := make([]event.RawMessage, len(evs))
 	for i, e := range evs {
-		out[i] = source.RawMessage{Time: e.Time, Data: e.Raw, Source: e.Source}
+		out[i] = event.RawMessage{Time: e.Time, Data: e.Raw, Source: e.Source}
 	}
 	return out, nil
 }
 
-func (b backend) Sources() []source.HealthSnapshot {
-	out := make([]source.HealthSnapshot, 0, len(b.a.g.Load().sources))
+func (b backend) Sources() []event.HealthSnapshot {
+	out := make([]event.HealthSnapshot, 0, len(b.a.g.Load().sources))
 	for _, rs := range b.a.g.Load().sources {
 		out = append(out, rs.health.Snapshot())
 	}
@@ -124,5 +130,3 @@ func (b backend) Ready() (bool, string) {
 	}
 	return true, ""
 }
-
-var _ api.Backend = backend{}

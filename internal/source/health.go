@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/clock"
+	"github.com/lookout-dev/lookout/internal/event"
 )
 
 // rateSeconds is the span Rate averages over.
@@ -40,23 +41,7 @@ type Health struct {
 }
 
 // HealthSnapshot is a consistent-enough copy of a Health for the API.
-type HealthSnapshot struct {
-	Name        string    `json:"name"`
-	Type        string    `json:"type"`
-	Up          bool      `json:"up"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	Events      int64     `json:"events"`
-	Rejected    int64     `json:"rejected"`
-	Bytes       int64     `json:"bytes"`
-	// Rate is events per second over roughly the last 10 seconds.
-	Rate float64 `json:"rate"`
-	Lag  int64   `json:"lag"`
-	// Gaps counts the times a source without redelivery (Redis Pub/Sub,
-	// core NATS) was disconnected: what was published meanwhile is lost.
-	Gaps int64 `json:"gaps"`
-}
+type HealthSnapshot = event.HealthSnapshot
 
 // NewHealth returns the health of the source name of type kind, down until
 // the source reports otherwise.

@@ -1,35 +1,14 @@
 package source
 
 import (
-	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/lookout-dev/lookout/internal/event"
 )
 
 // RawMessage is one message as a source received it.
-type RawMessage struct {
-	Time time.Time `json:"ts"`
-	Data []byte    `json:"-"`
-	// Source names the source when a list mixes several (the events
-	// behind an alert); empty in a source's own ring.
-	Source string `json:"-"`
-}
-
-// MarshalJSON writes {"ts":..., "raw":"<the text>", "json":<the parsed value>},
-// with "json" only when the message is valid JSON, so the raw view shows
-// both what arrived and how it reads.
-func (m RawMessage) MarshalJSON() ([]byte, error) {
-	out := struct {
-		Time   time.Time       `json:"ts"`
-		Source string          `json:"source,omitempty"`
-		Raw    string          `json:"raw"`
-		JSON   json.RawMessage `json:"json,omitempty"`
-	}{Time: m.Time, Source: m.Source, Raw: string(m.Data)}
-	if json.Valid(m.Data) {
-		out.JSON = m.Data
-	}
-	return json.Marshal(out)
-}
+type RawMessage = event.RawMessage
 
 // Ring keeps the last N raw messages of a source, as received, for
 // /api/v1/raw. It is safe for concurrent use. Add copies data, because

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +21,7 @@ import (
 
 // ErrFull is returned by Sink.TrySubmit when lookout's queues are full. The
 // push API answers 429/503 with Retry-After; nothing of the batch was kept.
-var ErrFull = errors.New("pipeline full")
+var ErrFull = event.ErrFull
 
 // Sink is where sources hand over what they produced: the events of one
 // source and the inputs that could not be parsed at all. The sink owns the

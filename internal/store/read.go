@@ -22,20 +22,7 @@ const (
 )
 
 // WindowQuery selects stored window results.
-type WindowQuery struct {
-	// Pipeline selects one pipeline; empty selects all.
-	Pipeline string
-	// Group keeps windows whose group has each of these key = value pairs.
-	Group map[string]string
-	// Since keeps windows that end after it (that hold some time after it);
-	// zero keeps all. By end, not start: the windows of a {count: N}
-	// pipeline all share one start.
-	Since time.Time
-	// Limit is how many windows to return: the Limit that end last, oldest
-	// first.
-	// Default 1000.
-	Limit int
-}
+type WindowQuery = event.WindowQuery
 
 // Windows returns stored window results, oldest first. Values come back in
 // the order they were written, NaN where null was stored; GroupKeys are sorted

@@ -3,7 +3,6 @@ package push
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/lookout-dev/lookout/internal/config"
@@ -29,18 +28,10 @@ type Source struct {
 
 // Result is what the API answers for one body (CONTRACT.md
 // POST /api/v1/events).
-type Result struct {
-	Accepted int         `json:"accepted"`
-	Rejected int         `json:"rejected"`
-	Errors   []LineError `json:"errors"`
-}
+type Result = event.PushResult
 
-// LineError is why one message of a body was rejected. Line is the 1-based
-// line of an NDJSON body, or the 1-based element index of a JSON array.
-type LineError struct {
-	Line  int    `json:"line"`
-	Error string `json:"error"`
-}
+// LineError is why one message of a body was rejected.
+type LineError = event.LineError
 
 // New returns a push source for cfg.
 func New(cfg config.Source, deps source.Deps) (*Source, error) {
@@ -96,7 +87,7 @@ func (s *Source) Ingest(body []byte, sink source.Sink) (Result, error) {
 
 // ErrNotStored wraps the store's error when IngestStored's batch was
 // accepted but could not be stored.
-var ErrNotStored = errors.New("accepted but not stored")
+var ErrNotStored = event.ErrNotStored
 
 // IngestStored is Ingest that returns only once the store has committed
 // what the body held (or ctx is done): a nil error then means the events

@@ -49,27 +49,27 @@ func TestIngest(t *testing.T) {
 		{
 			name:       "crlf blank lines and a bad line",
 			body:       "{\"a\":1}\r\n\r\nnot json\r\n[1]\r\n{\"b\":2}",
-			want:       Result{Accepted: 2, Rejected: 2, Errors: []LineError{{3, "invalid JSON at offset 1: unexpected character 'o'"}, {4, "not a JSON object"}}},
+			want:       Result{Accepted: 2, Rejected: 2, Errors: []LineError{{Line: 3, Error: "invalid JSON at offset 1: unexpected character 'o'"}, {Line: 4, Error: "not a JSON object"}}},
 			wantEvents: []map[string]any{{"a": 1.0}, {"b": 2.0}},
 			wantRaw:    []string{`{"a":1}`, `not json`, `[1]`, `{"b":2}`},
 		},
 		{
 			name:       "array",
 			body:       ` [{"a":1}, 5, {"b":{"c":"x"}}] `,
-			want:       Result{Accepted: 2, Rejected: 1, Errors: []LineError{{2, "not a JSON object"}}},
+			want:       Result{Accepted: 2, Rejected: 1, Errors: []LineError{{Line: 2, Error: "not a JSON object"}}},
 			wantEvents: []map[string]any{{"a": 1.0}, {"b.c": "x"}},
 			wantRaw:    []string{`{"a":1}`, `5`, `{"b":{"c":"x"}}`},
 		},
 		{
 			name:    "broken array is one error for line 1",
 			body:    `[{"a":1}, {"b":2}`,
-			want:    Result{Rejected: 1, Errors: []LineError{{1, "neither NDJSON nor a JSON array: invalid JSON at offset 17: unexpected end of input"}}},
+			want:    Result{Rejected: 1, Errors: []LineError{{Line: 1, Error: "neither NDJSON nor a JSON array: invalid JSON at offset 17: unexpected end of input"}}},
 			wantRaw: []string{`[{"a":1}, {"b":2}`},
 		},
 		{
 			name: "empty body",
 			body: "\n \n",
-			want: Result{Errors: []LineError{{1, "empty body"}}},
+			want: Result{Errors: []LineError{{Line: 1, Error: "empty body"}}},
 		},
 	}
 	for _, tt := range tests {
