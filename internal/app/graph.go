@@ -235,7 +235,7 @@ func (a *App) newSource(sc config.Source) (*runningSource, error) {
 	deps := source.Deps{
 		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
 		HTTP: &http.Client{}, Tracer: a.obs.tr.Tracer,
-		Origins: &a.origins, Revoked: a.revoked, Positions: a.positions,
+		Origins: &a.origins, Revoked: a.revoked, Positions: a.positions, DataDir: a.dir,
 	}
 	if sc.Type == "self" {
 		rs.src = selfmon.New(sc, deps, a.vitals)

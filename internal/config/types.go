@@ -154,6 +154,11 @@ type Source struct {
 	// member (one that crashed) before giving its partitions to another.
 	// Default 45s.
 	SessionTimeout Duration `yaml:"session_timeout"`
+	// GroupInstanceID makes this lookout a static member of its Kafka
+	// group (KIP-345): restarted under the same id it takes back its
+	// partitions at once instead of after the session timeout. Default
+	// a name kept in the data directory.
+	GroupInstanceID string `yaml:"group_instance_id"`
 	// TLS secures the connection to the brokers (kafka).
 	TLS ClientTLS `yaml:"tls"`
 	// SASL authenticates to the brokers (kafka).

@@ -21,7 +21,7 @@ var sourceKeys = map[string][]string{
 	"host":    {"interval"},
 	"self":    {"interval"},
 	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
-	"kafka":   {"brokers", "topics", "group", "payload", "start", "session_timeout", "tls", "sasl", "max_message_bytes"},
+	"kafka":   {"brokers", "topics", "group", "payload", "start", "session_timeout", "group_instance_id", "tls", "sasl", "max_message_bytes"},
 	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
 	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
 	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},

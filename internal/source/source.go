@@ -74,6 +74,11 @@ type Deps struct {
 	// broker to redeliver (logfile) got, keyed by source name. The default
 	// remembers nothing.
 	Positions Positions
+	// DataDir is lookout's data directory. Broker sources derive from it
+	// the name they keep in their group across restarts (Kafka's static
+	// member id, a Redis Streams consumer name), so that a restarted
+	// lookout takes back what it had. Empty means no stable name.
+	DataDir string
 }
 
 // Origins hands out the numbers of event.Event.Origin: 1, 2, ... in the order

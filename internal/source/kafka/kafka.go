@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -40,6 +42,9 @@ const (
 	// move anyway (and their open windows may come out twice): holding the
 	// rebalance longer risks the group's rebalance timeout.
 	movedWait = 10 * time.Second
+	// lagEvery is how often the lag is measured (and once right after
+	// partitions are assigned): one ListOffsets request per interval.
+	lagEvery = 2 * time.Second
 )
 
 func init() {
@@ -58,6 +63,12 @@ type Source struct {
 	// broker may just close the connection on a refused login, and "EOF"
 	// alone does not say where to look.
 	login string
+	// instance is the group instance id of a static member, or "".
+	instance string
+	group    string
+	// earliest is whether a partition without a commit starts at the
+	// beginning (start: earliest) rather than the end.
+	earliest bool
 }
 
 // New returns a kafka source for cfg. It checks the configuration (TLS files,
@@ -74,11 +85,12 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if group == "" {
 		group = config.DefaultConsumerGroup
 	}
-	s := &Source{name: cfg.Name, deps: d, dec: source.NewDecoder(cfg, d)}
+	s := &Source{name: cfg.Name, deps: d, dec: source.NewDecoder(cfg, d), group: group, earliest: true}
 	start := kgo.NewOffset().AtStart()
 	switch cfg.Start {
 	case "", "earliest":
 	case "latest":
+		s.earliest = false
 		start = kgo.NewOffset().AtEnd()
 	default:
 		return nil, fmt.Errorf("unknown start %q (want earliest or latest)", cfg.Start)
@@ -110,7 +122,24 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		// A record larger than max_message_bytes must still be fetched
 		// (to be rejected and committed past), so the fetch limit is kept
 		// above it.
+		// A fetch waits at most this long for data. Partitions assigned
+		// while a fetch for others is in flight join only the next
+		// fetch, so after a restart a partition with a backlog could
+		// wait out Kafka's default 5s behind one with none.
+		kgo.FetchMaxWait(time.Second),
 		kgo.FetchMaxPartitionBytes(int32(max(s.dec.MaxBytes()*2, 1<<20))),
+	}
+	s.instance = cfg.GroupInstanceID
+	if s.instance == "" {
+		if s.instance, err = source.MemberName(d.DataDir, cfg.Name); err != nil {
+			return nil, err
+		}
+	}
+	if s.instance != "" {
+		// A static member: a lookout restarted after a crash takes
+		// back its partitions at once, where a new dynamic member
+		// would wait out the dead one's session timeout.
+		s.opts = append(s.opts, kgo.InstanceID(s.instance))
 	}
 	if t := cfg.TLS; t.Enabled || t.CAFile != "" || t.CertFile != "" {
 		tc, err := tlsConfig(t)
@@ -181,7 +210,9 @@ func (s *Source) Raw() *source.Ring { return s.deps.Raw }
 // fetches no more than one poll ahead.
 //
 // When ctx is done Run leaves the group after committing the offsets of
-// batches already acknowledged; the others are redelivered to the group.
+// batches already acknowledged; the others are redelivered to the group. A
+// static member leaves too, so that the group need not wait out its session
+// timeout; only a crash keeps its partitions for its restart.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	source.Reconnect(ctx, reconnect, s.deps.Health, s.deps.Log, s.name, "kafka consumer failed, reconnecting",
 		func(ctx context.Context) (bool, error) { return s.consume(ctx, sink) })
@@ -196,9 +227,17 @@ var reconnect = source.Backoff{Min: minBackoff, Max: maxBackoff}
 func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err error) {
 	t := &tracker{parts: map[partKey]*partTrack{}, health: s.deps.Health, log: s.deps.Log, name: s.name,
 		moved: func(parts map[string][]int32) { s.moved(ctx, parts) }}
+	lag := newLagMeter(s)
 	opts := append([]kgo.Opt{
-		kgo.OnPartitionsRevoked(t.revoked),
-		kgo.OnPartitionsLost(t.lost),
+		kgo.OnPartitionsAssigned(lag.assigned),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+			lag.remove(parts)
+			t.revoked(ctx, cl, parts)
+		}),
+		kgo.OnPartitionsLost(func(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
+			lag.remove(parts)
+			t.lost(ctx, cl, parts)
+		}),
 	}, s.opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -215,6 +254,9 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 		if err := cl.CommitMarkedOffsets(cctx); err != nil {
 			s.deps.Log.Warn("committing offsets at shutdown", "source", s.name, "err", err)
 		}
+		if s.instance != "" && ok {
+			s.leaveStatic(cctx, cl)
+		}
 		cancel()
 		cl.Close()
 	}()
@@ -225,8 +267,17 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 		return false, fmt.Errorf("connecting to kafka%s: %w", s.login, err)
 	}
 	s.deps.Health.SetConnected(true)
+	lagDone := make(chan struct{})
+	lagCtx, stopLag := context.WithCancel(ctx)
+	go func() {
+		defer close(lagDone)
+		lag.run(lagCtx, cl)
+	}()
+	defer func() {
+		stopLag()
+		<-lagDone
+	}()
 
-	lags := map[partKey]int64{}
 	for {
 		fs := cl.PollRecords(ctx, pollRecords)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -251,8 +302,6 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 						continue
 					}
 					key := partKey{ft.Topic, fp.Partition}
-					last := fp.Records[len(fp.Records)-1]
-					lags[key] = max(fp.HighWatermark-(last.Offset+1), 0)
 					if err := s.submit(ctx, sink, t, key, fp.Records); err != nil {
 						return true, nil // ctx is done
 					}
@@ -260,11 +309,36 @@ func (s *Source) consume(ctx context.Context, sink source.Sink) (ok bool, err er
 			}
 		}
 		cl.AllowRebalance()
-		var lag int64
-		for _, l := range lags {
-			lag += l
+	}
+}
+
+// leaveStatic takes a static member out of its group. franz-go does not
+// leave on Close with an instance id (so that a restart finds its place
+// kept); at a deliberate stop the partitions should go to the other members
+// now rather than after the session timeout.
+func (s *Source) leaveStatic(ctx context.Context, cl *kgo.Client) {
+	// Stops the group management (running the revoke callback) without
+	// a LeaveGroup request, which franz-go skips for static members.
+	if err := cl.LeaveGroupContext(ctx); err != nil {
+		s.deps.Log.Warn("leaving the consumer group", "source", s.name, "err", err)
+		return
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = s.group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.InstanceID = &s.instance
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, m := range resp.Members {
+			if err == nil {
+				err = kerr.ErrorForCode(m.ErrorCode)
+			}
 		}
-		s.deps.Health.SetLag(lag)
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) {
+		s.deps.Log.Warn("leaving the consumer group", "source", s.name, "instance", s.instance, "err", err)
 	}
 }
 
