@@ -21,6 +21,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/gctune"
+	"github.com/lookout-dev/lookout/internal/ingest"
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/preprocess"
 	"github.com/lookout-dev/lookout/internal/rule"
@@ -63,21 +64,8 @@ type Options struct {
 	Clock          clock.Clock
 }
 
-// ingestQueue is how many batches may wait for the ingest goroutine. With the
-// push API's batches of ~1,000 events that is about a second of full load.
-const ingestQueue = 1024
-
-// ingestEvents bounds the events waiting for the ingest goroutine: about a
-// second of work at the throughput measured with raw-event storage on (see
-// docs/benchmarks.md). Beyond it the push API answers 429 and brokers wait.
-const ingestEvents = 100_000
-
 // storeQueue bounds the write requests waiting for the DuckDB writer.
 const storeQueue = 128
-
-// tickEvery is how often the ingest goroutine closes windows by wall clock: the
-// upper bound of the delay between a window's deadline and its emission.
-const tickEvery = 20 * time.Millisecond
 
 // App is a running lookout.
 type App struct {
@@ -87,54 +75,38 @@ type App struct {
 	dir   string
 	ctx   context.Context // the app's lifetime, for writes from callbacks
 
-	store  *store.Store
-	state  state.Backend
-	feed   *api.Feed
-	reg    *promRegistry
-	ingest chan item
+	store *store.Store
+	state state.Backend
+	feed  *api.Feed
+	reg   *promRegistry
+	// bus delivers the sources' batches to the pipelines and the store
+	// (internal/ingest); its goroutine owns the pipelines.
+	bus *ingest.Bus
 	// storeEvents: raw events are stored (and can refill windows at start).
 	storeEvents bool
-	gate        *gate // bounds the events in ingest
 
 	// g is the reloadable part: sources, pipelines, rules, notifiers. The
-	// ingest goroutine swaps it (see Reload); everyone else only loads it.
+	// bus's goroutine swaps it (see Reload); everyone else only loads it.
 	g    atomic.Pointer[graph]
 	disp atomic.Pointer[notify.Dispatcher]
 	// dispStop stops the current dispatcher's Run; only the holder of
 	// reloadMu uses it.
 	dispStop func()
 
-	control  chan func() // work that must run on the ingest goroutine
 	reloadMu sync.Mutex
 	runCtx   context.Context // set by run: sources started by a reload live in it
 	reloads  reloadStats
 
-	stopping chan struct{}
-	ready    atomic.Bool
+	ready atomic.Bool
 
 	// positions: how far each logfile source got, across restarts.
 	positions *source.FilePositions
 
-	acks           acker
-	catchup        catchup
-	windowsEmitted atomic.Int64
-	ingestedEvents atomic.Int64
-
 	// obs traces the pipeline and counts per rule and notifier (observe.go).
 	obs *observer
 
-	// origins numbers the parts of all sources (event.Event.Origin);
-	// moved counts what rebalances took away (moved.go).
+	// origins numbers the parts of all sources (event.Event.Origin).
 	origins source.Origins
-	moved   movedStats
-
-	// baselines checkpoints the pipelines' baseline histories (baselines.go).
-	baselines *baselineSaver
-}
-
-type item struct {
-	batch    event.Batch
-	rejected []event.Rejected
 }
 
 // Run loads the configuration, runs lookout until ctx is done or a fatal error,
@@ -349,11 +321,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 	}
 	a := &App{
 		log: log, clk: clk, build: build, dir: dir, ctx: ctx,
-		feed:     api.NewFeed(),
-		ingest:   make(chan item, ingestQueue),
-		gate:     newGate(ingestEvents),
-		control:  make(chan func()),
-		stopping: make(chan struct{}),
+		feed: api.NewFeed(),
 	}
 	defer func() {
 		if err != nil {
@@ -397,11 +365,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, err
 	}
 	a.disp.Store(d)
-	a.acks = acker{store: a.store, ctx: context.WithoutCancel(ctx)}
-	a.catchup = catchup{log: log, state: map[*window.Pipeline]*replay{}, started: clk.Now(),
-		lateOf: func(p *window.Pipeline) time.Duration {
-			return a.g.Load().pipeCfg[p.Name()].Lateness.D()
-		}}
+	a.bus = ingest.New(ingest.Options{
+		Store: a.store, Emit: a.emit, Clock: clk, Log: log, DataDir: dir,
+		Tick:  func(now time.Time) { a.g.Load().rules.Tick(now) }, // no_data: groups that stopped getting windows
+		Trace: a.obs.ingestBatch,
+	})
 	g, _, err := a.buildGraph(nil, cfg)
 	if err != nil {
 		return nil, err
@@ -413,8 +381,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Cl
 		return nil, fmt.Errorf("restoring alert state: %w", err)
 	}
 	a.g.Store(g)
-	a.baselines = newBaselineSaver(dir, log)
-	a.baselines.load(g.pipelines)
+	a.bus.Restore(g.routes())
 	if err := a.rebuildOpenWindows(ctx, g); err != nil {
 		return nil, err
 	}
@@ -446,7 +413,7 @@ func (a *App) run(ctx context.Context) {
 	a.reloadMu.Unlock()
 
 	ingestDone := make(chan struct{})
-	go func() { a.ingestLoop(); close(ingestDone) }()
+	go func() { a.bus.Run(); close(ingestDone) }()
 	go a.pruneLoop(ctx)
 	go a.runDeadman(ctx)
 	a.ready.Store(true)
@@ -459,7 +426,7 @@ func (a *App) run(ctx context.Context) {
 		rs.stop()
 	}
 	a.g.Load().stopSQL()
-	close(a.stopping) // the ingest loop drains the queue, then returns
+	a.bus.Stop() // the ingest loop drains the queue, then returns
 	<-ingestDone
 	// Give the dispatcher a moment to deliver what the last windows decided;
 	// whatever is left stays in the outbox for the next start.
@@ -505,7 +472,7 @@ func (a *App) pruneLoop(ctx context.Context) {
 func (a *App) runSource(ctx context.Context, rs *runningSource) {
 	backoff := time.Second
 	for {
-		err := rs.src.Run(ctx, sink{a})
+		err := rs.src.Run(ctx, a.bus)
 		if ctx.Err() != nil {
 			return
 		}
@@ -523,93 +490,8 @@ func (a *App) runSource(ctx context.Context, rs *runningSource) {
 	}
 }
 
-// ingestLoop owns the pipelines: it folds each batch into them, stores the
-// events, and closes windows by wall clock between batches.
-func (a *App) ingestLoop() {
-	tick := time.NewTicker(tickEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case it := <-a.ingest:
-			a.process(it)
-		case fn := <-a.control:
-			fn()
-		case <-tick.C:
-			now := a.clk.Now()
-			for _, p := range a.g.Load().pipelines {
-				p.Advance(a.catchup.tick(p, now))
-			}
-			a.g.Load().rules.Tick(now) // no_data: groups that stopped getting windows
-			a.acks.release()
-			a.baselines.tick(a.g.Load().pipelines, now)
-		case <-a.stopping:
-			for {
-				select {
-				case it := <-a.ingest:
-					a.process(it)
-				default:
-					a.acks.abandon()
-					a.baselines.flush(a.g.Load().pipelines)
-					return
-				}
-			}
-		}
-	}
-}
-
-func (a *App) process(it item) {
-	defer a.releaseAfterStore(len(it.batch.Events) + len(it.rejected))
-	ctx := context.WithoutCancel(a.ctx)
-	endSpan := a.obs.ingestBatch(it.batch, a.g.Load().bySource[it.batch.Source])
-	defer endSpan()
-	var writeErr error
-	if len(it.batch.Events) > 0 {
-		now := a.clk.Now()
-		for _, p := range a.g.Load().bySource[it.batch.Source] {
-			p.Add(it.batch.Events, a.catchup.clockFor(p, it.batch.Events, now))
-		}
-		a.ingestedEvents.Add(int64(len(it.batch.Events)))
-		if err := a.store.WriteEvents(ctx, it.batch.Events); err != nil {
-			a.log.Error("storing events", "source", it.batch.Source, "err", err)
-			writeErr = err
-		}
-	}
-	if it.batch.Ack != nil {
-		a.acks.add(it.batch, a.g.Load().bySource[it.batch.Source])
-	}
-	if len(it.rejected) > 0 {
-		if err := a.store.WriteRejected(ctx, it.rejected); err != nil {
-			a.log.Error("storing rejected input", "source", it.batch.Source, "err", err)
-			writeErr = errors.Join(writeErr, err)
-		}
-	}
-	if stored := it.batch.Stored; stored != nil {
-		if writeErr != nil {
-			stored(writeErr)
-		} else if err := a.store.AfterCommit(ctx, stored); err != nil {
-			stored(err)
-		}
-	}
-}
-
-// releaseAfterStore gives n events' room in the ingest queue back once the
-// store has committed what was written before — not when the ingest goroutine
-// is done with them — so the events held in memory ahead of DuckDB stay
-// within the gate's bound too, and an overloaded lookout answers 429 instead
-// of growing.
-func (a *App) releaseAfterStore(n int) {
-	if n == 0 {
-		return
-	}
-	if err := a.store.AfterCommit(context.WithoutCancel(a.ctx), func(error) { a.gate.release(n) }); err != nil {
-		a.gate.release(n) // the store is closed: nothing will be written
-	}
-}
-
 // emit receives each closed window from a pipeline, on the ingest goroutine.
 func (a *App) emit(w *event.Window) {
-	a.windowsEmitted.Add(1)
-	a.baselines.emitted(w.Pipeline)
 	g := a.g.Load()
 	endSpan := a.obs.windowClosed(g, w)
 	defer endSpan()
@@ -646,7 +528,7 @@ func (a *App) Handler() http.Handler {
 	receivers := map[string]http.Handler{}
 	for _, rs := range g.sources {
 		if r, ok := rs.src.(source.Receiver); ok {
-			receivers[r.Pattern()] = r.Handler(sink{a})
+			receivers[r.Pattern()] = r.Handler(a.bus)
 		}
 	}
 	return api.New(api.Options{
@@ -680,49 +562,6 @@ func (a *App) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// sink is how sources hand batches to the ingest goroutine.
-type sink struct{ a *App }
-
-var errStopping = errors.New("lookout is stopping")
-
-func (s sink) Submit(ctx context.Context, b event.Batch, rejected []event.Rejected) error {
-	n := len(b.Events) + len(rejected)
-	if err := s.a.gate.acquire(ctx, s.a.stopping, n); err != nil {
-		return err
-	}
-	select {
-	case s.a.ingest <- item{b, rejected}:
-		return nil
-	case <-ctx.Done():
-		s.a.gate.release(n)
-		return ctx.Err()
-	case <-s.a.stopping:
-		s.a.gate.release(n)
-		return errStopping
-	}
-}
-
-func (s sink) TrySubmit(b event.Batch, rejected []event.Rejected) error {
-	select {
-	case <-s.a.stopping:
-		return errStopping
-	default:
-	}
-	n := len(b.Events) + len(rejected)
-	if !s.a.gate.tryAcquire(n) {
-		return source.ErrFull
-	}
-	select {
-	case s.a.ingest <- item{b, rejected}:
-		return nil
-	default:
-		s.a.gate.release(n)
-		return source.ErrFull
-	}
-}
-
-var _ source.Sink = sink{}
 
 // openState opens the state backend cfg names: the bbolt file under the
 // data directory, or a Redis shared with other lookouts.

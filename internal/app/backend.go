@@ -28,9 +28,9 @@ func (b backend) Ingest(ctx context.Context, name string, body []byte, waitStore
 		return push.Result{}, fmt.Errorf("%w %q (push sources: %s)", api.ErrUnknownSource, name, strings.Join(names, ", "))
 	}
 	if waitStored {
-		return rs.push.IngestStored(ctx, body, sink{b.a})
+		return rs.push.IngestStored(ctx, body, b.a.bus)
 	}
-	return rs.push.Ingest(body, sink{b.a})
+	return rs.push.Ingest(body, b.a.bus)
 }
 
 func (b backend) Windows(ctx context.Context, q store.WindowQuery) ([]event.Window, error) {

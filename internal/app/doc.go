@@ -4,10 +4,11 @@
 //
 // Data path (ARCHITECTURE.md):
 //
-//	sources ──Sink──► ingest queue ──► ingest goroutine ──► pipelines (window) ──emit──► store, rules, live feed
-//	                                                    └──► store (events, rejected)
+//	sources ──Sink──► ingest.Bus ──► pipelines (window) ──emit──► store, rules, live feed
+//	                        └──► store (events, rejected)
 //	rules ──Notify──► dispatcher (durable outbox) ──► notifiers
 //
-// One ingest goroutine owns every pipeline, so the window engine needs no locks;
-// a full ingest queue makes the push API answer 429 and broker sources block.
+// The delivery guarantees — bounded queue, acks only once stored and closed,
+// catch-up, moved partitions, baseline checkpoints — live in internal/ingest,
+// whose one goroutine owns every pipeline.
 package app

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/ingest"
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/preprocess"
 	"github.com/lookout-dev/lookout/internal/rule"
@@ -76,7 +77,7 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 		if op, ok := oldPipes[pc.Name]; ok && samePipeline(old.pipeCfg[pc.Name], pc) {
 			p = op
 		} else {
-			np, err := window.New(pc, a.emit)
+			np, err := window.New(pc, a.bus.Emit)
 			if err != nil {
 				return nil, nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
 			}
@@ -235,7 +236,7 @@ func (a *App) newSource(sc config.Source) (*runningSource, error) {
 	deps := source.Deps{
 		Log: a.log.With("source", sc.Name), Clock: a.clk, Pre: pre, Raw: rs.ring, Health: rs.health,
 		HTTP: &http.Client{}, Tracer: a.obs.tr.Tracer,
-		Origins: &a.origins, Revoked: a.revoked, Positions: a.positions, DataDir: a.dir,
+		Origins: &a.origins, Revoked: a.bus.Revoked, Positions: a.positions, DataDir: a.dir,
 	}
 	if sc.Type == "self" {
 		rs.src = selfmon.New(sc, deps, a.vitals)
@@ -343,4 +344,13 @@ func pipelineViews(cfg *config.Config) []store.PipelineView {
 		views = append(views, v)
 	}
 	return views
+}
+
+// routes is what the delivery layer needs of g.
+func (g *graph) routes() ingest.Routes {
+	r := ingest.Routes{Pipelines: g.pipelines, Health: make(map[string]*source.Health, len(g.sources))}
+	for _, rs := range g.sources {
+		r.Health[rs.cfg.Name] = rs.health
+	}
+	return r
 }

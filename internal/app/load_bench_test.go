@@ -79,7 +79,7 @@ notifiers:
 	}
 	refill()
 
-	start := a.ingestedEvents.Load()
+	start := a.bus.Stats().Events
 	var sent int64
 	b.SetBytes(int64(len(pool[0])))
 	b.ResetTimer()
@@ -104,7 +104,7 @@ notifiers:
 		}
 		sent += batch
 	}
-	for a.ingestedEvents.Load()-start < sent {
+	for a.bus.Stats().Events-start < sent {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()

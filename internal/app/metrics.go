@@ -92,11 +92,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPipeUpdates, prometheus.CounterValue, float64(s.Updates), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeOpen, prometheus.GaugeValue, float64(s.OpenWindows), p.Name())
 	}
-	ch <- prometheus.MustNewConstMetric(descWindows, prometheus.CounterValue, float64(a.windowsEmitted.Load()))
-	ch <- prometheus.MustNewConstMetric(descIngestQueue, prometheus.GaugeValue, float64(len(a.ingest)))
-	ch <- prometheus.MustNewConstMetric(descIngestCap, prometheus.GaugeValue, float64(cap(a.ingest)))
-	ch <- prometheus.MustNewConstMetric(descIngestEvents, prometheus.GaugeValue, float64(a.gate.queued()))
-	ch <- prometheus.MustNewConstMetric(descIngestEventsCap, prometheus.GaugeValue, float64(ingestEvents))
+	bs := a.bus.Stats()
+	ch <- prometheus.MustNewConstMetric(descWindows, prometheus.CounterValue, float64(bs.Windows))
+	ch <- prometheus.MustNewConstMetric(descIngestQueue, prometheus.GaugeValue, float64(bs.QueuedBatches))
+	ch <- prometheus.MustNewConstMetric(descIngestCap, prometheus.GaugeValue, float64(bs.QueueCapacity))
+	ch <- prometheus.MustNewConstMetric(descIngestEvents, prometheus.GaugeValue, float64(bs.QueuedEvents))
+	ch <- prometheus.MustNewConstMetric(descIngestEventsCap, prometheus.GaugeValue, float64(bs.EventCapacity))
 	ch <- prometheus.MustNewConstMetric(descStoreBacklog, prometheus.GaugeValue, float64(a.store.Backlog()))
 	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(a.disp.Load().Pending()))
 	for name, n := range a.disp.Load().GaveUp() {
@@ -118,9 +119,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReloadOK, prometheus.GaugeValue, ok)
 	ch <- prometheus.MustNewConstMetric(descReloadTime, prometheus.GaugeValue, float64(a.reloads.lastSuccess.Load()))
 	ch <- prometheus.MustNewConstMetric(descReloadFailures, prometheus.CounterValue, float64(a.reloads.failures.Load()))
-	for src, m := range a.moved.snapshot() {
-		ch <- prometheus.MustNewConstMetric(descMovedForgotten, prometheus.CounterValue, float64(m.forgotten), src)
-		ch <- prometheus.MustNewConstMetric(descMovedMixed, prometheus.CounterValue, float64(m.mixed), src)
-		ch <- prometheus.MustNewConstMetric(descMovedEvents, prometheus.CounterValue, float64(m.events), src)
+	for src, m := range a.bus.Moved() {
+		ch <- prometheus.MustNewConstMetric(descMovedForgotten, prometheus.CounterValue, float64(m.Forgotten), src)
+		ch <- prometheus.MustNewConstMetric(descMovedMixed, prometheus.CounterValue, float64(m.Mixed), src)
+		ch <- prometheus.MustNewConstMetric(descMovedEvents, prometheus.CounterValue, float64(m.Events), src)
 	}
 }

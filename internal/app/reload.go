@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"sync/atomic"
 	"time"
-
-	"github.com/lookout-dev/lookout/internal/window"
 )
 
 // reloadStats is what /metrics says about reloads.
@@ -87,18 +85,16 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 	// The swap happens on the ingest goroutine, between two batches: no window
 	// is being evaluated, so the old rule engine has persisted everything and
 	// the new one restores exactly that.
-	errc := make(chan error, 1)
 	if err := a.store.CreatePipelineViews(ctx, pipelineViews(g.cfg)); err != nil {
 		return nil, fmt.Errorf("creating pipeline views: %w", err)
 	}
-	swap := func() {
+	swap := func() error {
 		// The old SQL rules stop first so that no evaluation of theirs
 		// lands after the new engine restored the state.
 		old.stopSQL()
 		if err := g.rules.Restore(ctx); err != nil {
 			a.startSQL(old)
-			errc <- fmt.Errorf("restoring alert state for the new rules: %w", err)
-			return
+			return fmt.Errorf("restoring alert state for the new rules: %w", err)
 		}
 		if notifiersChanged {
 			// The outbox file is shared and single-opener: stop and close
@@ -115,26 +111,23 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 					a.disp.Store(d)
 					a.startDispatcher()
 				}
-				errc <- err
-				return
+				return err
 			}
 			a.disp.Store(d)
 			a.startDispatcher()
 		}
-		a.acks.forget(dropped(old, g))
-		a.baselines.carry(old.pipelines, g.pipelines)
 		a.g.Store(g)
 		a.startSQL(g)
-		errc <- nil
+		return nil
 	}
-	select {
-	case a.control <- swap:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("the ingest loop did not take the reload within 30s")
-	}
-	if err := <-errc; err != nil {
+	// The bus then forgets pending acks of replaced pipelines and carries
+	// their baseline histories over.
+	take, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := a.bus.Swap(take, g.routes(), swap); err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, errors.New("the ingest loop did not take the reload within 30s")
+		}
 		return nil, err
 	}
 	// Sources: stop the removed and changed ones, start the new ones.
@@ -147,19 +140,4 @@ func (a *App) reload(ctx context.Context) ([]string, error) {
 		a.start(a.runCtx, rs)
 	}
 	return changes, nil
-}
-
-// dropped lists the pipelines of old that g no longer uses.
-func dropped(old, g *graph) []*window.Pipeline {
-	keep := map[*window.Pipeline]bool{}
-	for _, p := range g.pipelines {
-		keep[p] = true
-	}
-	var out []*window.Pipeline
-	for _, p := range old.pipelines {
-		if !keep[p] {
-			out = append(out, p)
-		}
-	}
-	return out
 }

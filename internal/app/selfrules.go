@@ -43,11 +43,12 @@ func (a *App) vitals() selfmon.Vitals {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	d := a.disp.Load()
+	bs := a.bus.Stats()
 	v := selfmon.Vitals{
 		Process: selfmon.Process{
 			Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc,
-			IngestQueue: a.gate.queued(), IngestCapacity: ingestEvents, OutboxPending: d.Pending(),
-			EventsTotal: a.ingestedEvents.Load(), WindowsTotal: a.windowsEmitted.Load(),
+			IngestQueue: bs.QueuedEvents, IngestCapacity: bs.EventCapacity, OutboxPending: d.Pending(),
+			EventsTotal: bs.Events, WindowsTotal: bs.Windows,
 		},
 		Store:       selfmon.StoreVitals{Backlog: a.store.Backlog()},
 		SilentAfter: g.cfg.Self.SilentAfter.D(),
@@ -104,17 +105,12 @@ const ingestProbe = 5 * time.Second
 // so: the ingest loop answers, and the store writer is not further behind
 // than LookoutStoreBehind allows.
 func (a *App) healthy(ctx context.Context) (bool, string) {
-	done := make(chan struct{})
-	t := time.NewTimer(ingestProbe)
-	defer t.Stop()
-	select {
-	case a.control <- func() { close(done) }:
-		<-done
-	case <-t.C:
-		return false, "the ingest loop did not answer within " + ingestProbe.String()
-	case <-a.stopping:
-		return false, "stopping"
-	case <-ctx.Done():
+	probe, cancel := context.WithTimeout(ctx, ingestProbe)
+	defer cancel()
+	if err := a.bus.Do(probe, func() {}); err != nil {
+		if ctx.Err() == nil && probe.Err() != nil {
+			return false, "the ingest loop did not answer within " + ingestProbe.String()
+		}
 		return false, "stopping"
 	}
 	limit := float64(selfmon.DefaultStoreBacklog)

@@ -1,6 +1,9 @@
 package window
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // minInt64 marks "nothing yet" for times.
 const minInt64 = math.MinInt64
@@ -56,3 +59,10 @@ func (p *Pipeline) watermark(now int64) (wm int64, ok bool) {
 	}
 	return wm, ok
 }
+
+// Lateness is how long after its end a window waits for late events.
+func (p *Pipeline) Lateness() time.Duration { return time.Duration(p.lateness) }
+
+// IdleTimeout is how long a source may send nothing before it no longer
+// holds the watermark back: idle_timeout, or its default.
+func (p *Pipeline) IdleTimeout() time.Duration { return time.Duration(p.idle) }

@@ -1,4 +1,4 @@
-package app
+package ingest
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func (g *gate) acquire(ctx context.Context, stop <-chan struct{}, n int) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-stop:
-			return errStopping
+			return ErrStopping
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package app
+package ingest
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ const checkpointEvery = 10 * time.Second
 // mad_score, ewma, change) in <data>/baselines/<pipeline>.ckpt, so that a
 // restart does not leave anomaly rules cold for min_baseline windows. Open
 // windows need no checkpoint: they are refilled from the store or
-// redelivered by brokers (rebuild.go). Its maps are touched only on the
+// redelivered by brokers (internal/app rebuild.go). Its maps are touched only on the
 // ingest goroutine; files are written on a goroutine of their own, one
 // round at a time.
 type baselineSaver struct {
@@ -35,8 +35,8 @@ type baselineSaver struct {
 	busy  sync.Mutex // held while a round of files is being written
 }
 
-func newBaselineSaver(dataDir string, log *slog.Logger) *baselineSaver {
-	return &baselineSaver{dir: filepath.Join(dataDir, "baselines"), log: log, dirty: map[string]bool{}}
+func newBaselineSaver(dir string, log *slog.Logger) *baselineSaver {
+	return &baselineSaver{dir: dir, log: log, dirty: map[string]bool{}}
 }
 
 func (s *baselineSaver) path(pipeline string) string {

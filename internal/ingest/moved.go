@@ -1,4 +1,4 @@
-package app
+package ingest
 
 import (
 	"context"
@@ -41,28 +41,40 @@ func (m *movedStats) add(src string, forgotten, mixed, events int) {
 	c.events += int64(events)
 }
 
-func (m *movedStats) snapshot() map[string]movedCounts {
+// Moved counts what rebalances took away from one source.
+type Moved struct {
+	// Forgotten: groups whose open windows were dropped, all their events
+	// having come from moved parts. Mixed: groups kept because their
+	// windows also hold events of other parts (they may count the moved
+	// part's events twice). Events: queued events of moved parts dropped.
+	Forgotten, Mixed, Events int64
+}
+
+// Moved returns, per source, what rebalances took away; safe from any
+// goroutine.
+func (b *Bus) Moved() map[string]Moved {
+	m := &b.moved
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]movedCounts, len(m.bySource))
+	out := make(map[string]Moved, len(m.bySource))
 	for src, c := range m.bySource {
-		out[src] = *c
+		out[src] = Moved{Forgotten: c.forgotten, Mixed: c.mixed, Events: c.events}
 	}
 	return out
 }
 
-// revoked is every source's source.Deps.Revoked: parts (Kafka partitions)
+// Revoked is every source's source.Deps.Revoked: parts (Kafka partitions)
 // of src moved to another lookout. The forgetting happens on the ingest
 // goroutine, which owns the pipelines and the ingest queue; revoked waits
 // for it, so that the rebalance finishes — and the new owner starts reading
 // — only once this lookout can no longer emit those windows.
-func (a *App) revoked(ctx context.Context, src string, origins []int32) error {
+func (b *Bus) Revoked(ctx context.Context, src string, origins []int32) error {
 	done := make(chan struct{})
-	fn := func() { a.forgetMoved(src, origins, done) }
+	fn := func() { b.forgetMoved(src, origins, done) }
 	select {
-	case a.control <- fn:
-	case <-a.stopping:
-		return errStopping // open windows are not emitted at shutdown
+	case b.control <- fn:
+	case <-b.stopping:
+		return ErrStopping // open windows are not emitted at shutdown
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the ingest loop: %w", ctx.Err())
 	}
@@ -79,7 +91,7 @@ func (a *App) revoked(ctx context.Context, src string, origins []int32) error {
 // their pending acks, forgets the open windows they fed in every pipeline
 // reading src, and then closes done. The batches it set aside from the queue
 // are processed afterwards, in their order.
-func (a *App) forgetMoved(src string, origins []int32, done chan struct{}) {
+func (b *Bus) forgetMoved(src string, origins []int32, done chan struct{}) {
 	moved := make(map[int32]bool, len(origins))
 	for _, o := range origins {
 		moved[o] = true
@@ -91,14 +103,14 @@ func (a *App) forgetMoved(src string, origins []int32, done chan struct{}) {
 	// other sources may keep adding, which need not be looked at.
 	var keep []item
 	events := 0
-	for n := len(a.ingest); n > 0; n-- {
-		it := <-a.ingest
+	for n := len(b.queue); n > 0; n-- {
+		it := <-b.queue
 		if it.batch.Source != src || !allFrom(it.batch, match) {
 			keep = append(keep, it)
 			continue
 		}
 		events += len(it.batch.Events)
-		a.gate.release(len(it.batch.Events) + len(it.rejected))
+		b.gate.release(len(it.batch.Events) + len(it.rejected))
 		if it.batch.Stored != nil {
 			it.batch.Stored(errMoved)
 		}
@@ -106,21 +118,21 @@ func (a *App) forgetMoved(src string, origins []int32, done chan struct{}) {
 			it.batch.Ack(errMoved)
 		}
 	}
-	a.acks.moved(src, match)
+	b.acks.moved(src, match)
 
 	forgotten, mixed := 0, 0
-	for _, p := range a.g.Load().bySource[src] {
+	for _, p := range b.bySource[src] {
 		f, m := p.Forget(match)
 		forgotten += f
 		mixed += m
 	}
-	a.moved.add(src, forgotten, mixed, events)
-	a.log.Info("forgot open windows of moved partitions", "source", src, "origins", origins,
+	b.moved.add(src, forgotten, mixed, events)
+	b.o.Log.Info("forgot open windows of moved partitions", "source", src, "origins", origins,
 		"dropped", forgotten, "mixed", mixed, "queued_events_dropped", events)
 	close(done)
 
 	for _, it := range keep {
-		a.process(it)
+		b.process(it)
 	}
 }
 

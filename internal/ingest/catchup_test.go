@@ -1,0 +1,159 @@
+package ingest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/source"
+	"github.com/lookout-dev/lookout/internal/window"
+)
+
+// A backlog replayed after a restart is closed by event time, not counted
+// as late by the wall clock; a current event ends the catch-up and the wall
+// clock closes the rest.
+func TestCatchupClosesByEventTimeWhileReplaying(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got windows
+		b := New(Options{Store: &memStore{}, Emit: got.emit})
+		p := newPipeline(t, b, config.Pipeline{Name: "p", From: []string{"s"}, Window: config.Window{Size: 10 * time.Second},
+			Lateness: config.Duration(time.Second)})
+		b.Restore(Routes{Pipelines: []*window.Pipeline{p}})
+		stop := run(b)
+		defer stop()
+		ctx := context.Background()
+		now := time.Now()
+
+		// A backlog an hour old, in order: nothing of it is late.
+		if err := b.Submit(ctx, batch("s", now.Add(-time.Hour), time.Second, 30), nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := b.Submit(ctx, batch("s", now.Add(-time.Hour+30*time.Second), time.Second, 30), nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if s := p.Stats(); s.Late != 0 {
+			t.Fatalf("%d replayed events counted late", s.Late)
+		}
+		if got.len() != 5 { // closed by event time: the 6th is still open
+			t.Fatalf("%d windows emitted during the replay, want 5", got.len())
+		}
+		if err := b.Submit(ctx, batch("s", time.Now(), 0, 1), nil); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got.len() != 6 || got.events() != 60 {
+			t.Fatalf("after a current event: %d windows with %d events, want 6 with the 60 replayed", got.len(), got.events())
+		}
+	})
+}
+
+// The user's case: Redis Streams after kill -9 and an immediate restart, with
+// traffic that stops 3 s after the restart. The restarted lookout gets
+// nothing for claim_idle (30 s): Redis hands the dead consumer's pending
+// entries over only then, and the source reads the entries written since
+// after them. Every replayed event must end up in exactly one closed window,
+// none late, and the windows must close once the source reports that nothing
+// else waits — not only when traffic resumes.
+func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got windows
+		h := source.NewHealth("s", "redis", nil)
+		b := New(Options{Store: &memStore{}, Emit: got.emit})
+		p := newPipeline(t, b, config.Pipeline{Name: "p", From: []string{"s"}, GroupBy: []string{"service"},
+			Window: config.Window{Size: 10 * time.Second}, Lateness: config.Duration(time.Second)})
+		b.Restore(Routes{Pipelines: []*window.Pipeline{p}, Health: map[string]*source.Health{"s": h}})
+		stop := run(b)
+		defer stop()
+		ctx := context.Background()
+		restart := time.Now()
+		var acked atomic.Int64
+		submit := func(bt event.Batch) {
+			n := int64(len(bt.Events))
+			bt.Ack = func(err error) {
+				if err != nil {
+					t.Errorf("ack: %v", err)
+				}
+				acked.Add(n)
+			}
+			if err := b.Submit(ctx, bt, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		time.Sleep(30 * time.Second) // claim_idle: nothing comes
+		// The dead consumer's 200 pending entries, of the 20 s before the
+		// crash; the 30 entries written after the restart wait unread.
+		for i := range 4 {
+			submit(batch("s", restart.Add(-21*time.Second+time.Duration(i*50)*100*time.Millisecond), 100*time.Millisecond, 50))
+		}
+		// From now on the source reports its lag every 5 s: the 230
+		// entries written, less those lookout acknowledged.
+		quit := make(chan struct{})
+		defer close(quit)
+		go func() {
+			for {
+				h.SetLag(230 - acked.Load())
+				select {
+				case <-quit:
+					return
+				case <-time.After(5 * time.Second):
+				}
+			}
+		}()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if p.Stats().OpenWindows == 0 {
+			t.Fatal("the wall clock closed the windows while entries still waited unread")
+		}
+		submit(batch("s", restart, 100*time.Millisecond, 30)) // read 31 s after the restart
+		time.Sleep(6 * time.Second)                           // its next lag report, and a tick
+		synctest.Wait()
+
+		if s := p.Stats(); s.Late != 0 || s.OpenWindows != 0 || got.events() != 230 {
+			t.Fatalf("6 s after the source read its backlog: %d of 230 events in closed windows, %d late, %d windows open",
+				got.events(), s.Late, s.OpenWindows)
+		}
+		if acked.Load() != 230 {
+			t.Fatalf("%d of 230 entries acknowledged", acked.Load())
+		}
+	})
+}
+
+// A pipeline whose sources cannot say what waits goes back to the wall
+// clock after idle_timeout without input — not earlier, or a broker's
+// delayed redelivery would be counted late.
+func TestCatchupEndsAfterIdleTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got windows
+		b := New(Options{Store: &memStore{}, Emit: got.emit})
+		p := newPipeline(t, b, config.Pipeline{Name: "p", From: []string{"s"}, GroupBy: []string{"service"},
+			Window: config.Window{Size: 10 * time.Second}, Lateness: config.Duration(time.Second),
+			IdleTimeout: config.Duration(40 * time.Second)})
+		b.Restore(Routes{Pipelines: []*window.Pipeline{p}})
+		stop := run(b)
+		defer stop()
+
+		time.Sleep(35 * time.Second) // a redelivery delay within idle_timeout
+		if err := b.Submit(context.Background(), batch("s", time.Now().Add(-time.Minute), time.Second, 20), nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(39 * time.Second)
+		synctest.Wait()
+		if p.Stats().OpenWindows == 0 {
+			t.Fatal("the wall clock took over before idle_timeout without input")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if s := p.Stats(); s.Late != 0 || s.OpenWindows != 0 || got.events() != 20 {
+			t.Fatalf("after idle_timeout: %d of 20 events in closed windows, %d late, %d windows open",
+				got.events(), s.Late, s.OpenWindows)
+		}
+	})
+}
