@@ -125,9 +125,17 @@ func TestBrokerConformance(t *testing.T) {
 		}
 		runs = n
 	}
+	// The brokers run side by side, each in its own goroutine rather than
+	// with t.Parallel, whose limit is GOMAXPROCS (2 on a 2-core machine):
+	// a case mostly waits (for windows to close, for a broker's redelivery),
+	// and run two at a time the suite took twice as long. Within a broker
+	// the cases run one after another.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, b := range brokers {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
+		wg.Add(1)
+		go t.Run(b.name, func(t *testing.T) {
+			defer wg.Done()
 			for _, c := range cases {
 				if c.rebalance && !b.groups {
 					continue // no consumer group: nothing to join
@@ -201,13 +209,17 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 		cfgB := writeConfig(t, filepath.Join(dir, "b"), tgt.source, true)
 		joined := time.Now()
 		p2 := start(t, cfgB.addr, cfgB.path)
-		waitFor(t, 60*time.Second, "the second lookout counting", func() bool {
+		waitFor(t, 90*time.Second, "the second lookout counting", func() bool {
 			return metric(t, p2, `lookout_pipeline_events_total{pipeline="p"}`) > 0
 		})
-		t.Logf("the second lookout counted its first event %v after it was started", time.Since(joined).Round(10*time.Millisecond))
+		resume := time.Since(joined)
+		t.Logf("conformance %s %s: the second lookout counting %v after its start", b.name, c.name, resume.Round(10*time.Millisecond))
 		time.Sleep(3 * window)
 		s.halt()
 		checkWindows(t, s.want(), []*proc{a, p2}, b.keyed, 90*time.Second)
+		if bar := resumeBar + b.extra; resume > bar {
+			t.Errorf("the second lookout counting %v after its start, want within %v", resume.Round(10*time.Millisecond), bar)
+		}
 		return timing{}, false
 	}
 
