@@ -14,14 +14,14 @@ func TestWithSelf(t *testing.T) {
 	}{
 		{"on by default", `
 sources: [{name: push, type: push}]
-notifiers: [{name: stdout, type: log}]`, 2, 1, 7},
+notifiers: [{name: stdout, type: log}]`, 2, 1, 8},
 		{"off", `
 sources: [{name: push, type: push}]
 self: {enabled: false}`, 1, 0, 0},
 		{"a rule of the same name replaces the built-in one", `
 sources: [{name: push, type: push}]
 pipelines: [{name: p, from: [push], window: {count: 1}, aggregates: {n: count()}}]
-rules: [{name: LookoutOverflow, pipeline: p, when: n > 1}]`, 2, 2, 7},
+rules: [{name: LookoutOverflow, pipeline: p, when: n > 1}]`, 2, 2, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := config.Parse("lookout.yaml", []byte(tc.yaml))

@@ -12,6 +12,7 @@ import (
 const (
 	RuleSourceSilent    = "LookoutSourceSilent"
 	RuleConsumerLag     = "LookoutConsumerLag"
+	RuleSourceStalled   = "LookoutSourceStalled"
 	RuleNotifierFailing = "LookoutNotifierFailing"
 	RuleOutboxBacklog   = "LookoutOutboxBacklog"
 	RuleStoreBehind     = "LookoutStoreBehind"
@@ -28,6 +29,11 @@ const (
 	ThresholdStoreBacklog     = "lookout_store_backlog_rows" // rows not yet committed; default 100000
 	ThresholdLateRatio        = "lookout_late_ratio"         // late / all events between two samples; default 0.1
 	ThresholdLateMin          = "lookout_late_events_min"    // late events between two samples; default 5
+	// ThresholdStalled is how long a source may be up with a lag and
+	// deliver nothing; default 60. Above the 30 s a restart may wait by
+	// design (JetStream's ack_wait, Redis's claim_idle for a stopped
+	// consumer's entries).
+	ThresholdStalled = "lookout_source_stalled_seconds"
 )
 
 // DefaultStoreBacklog is the default of ThresholdStoreBacklog; the dead-man's
@@ -58,6 +64,7 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 			{Name: "silent_for", Expr: "last(silent_for_seconds)"},
 			{Name: "lag", Expr: "last(lag)"},
 			{Name: "lag_rising", Expr: "last(lag_rising)"},
+			{Name: "stalled_for", Expr: "last(stalled_for_seconds)"},
 			{Name: "consecutive_failures", Expr: "last(consecutive_failures)"},
 			{Name: "pending", Expr: "last(pending)"},
 			{Name: "oldest_age", Expr: "last(oldest_age_seconds)"},
@@ -82,6 +89,12 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 		{
 			Name: RuleConsumerLag, When: `component == "source" && lag_rising > 0`, Severity: "warning",
 			Summary: `source {{ .name }} is falling behind: lag {{ printf "%.0f" .lag }} and rising`,
+		},
+		{
+			Name: RuleSourceStalled, Severity: "warning",
+			When: `component == "source" && stalled_for >= threshold("` + ThresholdStalled + `", 60)`,
+			Summary: `source {{ .name }} is up with {{ printf "%.0f" .lag }} messages waiting but delivered nothing for ` +
+				`{{ printf "%.0f" .stalled_for }}s`,
 		},
 		{
 			Name: RuleNotifierFailing, Severity: "critical",

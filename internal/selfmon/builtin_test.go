@@ -91,6 +91,12 @@ func TestBuiltinRulesFireOnTheirFaultOnly(t *testing.T) {
 			with(func(v *Vitals) { v.Pipelines[0].Events = 10; v.Pipelines[0].Overflow = 1 }),
 			with(func(v *Vitals) { v.Pipelines[0].Events = 20; v.Pipelines[0].Overflow = 1 }),
 		}, nil},
+		{"stalled: up, lag, nothing delivered", seconds(62, func(int, *Vitals) {}, with(func(v *Vitals) { stall(v); v.Sources[0].Lag = 100 })), []string{"LookoutSourceStalled/web"}},
+		{"not yet stalled", seconds(50, func(int, *Vitals) {}, with(func(v *Vitals) { stall(v); v.Sources[0].Lag = 100 })), nil},
+		{"lag but delivering", seconds(62, func(i int, v *Vitals) { v.Sources[0].Events = int64(i) }, with(func(v *Vitals) { stall(v); v.Sources[0].Lag = 100 })), nil},
+		{"quiet, nothing waits", seconds(62, func(int, *Vitals) {}, with(stall)), nil},
+		{"stalled, then delivers", append(seconds(62, func(int, *Vitals) {}, with(func(v *Vitals) { stall(v); v.Sources[0].Lag = 100 })),
+			with(func(v *Vitals) { stall(v); v.Sources[0].Lag = 90; v.Sources[0].Events = 10 })), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := judge(t, cfg, tc.readings...); !slices.Equal(got, tc.want) {
@@ -98,6 +104,23 @@ func TestBuiltinRulesFireOnTheirFaultOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stall makes v's source a fed broker source that is up (with no pull
+// schedule, so LookoutSourceSilent stays out of it).
+func stall(v *Vitals) {
+	v.Sources[0].Type, v.Sources[0].Interval, v.Sources[0].Lag = "kafka", 0, 0
+}
+
+// seconds returns n one-second readings of v, each changed by f with its index.
+func seconds(n int, f func(i int, v *Vitals), v Vitals) []Vitals {
+	out := make([]Vitals, n)
+	for i := range out {
+		out[i] = v
+		out[i].Sources = slices.Clone(v.Sources)
+		f(i, &out[i])
+	}
+	return out
 }
 
 func TestBuiltinNotifyAndOverride(t *testing.T) {

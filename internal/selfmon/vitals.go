@@ -91,6 +91,9 @@ type Monitor struct {
 	started time.Time
 	prev    map[string]PipelineVitals
 	lags    map[string][]int64
+	// progress is, per source, its event count and since when it has not
+	// changed while the source was up with a lag.
+	progress map[string]progress
 	// firstSeen is when each source first showed up, so one added by a
 	// reload gets its full grace period.
 	firstSeen map[string]time.Time
@@ -100,14 +103,20 @@ type Monitor struct {
 // NewMonitor returns a Monitor; a source that never succeeded counts as
 // silent from started on.
 func NewMonitor(started time.Time) *Monitor {
-	return &Monitor{started: started, prev: map[string]PipelineVitals{}, lags: map[string][]int64{}, firstSeen: map[string]time.Time{}}
+	return &Monitor{started: started, prev: map[string]PipelineVitals{}, lags: map[string][]int64{},
+		progress: map[string]progress{}, firstSeen: map[string]time.Time{}}
+}
+
+type progress struct {
+	events int64
+	since  time.Time
 }
 
 // Events returns one event (as fields) per component of v, measured at now.
 // Every event has `component` and `name`; the numbers are:
 //
 //	process:  goroutines heap_bytes ingest_queue ingest_capacity store_backlog outbox_pending events_total windows_total
-//	source:   up silent silent_for_seconds lag lag_rising events_total
+//	source:   up silent silent_for_seconds lag lag_rising stalled_for_seconds events_total
 //	pipeline: events late late_ratio overflow open_windows (events, late, overflow: since the last sample)
 //	notifier: pending oldest_age_seconds attempts consecutive_failures sent_total failed_total
 //	store:    backlog
@@ -136,17 +145,19 @@ func (m *Monitor) Events(v Vitals, now time.Time) []map[string]any {
 		silent, silentFor := m.silence(s, v.SilentAfter, now)
 		out = append(out, map[string]any{
 			"component": "source", "name": s.Name, "type": s.Type,
-			"up":                 b2f(s.Up),
-			"silent":             b2f(silent),
-			"silent_for_seconds": silentFor.Seconds(),
-			"lag":                float64(s.Lag),
-			"lag_rising":         b2f(m.lagRising(s.Name, s.Lag)),
-			"events_total":       float64(s.Events),
+			"up":                  b2f(s.Up),
+			"silent":              b2f(silent),
+			"silent_for_seconds":  silentFor.Seconds(),
+			"lag":                 float64(s.Lag),
+			"lag_rising":          b2f(m.lagRising(s.Name, s.Lag)),
+			"stalled_for_seconds": m.stalled(s, now).Seconds(),
+			"events_total":        float64(s.Events),
 		})
 	}
 	for name := range m.firstSeen {
 		if !seen[name] {
 			delete(m.lags, name)
+			delete(m.progress, name)
 			delete(m.firstSeen, name)
 		}
 	}
@@ -215,6 +226,19 @@ func (m *Monitor) silence(s SourceVitals, silentAfter time.Duration, now time.Ti
 		limit = silentIntervals * s.Interval
 	}
 	return limit > 0 && silentFor > limit, silentFor
+}
+
+// stalled returns how long source s has been up, with messages waiting for
+// it (lag > 0), without delivering a single event: 0 while it delivers,
+// is down (LookoutSourceSilent's and the source's own errors' case) or has
+// nothing waiting (a quiet stream).
+func (m *Monitor) stalled(s SourceVitals, now time.Time) time.Duration {
+	p, ok := m.progress[s.Name]
+	if !ok || !s.Up || s.Lag <= 0 || s.Events != p.events {
+		m.progress[s.Name] = progress{events: s.Events, since: now}
+		return 0
+	}
+	return max(now.Sub(p.since), 0)
 }
 
 // lagRising records a lag sample and reports whether the last lagSamples

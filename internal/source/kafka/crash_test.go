@@ -255,3 +255,41 @@ func TestRestartAfterKill(t *testing.T) {
 		})
 	}
 }
+
+// A static member that stops deliberately leaves the group: its partitions
+// go to the other member at once, not after the 45 s session timeout.
+func TestStopLeavesGroup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: in-process Kafka cluster")
+	}
+	c := cluster(t, "orders", 4)
+	newStatic := func() (*Source, *sourcetest.AckSink, func()) {
+		s, err := New(crashConfig(c.ListenAddrs()), source.Deps{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := sourcetest.NewAckSink()
+		return s, sink, sourcetest.Run(t, s, sink)
+	}
+	_, _, stopA := newStatic()
+	_, sinkB, _ := newStatic()
+	sourcetest.WaitFor(t, 30*time.Second, "both members assigned", func() bool {
+		gi := c.GroupInfo("lookout")
+		if gi == nil || len(gi.Members) != 2 {
+			return false
+		}
+		for _, m := range gi.Members {
+			if m.NumAssigned() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	stopA()
+	var vs [][]byte
+	for i := range 100 {
+		vs = append(vs, eventJSON(i))
+	}
+	produce(t, c, "orders", vs...)
+	sourcetest.WaitFor(t, 20*time.Second, "all 100 at the remaining member", func() bool { return len(sinkB.AckedIDs()) == 100 })
+}

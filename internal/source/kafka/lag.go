@@ -12,11 +12,15 @@ import (
 )
 
 // lagMeter measures the source's lag: for every partition assigned to this
-// member, the records from the first one lookout has not acknowledged up to
-// the high watermark. Records fetched but not yet acknowledged count: until
-// their windows are stored they would be read again after a crash. It
-// measures every lagEvery and right after an assignment, in a goroutine of
-// its own, so a full lookout (Submit blocking) still reports its backlog.
+// member, the records Kafka has not handed to this lookout yet, from its
+// position (the last commit, until it has polled) up to the high watermark.
+// After a restart that is the whole backlog left behind, unacknowledged
+// records of the dead run included, since they are read again from the
+// commit. Records this lookout holds (in open windows, not yet acknowledged)
+// do not count: nothing waits for them at the broker, and a stream paused
+// with windows open is not behind. It measures every lagEvery and right
+// after an assignment, in a goroutine of its own, so a full lookout (Submit
+// blocking) still reports its backlog.
 type lagMeter struct {
 	s    *Source
 	kick chan struct{}
@@ -110,7 +114,7 @@ func (l *lagMeter) measure(ctx context.Context, cl *kgo.Client) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	committed, marked, polled := cl.CommittedOffsets(), cl.MarkedOffsets(), cl.UncommittedOffsets()
+	committed, polled := cl.CommittedOffsets(), cl.UncommittedOffsets()
 	var starts map[string]map[int32]int64
 	var lag int64
 	for topic, ps := range parts {
@@ -119,26 +123,22 @@ func (l *lagMeter) measure(ctx context.Context, cl *kgo.Client) (int64, error) {
 			if o, ok := committed[topic][p]; ok {
 				base = o.Offset
 			}
-			if o, ok := marked[topic][p]; ok && o.Offset > base {
+			if o, ok := polled[topic][p]; ok && o.Offset > base {
 				base = o.Offset
 			}
 			if base < 0 {
-				// Nothing committed yet: a group that starts at
-				// the beginning has the whole partition ahead;
-				// one that starts at the end, what came after
-				// its first fetch.
-				if l.s.earliest {
-					if starts == nil {
-						if starts, err = listOffsets(ctx, cl, parts, -2); err != nil {
-							return 0, err
-						}
-					}
-					base = starts[topic][p]
-				} else if o, ok := polled[topic][p]; ok {
-					base = o.Offset
-				} else {
-					base = ends[topic][p]
+				// Nothing committed nor polled yet: a group that
+				// starts at the beginning has the whole partition
+				// ahead, one that starts at the end nothing.
+				if !l.s.earliest {
+					continue
 				}
+				if starts == nil {
+					if starts, err = listOffsets(ctx, cl, parts, -2); err != nil {
+						return 0, err
+					}
+				}
+				base = starts[topic][p]
 			}
 			lag += max(ends[topic][p]-base, 0)
 		}

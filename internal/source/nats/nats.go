@@ -25,7 +25,9 @@ const (
 	// fetchBatch bounds one pull, and so one batch.
 	fetchBatch = 5000
 	// fetchWait is how long a pull waits for messages.
-	fetchWait  = time.Second
+	fetchWait = time.Second
+	// lagEvery is how often the lag is measured (and once at connect).
+	lagEvery   = 2 * time.Second
 	coreBatch  = 1000
 	minBackoff = time.Second
 	maxBackoff = time.Minute
@@ -198,11 +200,14 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 	if err != nil {
 		return false, fmt.Errorf("creating consumer %s on stream %s: %w", s.durable, stream, err)
 	}
-	rp := s.awaitRedeliveries(ctx, cons)
 	fl := &inflight{batches: map[*[]jetstream.Msg]struct{}{}}
 	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
-	go fl.heartbeat(hbCtx, s.ackWait/3)
+	var bg sync.WaitGroup
+	defer func() { stopHB(); bg.Wait() }()
+	bg.Add(2)
+	go func() { defer bg.Done(); fl.heartbeat(hbCtx, s.ackWait/3) }()
+	go func() { defer bg.Done(); s.lagLoop(hbCtx, cons, fl) }()
+	rp := s.awaitRedeliveries(ctx, cons)
 	s.deps.Health.SetConnected(true)
 	// hand submits msgs, or while a replay is unfinished holds back those
 	// published after the crash.
@@ -217,11 +222,7 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 				return nil
 			}
 		}
-		if err := s.submitJS(ctx, sink, msgs, fl); err != nil {
-			return err
-		}
-		s.reportLag(msgs)
-		return nil
+		return s.submitJS(ctx, sink, msgs, fl)
 	}
 	failures := 0
 	for ctx.Err() == nil {
@@ -281,11 +282,27 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 	return true, nil
 }
 
-// reportLag sets the lag from the last message: the messages the stream
-// holds for the consumer beyond it.
-func (s *Source) reportLag(msgs []jetstream.Msg) {
-	if md, err := msgs[len(msgs)-1].Metadata(); err == nil {
-		s.deps.Health.SetLag(int64(md.NumPending))
+// lagLoop reports the lag at once and every lagEvery until ctx is done:
+// the messages JetStream holds for the durable and has not delivered
+// (num_pending) and those delivered but not acknowledged (num_ack_pending)
+// that this lookout does not hold: after a crash, what the dead run had,
+// redelivered after ack_wait. Messages lookout holds in open windows (or
+// holds back during a replay) do not count.
+func (s *Source) lagLoop(ctx context.Context, cons jetstream.Consumer, fl *inflight) {
+	t := time.NewTicker(lagEvery)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ci, err := cons.Info(ictx)
+		cancel()
+		if err == nil {
+			s.deps.Health.SetLag(int64(ci.NumPending) + max(int64(ci.NumAckPending)-int64(fl.len()), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -428,6 +445,17 @@ func (f *inflight) add(k *[]jetstream.Msg) {
 	f.mu.Lock()
 	f.batches[k] = struct{}{}
 	f.mu.Unlock()
+}
+
+// len returns how many messages the batches hold.
+func (f *inflight) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k := range f.batches {
+		n += len(*k)
+	}
+	return n
 }
 
 func (f *inflight) remove(k *[]jetstream.Msg) {

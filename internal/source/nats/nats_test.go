@@ -329,3 +329,38 @@ func TestRestartReplaysUnackedBeforeNewer(t *testing.T) {
 		}
 	}
 }
+
+// The lag is every message waiting in JetStream for the durable: after a
+// crash, those the dead lookout had and those published since, reported at
+// once, while the restarted one still waits for the redelivery (ack_wait);
+// and 0 once it has everything.
+func TestLagAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: integration test with an embedded NATS server")
+	}
+	ns := startServer(t, 0, t.TempDir())
+	js := withStream(t, ns)
+	publish(t, js, 0, 100)
+	mod := func(c *config.Source) { c.AckWait = config.Duration(3 * time.Second) }
+	a := newSource(t, ns.ClientURL(), mod)
+	sinkA := sourcetest.NewAckSink()
+	sinkA.Set(true, nil) // read, never acknowledged
+	stopA := sourcetest.Run(t, a, sinkA)
+	sourcetest.WaitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.Counts(); return n == 100 })
+	sourcetest.WaitFor(t, 10*time.Second, "A's lag 0: it holds everything", func() bool {
+		n, known := a.Health().Backlog()
+		return known && n == 0
+	})
+	stopA()
+	publish(t, js, 100, 130)
+
+	b := newSource(t, ns.ClientURL(), mod)
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, b, sink)
+	sourcetest.WaitFor(t, 10*time.Second, "B's lag of 130 before the redelivery", func() bool {
+		n, known := b.Health().Backlog()
+		return known && n == 130
+	})
+	sourcetest.WaitFor(t, 20*time.Second, "every message acknowledged", allAcked(t, js))
+	sourcetest.WaitFor(t, 10*time.Second, "B's lag 0", func() bool { n, _ := b.Health().Backlog(); return n == 0 })
+}

@@ -29,8 +29,13 @@ const (
 	readCount = 5000
 	// readBlock is how long XREADGROUP waits for new entries; between
 	// reads the source claims, reports lag and notices cancellation.
-	readBlock  = time.Second
-	lagEvery   = 5 * time.Second
+	readBlock = time.Second
+	// lagEvery is how often the lag is measured, also while lookout is
+	// full and the reads wait.
+	lagEvery = 2 * time.Second
+	// liveIdle is how long another consumer may be silent and still count
+	// as running: a running one reads at least every readBlock.
+	liveIdle   = 10 * time.Second
 	minBackoff = time.Second
 	maxBackoff = time.Minute
 )
@@ -106,6 +111,13 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	}
 	if s.group == "" {
 		s.group = config.DefaultConsumerGroup
+	}
+	if s.consumer == "" && !s.pubsub {
+		// Kept in the data directory: a restarted lookout is the same
+		// consumer and re-reads its own pending entries at once.
+		if s.consumer, err = source.MemberName(d.DataDir, cfg.Name); err != nil {
+			return nil, err
+		}
 	}
 	if s.consumer == "" {
 		host, _ := os.Hostname()

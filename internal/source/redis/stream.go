@@ -38,6 +38,12 @@ func (f *inflight) remove(ids []string) {
 	f.mu.Unlock()
 }
 
+func (f *inflight) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.ids)
+}
+
 func (f *inflight) has(id string) bool {
 	f.mu.Lock()
 	_, ok := f.ids[id]
@@ -65,6 +71,9 @@ func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source
 	acksDone := make(chan struct{})
 	go func() { defer close(acksDone); s.ackLoop(ackCtx, rdb, ss) }()
 	defer func() { stopAcks(); <-acksDone }()
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); s.lagLoop(ackCtx, rdb, ss.fl) }()
+	defer func() { stopAcks(); <-lagDone }()
 
 	// This consumer's own pending entries first: a restart under a fixed
 	// consumer name gets back what it had not acknowledged.
@@ -76,7 +85,6 @@ func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source
 	}
 	claimEvery := max(s.idle/2, 100*time.Millisecond)
 	lastClaim := time.Now()
-	var lastLag time.Time
 	for ctx.Err() == nil {
 		now := time.Now()
 		if now.Sub(lastClaim) >= claimEvery {
@@ -84,10 +92,6 @@ func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source
 				return true, err
 			}
 			lastClaim = now
-		}
-		if now.Sub(lastLag) >= lagEvery {
-			s.reportLag(ctx, rdb)
-			lastLag = now
 		}
 		res, err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{
 			Group: s.group, Consumer: s.consumer, Streams: []string{s.stream, ">"},
@@ -119,26 +123,27 @@ func (s *Source) runStream(ctx context.Context, rdb *goredis.Client, sink source
 	return true, nil
 }
 
-// adoptOrphans claims, before reading anything new, the entries other
-// consumers left pending, waiting up to claim_idle for them to become
+// adoptOrphans claims, before reading anything new, the entries consumers
+// that stopped left pending, waiting up to claim_idle for them to become
 // claimable. Read after newer entries their windows would already be closed
-// and they would count as late; read first, a restart after a crash replays
-// them in order. A live consumer's entries are only taken when idle beyond
-// claim_idle, as at any other time.
+// and they would count as late; read first, they replay in order. Consumers
+// still running (silent for less than liveIdle) are not waited for: their
+// entries are theirs. A restart under the same consumer name has nothing to
+// wait for, its own entries were re-read already.
 func (s *Source) adoptOrphans(ctx context.Context, rdb *goredis.Client, sink source.Sink, ss *session) error {
 	deadline := time.Now().Add(s.idle + time.Second)
 	for ctx.Err() == nil {
 		if err := s.claim(ctx, rdb, sink, ss); err != nil {
 			return err
 		}
-		p, err := rdb.XPending(ctx, s.stream, s.group).Result()
+		cs, err := rdb.XInfoConsumers(ctx, s.stream, s.group).Result()
 		if err != nil {
-			return fmt.Errorf("reading pending entries of %s: %w", s.stream, err)
+			return fmt.Errorf("reading the consumers of %s: %w", s.stream, err)
 		}
 		others := int64(0)
-		for c, n := range p.Consumers {
-			if c != s.consumer {
-				others += n
+		for _, c := range cs {
+			if c.Name != s.consumer && c.Idle >= liveIdle {
+				others += c.Pending
 			}
 		}
 		if others == 0 || time.Now().After(deadline) {
@@ -220,16 +225,55 @@ func (s *Source) claim(ctx context.Context, rdb *goredis.Client, sink source.Sin
 	return nil
 }
 
-func (s *Source) reportLag(ctx context.Context, rdb *goredis.Client) {
+// lagLoop reports the lag at once and every lagEvery until ctx is done.
+func (s *Source) lagLoop(ctx context.Context, rdb *goredis.Client, fl *inflight) {
+	t := time.NewTicker(lagEvery)
+	defer t.Stop()
+	for {
+		s.reportLag(ctx, rdb, fl)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reportLag records the entries waiting in Redis for this lookout: those
+// not yet read by the group (XINFO GROUPS lag), this consumer's pending ones
+// it does not hold (left by its run before a restart, re-read first), and
+// those pending at consumers that stopped, which it claims. Entries it holds
+// in open windows do not count, nor those of consumers still running.
+func (s *Source) reportLag(ctx context.Context, rdb *goredis.Client, fl *inflight) {
 	groups, err := rdb.XInfoGroups(ctx, s.stream).Result()
 	if err != nil {
 		return
 	}
+	unread := int64(-1)
 	for _, g := range groups {
-		if g.Name == s.group && g.Lag >= 0 {
-			s.deps.Health.SetLag(g.Lag)
+		if g.Name == s.group {
+			unread = g.Lag
 		}
 	}
+	if unread < 0 {
+		// Redis cannot tell (entries deleted within the unread
+		// range, or Redis before 7): keep the last value.
+		return
+	}
+	cs, err := rdb.XInfoConsumers(ctx, s.stream, s.group).Result()
+	if err != nil {
+		return
+	}
+	n := unread
+	for _, c := range cs {
+		switch {
+		case c.Name == s.consumer:
+			n += max(c.Pending-int64(fl.len()), 0)
+		case c.Idle >= liveIdle:
+			n += c.Pending
+		}
+	}
+	s.deps.Health.SetLag(n)
 }
 
 // submit hands entries over as one batch whose Ack acknowledges them.
