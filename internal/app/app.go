@@ -145,48 +145,56 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("listening on %s: %w", cfg.Server.Listen, err)
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() {
-		if tc := cfg.Server.TLS; tc.CertFile != "" {
-			serveErr <- srv.ServeTLS(ln, tc.CertFile, tc.KeyFile)
-			return
-		}
-		serveErr <- srv.Serve(ln)
-	}()
-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// Every goroutine of lookout's lifetime runs in g, and is stopped in
+	// this order and waited for before the store is closed.
+	var g group
+	quit := make(chan struct{})
+	g.add(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-quit:
+				return nil
+			case <-hup:
+				_, _ = a.Reload(ctx) // the outcome is logged and in /metrics
+			}
+		}
+	}, func(error) {
+		log.Info("shutting down")
+		a.ready.Store(false)
+		close(quit)
+	})
+	g.add(func() error {
+		var err error
+		if tc := cfg.Server.TLS; tc.CertFile != "" {
+			err = srv.ServeTLS(ln, tc.CertFile, tc.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serving http: %w", err)
+	}, func(error) {
+		shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer shutCancel()
+		a.feed.Close()            // live-feed clients would hold Shutdown up
+		_ = srv.Shutdown(shutCtx) // stop taking pushes first
+	})
 	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { a.run(runCtx); close(done) }()
-	go gctune.Run(runCtx, gctune.DefaultFloor, time.Second)
+	g.add(func() error { a.run(runCtx); return nil }, func(error) { cancel() })
+	gcCtx, gcCancel := context.WithCancel(ctx)
+	g.add(func() error { gctune.Run(gcCtx, gctune.DefaultFloor, time.Second); return nil }, func(error) { gcCancel() })
 	log.Info("lookout started", "version", opts.Build.Version, "listen", ln.Addr().String(),
 		"data", a.dir, "config", cfg.File, "sources", len(cfg.Sources), "pipelines", len(cfg.Pipelines),
 		"rules", len(cfg.Rules), "notifiers", len(cfg.Notifiers))
 
-	var runErr error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case err := <-serveErr:
-			runErr = fmt.Errorf("serving http: %w", err)
-			break loop
-		case <-hup:
-			_, _ = a.Reload(ctx) // the outcome is logged and in /metrics
-		}
-	}
-	log.Info("shutting down")
-	a.ready.Store(false)
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer shutCancel()
-	a.feed.Close()            // live-feed clients would hold Shutdown up
-	_ = srv.Shutdown(shutCtx) // stop taking pushes first
-	cancel()
-	<-done
+	runErr := g.run()
 	if err := a.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -398,9 +406,11 @@ func externalURL(cfg *config.Config) string {
 	return "http://" + cfg.Server.Listen
 }
 
-// run starts the sources, the dispatcher and the ingest loop, and returns when
-// ctx is done and all of them have stopped. Sources stop first so that the
-// ingest loop can drain what they handed over.
+// run starts the sources, the dispatcher, the SQL rules, the bus, pruning
+// and the dead-man's switch, and returns when ctx is done and all of them
+// have stopped. Sources stop first so that the bus can drain what they
+// handed over. Sources, dispatcher and SQL rules are restarted by reloads,
+// which start and stop them under reloadMu; the rest run in a group.
 func (a *App) run(ctx context.Context) {
 	srcCtx, stopSources := context.WithCancel(ctx)
 	a.reloadMu.Lock()
@@ -412,22 +422,31 @@ func (a *App) run(ctx context.Context) {
 	a.startSQL(a.g.Load())
 	a.reloadMu.Unlock()
 
-	ingestDone := make(chan struct{})
-	go func() { a.bus.Run(); close(ingestDone) }()
-	go a.pruneLoop(ctx)
-	go a.runDeadman(ctx)
+	var g group
+	quit := make(chan struct{})
+	g.add(func() error {
+		select {
+		case <-ctx.Done():
+		case <-quit:
+		}
+		return nil
+	}, func(error) {
+		close(quit)
+		a.reloadMu.Lock() // no reload from here on; unlocked when run returns
+		stopSources()
+		for _, rs := range a.g.Load().sources {
+			rs.stop()
+		}
+		a.g.Load().stopSQL()
+	})
+	// After the sources: the bus drains the queue, then returns.
+	g.add(func() error { a.bus.Run(); return nil }, func(error) { a.bus.Stop() })
+	bgCtx, stopBg := context.WithCancel(ctx)
+	g.add(func() error { a.pruneLoop(bgCtx); return nil }, func(error) { stopBg() })
+	g.add(func() error { a.runDeadman(bgCtx); return nil }, func(error) { stopBg() })
 	a.ready.Store(true)
-
-	<-ctx.Done()
-	a.reloadMu.Lock() // no reload from here on
+	_ = g.run()
 	defer a.reloadMu.Unlock()
-	stopSources()
-	for _, rs := range a.g.Load().sources {
-		rs.stop()
-	}
-	a.g.Load().stopSQL()
-	a.bus.Stop() // the ingest loop drains the queue, then returns
-	<-ingestDone
 	// Give the dispatcher a moment to deliver what the last windows decided;
 	// whatever is left stays in the outbox for the next start.
 	deadline := time.Now().Add(2 * time.Second)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -24,14 +25,14 @@ func TestPendingAckDoesNotHoldEvents(t *testing.T) {
 		stop := run(b)
 		defer stop()
 
-		acked := 0
+		var acked atomic.Int64
 		bt := batch("s", time.Now(), 0, 1)
 		gone := weak.Make(bt.Events[0])
 		bt.Ack = func(err error) {
 			if err != nil {
 				t.Errorf("ack error %v", err)
 			}
-			acked++
+			acked.Add(1)
 		}
 		if err := b.Submit(context.Background(), bt, nil); err != nil {
 			t.Fatal(err)
@@ -42,13 +43,13 @@ func TestPendingAckDoesNotHoldEvents(t *testing.T) {
 		if gone.Value() != nil {
 			t.Error("the pending ack keeps the batch's events alive until its window closes")
 		}
-		if acked != 0 {
+		if acked.Load() != 0 {
 			t.Fatal("acked before the window closed")
 		}
 		time.Sleep(time.Minute + time.Second)
 		synctest.Wait()
-		if acked != 1 {
-			t.Fatalf("acked %d times after the window closed, want 1", acked)
+		if n := acked.Load(); n != 1 {
+			t.Fatalf("acked %d times after the window closed, want 1", n)
 		}
 		if got.events() != 1 {
 			t.Fatalf("%d events in emitted windows, want 1", got.events())
