@@ -55,6 +55,9 @@ type broker struct {
 
 var brokers = []broker{
 	{name: "kafka", start: kafkaTarget, groups: true, keyed: true},
+	// One partition and no keys, the other producer users have; a second
+	// lookout in the group would get no partition, so no rebalance case.
+	{name: "kafka_1p_unkeyed", start: kafkaOneTarget},
 	{name: "redis", start: redisTarget, groups: true},
 	// JetStream redelivers what the killed lookout had not acknowledged
 	// only after ack_wait (default 30s) — the server keeps no notion of a

@@ -43,8 +43,13 @@ const bigMessages = 4 << 20
 
 // kafkaTarget: an in-process cluster (kfake) with topic "orders" of four
 // partitions, the producer keying each message by service.
-func kafkaTarget(t *testing.T, _ string) *target {
-	c := testserver.Kafka(t, "orders", 4,
+func kafkaTarget(t *testing.T, _ string) *target { return kafka(t, 4, true) }
+
+// kafkaOneTarget: one partition, messages without a key.
+func kafkaOneTarget(t *testing.T, _ string) *target { return kafka(t, 1, false) }
+
+func kafka(t *testing.T, partitions int32, keyed bool) *target {
+	c := testserver.Kafka(t, "orders", partitions,
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(bigMessages)}))
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("orders"),
 		kgo.ProducerBatchMaxBytes(bigMessages))
@@ -57,7 +62,10 @@ func kafkaTarget(t *testing.T, _ string) *target {
 		send: func(t *testing.T, msgs []msg) {
 			rs := make([]*kgo.Record, len(msgs))
 			for i, m := range msgs {
-				rs[i] = &kgo.Record{Key: []byte(m.key), Value: m.value}
+				rs[i] = &kgo.Record{Value: m.value}
+				if keyed {
+					rs[i].Key = []byte(m.key)
+				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
