@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
@@ -160,4 +162,49 @@ func TestStreamRestartAfterKill(t *testing.T) {
 		}
 	}
 	sourcetest.WaitFor(t, 15*time.Second, "lag 0", func() bool { n, _ := s.Health().Backlog(); return n == 0 })
+}
+
+// Another lookout still running in the group keeps its pending entries: a
+// lookout starting beside it reads new entries at once, without waiting up
+// to claim_idle for entries that are not orphans.
+func TestStreamStartBesideRunningConsumer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: redis-server")
+	}
+	srv := startRedis(t)
+	rdb := client(t, srv)
+	ctx := context.Background()
+	if err := rdb.XGroupCreateMkStream(ctx, "clicks", "lookout", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	xadd(t, rdb, events(0, 10)...)
+	if err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "lookout", Consumer: "other", Streams: []string{"clicks", ">"}, Count: 10}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The other consumer stays alive: it keeps asking for its own pending
+	// entries (which takes nothing new).
+	alive, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		for alive.Err() == nil {
+			_ = rdb.XReadGroup(alive, &goredis.XReadGroupArgs{Group: "lookout", Consumer: "other", Streams: []string{"clicks", "0"}, Count: 1}).Err()
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+
+	s, err := New(crashConfig(srv.addr), source.Deps{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := sourcetest.NewAckSink()
+	sourcetest.Run(t, s, sink)
+	xadd(t, rdb, events(10, 15)...)
+	// Well under claim_idle (30 s), which the start used to wait out.
+	sourcetest.WaitFor(t, 15*time.Second, "the 5 new entries", func() bool { return len(sink.AckedIDs()) == 5 })
+	for id := range sink.AckedIDs() {
+		if id < 10 {
+			t.Errorf("entry %v of the running consumer was taken", id)
+		}
+	}
 }
