@@ -54,8 +54,8 @@ type Options struct {
 	// Tick runs on the ingest goroutine every tick, after the pipelines
 	// closed what the wall clock allows (the rules' no_data check).
 	Tick func(now time.Time)
-	// Trace is called for every batch before it is folded in; the func it
-	// returns when the batch is done.
+	// Trace is called for every batch before it is folded in, and the
+	// func it returns once the batch is done (tracing spans).
 	Trace func(b event.Batch, ps []*window.Pipeline) (end func())
 	// QueueSize and MaxEvents bound the batches and the events waiting;
 	// zero means DefaultQueue and DefaultMaxEvents.
@@ -72,7 +72,10 @@ type Routes struct {
 
 // Bus is the delivery layer between the sources and the pipelines. It
 // implements source.Sink. One goroutine, Run, owns the pipelines: every
-// batch, tick, rebalance and reload is applied on it, in order.
+// batch, tick, rebalance and reload is applied on it, in order. Submit,
+// TrySubmit, Revoked, Do, Swap, Stop, Stats and Moved are safe for
+// concurrent use; Restore is called once, before Run; Emit is called by the
+// pipelines, so on the goroutine that owns them.
 type Bus struct {
 	o   Options
 	ctx context.Context // for store writes, which must not be cut short

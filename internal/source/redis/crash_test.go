@@ -193,7 +193,7 @@ func TestStreamStartBesideRunningConsumer(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 
-	s, err := New(crashConfig(srv.addr), source.Deps{DataDir: t.TempDir()})
+	s, err := New(crashConfig(srv.Addr), source.Deps{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
