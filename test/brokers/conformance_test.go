@@ -78,6 +78,8 @@ const (
 	// lateness: two windows are open, the older one full.
 	inLateness
 	// midWindow: in the middle of a window: one window open, half full.
+	// With 2s windows and 1s lateness it is also the moment the previous
+	// window closes, before it is stored.
 	midWindow
 )
 
