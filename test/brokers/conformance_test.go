@@ -161,7 +161,7 @@ func TestBrokerConformance(t *testing.T) {
 						}
 					})
 				}
-				if len(times) > 0 {
+				if runs > 1 && len(times) > 0 {
 					var done []timing
 					for _, x := range times {
 						if x.done {
