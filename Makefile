@@ -60,7 +60,7 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS := FuzzDecode:./internal/preprocess FuzzPrometheus:./internal/source/http FuzzJSON:./internal/source/otlp \
 	FuzzProtobuf:./internal/source/otlp FuzzParse:./internal/config FuzzCompile:./internal/window FuzzWhen:./internal/rule \
 	FuzzSplitter:./internal/source/logfile FuzzEncodeFields:./internal/store FuzzLoadBaselines:./internal/window \
-	FuzzPlainRaw:./internal/store FuzzDecodeKeep:./internal/preprocess
+	FuzzPlainRaw:./internal/store FuzzDecodeKeep:./internal/preprocess FuzzSQLFilter:./internal/store
 ## fuzz: every fuzz target for FUZZTIME each (seeds in testdata/fuzz)
 fuzz:
 	@for t in $(FUZZ_TARGETS); do n=$${t%%:*}; p=$${t#*:}; echo "== $$n ($$p)"; \

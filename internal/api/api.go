@@ -45,6 +45,9 @@ type Backend interface {
 	Raw(sourceName string, n int) ([]source.RawMessage, error)
 	Sources() []source.HealthSnapshot
 	Query(ctx context.Context, sql string) (*store.Result, error)
+	// QueryStream runs sql like Query, handing the rows to emit as they are
+	// read (store.Store.Stream).
+	QueryStream(ctx context.Context, sql string, maxBytes int64, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error)
 	Thresholds(ctx context.Context) (map[string]float64, error)
 	SetThreshold(ctx context.Context, name string, v float64) error
 	// Reload applies the config file again and returns what changed; an
@@ -95,6 +98,17 @@ type Options struct {
 	// TraceURL is config server.trace_url: the link of an exemplar's trace,
 	// {trace_id} replaced (empty: exemplars carry no url).
 	TraceURL string
+	// Listen is the listen address (config server.listen); its host is an
+	// allowed Host of requests (guard.go).
+	Listen string
+	// QueryMaxBytes caps the JSON of a /api/v1/query answer's rows (config
+	// query.max_bytes; 0: DefaultQueryMaxBytes); QueryTimeout is the store's query
+	// deadline, which covers sending the answer too (0: 10 s).
+	QueryMaxBytes int64
+	QueryTimeout  time.Duration
+	// AllowedHosts are config server.allowed_hosts: more Host names to
+	// serve besides IP addresses, localhost and the listen host; "*" any.
+	AllowedHosts []string
 }
 
 // Server is the API's http.Handler.
@@ -102,6 +116,8 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	limiter *limiter
+	guard   *guard   // in front of mux
+	failed  *limiter // failed token attempts per client address (authlimit.go)
 }
 
 // New returns the API handler.
@@ -118,8 +134,16 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.QueryMaxBytes <= 0 {
+		opts.QueryMaxBytes = DefaultQueryMaxBytes
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = store.DefaultQueryTimeout
+	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), limiter: newLimiter(opts.RateLimit, opts.Burst, opts.Now)}
 	s.routes()
+	s.guard = newGuard(s.mux, opts)
+	s.failed = newLimiter(failRate, failBurst, opts.Now)
 	return s
 }
 
@@ -169,7 +193,7 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guard.ServeHTTP(w, r) }
 
 // auth checks the bearer token and its scope. admin implies read and write;
 // write does not imply read.
@@ -181,7 +205,10 @@ func (s *Server) auth(need Scope, next http.HandlerFunc) http.Handler {
 			}
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if s.tooManyFailures(w, r) {
+			return
+		}
+		got, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok && r.Method == http.MethodGet && r.URL.Path == "/api/v1/stream" {
 			// A browser's EventSource cannot send headers: the live feed also
 			// takes the token as ?access_token= (RFC 6750 §2.3).
@@ -200,6 +227,7 @@ func (s *Server) auth(need Scope, next http.HandlerFunc) http.Handler {
 			}
 		}
 		if tok == nil {
+			s.failed.allow(clientAddr(r))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lookout", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "invalid token")
 			return
@@ -281,6 +309,9 @@ type WindowJSON struct {
 	Values   map[string]*float64 `json:"values"`
 	Count    int64               `json:"count"`
 	Late     int64               `json:"late"`
+	// Future counts the group's events stamped beyond max_future, counted
+	// here instead of in a window of their own.
+	Future int64 `json:"future"`
 	// Exemplars are left out when the window has none.
 	Exemplars []ExemplarJSON `json:"exemplars,omitempty"`
 }
@@ -346,6 +377,7 @@ func WindowToJSON(w *event.Window) WindowJSON {
 		Values:    vals,
 		Count:     w.Count,
 		Late:      w.Late,
+		Future:    w.Future,
 		Exemplars: xs,
 	}
 }
@@ -549,12 +581,7 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "sql is empty")
 		return
 	}
-	res, err := s.opts.Backend.Query(r.Context(), req.SQL)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.streamQuery(w, r, req.SQL)
 }
 
 func (s *Server) getThresholds(w http.ResponseWriter, r *http.Request) {

@@ -103,6 +103,9 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "streaming unsupported")
 		return
 	}
+	// The feed outlives the server's read timeout, whose expiry would end
+	// the request (the server reads the idle connection to see it close).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

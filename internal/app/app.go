@@ -144,7 +144,11 @@ func Run(ctx context.Context, opts Options) error {
 		_ = a.Close()
 		return fmt.Errorf("listening on %s: %w", cfg.Server.Listen, err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Read bounds a request's body as well as its headers, so a client
+	// sending a byte now and then cannot hold a connection for ever.
+	to := cfg.Server.Timeouts
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: to.Header.D(), ReadTimeout: to.Read.D(), IdleTimeout: to.Idle.D()}
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -556,6 +560,8 @@ func (a *App) Handler() http.Handler {
 		Receivers: receivers,
 		RateLimit: g.cfg.Server.RateLimit.PerSecond, Burst: g.cfg.Server.RateLimit.Burst,
 		TraceURL: g.cfg.Server.TraceURL,
+		Listen:   g.cfg.Server.Listen, AllowedHosts: g.cfg.Server.AllowedHosts,
+		QueryMaxBytes: g.cfg.Query.MaxBytes,
 	})
 }
 

@@ -63,6 +63,10 @@ func (b backend) Query(ctx context.Context, sql string) (*store.Result, error) {
 	return b.a.store.Query(ctx, sql)
 }
 
+func (b backend) QueryStream(ctx context.Context, sql string, maxBytes int64, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (bool, error) {
+	return b.a.store.Stream(ctx, sql, maxBytes, begin, emit)
+}
+
 func (b backend) Thresholds(ctx context.Context) (map[string]float64, error) {
 	return b.a.state.Thresholds(ctx)
 }

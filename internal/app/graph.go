@@ -83,11 +83,12 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 			}
 			// Windows already emitted before a restart stay emitted: replayed
 			// broker messages for them count as late instead of as a second copy.
-			last, err := a.store.LastWindowEnd(a.ctx, pc.Name)
+			last, err := a.lastWindowEnd(a.ctx, pc)
 			if err != nil {
 				return nil, nil, err
 			}
 			np.Resume(last)
+			np.SetClock(a.clk.Now)
 			p = np
 			if old != nil {
 				if ok {

@@ -52,7 +52,7 @@ pipelines:
 `, storeEvents))
 		ctx := context.Background()
 		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/events?source=push", bytes.NewReader(body.Bytes())))
+		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://127.0.0.1:9470/api/v1/events?source=push", bytes.NewReader(body.Bytes())))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("push: %d %s", rec.Code, rec.Body)
 		}

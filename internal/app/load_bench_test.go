@@ -90,7 +90,7 @@ notifiers:
 			b.StartTimer()
 		}
 		for {
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/events?source=push", bytes.NewReader(pool[i%len(pool)]))
+			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:9470/api/v1/events?source=push", bytes.NewReader(pool[i%len(pool)]))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code == http.StatusOK {

@@ -33,6 +33,7 @@ var (
 	descPipeEvents      = prometheus.NewDesc("lookout_pipeline_events_total", "Events folded into a pipeline's windows.", []string{"pipeline"}, nil)
 	descPipeFiltered    = prometheus.NewDesc("lookout_pipeline_filtered_total", "Events a pipeline's where expression skipped.", []string{"pipeline"}, nil)
 	descPipeLate        = prometheus.NewDesc("lookout_pipeline_late_events_total", "Events that arrived after their window closed.", []string{"pipeline"}, nil)
+	descPipeFuture      = prometheus.NewDesc("lookout_pipeline_future_events_total", "Events stamped more than max_future ahead of the wall clock: flagged future, kept out of windows and the watermark.", []string{"pipeline"}, nil)
 	descPipeOverflow    = prometheus.NewDesc("lookout_pipeline_overflow_events_total", "Events folded into the __overflow__ group because max_groups was reached.", []string{"pipeline"}, nil)
 	descPipeUpdates     = prometheus.NewDesc("lookout_pipeline_window_updates_total", "Windows re-emitted corrected because of late events (late: update).", []string{"pipeline"}, nil)
 	descPipeOpen        = prometheus.NewDesc("lookout_pipeline_open_windows", "Windows currently open.", []string{"pipeline"}, nil)
@@ -57,7 +58,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSourceEvents, descSourceRejected, descSourceBytes, descSourceUp,
-		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeOverflow, descPipeUpdates, descPipeOpen,
+		descSourceLastOK, descPipeEvents, descPipeFiltered, descPipeLate, descPipeFuture, descPipeOverflow, descPipeUpdates, descPipeOpen,
 		descWindows, descIngestQueue, descIngestCap, descIngestEvents, descIngestEventsCap, descStoreBacklog, descOutbox, descGaveUp, descAlerts,
 		descFeedClients, descFeedDropped, descReloadOK, descReloadTime, descReloadFailures,
 		descMovedForgotten, descMovedMixed, descMovedEvents} {
@@ -88,6 +89,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPipeEvents, prometheus.CounterValue, float64(s.Events), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeFiltered, prometheus.CounterValue, float64(s.Filtered), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeLate, prometheus.CounterValue, float64(s.Late), p.Name())
+		ch <- prometheus.MustNewConstMetric(descPipeFuture, prometheus.CounterValue, float64(s.Future), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeOverflow, prometheus.CounterValue, float64(s.Overflow), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeUpdates, prometheus.CounterValue, float64(s.Updates), p.Name())
 		ch <- prometheus.MustNewConstMetric(descPipeOpen, prometheus.GaugeValue, float64(s.OpenWindows), p.Name())

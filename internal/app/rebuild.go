@@ -54,10 +54,14 @@ func (a *App) rebuildOpenWindows(ctx context.Context, g *graph) error {
 				sources = append(sources, name)
 			}
 		}
-		since, err := a.store.LastWindowEnd(ctx, p.Name())
+		since, err := a.lastWindowEnd(ctx, pc)
 		if err != nil {
 			return err
 		}
+		// Events stamped beyond max_future were kept out of the windows
+		// when they came; a store written before they were flagged may
+		// still hold some unflagged.
+		future := a.clk.Now().Add(maxFuture(pc))
 		if since.IsZero() {
 			// Nothing was ever emitted: only the windows that could still be
 			// open matter (lateness and a full window back from now).
@@ -69,6 +73,9 @@ func (a *App) rebuildOpenWindows(ctx context.Context, g *graph) error {
 			batch = batch[:0]
 		}
 		n, err := a.store.ReplayEvents(ctx, sources, since, maxReplay, func(e *event.Event) error {
+			if e.Time.After(future) {
+				return nil
+			}
 			batch = append(batch, e)
 			if len(batch) == cap(batch) {
 				flush()
@@ -85,4 +92,20 @@ func (a *App) rebuildOpenWindows(ctx context.Context, g *graph) error {
 		}
 	}
 	return nil
+}
+
+// maxFuture is the pipeline's max_future, defaulted.
+func maxFuture(pc config.Pipeline) time.Duration {
+	if d := pc.MaxFuture.D(); d > 0 {
+		return d
+	}
+	return config.DefaultMaxFuture
+}
+
+// lastWindowEnd is the end of the pipeline's newest stored window, leaving
+// out windows that end more than max_future ahead of the clock: only a bad
+// clock stamps those, and resuming from one would count every later event
+// late and refill nothing.
+func (a *App) lastWindowEnd(ctx context.Context, pc config.Pipeline) (time.Time, error) {
+	return a.store.LastWindowEndBefore(ctx, pc.Name, a.clk.Now().Add(maxFuture(pc)))
 }

@@ -63,8 +63,10 @@ func (a *App) vitals() selfmon.Vitals {
 	}
 	for _, p := range g.pipelines {
 		s := p.Stats()
+		// Events its where skipped are not the pipeline's: they would
+		// dilute the late ratio of a pipeline that reads a busy source.
 		v.Pipelines = append(v.Pipelines, selfmon.PipelineVitals{
-			Name: p.Name(), Events: s.Events, Late: s.Late, Overflow: s.Overflow, OpenWindows: s.OpenWindows,
+			Name: p.Name(), Events: s.Events - s.Filtered, Late: s.Late, Overflow: s.Overflow, OpenWindows: s.OpenWindows,
 		})
 	}
 	backlog, err := d.Backlog()

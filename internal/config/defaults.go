@@ -23,6 +23,12 @@ const (
 	DefaultMaxMessageBytes = 1 << 20
 	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
 	DefaultStorageMemoryLimit = "64MB"
+	// DefaultMaxFuture is how far ahead of the wall clock an event may be
+	// stamped before a pipeline flags it future (pipelines[].max_future):
+	// beyond ordinary clock skew, short of anything a real clock produces.
+	DefaultMaxFuture = 5 * time.Minute
+	// DefaultQueryMaxBytes caps the rows of a /api/v1/query answer (query.max_bytes).
+	DefaultQueryMaxBytes = 16 << 20
 )
 
 // defaults fills in every absent key that has a default.
@@ -47,6 +53,12 @@ func (p *parser) defaults() {
 	str("server.listen", &c.Server.Listen, DefaultListen)
 	if !c.has("server.max_body_bytes") {
 		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	dur("server.timeouts.header", &c.Server.Timeouts.Header, 10*time.Second)
+	dur("server.timeouts.read", &c.Server.Timeouts.Read, time.Minute)
+	dur("server.timeouts.idle", &c.Server.Timeouts.Idle, 2*time.Minute)
+	if !c.has("query.max_bytes") {
+		c.Query.MaxBytes = DefaultQueryMaxBytes
 	}
 	str("storage.path", &c.Storage.Path, DefaultStoragePath)
 	dur("storage.retention.events", &c.Storage.Retention.Events, 24*time.Hour)
@@ -124,6 +136,9 @@ func (p *parser) defaults() {
 		at := func(key string) string { return fmt.Sprintf("pipelines[%d].%s", i, key) }
 		pl.Line = c.Line(fmt.Sprintf("pipelines[%d]", i))
 		dur(at("lateness"), &pl.Lateness, time.Second)
+		if !pl.Window.IsCount() {
+			dur(at("max_future"), &pl.MaxFuture, DefaultMaxFuture)
+		}
 		integer(at("max_groups"), &pl.MaxGroups, DefaultMaxGroups)
 	}
 	for i := range c.Rules {

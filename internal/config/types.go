@@ -16,6 +16,7 @@ import (
 type Config struct {
 	Server    Server     `yaml:"server"`
 	Storage   Storage    `yaml:"storage"`
+	Query     Query      `yaml:"query"`
 	State     State      `yaml:"state"`
 	Sources   []Source   `yaml:"sources"`
 	Pipelines []Pipeline `yaml:"pipelines"`
@@ -54,6 +55,30 @@ type Server struct {
 	// TraceURL links a window's exemplar traces to a tracing UI (Jaeger,
 	// Tempo, ...): {trace_id} is replaced by the 32-hex-digit trace id.
 	TraceURL string `yaml:"trace_url"`
+	// AllowedHosts are the Host names the API answers besides IP addresses,
+	// localhost and the listen host; "*" allows any. Checked when no token
+	// is configured, or always when set (DNS rebinding).
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// Timeouts bound how long a client may take to send a request and how
+	// long an idle connection stays open.
+	Timeouts ServerTimeouts `yaml:"timeouts"`
+}
+
+// ServerTimeouts are the listener's deadlines. Header: the request line and
+// headers (default 10s); Read: the whole request, body included (default
+// 1m, so a 16 MiB push needs about 2.3 Mbit/s); Idle: a keep-alive
+// connection between requests (default 2m).
+type ServerTimeouts struct {
+	Header Duration `yaml:"header"`
+	Read   Duration `yaml:"read"`
+	Idle   Duration `yaml:"idle"`
+}
+
+// Query configures /api/v1/query.
+type Query struct {
+	// MaxBytes caps the JSON of an answer's rows; the rows stop before it
+	// with "truncated": true. Default DefaultQueryMaxBytes.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // ServerTLS is the listener's certificate and key (PEM files).
@@ -275,6 +300,10 @@ type Pipeline struct {
 	// IdleTimeout: a source without events for longer no longer holds the
 	// pipeline's event-time watermark back; 0 means 10 window sizes, at least 30s.
 	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`
+	// MaxFuture: an event stamped more than this ahead of the wall clock
+	// is flagged future and counted instead of folded into a window, so a
+	// bad clock cannot move the watermark; defaulted to 5m.
+	MaxFuture Duration `yaml:"max_future,omitempty"`
 	// Late is what happens to an event later than lateness: "drop" (count
 	// and store it, the default) or "update" (also correct and re-emit the
 	// windows it belongs to, for UpdateFor after they closed).

@@ -163,6 +163,17 @@ func (p *parser) validateServer() {
 	if s.MaxBodyBytes <= 0 {
 		p.at("server.max_body_bytes", "must be more than 0")
 	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"header", s.Timeouts.Header}, {"read", s.Timeouts.Read}, {"idle", s.Timeouts.Idle}} {
+		if t.d <= 0 {
+			p.at("server.timeouts."+t.key, "must be more than 0")
+		}
+	}
+	if p.c.Query.MaxBytes <= 0 {
+		p.at("query.max_bytes", "must be more than 0")
+	}
 	switch {
 	case (s.TLS.CertFile == "") != (s.TLS.KeyFile == ""):
 		p.at("server.tls", "cert_file and key_file go together")
@@ -190,6 +201,11 @@ func (p *parser) validateServer() {
 		}
 	}
 	names := map[string]bool{}
+	for i, h := range s.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") || strings.Contains(h, "://") {
+			p.at(fmt.Sprintf("server.allowed_hosts[%d]", i), "%q is not a host name (write api.example.com, without scheme, port or path)", h)
+		}
+	}
 	for i, t := range s.Auth.Tokens {
 		at := func(key string) string { return fmt.Sprintf("server.auth.tokens[%d].%s", i, key) }
 		switch {
@@ -593,8 +609,14 @@ func (p *parser) validatePipeline(i int, sources map[string]bool) {
 	if pl.MinBaseline > 0 && pl.MinBaseline > max(pl.Baseline, 10*boolInt(pl.Baseline == 0)) {
 		p.at(at("min_baseline"), "min_baseline %d is more than baseline", pl.MinBaseline)
 	}
+	if p.c.has(at("max_future")) && pl.MaxFuture <= 0 {
+		p.at(at("max_future"), "must be more than 0")
+	}
 	if w.Count > 0 && p.c.has(at("idle_timeout")) {
 		p.at(at("idle_timeout"), "idle_timeout does not apply to {count: N} windows")
+	}
+	if w.Count > 0 && p.c.has(at("max_future")) {
+		p.at(at("max_future"), "max_future does not apply to {count: N} windows")
 	}
 	if len(pl.Aggregates) == 0 {
 		p.missing(base, "aggregates", "aggregates is required: at least one name: expression")

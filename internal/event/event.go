@@ -20,6 +20,7 @@ const (
 	FlagBadType                       // a field did not have its declared type
 	FlagMissingField                  // a required field was absent
 	FlagLate                          // the event arrived after its window closed
+	FlagFuture                        // stamped further ahead of the wall clock than max_future
 )
 
 var flagNames = []struct {
@@ -31,6 +32,7 @@ var flagNames = []struct {
 	{FlagBadType, "bad_type"},
 	{FlagMissingField, "missing_field"},
 	{FlagLate, "late"},
+	{FlagFuture, "future"},
 }
 
 // Strings returns the flag names in a fixed order, or nil when no flag is set.

@@ -18,6 +18,10 @@ type Window struct {
 	Values    []float64
 	Count     int64 // events that fell into the window
 	Late      int64 // events that arrived after the window was closed
+	// Future counts the group's events, since its last window, stamped
+	// more than the pipeline's max_future ahead of the wall clock: they
+	// are flagged event.FlagFuture and folded into no window.
+	Future int64
 	// Top holds, for each topk aggregate by name, its heaviest items,
 	// heaviest first; nil when the pipeline has no topk.
 	Top map[string][]TopItem

@@ -33,17 +33,16 @@ type acker struct {
 type pendingAck struct {
 	ack       func(error)
 	events    bool    // the batch had events (not only rejected input)
-	inputs    int     // its events and rejected inputs: what the broker holds for it
 	origins   []int32 // the distinct event.Origin of its events
 	pipelines []*window.Pipeline
 	latest    time.Time // the batch's newest event time: its window closes last
 }
 
-func (k *acker) add(b event.Batch, rejected int, ps []*window.Pipeline) {
+func (k *acker) add(b event.Batch, ps []*window.Pipeline) {
 	if k.pending == nil {
 		k.pending = map[string][]pendingAck{}
 	}
-	p := pendingAck{ack: b.Ack, events: len(b.Events) > 0, inputs: len(b.Events) + rejected, pipelines: ps}
+	p := pendingAck{ack: b.Ack, events: len(b.Events) > 0, pipelines: ps}
 	for _, e := range b.Events {
 		if e.Time.After(p.latest) {
 			p.latest = e.Time
@@ -75,16 +74,6 @@ func (k *acker) release() {
 			k.pending[src] = append(q[:0], q[n:]...)
 		}
 	}
-}
-
-// held returns how many inputs of src wait for their acks: a broker still
-// counts them in its backlog.
-func (k *acker) held(src string) int64 {
-	var n int64
-	for _, p := range k.pending[src] {
-		n += int64(p.inputs)
-	}
-	return n
 }
 
 // closed reports whether every window this batch's events fell into has closed.

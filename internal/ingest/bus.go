@@ -215,18 +215,18 @@ func (b *Bus) tick() {
 	}
 }
 
-// drained reports whether every source p reads has reported a backlog no
-// larger than what the bus holds of it unacknowledged, and nothing waits in
-// the queue. The backlogs are read before the queue: a batch a source
-// submitted before reporting is then either queued or already folded in.
+// drained reports whether every source p reads has reported that nothing
+// waits at its broker that lookout was not handed yet (source.Health
+// SetLag), and nothing waits in the queue. The backlogs are read before the
+// queue: a batch a source submitted before reporting is then either queued
+// or already folded in.
 func (b *Bus) drained(p *window.Pipeline) bool {
 	for _, s := range p.Sources() {
 		h := b.routes.Health[s]
 		if h == nil {
 			return false
 		}
-		n, known := h.Backlog()
-		if !known || n > b.acks.held(s) {
+		if n, known := h.Backlog(); !known || n > 0 {
 			return false
 		}
 	}
@@ -255,7 +255,7 @@ func (b *Bus) process(it item) {
 		}
 	}
 	if it.batch.Ack != nil {
-		b.acks.add(it.batch, len(it.rejected), ps)
+		b.acks.add(it.batch, ps)
 	}
 	if len(it.rejected) > 0 {
 		if err := b.o.Store.WriteRejected(b.ctx, it.rejected); err != nil {

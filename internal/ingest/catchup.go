@@ -17,14 +17,14 @@ import (
 //
 //   - an event arrives that is about current: the replay reached the present;
 //   - every source it reads reports its backlog drained (source.Health
-//     Backlog: nothing waits at the broker but what the bus already holds
-//     unacknowledged) and nothing of theirs waits in the queue; or
+//     Backlog is 0: nothing waits at the broker that lookout was not handed
+//     yet) and nothing waits in the queue; or
 //   - no event arrives for the pipeline's idle_timeout: a quiet source, or
 //     one that cannot say what waits.
 //
-// The wait for input must outlast a broker's redelivery delay (Redis
-// claim_idle, NATS ack_wait: 30 s by default), or the replay, coming after
-// the wall clock took over, would all be late: idle_timeout is at least 30 s.
+// The wait for input must outlast a broker's redelivery delay (NATS
+// ack_wait, 30 s by default), or the replay, coming after the wall clock took
+// over, would all be late: idle_timeout is at least 30 s.
 // Meanwhile a progress line says how far behind the pipeline is.
 //
 // It is owned by the ingest goroutine.

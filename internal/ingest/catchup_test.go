@@ -54,12 +54,13 @@ func TestCatchupClosesByEventTimeWhileReplaying(t *testing.T) {
 	})
 }
 
-// The user's case: Redis Streams after kill -9 and an immediate restart, with
-// traffic that stops 3 s after the restart. The restarted lookout gets
-// nothing for claim_idle (30 s): Redis hands the dead consumer's pending
-// entries over only then, and the source reads the entries written since
-// after them. Every replayed event must end up in exactly one closed window,
-// none late, and the windows must close once the source reports that nothing
+// A restart after kill -9 on a broker that redelivers only after a delay —
+// NATS JetStream redelivers what the dead run had not acknowledged after
+// ack_wait (30 s), and the source waits for it before reading anything new —
+// with traffic that stops 3 s after the restart. The restarted lookout gets
+// nothing for 30 s, then the dead run's 200 messages, then the 30 written
+// since. Every replayed event must end up in exactly one closed window, none
+// late, and the windows must close once the source reports that nothing
 // else waits — not only when traffic resumes.
 func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -73,7 +74,7 @@ func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 		defer stop()
 		ctx := context.Background()
 		restart := time.Now()
-		var acked atomic.Int64
+		var acked, handed atomic.Int64
 		submit := func(bt event.Batch) {
 			n := int64(len(bt.Events))
 			bt.Ack = func(err error) {
@@ -85,21 +86,22 @@ func TestCatchupOutlastsRedeliveryAndEndsWhenDrained(t *testing.T) {
 			if err := b.Submit(ctx, bt, nil); err != nil {
 				t.Fatal(err)
 			}
+			handed.Add(n)
 		}
 
-		time.Sleep(30 * time.Second) // claim_idle: nothing comes
-		// The dead consumer's 200 pending entries, of the 20 s before the
-		// crash; the 30 entries written after the restart wait unread.
+		time.Sleep(30 * time.Second) // ack_wait: nothing comes
+		// The dead run's 200 unacknowledged messages, of the 20 s before
+		// the crash; the 30 written after the restart wait unread.
 		for i := range 4 {
 			submit(batch("s", restart.Add(-21*time.Second+time.Duration(i*50)*100*time.Millisecond), 100*time.Millisecond, 50))
 		}
-		// From now on the source reports its lag every 5 s: the 230
-		// entries written, less those lookout acknowledged.
+		// From now on the source reports its lag every 5 s: the messages
+		// it has not handed over yet.
 		quit := make(chan struct{})
 		defer close(quit)
 		go func() {
 			for {
-				h.SetLag(230 - acked.Load())
+				h.SetLag(230 - handed.Load())
 				select {
 				case <-quit:
 					return

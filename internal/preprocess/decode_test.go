@@ -281,6 +281,15 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("DecodeFields(%q) = %v, encoding/json accepts it", data, err)
 		}
+		// Whatever the time field holds, the event time is one that int64
+		// nanoseconds (the windows' clock) hold.
+		e, err := p.Decode(data, arrival)
+		if err != nil {
+			t.Fatalf("Decode(%q) = %v, DecodeFields accepts it", data, err)
+		}
+		if e.Time.Before(MinTime) || e.Time.After(MaxTime) || !time.Unix(0, e.Time.UnixNano()).Equal(e.Time) {
+			t.Fatalf("Decode(%q).Time = %v, outside what int64 nanoseconds hold", data, e.Time)
+		}
 		if ambiguous(data) {
 			return
 		}

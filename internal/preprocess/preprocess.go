@@ -258,6 +258,10 @@ func (d *Decoder) Release() {
 // the field is absent, a time the source already set (a broker timestamp, the
 // host sampler's clock) stands; otherwise the event gets arrival and
 // FlagNoTimestamp. A time field that cannot be read also gets FlagBadType.
+// A time outside MinTime..MaxTime (from the field or the source) is set to
+// the nearer bound and gets FlagOutOfRange: windows count in int64
+// nanoseconds, which overflow beyond; at MaxTime a pipeline flags the event
+// future, at MinTime late, and the raw bytes keep what was sent.
 //
 // Then, per configured field in name order: a null counts as absent; required
 // and absent → FlagMissingField; type check and conversion ("12" → 12 for
@@ -348,17 +352,24 @@ func (p *Processor) applyTime(e *event.Event, arrival time.Time, v any, f float6
 		if e.Time.IsZero() {
 			e.Time = arrival
 			e.Flags |= event.FlagNoTimestamp
+		} else if t, out := clampTime(e.Time); out {
+			e.Time = t
+			e.Flags |= event.FlagOutOfRange
 		}
 		return
 	}
 	var t time.Time
+	var out bool
 	if num {
-		t, ok = unixTime(f) // ParseTime of a number, without boxing it
+		t, ok, out = unixTime(f) // ParseTime of a number, without boxing it
 	} else {
-		t, ok = ParseTime(v)
+		t, ok, out = parseTime(v)
 	}
 	if ok {
 		e.Time = t
+		if out {
+			e.Flags |= event.FlagOutOfRange
+		}
 		return
 	}
 	if e.Time.IsZero() {
@@ -372,29 +383,69 @@ func (p *Processor) applyTime(e *event.Event, arrival time.Time, v any, f float6
 // number (or numeric string) whose magnitude tells its unit: below 1e11
 // seconds, below 1e14 milliseconds, below 1e17 microseconds, else
 // nanoseconds. Those bounds keep every unit's plausible range (1973 to 5138)
-// apart. Times are returned in UTC.
+// apart. Times are returned in UTC, and within MinTime..MaxTime: a time
+// outside is set to the nearer bound.
 func ParseTime(v any) (time.Time, bool) {
-	switch t := v.(type) {
+	t, ok, _ := parseTime(v)
+	return t, ok
+}
+
+// The event times lookout holds. Windows compute in nanoseconds since 1970
+// in an int64, which run out in September 1677 and April 2262; the bounds
+// leave months of room for the arithmetic of windows near them.
+var (
+	// MinTime is the earliest event time: 1678-01-01 UTC.
+	MinTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	// MaxTime is the latest event time: 2262-01-01 UTC.
+	MaxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	minSec, maxSec = float64(MinTime.Unix()), float64(MaxTime.Unix())
+)
+
+// clampTime returns t set to the nearer bound when it is outside
+// MinTime..MaxTime, and whether it was.
+func clampTime(t time.Time) (time.Time, bool) {
+	if t.Before(MinTime) {
+		return MinTime, true
+	}
+	if t.After(MaxTime) {
+		return MaxTime, true
+	}
+	return t, false
+}
+
+// parseTime is ParseTime that also reports whether the time was outside
+// MinTime..MaxTime (and so set to a bound).
+func parseTime(v any) (t time.Time, ok, out bool) {
+	switch x := v.(type) {
 	case float64:
-		return unixTime(t)
+		return unixTime(x)
 	case string:
-		if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
-			return pt.UTC(), true
+		if pt, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			t, out = clampTime(pt.UTC())
+			return t, true, out
 		}
-		if f, err := strconv.ParseFloat(t, 64); err == nil {
+		if f, err := strconv.ParseFloat(x, 64); err == nil {
 			return unixTime(f)
 		}
 	case time.Time:
-		return t, !t.IsZero()
+		if x.IsZero() {
+			return x, false, false
+		}
+		t, out = clampTime(x)
+		return t, true, out
 	}
-	return time.Time{}, false
+	return time.Time{}, false, false
 }
 
-func unixTime(v float64) (time.Time, bool) {
-	a := math.Abs(v)
-	if math.IsNaN(v) || a >= 1e19 {
-		return time.Time{}, false
+// unixTime reads a Unix time whose magnitude tells its unit (see
+// ParseTime). NaN is no time; any other number is one, set to the nearer
+// bound when outside MinTime..MaxTime (out), infinities included.
+func unixTime(v float64) (t time.Time, ok, out bool) {
+	if v != v {
+		return time.Time{}, false, false
 	}
+	a := math.Abs(v)
 	var perSec float64
 	switch {
 	case a < 1e11:
@@ -407,8 +458,14 @@ func unixTime(v float64) (time.Time, bool) {
 		perSec = 1e9
 	}
 	sec := math.Floor(v / perSec)
+	if sec < minSec {
+		return MinTime, true, true
+	}
+	if sec >= maxSec {
+		return MaxTime, true, sec > maxSec || v/perSec > maxSec
+	}
 	ns := math.Round((v - sec*perSec) * (1e9 / perSec))
-	return time.Unix(int64(sec), int64(ns)).UTC(), true
+	return time.Unix(int64(sec), int64(ns)).UTC(), true, false
 }
 
 // convert checks v against a declared type, converting what has an obvious

@@ -39,6 +39,23 @@ func TestApply(t *testing.T) {
 		{name: "unreadable timestamp", in: `{"ts":"yesterday"}`, wantTime: arrival,
 			wantFlags: event.FlagNoTimestamp | event.FlagBadType},
 		{name: "source time stands", in: `{"a":1}`, preset: tsMilli, wantTime: tsMilli},
+		// Times int64 nanoseconds cannot hold are set to the nearer bound
+		// and flagged, never wrapped around.
+		{name: "rfc3339 year 3000", in: `{"ts":"3000-01-01T00:00:00Z"}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "rfc3339 year 9999", in: `{"ts":"9999-12-31T23:59:59.999Z"}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "rfc3339 year 2262", in: `{"ts":"2262-04-12T00:00:00Z"}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "rfc3339 year 1600", in: `{"ts":"1600-01-01T00:00:00Z"}`, wantTime: MinTime, wantFlags: event.FlagOutOfRange},
+		{name: "rfc3339 year 2261 kept", in: `{"ts":"2261-12-31T23:59:59Z"}`, wantTime: time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{name: "unix s year 3000", in: `{"ts":32503680000}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "unix s year 5000", in: `{"ts":95617584000}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "unix ms year 3000", in: `{"ts":32503680000000}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "unix ns past int64", in: `{"ts":9300000000000000000}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "unix beyond every unit", in: `{"ts":1e300}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "unix negative beyond", in: `{"ts":-1e300}`, wantTime: MinTime, wantFlags: event.FlagOutOfRange},
+		{name: "numeric string infinity", in: `{"ts":"Inf"}`, wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
+		{name: "numeric string NaN", in: `{"ts":"NaN"}`, wantTime: arrival, wantFlags: event.FlagNoTimestamp | event.FlagBadType},
+		{name: "source time beyond", in: `{"a":1}`, preset: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
+			wantTime: MaxTime, wantFlags: event.FlagOutOfRange},
 		{name: "time field beats source time", in: `{"ts":1732600000}`, preset: tsMilli,
 			wantTime: time.Unix(1732600000, 0).UTC()},
 

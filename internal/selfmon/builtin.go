@@ -27,8 +27,8 @@ const (
 	ThresholdOutboxPending    = "lookout_outbox_pending"     // entries waiting for one notifier; default 1000
 	ThresholdOutboxAge        = "lookout_outbox_age_seconds" // age of the oldest waiting entry; default 300
 	ThresholdStoreBacklog     = "lookout_store_backlog_rows" // rows not yet committed; default 100000
-	ThresholdLateRatio        = "lookout_late_ratio"         // late / all events between two samples; default 0.1
-	ThresholdLateMin          = "lookout_late_events_min"    // late events between two samples; default 5
+	ThresholdLateRatio        = "lookout_late_ratio"         // late / all events over the last LateSpan; default 0.1
+	ThresholdLateMin          = "lookout_late_events_min"    // late events over the last LateSpan; default 5
 	// ThresholdStalled is how long a source may be up with a lag and
 	// deliver nothing; default 60. Above the 30 s a restart may wait by
 	// design (JetStream's ack_wait, Redis's claim_idle for a stopped
@@ -71,6 +71,8 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 			{Name: "backlog", Expr: "last(backlog)"},
 			{Name: "late", Expr: "last(late)"},
 			{Name: "late_ratio", Expr: "last(late_ratio)"},
+			{Name: "late_span", Expr: "last(late_span)"},
+			{Name: "events_span", Expr: "last(events_span)"},
 			{Name: "overflow", Expr: "last(overflow)"},
 		},
 		MaxGroups: config.DefaultMaxGroups,
@@ -114,9 +116,10 @@ func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule)
 		},
 		{
 			Name: RuleLateEvents, Severity: "warning",
-			When: `component == "pipeline" && late >= threshold("` + ThresholdLateMin + `", 5) && late_ratio > threshold("` +
+			When: `component == "pipeline" && late_span >= threshold("` + ThresholdLateMin + `", 5) && late_ratio > threshold("` +
 				ThresholdLateRatio + `", 0.1)`,
-			Summary: `pipeline {{ .name }}: {{ printf "%.0f" .late }} late events, a ratio of {{ printf "%.2f" .late_ratio }}`,
+			Summary: `pipeline {{ .name }}: {{ printf "%.0f" .late_span }} of {{ printf "%.0f" .events_span }} events late in the last ` +
+				`5m, a ratio of {{ printf "%.2f" .late_ratio }}`,
 		},
 		{
 			Name: RuleOverflow, When: `component == "pipeline" && overflow > 0`, Severity: "warning",

@@ -16,6 +16,15 @@ import (
 // the last one as "Rule/name".
 func judge(t *testing.T, cfg *config.Config, readings ...Vitals) []string {
 	t.Helper()
+	var out []string
+	judgeEach(t, cfg, time.Second, readings, func(_ int, firing []string) { out = firing })
+	return out
+}
+
+// judgeEach is judge with readings step apart, calling after with the
+// alerts firing after each reading.
+func judgeEach(t *testing.T, cfg *config.Config, step time.Duration, readings []Vitals, after func(i int, firing []string)) {
+	t.Helper()
 	_, pl, rules := Builtin(cfg)
 	eng, err := rule.New(rules, rule.Options{Pipelines: []config.Pipeline{pl}})
 	if err != nil {
@@ -27,21 +36,58 @@ func judge(t *testing.T, cfg *config.Config, readings ...Vitals) []string {
 	}
 	m := NewMonitor(t0)
 	for i, v := range readings {
-		now := t0.Add(time.Duration(i+1) * time.Second)
+		now := t0.Add(time.Duration(i+1) * step)
 		var evs []*event.Event
 		for _, f := range m.Events(v, now) {
 			evs = append(evs, &event.Event{Time: now, Source: config.SelfName, Fields: f})
 		}
 		p.Add(evs, now)
-	}
-	var out []string
-	for _, a := range eng.Active() {
-		if a.State == event.StateFiring {
-			out = append(out, a.Rule+"/"+a.Labels["name"])
+		var out []string
+		for _, a := range eng.Active() {
+			if a.State == event.StateFiring {
+				out = append(out, a.Rule+"/"+a.Labels["name"])
+			}
 		}
+		slices.Sort(out)
+		after(i, out)
 	}
-	slices.Sort(out)
-	return out
+}
+
+// A pipeline whose every event is late fires LookoutLateEvents even when
+// it gets one event a sample or none, keeps it firing while that lasts,
+// and resolves once on-time events have filled the span.
+func TestLateEventsJudgesTheRatioOverTheSpan(t *testing.T) {
+	cfg := &config.Config{Self: config.Self{Interval: config.Duration(10 * time.Second)}}
+	var readings []Vitals
+	var events, late int64
+	const allLate, onTime = 60, 40 // samples, 10 s apart: 10 minutes all late, then on time
+	for i := range allLate + onTime {
+		switch {
+		case i >= allLate:
+			events += 10
+		case i%3 != 2: // one event in two samples of three, none in the third
+			events, late = events+1, late+1
+		}
+		readings = append(readings, Vitals{Pipelines: []PipelineVitals{{Name: "api", Events: events, Late: late}}})
+	}
+	firstFiring, resolved := -1, -1
+	judgeEach(t, cfg, 10*time.Second, readings, func(i int, firing []string) {
+		on := slices.Contains(firing, RuleLateEvents+"/api")
+		switch {
+		case on && firstFiring < 0:
+			firstFiring = i
+		case !on && firstFiring >= 0 && i < allLate:
+			t.Errorf("sample %d: LookoutLateEvents resolved while every event was still late", i)
+		case !on && firstFiring >= 0 && resolved < 0:
+			resolved = i
+		}
+	})
+	if firstFiring < 0 || firstFiring >= allLate {
+		t.Fatalf("LookoutLateEvents never fired while every event was late (one event in most samples)")
+	}
+	if resolved < 0 {
+		t.Errorf("LookoutLateEvents still firing %v after late events stopped", time.Duration(onTime)*10*time.Second)
+	}
 }
 
 func TestBuiltinRulesFireOnTheirFaultOnly(t *testing.T) {

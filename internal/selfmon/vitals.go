@@ -44,7 +44,8 @@ type SourceVitals struct {
 
 // PipelineVitals is one pipeline's counters since start.
 type PipelineVitals struct {
-	Name        string
+	Name string
+	// Events counts the events the pipeline took (its where passed them).
 	Events      int64
 	Late        int64
 	Overflow    int64
@@ -82,6 +83,18 @@ const silentIntervals = 3
 // lagSamples is how many samples of rising lag make LookoutConsumerLag fire.
 const lagSamples = 3
 
+// LateSpan is how far back LookoutLateEvents looks: it judges the late
+// events among all events of the last LateSpan, not of one sample, so a
+// pipeline that gets few events, all late, is judged on enough of them and
+// a sample without events does not resolve the alert.
+const LateSpan = 5 * time.Minute
+
+// lateSample is what one sample added to a pipeline's counts.
+type lateSample struct {
+	at           time.Time
+	events, late int64
+}
+
 // Monitor turns successive Vitals into per-component events with the
 // judgements the built-in rules compare against a threshold. It keeps the
 // previous counters, so each call reports what happened since the last.
@@ -90,6 +103,7 @@ type Monitor struct {
 	mu      sync.Mutex
 	started time.Time
 	prev    map[string]PipelineVitals
+	lates   map[string][]lateSample // by pipeline, the samples of the last LateSpan
 	lags    map[string][]int64
 	// progress is, per source, its event count and since when it has not
 	// changed while the source was up with a lag.
@@ -103,8 +117,8 @@ type Monitor struct {
 // NewMonitor returns a Monitor; a source that never succeeded counts as
 // silent from started on.
 func NewMonitor(started time.Time) *Monitor {
-	return &Monitor{started: started, prev: map[string]PipelineVitals{}, lags: map[string][]int64{},
-		progress: map[string]progress{}, firstSeen: map[string]time.Time{}}
+	return &Monitor{started: started, prev: map[string]PipelineVitals{}, lates: map[string][]lateSample{},
+		lags: map[string][]int64{}, progress: map[string]progress{}, firstSeen: map[string]time.Time{}}
 }
 
 type progress struct {
@@ -117,7 +131,7 @@ type progress struct {
 //
 //	process:  goroutines heap_bytes ingest_queue ingest_capacity store_backlog outbox_pending events_total windows_total
 //	source:   up silent silent_for_seconds lag lag_rising stalled_for_seconds events_total
-//	pipeline: events late late_ratio overflow open_windows (events, late, overflow: since the last sample)
+//	pipeline: events late overflow (since the last sample) events_span late_span late_ratio (over the last LateSpan) open_windows
 //	notifier: pending oldest_age_seconds attempts consecutive_failures sent_total failed_total
 //	store:    backlog
 func (m *Monitor) Events(v Vitals, now time.Time) []map[string]any {
@@ -167,20 +181,29 @@ func (m *Monitor) Events(v Vitals, now time.Time) []map[string]any {
 		prev, ok := m.prev[pl.Name]
 		if !ok || pl.Events < prev.Events { // first sample, or a rebuilt pipeline
 			prev = PipelineVitals{}
+			delete(m.lates, pl.Name)
 		}
-		events, late, overflow := pl.Events-prev.Events, pl.Late-prev.Late, pl.Overflow-prev.Overflow
+		events, late, overflow := pl.Events-prev.Events, max(pl.Late-prev.Late, 0), pl.Overflow-prev.Overflow
+		spanEvents, spanLate := m.lateSpan(pl.Name, now, events, late)
 		ratio := 0.0
-		if events > 0 {
-			ratio = float64(late) / float64(events)
+		if spanEvents > 0 {
+			ratio = float64(spanLate) / float64(spanEvents)
 		}
 		out = append(out, map[string]any{
 			"component": "pipeline", "name": pl.Name,
 			"events":       float64(events),
-			"late":         float64(max(late, 0)),
+			"late":         float64(late),
+			"events_span":  float64(spanEvents),
+			"late_span":    float64(spanLate),
 			"late_ratio":   ratio,
 			"overflow":     float64(max(overflow, 0)),
 			"open_windows": float64(pl.OpenWindows),
 		})
+	}
+	for name := range m.lates {
+		if _, ok := cur[name]; !ok {
+			delete(m.lates, name)
+		}
 	}
 	m.prev = cur
 	for _, n := range v.Notifiers {
@@ -265,4 +288,21 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// lateSpan records a pipeline's sample at now and returns its events and
+// late events over the last LateSpan, this sample included.
+func (m *Monitor) lateSpan(name string, now time.Time, events, late int64) (int64, int64) {
+	xs := m.lates[name]
+	i := 0
+	for i < len(xs) && now.Sub(xs[i].at) >= LateSpan {
+		i++
+	}
+	xs = append(xs[:copy(xs, xs[i:])], lateSample{at: now, events: events, late: late})
+	m.lates[name] = xs
+	var e, l int64
+	for _, x := range xs {
+		e, l = e+x.events, l+x.late
+	}
+	return e, l
 }

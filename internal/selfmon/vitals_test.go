@@ -90,18 +90,23 @@ func TestLagRising(t *testing.T) {
 func TestPipelineDeltas(t *testing.T) {
 	m := NewMonitor(t0)
 	m.Events(Vitals{Pipelines: []PipelineVitals{{Name: "p", Events: 100, Late: 1, Overflow: 2}}}, t0)
+	// events, late and overflow are since the last sample; late_ratio is
+	// over the samples of the last LateSpan (the first one: 100 events, 1
+	// late, at t0).
 	for _, tc := range []struct {
 		name                          string
+		at                            time.Duration
 		pv                            PipelineVitals
 		events, late, ratio, overflow float64
 	}{
-		{"since the last sample", PipelineVitals{Name: "p", Events: 150, Late: 11, Overflow: 2}, 50, 10, 0.2, 0},
-		{"overflow grows", PipelineVitals{Name: "p", Events: 160, Late: 11, Overflow: 5}, 10, 0, 0, 3},
-		{"nothing happened", PipelineVitals{Name: "p", Events: 160, Late: 11, Overflow: 5}, 0, 0, 0, 0},
-		{"rebuilt pipeline starts over", PipelineVitals{Name: "p", Events: 4, Late: 2}, 4, 2, 0.5, 0},
+		{"since the last sample", time.Minute, PipelineVitals{Name: "p", Events: 150, Late: 11, Overflow: 2}, 50, 10, 11.0 / 150, 0},
+		{"overflow grows", 2 * time.Minute, PipelineVitals{Name: "p", Events: 160, Late: 11, Overflow: 5}, 10, 0, 11.0 / 160, 3},
+		{"nothing happened", 3 * time.Minute, PipelineVitals{Name: "p", Events: 160, Late: 11, Overflow: 5}, 0, 0, 11.0 / 160, 0},
+		{"the first sample left the span", LateSpan, PipelineVitals{Name: "p", Events: 170, Late: 11, Overflow: 5}, 10, 0, 10.0 / 70, 0},
+		{"rebuilt pipeline starts over", LateSpan + time.Minute, PipelineVitals{Name: "p", Events: 4, Late: 2}, 4, 2, 0.5, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := component(t, m.Events(Vitals{Pipelines: []PipelineVitals{tc.pv}}, t0), "pipeline", "p")
+			got := component(t, m.Events(Vitals{Pipelines: []PipelineVitals{tc.pv}}, t0.Add(tc.at)), "pipeline", "p")
 			if got["events"] != tc.events || got["late"] != tc.late || got["late_ratio"] != tc.ratio || got["overflow"] != tc.overflow {
 				t.Errorf("got events %v late %v ratio %v overflow %v, want %v %v %v %v", got["events"], got["late"],
 					got["late_ratio"], got["overflow"], tc.events, tc.late, tc.ratio, tc.overflow)

@@ -134,10 +134,12 @@ func (h *Health) Failure(err error) {
 }
 
 // SetLag records how far behind the source is, for sources that know: every
-// message or record waiting at the broker for this consumer, unread ones and
-// delivered-but-unacknowledged ones (pending redelivery) alike. A source
-// reports 0 only when nothing waits: the delivery layer ends a pipeline's
-// catch-up on it.
+// message or record waiting at the broker that this lookout has not been
+// handed yet, unread ones and pending ones it does not hold (after a crash,
+// everything the dead run had been delivered) alike. What lookout holds in
+// open windows does not count: a quiet stream's lag falls to 0 while its
+// windows wait for their end. The delivery layer ends a pipeline's catch-up
+// on 0.
 func (h *Health) SetLag(n int64) {
 	h.lag.Store(n)
 	h.lagKnown.Store(true)

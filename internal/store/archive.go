@@ -45,7 +45,7 @@ func archiveColumns(table string) ([]string, []arrow.DataType) {
 		switch c {
 		case "ts", "start", "end":
 			types[i] = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-		case "count", "late", "seq":
+		case "count", "late", "seq", "future":
 			types[i] = arrow.PrimitiveTypes.Int64
 		case "value":
 			types[i] = arrow.PrimitiveTypes.Float64
@@ -75,7 +75,7 @@ func (w *writer) archive(ctx context.Context, table string) (int64, error) {
 // files of at most PruneChunk events each. DuckDB reads them back from a
 // temporary file in the segment directory, the one place it may read.
 func (w *writer) archiveLines(lines [][]byte) error {
-	tmp := filepath.Join(w.segs.dir, ".archive.tmp")
+	tmp := filepath.Join(w.segs.Dir(), ".archive.tmp")
 	defer os.Remove(tmp)
 	from := "(" + segmentSelect(tmp) + ") AS lines"
 	for chunk := range slices.Chunk(lines, w.s.opts.PruneChunk) {

@@ -12,13 +12,14 @@
 // the sources instead of rows being dropped.
 //
 // Raw events are the bulk of what is written, so they are not DuckDB rows
-// (issue 10; segments.go): a row cost DuckDB more CPU than lookout's whole
-// budget per event. WriteEvents only queues the event pointers; the writer
-// goroutine encodes each event as one NDJSON line (encode.go's hand-written
-// encoder, fuzzed against encoding/json) into a reused buffer and appends it
-// to a segment file under Dir/events, syncing at each commit; a closed
-// segment is compressed with zstd in the background (compress.go). The events
-// view reads the segments with DuckDB's CSV reader and from_json, so SQL
+// (package segment): a row cost DuckDB more CPU than lookout's whole budget
+// per event. WriteEvents only queues the event pointers; the writer
+// goroutine appends each to the segment log under Dir/events, which encodes
+// it as one NDJSON line (a hand-written encoder, fuzzed against
+// encoding/json) into a reused buffer, writes it to the open segment file,
+// syncs at each commit and compresses closed segments with zstd in the
+// background. The events view (view.go) is made from the log's Files and
+// reads the segments with DuckDB's CSV reader and from_json, so SQL
 // sees one events table as before, plus the rows of events_rows (events
 // stored by older versions, and the rare event too long for a segment line).
 // Encoding happens on the writer rather than the caller, which is the ingest

@@ -104,7 +104,7 @@ func TestMigrationAddsExemplars(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(c)
-	for _, q := range []string{`ALTER TABLE windows DROP COLUMN exemplars`, `DROP VIEW events`, `ALTER TABLE events_rows RENAME TO events`,
+	for _, q := range []string{`ALTER TABLE windows DROP COLUMN exemplars`, `ALTER TABLE windows DROP COLUMN future`, `DROP VIEW events`, `ALTER TABLE events_rows RENAME TO events`,
 		`INSERT INTO events VALUES ('2026-11-26 10:00:00+00', 'old', '{"a":1}', 'late', 'raw')`,
 		`DELETE FROM schema_version WHERE version >= 2`} {
 		if _, err := db.Exec(q); err != nil {

@@ -48,9 +48,12 @@ var migrations = []string{
 	// 2: exemplars of a window, [{aggregate, value, trace_id, ts}], linking
 	// its results to the traces behind them; NULL when it had none.
 	`ALTER TABLE windows ADD COLUMN exemplars JSON;`,
-	// 3: raw events moved to segment files (segments.go); the events view,
+	// 3: raw events moved to segment files (package segment); the events view,
 	// created at every Open, reads them and the rows stored before.
 	`ALTER TABLE events RENAME TO events_rows;`,
+	// 4: events of the window's group stamped more than max_future ahead
+	// of the clock, counted instead of folded in; NULL in older rows.
+	`ALTER TABLE windows ADD COLUMN future BIGINT;`,
 }
 
 // migrate brings the schema up to the newest version, one transaction per

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +21,20 @@ type parser struct {
 	mu   sync.Mutex // a DuckDB connection is not safe for concurrent use
 	db   mapping.Database
 	conn mapping.Connection
+
+	// The allow-list of the database queries run on, read from its catalog
+	// on first use (see policy).
+	polOnce sync.Once
+	pol     *policy
+	polErr  error
+}
+
+// policy returns the allow-list of the database conn belongs to, reading it
+// the first time.
+func (p *parser) policy(ctx context.Context, conn *sql.Conn) (*policy, error) {
+	// The first caller's deadline must not spoil the list for the others.
+	p.polOnce.Do(func() { p.pol, p.polErr = loadPolicy(context.WithoutCancel(ctx), conn) })
+	return p.pol, p.polErr
 }
 
 func newParser() (*parser, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -24,6 +25,10 @@ var ErrRefused = errors.New("query refused")
 // statement (a syntax error, an unknown table or column). Like ErrRefused it
 // is the caller's mistake, not the store's.
 var ErrBadQuery = errors.New("bad query")
+
+// ErrTooBig is wrapped by Query when DuckDB runs out of its memory for the
+// statement: the caller's query needs more than storage.memory_limit.
+var ErrTooBig = errors.New("query needs more memory than storage.memory_limit")
 
 // maxQueryLen bounds the text Query accepts; a longer one is refused before
 // any parsing.
@@ -156,14 +161,19 @@ func (s *Store) Query(ctx context.Context, q string) (*Result, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
-	defer cancel()
-	conn, q, err := checkQuery(ctx, s.db, s.parser, q)
+	var res *Result
+	truncated, err := s.Stream(ctx, q, 0, func(cols, types []string) error {
+		res = &Result{Columns: cols, Rows: [][]any{}, Types: types}
+		return nil
+	}, func(row []any) (bool, error) {
+		res.Rows = append(res.Rows, slices.Clone(row))
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	return s.runReadOnly(ctx, conn, q)
+	res.Truncated = truncated
+	return res, nil
 }
 
 // checkQuery runs every check of Query on q except running it, and returns
@@ -200,6 +210,29 @@ func checkQuery(ctx context.Context, db *sql.DB, p *parser, q string) (*sql.Conn
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("getting a query connection: %w", err)
+	}
+	// The allow-list of functions comes before binding, which already runs
+	// part of a table function.
+	pol, err := p.policy(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, "", err
+	}
+	stmt := q
+	if inner >= 0 {
+		stmt = q[inner:] // EXPLAIN itself has no syntax tree to walk
+	}
+	if err := pol.check(ctx, conn, stmt); err != nil {
+		if errors.Is(err, errNotSerializable) {
+			// Not a SELECT: the type check refuses it by name.
+			if terr := checkType(ctx, conn, stmt, false); terr != nil {
+				err = terr
+			} else {
+				err = refused("%v", err)
+			}
+		}
+		conn.Close()
+		return nil, "", err
 	}
 	if err := checkType(ctx, conn, q, true); err != nil {
 		conn.Close()
@@ -250,11 +283,146 @@ func checkType(ctx context.Context, conn *sql.Conn, q string, explainOK bool) er
 	return refused("%s statements are not allowed; only reads are", stmtTypeName(typ))
 }
 
+// Stream runs q like Query but hands the rows to emit one at a time, as
+// they are read, instead of collecting them: begin gets the columns and
+// their DuckDB types once the statement runs, then emit each row (values as
+// in Result.Rows; the slice is reused, so emit must not keep it). emit
+// returning false refuses that row and stops the query there, truncated. At
+// most Options.MaxRows rows are emitted; truncated says the statement had
+// more. The query's deadline
+// (Options.QueryTimeout) covers begin and emit, so a caller encoding the
+// rows for a slow client is cut off with the query.
+//
+// With maxBytes > 0 the rows are also bounded inside DuckDB: DuckDB hands
+// over a result only once all of it is made, outside its memory limit, so
+// a cap applied while encoding would come after the memory is spent. The
+// statement is wrapped to stop at the first row whose JSON, added to the
+// rows before it, passes maxBytes (a running sum, which DuckDB computes
+// streaming, keeping the statement's order); that row ends the answer as
+// truncated.
+func (s *Store) Stream(ctx context.Context, q string, maxBytes int64, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error) {
+	if err := s.checkOpen(); err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.QueryTimeout)
+	defer cancel()
+	conn, q, err := checkQuery(ctx, s.db, s.parser, q)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	if maxBytes <= 0 {
+		return s.runReadOnly(ctx, conn, q, 0, begin, emit)
+	}
+	wrapped, names, types, err := boundBytes(ctx, conn, q, maxBytes)
+	if err != nil {
+		return false, err
+	}
+	if wrapped == "" {
+		return s.runReadOnly(ctx, conn, q, 0, begin, emit)
+	}
+	// The wrapped statement's columns are renamed; the caller gets the
+	// statement's own.
+	named := func(_, _ []string) error { return begin(names, types) }
+	return s.runReadOnly(ctx, conn, wrapped, maxBytes, named, emit)
+}
+
+// boundBytes wraps a SELECT (or WITH, FROM, VALUES) so that it ends after
+// the row whose size, added to the rows before it, passes maxBytes; it adds
+// the columns __lookout_len and __lookout_sum, which runReadOnly takes off
+// again. A row's size is its JSON's, estimated without copying a string:
+// the length of text and blobs, the text of nested values, 24 bytes for a
+// number or time. Other statements (DESCRIBE, SHOW, SUMMARIZE, EXPLAIN:
+// small answers) are not wrapped. The statement's columns are renamed
+// positionally (they may repeat a name), so the caller gets the names and
+// types from DESCRIBE. The statement goes on lines of its own, so a
+// trailing -- comment ends before the closing parenthesis, and without
+// trailing semicolons.
+func boundBytes(ctx context.Context, conn *sql.Conn, q string, maxBytes int64) (wrapped string, names, types []string, err error) {
+	toks, err := lex(q)
+	if err != nil || len(toks) == 0 {
+		return "", nil, nil, nil
+	}
+	first := 0
+	for first < len(toks) && toks[first].kind == 'p' && toks[first].text == "(" {
+		first++
+	}
+	if first == len(toks) || toks[first].kind != 'w' {
+		return "", nil, nil, nil
+	}
+	switch toks[first].text {
+	case "select", "with", "from", "values":
+	default:
+		return "", nil, nil, nil
+	}
+	end := len(toks)
+	for end > 0 && toks[end-1].kind == 'p' && toks[end-1].text == ";" {
+		end--
+	}
+	body := q
+	if end < len(toks) {
+		body = q[:toks[end].pos]
+	}
+	rows, err := conn.QueryContext(ctx, "DESCRIBE\n"+body+"\n")
+	if err != nil {
+		return "", nil, nil, classify(ctx, "describing query", err)
+	}
+	defer rows.Close()
+	rcols, err := rows.Columns()
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("describing query: %w", err)
+	}
+	for rows.Next() {
+		vals := make([]any, len(rcols))
+		ptrs := make([]any, len(rcols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", nil, nil, classify(ctx, "describing query", err)
+		}
+		names = append(names, fmt.Sprint(vals[0]))
+		types = append(types, fmt.Sprint(vals[1]))
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, nil, classify(ctx, "describing query", err)
+	}
+	if len(names) == 0 {
+		return "", nil, nil, nil
+	}
+	alias := make([]string, len(names))
+	size := make([]string, len(names))
+	for i, t := range types {
+		c := fmt.Sprintf(`"__lookout_c%d"`, i)
+		alias[i] = c
+		switch {
+		case t == "VARCHAR":
+			size[i] = "coalesce(strlen(" + c + ") + 3, 5)"
+		case t == "BLOB":
+			size[i] = "coalesce(octet_length(" + c + ") + 3, 5)"
+		case strings.ContainsAny(t, "[(") || t == "JSON" || t == "MAP":
+			size[i] = "coalesce(strlen(CAST(" + c + " AS VARCHAR)) + 1, 5)"
+		default:
+			size[i] = "24"
+		}
+	}
+	return fmt.Sprintf(`SELECT * FROM (
+	SELECT *, sum(__lookout_len) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __lookout_sum
+	FROM (SELECT *, %s AS __lookout_len FROM (
+%s
+) AS __lookout_q(%s))
+) WHERE __lookout_sum - __lookout_len <= %d`, strings.Join(size, " + "), body, strings.Join(alias, ", "), maxBytes), names, types, nil
+}
+
 // runReadOnly runs q inside a read-only transaction, so that even a
 // statement that got past the checks cannot change the database.
-func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string) (*Result, error) {
+//
+// With maxBytes > 0, q is a statement wrapped by boundBytes: its two last
+// columns are taken off, and a row whose running sum passes maxBytes ends it
+// as truncated.
+func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string, maxBytes int64, begin func(cols, types []string) error, emit func(row []any) (bool, error)) (truncated bool, err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
-		return nil, classify(ctx, "starting read-only transaction", err)
+		return false, classify(ctx, "starting read-only transaction", err)
 	}
 	defer func() {
 		// The query's context may be done; the rollback must still happen
@@ -269,51 +437,90 @@ func (s *Store) runReadOnly(ctx context.Context, conn *sql.Conn, q string) (*Res
 
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
-		return nil, classify(ctx, "running query", err)
+		return false, classify(ctx, "running query", err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("reading query columns: %w", err)
+		return false, fmt.Errorf("reading query columns: %w", err)
 	}
 	types, err := rows.ColumnTypes()
 	if err != nil {
-		return nil, fmt.Errorf("reading query column types: %w", err)
+		return false, fmt.Errorf("reading query column types: %w", err)
 	}
-	res := &Result{Columns: cols, Rows: [][]any{}, Types: make([]string, len(types))}
+	typeNames := make([]string, len(types))
 	for i, t := range types {
-		res.Types[i] = t.DatabaseTypeName()
+		typeNames[i] = t.DatabaseTypeName()
+	}
+	user := len(cols) // the statement's own columns
+	if maxBytes > 0 {
+		user -= 2
+	}
+	if err := begin(cols[:user], typeNames[:user]); err != nil {
+		return false, err
 	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	row := make([]any, user)
+	n := 0
 	for rows.Next() {
-		if len(res.Rows) == s.opts.MaxRows {
-			res.Truncated = true
+		if n == s.opts.MaxRows {
+			truncated = true
 			break
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, classify(ctx, "reading query row", err)
+			return false, classify(ctx, "reading query row", err)
 		}
-		row := make([]any, len(cols))
-		for i, v := range vals {
+		if maxBytes > 0 {
+			if runningSum(vals[user+1]) > maxBytes {
+				return true, nil
+			}
+		}
+		for i, v := range vals[:user] {
 			// The driver scans a UUID as its 16 raw bytes, which only
 			// the column type tells apart from a BLOB.
-			if b, ok := v.([]byte); ok && len(b) == 16 && types[i].DatabaseTypeName() == "UUID" {
+			if b, ok := v.([]byte); ok && len(b) == 16 && typeNames[i] == "UUID" {
 				var u duckdb.UUID
 				copy(u[:], b)
 				v = &u
 			}
 			row[i] = jsonValue(v)
 		}
-		res.Rows = append(res.Rows, row)
+		n++
+		more, err := emit(row)
+		if err != nil {
+			return false, err
+		}
+		if !more {
+			return true, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return false, fmt.Errorf("reading query rows: %w", err)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, classify(ctx, "reading query rows", err)
+		return false, classify(ctx, "reading query rows", err)
 	}
-	return res, nil
+	return truncated, nil
+}
+
+// runningSum reads boundBytes' __lookout_sum, a HUGEINT.
+func runningSum(v any) int64 {
+	switch v := v.(type) {
+	case *big.Int:
+		if v.IsInt64() {
+			return v.Int64()
+		}
+		return math.MaxInt64
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 0
 }
 
 // classify wraps a DuckDB error for the caller: a timeout or cancellation as
@@ -326,6 +533,11 @@ func classify(ctx context.Context, doing string, err error) error {
 	var de *duckdb.Error
 	if errors.As(err, &de) {
 		switch de.Type {
+		case duckdb.ErrorTypeOutOfMemory:
+			// DuckDB's own advice is to SET memory_limit or threads,
+			// which a query may not; the config is where it is set.
+			msg, _, _ := strings.Cut(de.Msg, "Possible solutions")
+			return fmt.Errorf("%w: %s; raise storage.memory_limit in the config, or make the query need less (fewer rows or columns, a LIMIT, no big lists or sorts)", ErrTooBig, strings.TrimSpace(msg))
 		case duckdb.ErrorTypePermission:
 			return fmt.Errorf("%w: %s", ErrRefused, de.Msg)
 		case duckdb.ErrorTypeParser, duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog,

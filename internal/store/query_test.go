@@ -83,6 +83,16 @@ func TestQueryRefused(t *testing.T) {
 		{"explain analyze of a delete", "EXPLAIN ANALYZE DELETE FROM events", "DELETE statements are not allowed"},
 		{"with before insert", "WITH x AS (SELECT 1) INSERT INTO rejected (ts, source) SELECT now(), 'x' FROM x", "INSERT"},
 		{"parenthesised copy", "(COPY events TO 'x.csv')", "COPY"},
+		{"sql serialized into a string", "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT * FROM read_blob(''" +
+			filepath.Join(s.opts.Dir, segDirName) + "/*'')'))", "json_execute_serialized_sql is not allowed"},
+		{"serializing sql", "SELECT json_serialize_sql('SELECT 1') AS j", "json_serialize_sql is not allowed"},
+		{"checkpoint function", "SELECT * FROM checkpoint()", "checkpoint is not allowed"},
+		{"force_checkpoint in a subquery", "SELECT (SELECT count(*) FROM force_checkpoint()) AS n", "force_checkpoint is not allowed"},
+		{"table function as a scalar", "SELECT read_blob('x') AS b", "read_blob is not allowed"},
+		{"quoted file name as a table", `SELECT * FROM "x.csv"`, "reading from a file"},
+		{"sequence", "SELECT nextval('s') AS n", "nextval is not allowed"},
+		{"sleep", "SELECT sleep_ms(100000) AS n", "sleep_ms is not allowed"},
+		{"explain of a hidden read", "EXPLAIN SELECT * FROM json_execute_serialized_sql('{}')", "json_execute_serialized_sql"},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 		where = append(where, "json_extract_string(grp, ?) = ?")
 		args = append(args, jsonPointer(k), q.Group[k])
 	}
-	query := `SELECT pipeline, start, "end", CAST(grp AS VARCHAR), CAST(vals AS VARCHAR), count, late, CAST(exemplars AS VARCHAR) FROM windows`
+	query := `SELECT pipeline, start, "end", CAST(grp AS VARCHAR), CAST(vals AS VARCHAR), count, late, CAST(exemplars AS VARCHAR), future FROM windows`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -77,8 +77,8 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 	for rows.Next() {
 		var w event.Window
 		var grp, vals, exemplars *string
-		var count, late *int64
-		if err := rows.Scan(&w.Pipeline, &w.Start, &w.End, &grp, &vals, &count, &late, &exemplars); err != nil {
+		var count, late, future *int64
+		if err := rows.Scan(&w.Pipeline, &w.Start, &w.End, &grp, &vals, &count, &late, &exemplars, &future); err != nil {
 			return nil, fmt.Errorf("reading window row: %w", err)
 		}
 		if grp != nil {
@@ -101,6 +101,9 @@ func (s *Store) Windows(ctx context.Context, q WindowQuery) ([]event.Window, err
 		}
 		if late != nil {
 			w.Late = *late
+		}
+		if future != nil {
+			w.Future = *future
 		}
 		out = append(out, w)
 	}
@@ -226,11 +229,22 @@ func (s *Store) History(ctx context.Context, limit int) ([]event.Transition, err
 // the zero time when it has none. After a restart the app resumes the pipeline
 // from there, so replayed input does not emit a window twice.
 func (s *Store) LastWindowEnd(ctx context.Context, pipeline string) (time.Time, error) {
+	return s.LastWindowEndBefore(ctx, pipeline, time.Time{})
+}
+
+// LastWindowEndBefore is LastWindowEnd over the windows ending at or before
+// limit (zero: no limit), so that a window stamped by a bad clock far in the
+// future does not count as the newest.
+func (s *Store) LastWindowEndBefore(ctx context.Context, pipeline string, limit time.Time) (time.Time, error) {
 	if err := s.checkOpen(); err != nil {
 		return time.Time{}, err
 	}
+	q, args := `SELECT max("end") FROM windows WHERE pipeline = ?`, []any{pipeline}
+	if !limit.IsZero() {
+		q, args = q+` AND "end" <= ?`, append(args, limit)
+	}
 	var end sql.NullTime
-	if err := s.db.QueryRowContext(ctx, `SELECT max("end") FROM windows WHERE pipeline = ?`, pipeline).Scan(&end); err != nil {
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&end); err != nil {
 		return time.Time{}, fmt.Errorf("reading the last window of %s: %w", pipeline, err)
 	}
 	if !end.Valid {
@@ -240,7 +254,7 @@ func (s *Store) LastWindowEnd(ctx context.Context, pipeline string) (time.Time, 
 }
 
 // ReplayEvents calls fn, oldest first, for every stored event of the given
-// sources at or after since that was not flagged late, with its fields decoded
+// sources at or after since that was not flagged late or future, with its fields decoded
 // (raw bytes are not read back). The app uses it at start to refill the
 // windows that were open when lookout stopped, for sources that cannot
 // redeliver (push, pulled HTTP, host, ...). It stops at the first error fn
@@ -252,7 +266,7 @@ func (s *Store) ReplayEvents(ctx context.Context, sources []string, since time.T
 	if len(sources) == 0 {
 		return 0, nil
 	}
-	q := `SELECT ts, source, CAST(fields AS VARCHAR) FROM events WHERE ts >= ? AND flags NOT LIKE '%late%' AND source IN (?` +
+	q := `SELECT ts, source, CAST(fields AS VARCHAR) FROM events WHERE ts >= ? AND flags NOT LIKE '%late%' AND flags NOT LIKE '%future%' AND source IN (?` +
 		strings.Repeat(", ?", len(sources)-1) + `) ORDER BY ts`
 	args := []any{since}
 	for _, src := range sources {

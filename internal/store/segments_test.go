@@ -6,15 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/store/segment"
 )
 
 func segEvent(i int, ts time.Time) *event.Event {
@@ -33,7 +32,7 @@ func TestSegmentsRotateAndReopen(t *testing.T) {
 			dir := t.TempDir()
 			ctx := context.Background()
 			opts := Options{Dir: dir, StoreEvents: true, Compression: comp, FlushInterval: 20 * time.Millisecond,
-				tune: func(g *segments) { g.maxSize, g.grace, g.viewEvery = 2000, 0, 0 }} // a few dozen lines a segment
+				tune: func(o *segment.Options) { o.MaxSize, o.Grace, o.ViewEvery = 2000, 0, 0 }} // a few dozen lines a segment
 			s := openTest(t, opts)
 			const n = 500
 			for i := range n {
@@ -70,7 +69,7 @@ func TestSegmentsRotateAndReopen(t *testing.T) {
 				t.Errorf("%d compressed segments with compression none", len(zst))
 			}
 			for _, path := range append(plain, zst...) { // closed segments keep no padding
-				b, err := readSegmentFile(path, strings.HasSuffix(path, zstExt))
+				b, err := readSegment(path)
 				if err != nil || len(b) == 0 || strings.Contains(string(b), "\n\n") || b[len(b)-1] != '\n' {
 					t.Errorf("%s: %d bytes, %v; want lines without blank ones", path, len(b), err)
 				}
@@ -80,6 +79,43 @@ func TestSegmentsRotateAndReopen(t *testing.T) {
 				t.Errorf("after restart: %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// The segment files' names, which the tests look for.
+const (
+	segExt   = ".ndjson"
+	zstExt   = ".zst"
+	statsExt = ".stats"
+	goneExt  = ".gone"
+)
+
+// readSegment returns a segment file's lines, decompressed.
+func readSegment(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, zstExt) {
+		return b, err
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	return dec.DecodeAll(b, nil)
+}
+
+// onWriter runs fn on the writer goroutine, between two requests, once
+// everything written before is committed: an AfterCommit callback with
+// nothing to wait for runs at once.
+func onWriter(t *testing.T, s *Store, fn func(*writer) error) {
+	t.Helper()
+	mustFlush(t, s)
+	done := make(chan error, 1)
+	if err := s.AfterCommit(context.Background(), func(error) { done <- fn(s.w) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -93,116 +129,12 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 	}
 }
 
-// TestSegmentLeftOpenByACrash: a segment without a sidecar and with a torn
-// last line (a crash mid-write) is repaired at Open: its complete lines are
-// events, the torn one is cut off, and it is pruned like any other.
-func TestSegmentLeftOpenByACrash(t *testing.T) {
-	dir := t.TempDir()
-	s := openTest(t, Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var text []byte
-	var kvs []fieldKV
-	for i := range 3 {
-		e := segEvent(i, t0.Add(time.Duration(i)*time.Hour))
-		text, kvs = appendEventLine(text, e.Time.UnixMicro(), e, kvs)
-		if i == 0 { // a block's padding, as a commit leaves it
-			text = append(text, "\n\n\n"...)
-		}
-	}
-	torn := len(text)
-	text = append(text, `{"ts":1740830400000000,"source":"pu`...)
-	path := filepath.Join(dir, segDirName, "seg-000000000099"+segExt)
-	if err := os.WriteFile(path, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A rewrite the crash interrupted before its rename.
-	leftover := filepath.Join(dir, segDirName, "seg-000000000100"+segExt+".tmp123")
-	if err := os.WriteFile(leftover, text[:10], 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// A segment Prune had marked gone, its files still waiting out the
-	// grace of queries; and one compressed whose plain file was still
-	// there (the compressed copy is renamed into place whole).
-	gone := filepath.Join(dir, segDirName, "seg-000000000097")
-	if err := os.WriteFile(gone+segExt, text[:torn], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(gone+goneExt, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	both := filepath.Join(dir, segDirName, "seg-000000000098")
-	e := segEvent(3, t0.Add(3*time.Hour))
-	line, _ := appendEventLine(nil, e.Time.UnixMicro(), e, nil)
-	enc, _ := zstd.NewWriter(nil)
-	if err := os.WriteFile(both+segExt, line, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(both+segExt+zstExt, enc.EncodeAll(line, nil), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeStats(both+statsExt, segStats{Min: e.Time.UnixMicro(), Max: e.Time.UnixMicro(), N: 1}); err != nil {
-		t.Fatal(err) // written when it closed, before it was compressed
-	}
-
-	// A compressed copy the compressor finished after Prune had removed
-	// the segment (its sidecar, mark and plain file all gone).
-	late := filepath.Join(dir, segDirName, "seg-000000000096")
-	e9 := segEvent(9, t0)
-	line9, _ := appendEventLine(nil, e9.Time.UnixMicro(), e9, nil)
-	if err := os.WriteFile(late+segExt+zstExt, enc.EncodeAll(line9, nil), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	opts := Options{Dir: dir, StoreEvents: true, Retention: Retention{Events: time.Hour}, FlushInterval: 20 * time.Millisecond,
-		tune: func(g *segments) { g.grace, g.viewEvery = 0, 0 }}
-	s = openTest(t, opts)
-	got := mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), count(*) FILTER (WHERE source = 'push') FROM events`).Rows
-	if want := [][]any{{[]any{"0", "1", "2", "3"}, int64(4)}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("events = %v, want %v", got, want)
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(torn) {
-		t.Errorf("repaired segment: %v, %v; want %d bytes", fi, err, torn)
-	}
-	for _, p := range []string{gone + segExt, gone + goneExt, both + segExt, late + segExt + zstExt} {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s is still there: %v", p, err)
-		}
-	}
-	if _, err := os.Stat(strings.TrimSuffix(path, segExt) + statsExt); err != nil {
-		t.Errorf("no sidecar written: %v", err)
-	}
-	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
-		t.Errorf("the interrupted rewrite's temporary file is still there: %v", err)
-	}
-	// Events at t0, t0+1h and t0+2h, and t0+3h in the other segment; a
-	// retention of 1h at t0+2h30m keeps the last two: the first segment is
-	// rewritten.
-	n, err := s.Prune(context.Background(), t0.Add(150*time.Minute))
-	if err != nil || n != 2 {
-		t.Errorf("Prune = %d, %v; want 2", n, err)
-	}
-	got = mustQuery(t, s, `SELECT list(fields->>'i' ORDER BY ts), list(raw ORDER BY ts) FROM events`).Rows
-	if want := [][]any{{[]any{"2", "3"}, []any{`{"i":2}`, `{"i":3}`}}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("after prune: %v, want %v", got, want)
-	}
-	// The old file outlives the view that named it by the grace (none
-	// here), then it and its mark are deleted.
-	waitUntil(t, 10*time.Second, "the rewritten segment's old file deleted", func() bool {
-		_, err1 := os.Stat(path)
-		_, err2 := os.Stat(strings.TrimSuffix(path, segExt) + goneExt)
-		return os.IsNotExist(err1) && os.IsNotExist(err2)
-	})
-}
-
 // TestLongEventIsStoredAsARow: an event whose line would be longer than the
 // events view reads from a segment is stored in events_rows and reads back
 // whole through the same view.
 func TestLongEventIsStoredAsARow(t *testing.T) {
 	s := openTest(t, Options{StoreEvents: true})
-	long := strings.Repeat("x", segMaxLine)
+	long := strings.Repeat("x", segment.MaxLine)
 	evs := []*event.Event{
 		segEvent(1, t0),
 		{Time: t0.Add(time.Second), Source: "push", Raw: []byte(`{"msg":"` + long + `"}`), Fields: map[string]any{"msg": long}},
@@ -299,28 +231,6 @@ func TestRawReadsBackExactly(t *testing.T) {
 			t.Errorf("raw %d = %q, want %q", i, res.Rows[i][0], r)
 		}
 	}
-	for _, tc := range []struct {
-		raw   string
-		plain bool
-	}{{"abc", true}, {"ab\nc", false}, {"12345678\x1f", false}, {"é\x01", false}, {"\xff", false}, {"12345678é12345678", true}} {
-		if got := plainRaw([]byte(tc.raw)); got != tc.plain {
-			t.Errorf("plainRaw(%q) = %v, want %v", tc.raw, got, tc.plain)
-		}
-	}
-}
-
-// FuzzPlainRaw checks the word-at-a-time test against its definition: UTF-8
-// without a byte below 0x20.
-func FuzzPlainRaw(f *testing.F) {
-	for _, s := range []string{"", "abc", "12345678\x1f", "é日本語 123456789", "\xff\xfe", "1234567\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		want := utf8.Valid(raw) && !slices.ContainsFunc(raw, func(c byte) bool { return c < 0x20 })
-		if got := plainRaw(raw); got != want {
-			t.Errorf("plainRaw(%q) = %v, want %v", raw, got, want)
-		}
-	})
 }
 
 // TestTimeRangeQueriesSkipSegments: a query for a time range plans reads of
@@ -339,12 +249,12 @@ func TestTimeRangeQueriesSkipSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustFlush(t, s)
-		s.w.segs.maxSize = 1 // the next commit closes the segment
-		if h < 4 {
-			s.w.segs.viewAt = time.Time{} // and makes the view again
-		}
-		mustFlush(t, s)
-		s.w.segs.maxSize = segMaxSize
+		onWriter(t, s, func(w *writer) error {
+			if err := w.segs.Rotate(); err != nil || h == 4 {
+				return err
+			}
+			return w.refreshView()
+		})
 	}
 	reads := func(where string) int {
 		t.Helper()
@@ -398,7 +308,7 @@ func TestTimeRangeQueriesSkipSegments(t *testing.T) {
 func TestPrunedSegmentOutlivesTheView(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, Options{Dir: dir, StoreEvents: true, Compression: CompressionNone, Retention: Retention{Events: time.Hour},
-		tune: func(g *segments) { g.grace = time.Hour }})
+		tune: func(o *segment.Options) { o.Grace = time.Hour }})
 	ctx := context.Background()
 	for i := range 2 {
 		if err := s.WriteEvents(ctx, []*event.Event{segEvent(i, t0.Add(time.Duration(i)*2*time.Hour))}); err != nil {

@@ -17,6 +17,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/store/segment"
 )
 
 // The defaults of Options.
@@ -88,9 +89,9 @@ type Options struct {
 	// Log receives the writer's errors. Default: discarded.
 	Log *slog.Logger
 
-	// tune, in tests, changes the segments' limits before the writer
-	// starts.
-	tune func(*segments)
+	// tune, in tests, changes the segment log's options before the
+	// writer opens it.
+	tune func(*segment.Options)
 }
 
 // Retention is how long each table keeps its rows; zero keeps them forever.
@@ -222,7 +223,7 @@ func open(opts Options, gate chan struct{}) (*Store, error) {
 	}
 	// The view names the segments, so it comes after the writer has
 	// opened them.
-	if _, err := s.db.ExecContext(ctx, s.w.segs.viewSQL()); err != nil {
+	if _, err := s.db.ExecContext(ctx, viewSQL(s.w.segs.Files())); err != nil {
 		s.w.close()
 		return fail(fmt.Errorf("creating the events view in %s: %w", path, err))
 	}

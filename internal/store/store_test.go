@@ -270,7 +270,7 @@ func TestReopenKeepsData(t *testing.T) {
 	s = openTest(t, Options{Dir: dir})
 	res := mustQuery(t, s, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM windows), (SELECT count(*) FROM alerts),
 		(SELECT list(version) FROM schema_version)`)
-	if want := [][]any{{int64(1), int64(1), int64(1), []any{int32(1), int32(2), int32(3)}}}; !reflect.DeepEqual(res.Rows, want) {
+	if want := [][]any{{int64(1), int64(1), int64(1), []any{int32(1), int32(2), int32(3), int32(4)}}}; !reflect.DeepEqual(res.Rows, want) {
 		t.Errorf("after reopen = %#v, want %#v", res.Rows, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
@@ -454,6 +454,21 @@ func TestAfterCommit(t *testing.T) {
 	}
 }
 
+func TestWindowFutureCount(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	w := win("api", t0, nil, []string{"n"}, 1)
+	w.Future = 3
+	if err := s.WriteWindow(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	got, err := s.Windows(ctx, WindowQuery{Pipeline: "api"})
+	if err != nil || len(got) != 1 || got[0].Future != 3 {
+		t.Fatalf("Windows = %+v, %v; want one window with future 3", got, err)
+	}
+}
+
 func TestLastWindowEnd(t *testing.T) {
 	s := openTest(t, Options{})
 	ctx := context.Background()
@@ -472,5 +487,15 @@ func TestLastWindowEnd(t *testing.T) {
 	end, err := s.LastWindowEnd(ctx, "api")
 	if err != nil || !end.Equal(t0.Add(30*time.Second)) {
 		t.Fatalf("LastWindowEnd = %v, %v; want %v", end, err, t0.Add(30*time.Second))
+	}
+	// A window a bad clock stamped a year ahead is the newest, but not
+	// before a limit.
+	if err := s.WriteWindow(ctx, win("api", t0.Add(365*24*time.Hour), nil, []string{"n"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, s)
+	end, err = s.LastWindowEndBefore(ctx, "api", t0.Add(time.Hour))
+	if err != nil || !end.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("LastWindowEndBefore = %v, %v; want %v", end, err, t0.Add(30*time.Second))
 	}
 }

@@ -6,18 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/store/segment"
 )
 
 // A request is one Write call's rows, or a flush, prune or AfterCommit
@@ -54,7 +49,7 @@ type pruneReply struct {
 }
 
 // eventColumns are the events view's columns, in the order the archive
-// writes them. Events are not appended to a table: see segments.go.
+// writes them. Events are not appended to a table: see package segment.
 var eventColumns = []string{"ts", "source", "fields", "flags", "raw"}
 
 // tables lists what the writer appends to and the columns it fills, in the
@@ -64,241 +59,9 @@ var tables = []struct {
 	name    string
 	columns []string
 }{
-	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late", "exemplars"}},
+	{"windows", []string{"pipeline", "start", "end", "grp", "vals", "count", "late", "exemplars", "future"}},
 	{"alerts", []string{"ts", "rule", "fingerprint", "labels", "state", "value", "summary", "decision", "seq"}},
 	{"rejected", []string{"ts", "source", "raw", "reason"}},
-}
-
-// WriteEvents queues raw events for the events table. It blocks while the
-// writer's queue is full and fails only when ctx is done or the store is
-// closed. Without Options.StoreEvents it does nothing.
-//
-// Ownership: the store keeps the event pointers (not evs itself, which may be
-// reused once WriteEvents returns) until the writer goroutine has appended
-// them, which is after WriteEvents returns; the events, their Fields and their
-// Raw bytes must not be modified afterwards. Encoding happens on the writer
-// goroutine, not the caller's: the caller is the ingest goroutine, which also
-// runs the windows, and the writer is otherwise waiting on DuckDB.
-func (s *Store) WriteEvents(ctx context.Context, evs []*event.Event) error {
-	if !s.opts.StoreEvents || len(evs) == 0 {
-		return s.checkOpen()
-	}
-	return s.enqueue(ctx, &request{table: "events", events: slices.Clone(evs)})
-}
-
-// WriteRejected queues inputs that could not be parsed for the rejected
-// table. It blocks and fails like WriteEvents. Raw bytes that are not UTF-8
-// have their bad bytes replaced by U+FFFD, since the column is text.
-func (s *Store) WriteRejected(ctx context.Context, rs []event.Rejected) error {
-	if len(rs) == 0 {
-		return s.checkOpen()
-	}
-	rows := make([][]driver.Value, len(rs))
-	for i, r := range rs {
-		rows[i] = []driver.Value{r.Time, r.Source, validString(r.Raw), r.Reason}
-	}
-	return s.enqueue(ctx, &request{table: "rejected", rows: rows})
-}
-
-// WriteWindow queues one closed window result. NaN and infinite values are
-// stored as JSON null. A window with Update set (a re-emission corrected by
-// late events) replaces the stored row of the same pipeline, start, end and
-// group instead of adding a second one, so the table holds one row per
-// window, the latest.
-//
-// Windows are gathered into batches of Options.WindowBatch for the writer,
-// which encodes them (as it does events): a close of 100,000 groups is 100
-// requests rather than 100,000, and the caller, the ingest goroutine, builds
-// no JSON. So WriteWindow blocks (and fails like WriteEvents) only when it
-// completes a batch. A batch not yet full goes to the writer ahead of any
-// later request (Flush, AfterCommit, other rows) and at the writer's next
-// tick (Options.FlushInterval), so windows are committed as soon as before.
-//
-// Ownership: the store keeps w until the writer has appended it; w must not
-// be modified afterwards (window.EmitFunc hands it over for good).
-func (s *Store) WriteWindow(ctx context.Context, w *event.Window) error {
-	if w.Update {
-		return s.enqueue(ctx, &request{table: "windows", windows: []*event.Window{w}, replace: true})
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	s.winMu.Lock()
-	s.pending = append(s.pending, w)
-	s.backlog.Add(1)
-	full := len(s.pending) >= s.opts.WindowBatch
-	s.winMu.Unlock()
-	if !full {
-		return nil
-	}
-	if err := s.shipWindows(ctx); err != nil {
-		// The caller hears that w was not stored, so it must not be; the
-		// windows gathered before it stay, to go with the next request.
-		s.winMu.Lock()
-		if i := slices.Index(s.pending, w); i >= 0 {
-			s.pending = slices.Delete(s.pending, i, i+1)
-			s.backlog.Add(-1)
-		}
-		s.winMu.Unlock()
-		return err
-	}
-	return nil
-}
-
-// shipWindows sends the gathered windows to the writer as one request. The
-// caller holds s.mu for reading. On ctx's end the windows stay gathered, to
-// go with the next request.
-func (s *Store) shipWindows(ctx context.Context) error {
-	s.winMu.Lock()
-	defer s.winMu.Unlock()
-	if len(s.pending) == 0 {
-		return nil
-	}
-	select {
-	case s.queue <- &request{table: "windows", windows: s.pending}:
-		s.pending = nil
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("queueing windows for the store: %w", ctx.Err())
-	}
-}
-
-// takeWindows returns the gathered windows for the writer's tick, or nil
-// when a caller is sending them right now (it holds winMu while it waits for
-// the queue, which only the writer drains: waiting for it here would
-// deadlock).
-func (s *Store) takeWindows() []*event.Window {
-	if !s.winMu.TryLock() {
-		return nil
-	}
-	defer s.winMu.Unlock()
-	ws := s.pending
-	s.pending = nil
-	return ws
-}
-
-// WriteTransition queues one alert transition for the alerts table. It
-// blocks and fails like WriteEvents.
-func (s *Store) WriteTransition(ctx context.Context, t event.Transition) error {
-	labels, err := json.Marshal(t.Labels)
-	if err != nil { // map[string]string always encodes; kept for safety
-		return fmt.Errorf("encoding labels: %w", err)
-	}
-	// seq is filled in by the writer, which alone knows the order of commits.
-	row := []driver.Value{t.Time, t.Rule, t.Fingerprint, json.RawMessage(labels), string(t.State), t.Value, t.Summary, t.Decision, nil}
-	return s.enqueue(ctx, &request{table: "alerts", rows: [][]driver.Value{row}})
-}
-
-// Flush returns once every row handed to a Write method before the call is
-// committed, or with the error that kept some of them from being committed.
-func (s *Store) Flush(ctx context.Context) error {
-	req := &request{flush: make(chan error, 1)}
-	if err := s.enqueue(ctx, req); err != nil {
-		return err
-	}
-	select {
-	case err := <-req.flush:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for flush: %w", ctx.Err())
-	}
-}
-
-// AfterCommit arranges for fn to be called, on the writer's goroutine, once
-// every row handed to a Write method before the call is committed (err nil) or
-// has failed to commit. Unlike Flush it does not wait and does not force a
-// commit: fn rides on the next one, by size or by time. Broker sources use it to
-// acknowledge messages only after their events are durable. fn must be quick
-// and must not call back into the store.
-func (s *Store) AfterCommit(ctx context.Context, fn func(error)) error {
-	return s.enqueue(ctx, &request{after: fn})
-}
-
-// Prune deletes the rows older than Options.Retention allows, counted back
-// from now, and returns how many it deleted. With Options.ArchiveDir set,
-// each chunk of rows is written to a Parquet file there before it is deleted.
-//
-// It deletes in chunks of at most Options.PruneChunk rows, each a separate
-// turn of the writer goroutine (the one connection that writes), which
-// commits what was written before it; writes queued meanwhile go between the
-// chunks, so ingest never waits behind a whole big delete. The caller decides
-// how often (every few minutes is plenty); taking now as an argument keeps
-// it testable.
-func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
-	r := s.opts.Retention
-	var total int64
-	for _, d := range []struct {
-		table, column string
-		keep          time.Duration
-	}{
-		{"events", "ts", r.Events}, // the segments and events_rows
-		{"events_rows", "ts", r.Events},
-		{"rejected", "ts", r.Events},
-		{"windows", `"end"`, r.Windows},
-		{"alerts", "ts", r.Alerts},
-	} {
-		if d.keep <= 0 {
-			continue
-		}
-		for {
-			req := &request{prune: &pruneRequest{table: d.table, column: d.column, cutoff: now.Add(-d.keep), reply: make(chan pruneReply, 1)}}
-			if err := s.enqueue(ctx, req); err != nil {
-				return total, err
-			}
-			var rep pruneReply
-			select {
-			case rep = <-req.prune.reply:
-			case <-ctx.Done():
-				return total, fmt.Errorf("waiting for prune: %w", ctx.Err())
-			}
-			total += rep.n
-			if rep.err != nil {
-				return total, rep.err
-			}
-			if !rep.more {
-				break
-			}
-		}
-	}
-	return total, nil
-}
-
-func (s *Store) checkOpen() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	return nil
-}
-
-// enqueue hands req to the writer, blocking while the queue is full. The read
-// lock is held while blocked so that Close cannot close the queue under a
-// pending send; the writer keeps draining, so Close still gets its turn.
-func (s *Store) enqueue(ctx context.Context, req *request) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("queueing rows for the store: %w", err)
-	}
-	// Windows written before this request go before it.
-	if err := s.shipWindows(ctx); err != nil {
-		return err
-	}
-	n := req.size()
-	s.backlog.Add(n)
-	select {
-	case s.queue <- req:
-		return nil
-	case <-ctx.Done():
-		s.backlog.Add(-n)
-		return fmt.Errorf("queueing rows for the store: %w", ctx.Err())
-	}
 }
 
 // writer owns the write connection and one appender per table. Only the
@@ -307,7 +70,7 @@ type writer struct {
 	s         *Store
 	conn      driver.Conn
 	appenders map[string]*duckdb.Appender
-	segs      *segments     // where events go
+	segs      *segment.Log  // where events go
 	buffered  int64         // rows appended since the last commit
 	seq       int64         // last alerts.seq used
 	failed    int64         // rows lost to errors, for the log
@@ -328,19 +91,24 @@ func newWriter(ctx context.Context, s *Store) (*writer, error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	w := &writer{s: s, conn: conn, appenders: map[string]*duckdb.Appender{}}
-	if w.segs, err = openSegments(filepath.Join(s.opts.Dir, segDirName), s.log); err != nil {
+	so := segment.Options{
+		Log: s.log,
+		// Without stored events there is nothing to compress (segments
+		// an earlier configuration left stay as they are until
+		// retention).
+		Compress:  s.opts.Compression == CompressionZstd && s.opts.StoreEvents,
+		MaxSize:   segment.DefaultMaxSize,
+		MaxAge:    segment.DefaultMaxAge,
+		Grace:     max(segment.DefaultGrace, 3*s.opts.QueryTimeout),
+		Changed:   w.refreshView,
+		ViewEvery: segment.DefaultViewEvery,
+	}
+	if s.opts.tune != nil {
+		s.opts.tune(&so)
+	}
+	if w.segs, err = segment.Open(filepath.Join(s.opts.Dir, segDirName), so); err != nil {
 		conn.Close()
 		return nil, err
-	}
-	w.segs.changed = w.refreshView
-	w.segs.grace = max(segGrace, 3*s.opts.QueryTimeout)
-	if s.opts.tune != nil {
-		s.opts.tune(w.segs)
-	}
-	// Without stored events there is nothing to compress (segments an
-	// earlier configuration left stay as they are until retention).
-	if s.opts.Compression == CompressionZstd && s.opts.StoreEvents {
-		w.segs.compress(s.log)
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM alerts`).Scan(&w.seq); err != nil {
 		conn.Close()
@@ -376,13 +144,13 @@ func (w *writer) openAppender(table string, columns []string) error {
 // columns for JSON are VARCHAR and the cast to JSON happens here, in DuckDB:
 // appending to a JSON column itself would make the driver run encoding/json
 // over every value again (to validate text the writer has just encoded).
-const windowsInsert = `INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars)
-	SELECT pipeline, start, "end", grp::JSON, vals::JSON, count, late, exemplars::JSON FROM lookout_windows`
+const windowsInsert = `INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars, future)
+	SELECT pipeline, start, "end", grp::JSON, vals::JSON, count, late, exemplars::JSON, future FROM lookout_windows`
 
 func newWindowsAppender(conn driver.Conn, columns []string) (*duckdb.Appender, error) {
 	var types []duckdb.TypeInfo
 	for _, t := range []duckdb.Type{duckdb.TYPE_VARCHAR, duckdb.TYPE_TIMESTAMP_TZ, duckdb.TYPE_TIMESTAMP_TZ,
-		duckdb.TYPE_VARCHAR, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT, duckdb.TYPE_BIGINT, duckdb.TYPE_VARCHAR} {
+		duckdb.TYPE_VARCHAR, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT, duckdb.TYPE_BIGINT, duckdb.TYPE_VARCHAR, duckdb.TYPE_BIGINT} {
 		ti, err := duckdb.NewTypeInfo(t)
 		if err != nil {
 			return nil, err
@@ -435,7 +203,7 @@ func (s *Store) run() {
 				w.appendWindows(w.appenders["windows"], ws)
 			}
 			w.commit()
-			if err := w.segs.maintain(); err != nil {
+			if err := w.segs.Maintain(); err != nil {
 				s.log.Error("maintaining event segments", "err", err)
 			}
 		}
@@ -473,14 +241,14 @@ func (w *writer) append(req *request) {
 	}
 }
 
-// refreshView makes the events view again from the segments (see
-// segments.viewSQL), on the write connection.
+// refreshView makes the events view again from the segments (see viewSQL),
+// on the write connection.
 func (w *writer) refreshView() error {
 	ex, ok := w.conn.(driver.ExecerContext)
 	if !ok {
 		return errors.New("updating the events view: driver connection cannot execute")
 	}
-	if _, err := ex.ExecContext(context.Background(), w.segs.viewSQL(), nil); err != nil {
+	if _, err := ex.ExecContext(context.Background(), viewSQL(w.segs.Files()), nil); err != nil {
 		return fmt.Errorf("updating the events view: %w", err)
 	}
 	return nil
@@ -491,8 +259,8 @@ func (w *writer) refreshView() error {
 // counted as lost with this request's events.
 func (w *writer) appendEvents(evs []*event.Event) {
 	for i, e := range evs {
-		err := w.segs.add(e)
-		if errors.Is(err, errTooLong) {
+		err := w.segs.Append(e)
+		if errors.Is(err, segment.ErrTooLong) {
 			err = w.insertEventRow(e)
 		}
 		if err != nil {
@@ -513,8 +281,7 @@ func (w *writer) insertEventRow(e *event.Event) error {
 	}
 	var fields any
 	if e.Fields != nil {
-		b, _ := appendFields(nil, e.Fields, nil)
-		fields = string(b)
+		fields = string(segment.AppendFields(nil, e.Fields))
 	}
 	_, err := ex.ExecContext(context.Background(), `INSERT INTO events_rows (ts, source, fields, flags, raw) VALUES ($1, $2, $3::JSON, $4, $5)`,
 		[]driver.NamedValue{{Ordinal: 1, Value: e.Time}, {Ordinal: 2, Value: e.Source}, {Ordinal: 3, Value: fields},
@@ -561,6 +328,7 @@ func (w *writer) windowRow(row []driver.Value, win *event.Window) {
 	if ex, ok := encodeExemplars(win).(json.RawMessage); ok {
 		row[7] = []byte(ex)
 	}
+	row[8] = win.Future
 }
 
 // replaceWindow stores a re-emitted window in place of the row stored for it
@@ -596,7 +364,7 @@ func (w *writer) replaceWindow(win *event.Window) {
 	}{
 		{"BEGIN TRANSACTION", nil},
 		{`DELETE FROM windows WHERE pipeline = $1 AND start = $2 AND "end" = $3 AND grp::VARCHAR = $4`, args[:4]},
-		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7, $8::JSON)`, args},
+		{`INSERT INTO windows (pipeline, start, "end", grp, vals, count, late, exemplars, future) VALUES ($1, $2, $3, $4::JSON, $5::JSON, $6, $7, $8::JSON, $9)`, args},
 		{"COMMIT", nil},
 	}
 	for _, st := range steps {
@@ -615,7 +383,7 @@ func (w *writer) replaceWindow(win *event.Window) {
 // keep later rows flowing.
 func (w *writer) commit() error {
 	var errs []error
-	if err := w.segs.commit(); err != nil {
+	if err := w.segs.Commit(); err != nil {
 		errs = append(errs, fmt.Errorf("committing events: %w", err))
 		w.s.log.Error("store commit failed", "table", "events", "err", err)
 	}
@@ -662,7 +430,7 @@ func (w *writer) pruneChunk(table, column string, cutoff time.Time) (int64, bool
 		if w.s.opts.ArchiveDir != "" {
 			archive = w.archiveLines
 		}
-		return w.segs.prune(cutoff, archive)
+		return w.segs.Prune(cutoff, archive)
 	}
 	n, err := w.pruneRows(table, column, cutoff)
 	return n, n == int64(w.s.opts.PruneChunk), err
@@ -739,7 +507,7 @@ func (w *writer) lose(table string, n int64, err error) {
 func (w *writer) close() error {
 	var errs []error
 	if w.segs != nil {
-		if err := w.segs.close(); err != nil {
+		if err := w.segs.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing event segment: %w", err))
 		}
 	}
@@ -754,150 +522,4 @@ func (w *writer) close() error {
 		errs = append(errs, fmt.Errorf("closing write connection: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// validString turns raw bytes into text DuckDB accepts: VARCHAR must be UTF-8.
-// Event segments get the same through appendJSONString or plainRaw.
-func validString(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
-// The JSON columns of windows and alerts get json.RawMessage because the
-// appender runs json.Marshal over whatever it is given for a JSON column: a
-// string would be stored as a JSON string, and RawMessage passes through as
-// it is. Their rows are few; events, which are many, are not rows at all
-// (segments.go).
-
-// finiteOnly copies v with NaN and infinities replaced by null, which is how
-// appendFields writes them; the fuzz test compares against encoding/json
-// over its result.
-func finiteOnly(v any) any {
-	switch v := v.(type) {
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return v
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			m[k] = finiteOnly(x)
-		}
-		return m
-	case []any:
-		a := make([]any, len(v))
-		for i, x := range v {
-			a[i] = finiteOnly(x)
-		}
-		return a
-	}
-	return v
-}
-
-// appendGroup appends the group as a JSON object with its keys in order, as
-// encoding/json wrote it (GroupMap + json.Marshal) before: Windows gives the
-// keys back in that order, and a re-emitted window finds its stored row by
-// this text.
-func appendGroup(b []byte, w *event.Window) []byte {
-	b = append(b, '{')
-	n := min(len(w.GroupKeys), len(w.Group))
-	sorted := true
-	for i := 1; i < n; i++ {
-		if w.GroupKeys[i] < w.GroupKeys[i-1] {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		for i := range n {
-			b = appendGroupPair(b, i > 0, w.GroupKeys[i], w.Group[i])
-		}
-		return append(b, '}')
-	}
-	m := w.GroupMap() // rare: group_by keys out of order
-	for i, k := range sortedKeys(m) {
-		b = appendGroupPair(b, i > 0, k, m[k])
-	}
-	return append(b, '}')
-}
-
-func appendGroupPair(b []byte, comma bool, k, v string) []byte {
-	if comma {
-		b = append(b, ',')
-	}
-	b = appendHTMLSafeString(b, k)
-	b = append(b, ':')
-	return appendHTMLSafeString(b, v)
-}
-
-// appendHTMLSafeString appends s as a JSON string exactly as encoding/json
-// writes it (it escapes <, > and &, and U+2028/U+2029), so group text stays
-// what earlier versions stored; only strings that need it take the slow way.
-func appendHTMLSafeString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// encodeExemplars encodes the window's exemplars as a JSON array, or
-// returns nil (SQL NULL) when it has none, which is most windows.
-func encodeExemplars(w *event.Window) any {
-	if len(w.Exemplars) == 0 {
-		return nil
-	}
-	xs := make([]event.Exemplar, len(w.Exemplars))
-	for i, x := range w.Exemplars {
-		if math.IsNaN(x.Value) || math.IsInf(x.Value, 0) {
-			x.Value = 0 // json.Marshal refuses them; an exemplar's value is an event's, always finite
-		}
-		xs[i] = x
-	}
-	b, err := json.Marshal(xs)
-	if err != nil {
-		return nil
-	}
-	return json.RawMessage(b)
-}
-
-// appendValues appends the values as a JSON object in the order of w.Names,
-// so Windows can give them back in the order the pipeline declared them.
-func appendValues(b []byte, w *event.Window) []byte {
-	b = append(b, '{')
-	for i, name := range w.Names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendHTMLSafeString(b, name)
-		b = append(b, ':')
-		v := math.NaN()
-		if i < len(w.Values) {
-			v = w.Values[i]
-		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			b = append(b, "null"...)
-		} else {
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		}
-	}
-	return append(b, '}')
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed static
@@ -19,7 +20,20 @@ func Static() fs.FS {
 }
 
 // Handler serves the dashboard. The files are public; the data the page loads
-// goes through the API and its token.
+// goes through the API and its token. A directory other than / is not
+// listed (404): the page names every file it needs.
 func Handler() http.Handler {
-	return http.FileServerFS(Static())
+	files := http.FileServerFS(Static())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p != "/" && (strings.HasSuffix(p, "/") || isDir(strings.TrimPrefix(p, "/"))) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+func isDir(name string) bool {
+	fi, err := fs.Stat(Static(), strings.TrimSuffix(name, "/"))
+	return err == nil && fi.IsDir()
 }

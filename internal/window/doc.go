@@ -13,8 +13,12 @@
 // highest event time seen reaches e + lateness, so a replayed backlog closes
 // windows at replay speed. An event for a window that has already closed is
 // flagged event.FlagLate and counted, never folded in after the fact: emitted
-// results do not change. {count: N} windows instead keep the last N samples
-// of each group and emit on every event.
+// results do not change. An event stamped more than max_future ahead of the
+// wall clock is flagged event.FlagFuture and counted, but folded into no
+// window and left out of the highest event time: otherwise one bad clock
+// would close every open window at once and make every later event late.
+// {count: N} windows instead keep the last N samples of each group and emit
+// on every event.
 //
 // Expressions (where, aggregate arguments, expressions over aggregates) are
 // compiled once with expr-lang. Dotted field names such as http.status are

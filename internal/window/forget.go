@@ -18,6 +18,7 @@ func (p *Pipeline) Forget(match func(origin int32) bool) (dropped, mixed int) {
 	if p.count > 0 {
 		return 0, 0 // {count: N} windows emit on every event: nothing is pending
 	}
+	p.forgetMarks(match)
 	var drop []int32
 	for g := range p.groups {
 		gr := &p.groups[g]

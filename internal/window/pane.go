@@ -211,12 +211,18 @@ func (p *Pipeline) emitWindow(j int, end int64) {
 	}
 }
 
-// emitOne emits one group's window from slot s, with the late events the
-// group saw since its last window.
+// emitOne emits one group's window from slot s, with the late and future
+// events the group saw since its last window.
 func (p *Pipeline) emitOne(g int32, s int32, start, end, count int64) {
 	gr := &p.groups[g]
 	w := p.result(gr, s, start, end, count, false)
 	w.Late, gr.late = gr.late, 0
+	if len(p.futureOf) > 0 {
+		if n, ok := p.futureOf[gr.key]; ok {
+			w.Future = n
+			delete(p.futureOf, gr.key)
+		}
+	}
 	p.emit(w)
 }
 

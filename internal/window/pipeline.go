@@ -33,6 +33,8 @@ const (
 	// MinIdleTimeout is the least default idle_timeout; the default is 10
 	// window sizes, at least this.
 	MinIdleTimeout = 30 * time.Second
+	// DefaultMaxFuture is the max_future of a config that leaves it zero.
+	DefaultMaxFuture = config.DefaultMaxFuture
 )
 
 // OverflowValue is the group value, for every group_by key, of the group that
@@ -63,6 +65,11 @@ type Stats struct {
 	Updates int64
 	// Overflow counts events folded into the __overflow__ group.
 	Overflow int64
+	// Future counts events stamped more than max_future ahead of the wall
+	// clock: flagged event.FlagFuture, folded into no window and kept out
+	// of the watermark, so one bad clock cannot close every window early
+	// and make every later event late.
+	Future int64
 	// OpenWindows is the number of open panes (a pane is one `every` of one
 	// group; in tumbling windows a pane is a window), including those kept
 	// for late updates; for count windows, the number of groups holding
@@ -93,8 +100,10 @@ type Pipeline struct {
 	// `every` (every == size: tumbling). Events are folded into panes of
 	// `every`; a window is the merge of its size/every panes.
 	size, every, lateness int64
-	keep                  int64 // update_for with late: update, else 0
-	idle                  int64 // idle_timeout
+	keep                  int64            // update_for with late: update, else 0
+	idle                  int64            // idle_timeout
+	maxFuture             int64            // max_future
+	clock                 func() time.Time // judges max_future when Add has no now; nil: none
 	update                bool
 	count                 int // {count: N} windows
 	maxGroups             int
@@ -134,8 +143,12 @@ type Pipeline struct {
 	// do (a window end, a pane to release): below it, a watermark that
 	// moves on only moves closed (see Add).
 	nextWork int64
-	marks    []mark // per-source watermarks
+	marks    []mark // per-source-part watermarks
 	last     int    // index into marks of the last event's source
+
+	// futureOf holds, by group key, the future events not yet reported
+	// in an emitted window of the group; nil until there is one.
+	futureOf map[string]int64
 
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
@@ -177,8 +190,8 @@ type Pipeline struct {
 	kend   []int32
 	sink   uint64 // prefetch: the sum of what it read
 
-	events, filtered, late, updates, overflows atomic.Int64
-	openWindows, nGroups                       atomic.Int64
+	events, filtered, late, updates, overflows, future atomic.Int64
+	openWindows, nGroups                               atomic.Int64
 }
 
 // input is one aggregate column that reads events.
@@ -325,6 +338,10 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	if p.idle <= 0 {
 		p.idle = max(10*p.size, int64(MinIdleTimeout))
 	}
+	p.maxFuture = int64(cfg.MaxFuture)
+	if p.maxFuture <= 0 {
+		p.maxFuture = int64(DefaultMaxFuture)
+	}
 	if p.minBase > p.baseN {
 		bad("min_baseline", fmt.Errorf("%d is more than baseline %d", p.minBase, p.baseN))
 	}
@@ -458,6 +475,17 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 // Name returns the pipeline's name.
 func (p *Pipeline) Name() string { return p.name }
 
+// SetClock gives the pipeline the wall clock that judges max_future when Add
+// is called without one (a replay that closes windows by event time only):
+// an event stamped too far ahead is future however windows are closed, and
+// must not move the watermark then either. It must be called before the
+// first Add, by the goroutine that owns the Pipeline.
+func (p *Pipeline) SetClock(now func() time.Time) { p.clock = now }
+
+// MaxFuture is how far ahead of the wall clock an event may be stamped
+// before Add flags it future: max_future, or its default.
+func (p *Pipeline) MaxFuture() time.Duration { return time.Duration(p.maxFuture) }
+
 // Sources returns the sources the pipeline reads (cfg.From).
 func (p *Pipeline) Sources() []string { return slices.Clone(p.sources) }
 
@@ -477,6 +505,7 @@ func (p *Pipeline) Stats() Stats {
 		Late:        p.late.Load(),
 		Updates:     p.updates.Load(),
 		Overflow:    p.overflows.Load(),
+		Future:      p.future.Load(),
 		OpenWindows: int(p.openWindows.Load()),
 		Groups:      int(p.nGroups.Load()),
 	}
@@ -487,7 +516,10 @@ func (p *Pipeline) Stats() Stats {
 // a window it falls into has closed gets event.FlagLate and is counted in
 // Stats.Late (and in the Late of the group's next emitted window); with
 // late: update it also corrects the windows still kept for updates, which
-// are re-emitted. Closed windows are emitted before Add returns. Add is not
+// are re-emitted. An event stamped more than max_future after now gets
+// event.FlagFuture, is counted in Stats.Future (and in the Future of the
+// group's next emitted window) and goes into no window and not into the
+// watermark: a year-ahead clock must not close every open window. Closed windows are emitted before Add returns. Add is not
 // safe for concurrent use, and it writes e.Flags, so an event must not be in
 // two pipelines' Add at the same time.
 func (p *Pipeline) Add(events []*event.Event, now time.Time) {
@@ -496,7 +528,17 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 	if !now.IsZero() {
 		nowNS = now.UnixNano()
 	}
-	var filtered, late, overflow int64
+	futureAt := int64(math.MaxInt64) // without a wall clock nothing is future
+	wall := now
+	if wall.IsZero() && p.clock != nil {
+		wall = p.clock() // catching up or refilling: windows close by event time, but a bad clock is still one
+	}
+	if !wall.IsZero() {
+		if w := wall.UnixNano(); w < math.MaxInt64-p.maxFuture {
+			futureAt = w + p.maxFuture
+		}
+	}
+	var filtered, late, overflow, future int64
 	p.cur = events
 	defer func() { p.cur = nil }() // do not keep the events alive
 	hs := p.prefetch(events)
@@ -527,6 +569,12 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 			key = p.key(e.Fields)
 			h = p.index.hash(key)
 		}
+		if t > futureAt {
+			e.Flags |= event.FlagFuture
+			future++
+			p.noteFuture(key)
+			continue
+		}
 		l, of := p.addTimed(e, int32(i), t, key, h, g)
 		if l {
 			late++
@@ -534,7 +582,7 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		if of {
 			overflow++
 		}
-		if wm, moved := p.observe(e.Source, t, nowNS); moved && wm-p.lateness > p.closed {
+		if wm, moved := p.observe(e.Source, e.Origin, t, nowNS); moved && wm-p.lateness > p.closed {
 			// Event time closes windows too, so a replayed backlog closes
 			// them at replay speed instead of all at once at the end.
 			// Between two window ends the watermark only moves closed:
@@ -556,6 +604,23 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 	p.filtered.Add(filtered)
 	p.late.Add(late)
 	p.overflows.Add(overflow)
+	if future > 0 {
+		p.future.Add(future)
+	}
+}
+
+// noteFuture counts a future event of the group with key for the group's
+// next emitted window. The map is bounded like the groups are: beyond
+// max_groups keys such events are only in Stats.Future.
+func (p *Pipeline) noteFuture(key []byte) {
+	if p.futureOf == nil {
+		p.futureOf = map[string]int64{}
+	}
+	if n, ok := p.futureOf[string(key)]; ok {
+		p.futureOf[string(key)] = n + 1
+	} else if len(p.futureOf) < p.maxGroups {
+		p.futureOf[string(key)] = 1
+	}
 }
 
 // Advance closes and emits every window whose end+lateness <= now (wall

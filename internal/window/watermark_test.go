@@ -19,6 +19,8 @@ func TestWatermarkPerSource(t *testing.T) {
 	}
 	p, r := mustNew(t, config.Pipeline{
 		Window: config.Window{Size: 10 * time.Second}, IdleTimeout: config.Duration(time.Minute),
+		// The events must not count as future for the wall clock below.
+		MaxFuture:  config.Duration(2 * time.Hour),
 		Aggregates: aggs("n", "count()"),
 	})
 	wall := at(-time.Hour) // the wall clock is far behind: a replay
@@ -42,6 +44,52 @@ func TestWatermarkPerSource(t *testing.T) {
 	// The replay's 46s now closes 10s..20s (live's 12s); 40s..50s stays open.
 	if got := r.take(); len(got) != 1 || !got[0].End.Equal(at(20*time.Second)) {
 		t.Fatalf("got %v once live was idle, want window 10s..20s", got)
+	}
+}
+
+// TestWatermarkPerPartition: after a restart, one Kafka partition replaying
+// ahead of the others cannot close a window the others' backlog still
+// feeds; and a partition that moved to another lookout stops holding the
+// watermark back at once.
+func TestWatermarkPerPartition(t *testing.T) {
+	part := func(origin int32, d time.Duration) *event.Event {
+		e := ev(d, "v", 1.0)
+		e.Source, e.Origin = "kafka", origin
+		return e
+	}
+	p, r := mustNew(t, config.Pipeline{
+		Window: config.Window{Size: 10 * time.Second}, IdleTimeout: config.Duration(time.Minute),
+		MaxFuture:  config.Duration(2 * time.Hour),
+		Aggregates: aggs("n", "count()"),
+	})
+	wall := at(-time.Hour) // a replay: only event time closes windows
+	p.ExpectParts("kafka", []int32{1, 2}, wall)
+	p.Add([]*event.Event{part(1, time.Second), part(1, 25*time.Second)}, wall)
+	p.Add([]*event.Event{part(2, 2*time.Second)}, wall)
+	if got := r.take(); len(got) != 0 {
+		t.Fatalf("emitted %v while partition 2 was still at 2s", got)
+	}
+	p.Add([]*event.Event{part(2, 8*time.Second), part(2, 11*time.Second)}, wall)
+	got := r.take()
+	if len(got) != 1 || got[0].Count != 3 || !got[0].End.Equal(at(10*time.Second)) {
+		t.Fatalf("got %v, want window 0..10s with both partitions' 3 events", got)
+	}
+	// Partition 2 moves away: partition 1's 25s closes 10s..20s at once.
+	p.Forget(func(origin int32) bool { return origin == 2 })
+	p.Add([]*event.Event{part(1, 26*time.Second)}, wall)
+	if got := r.take(); len(got) != 1 || !got[0].End.Equal(at(20*time.Second)) {
+		t.Fatalf("got %v after partition 2 moved, want window 10s..20s", got)
+	}
+	// A partition announced but without events holds the watermark back
+	// only until it has been idle for idle_timeout.
+	p.ExpectParts("kafka", []int32{3}, wall)
+	p.Add([]*event.Event{part(1, 45*time.Second)}, wall.Add(30*time.Second))
+	if got := r.take(); len(got) != 0 {
+		t.Fatalf("emitted %v while partition 3 had sent nothing yet", got)
+	}
+	p.Add([]*event.Event{part(1, 46*time.Second)}, wall.Add(2*time.Minute))
+	if got := r.take(); len(got) != 1 || got[0].Count != 2 || !got[0].End.Equal(at(30*time.Second)) {
+		t.Fatalf("got %v once partition 3 was idle, want window 20s..30s with 2 events", got)
 	}
 }
 

@@ -335,6 +335,7 @@ func cleared(t *testing.T, p *proc, rule, name string) bool {
 func putThreshold(t *testing.T, p *proc, name string, v float64) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, p.url("/api/v1/thresholds/"+name), strings.NewReader(fmt.Sprintf(`{"value":%g}`, v)))
+	req.Header.Set("Content-Type", "application/json")
 	r, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -465,6 +466,18 @@ notifiers:
 		}
 		pushLines(t, p, "push", lines...)
 		waitFor(t, 5*time.Second, "LookoutLateEvents for timed", func() bool { return firing(t, p, "LookoutLateEvents", "timed") })
+		// The rule judges the last 5 minutes: it resolves once on-time
+		// events bring their late ratio under 10 %, not when late ones
+		// merely stop.
+		time.Sleep(time.Second)
+		if !firing(t, p, "LookoutLateEvents", "timed") {
+			t.Fatal("LookoutLateEvents resolved while every event of the last 5 minutes was late")
+		}
+		onTime := make([]string, 300)
+		for i := range onTime {
+			onTime[i] = `{"kind":"timed"}` // stamped on arrival
+		}
+		pushLines(t, p, "push", onTime...)
 		waitFor(t, 5*time.Second, "LookoutLateEvents to resolve", func() bool { return cleared(t, p, "LookoutLateEvents", "timed") })
 	})
 

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"strconv"
@@ -20,8 +19,6 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify/dingtalk"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // newRobot starts a DingTalk robot endpoint as the real service behaves: it checks
 // the access token, and, when it has a secret, the signature exactly as
@@ -84,7 +81,7 @@ func TestPayloadGolden(t *testing.T) {
 				}
 				// The signature travels in the URL, so signed and unsigned
 				// bodies are the same bytes.
-				notifytest.Golden(t, tc.Name, got[0], *update)
+				notifytest.Golden(t, tc.Name, got[0])
 			})
 		}
 	}

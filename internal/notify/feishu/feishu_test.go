@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"regexp"
@@ -21,8 +20,6 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify/feishu"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // bot is a Feishu custom bot endpoint as the real service behaves: with a
 // secret it recomputes the signature from the secret and the received
@@ -96,7 +93,7 @@ func TestPayloadGolden(t *testing.T) {
 					}
 					body = signature.ReplaceAll(body, []byte(`{"timestamp":"TIMESTAMP","sign":"SIGN",`))
 				}
-				notifytest.Golden(t, name, body, *update)
+				notifytest.Golden(t, name, body)
 			})
 		}
 	}

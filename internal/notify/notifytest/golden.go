@@ -2,6 +2,7 @@ package notifytest
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,12 +65,16 @@ func Messages() []struct {
 	}
 }
 
+// Update is the -update flag of every test binary that imports notifytest:
+// `go test ./internal/notify/... -update` rewrites the golden files.
+var Update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
 // Golden compares got with testdata/NAME.golden, or rewrites the file first
-// when update is set (the -update flag of the calling test package).
-func Golden(t *testing.T, name string, got []byte, update bool) {
+// when -update is set.
+func Golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if update {
+	if *Update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}

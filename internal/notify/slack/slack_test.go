@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -19,8 +18,6 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
 	"github.com/lookout-dev/lookout/internal/notify/slack"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // hook is a Slack incoming webhook as the real service behaves: it checks
 // the path, the JSON and Slack's block limits (answering 400 invalid_blocks
@@ -95,7 +92,7 @@ func TestPayloadGolden(t *testing.T) {
 			if len(bodies) != 1 {
 				t.Fatalf("hook accepted %d messages, want 1", len(bodies))
 			}
-			notifytest.Golden(t, tc.Name, bodies[0], *update)
+			notifytest.Golden(t, tc.Name, bodies[0])
 		})
 	}
 }

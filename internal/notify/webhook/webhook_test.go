@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -20,8 +18,6 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
 	"github.com/lookout-dev/lookout/internal/notify/webhook"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // The sample alerts are notifytest's, the same as every channel's golden
 // tests send.
@@ -119,19 +115,7 @@ func TestPayloadGolden(t *testing.T) {
 			if reqs[0].method != http.MethodPost || reqs[0].contentType != "application/json" {
 				t.Errorf("got %s with Content-Type %q, want POST application/json", reqs[0].method, reqs[0].contentType)
 			}
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, reqs[0].body, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("reading golden file (run with -update to create it): %v", err)
-			}
-			if !bytes.Equal(reqs[0].body, want) {
-				t.Errorf("payload differs from %s\n got: %s\nwant: %s", golden, reqs[0].body, want)
-			}
+			notifytest.Golden(t, tt.name, reqs[0].body)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
 	"github.com/lookout-dev/lookout/internal/notify/wecom"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // robot is a WeCom group robot endpoint as the real service behaves: it
 // checks the key, the message type and WeCom's 4096-byte limit on markdown
@@ -84,7 +81,7 @@ func TestPayloadGolden(t *testing.T) {
 			if len(bodies) != 1 {
 				t.Fatalf("robot accepted %d messages, want 1", len(bodies))
 			}
-			notifytest.Golden(t, tc.Name, bodies[0], *update)
+			notifytest.Golden(t, tc.Name, bodies[0])
 		})
 	}
 }

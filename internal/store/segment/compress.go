@@ -1,4 +1,4 @@
-package store
+package segment
 
 import (
 	"context"
@@ -20,10 +20,10 @@ import (
 // own, never the writer's, one segment at a time, streaming (a 64 KiB
 // window, so a few megabytes of memory whatever the segment's size), read
 // with O_DIRECT like it was written. The compressed
-// file is written next to the plain one and renamed into place whole; the
-// writer then names it in the events view and deletes the plain file a grace
-// period after the view stopped naming it (segments.doom), so that a query
-// that bound the old view still finds what it reads. A crash in between
+// file is written next to the plain one and renamed into place whole; Files
+// then names it instead of the plain file, which is deleted a grace period
+// after (Log.compressed), so that a query that bound the old view still
+// finds what it reads. A crash in between
 // leaves both, and Open keeps the compressed one.
 
 const (

@@ -1,4 +1,4 @@
-package store
+package segment
 
 import (
 	"encoding/json"
