@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
 // The chaos stream: services keyed to partitions, perWindow events per service
@@ -44,12 +45,7 @@ var badWindows = map[string][2]int{"svc1": {5, 8}, "svc4": {21, 24}}
 func TestChaos(t *testing.T) {
 	rds := startRedis(t)
 	recv := newReceiver(t)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "events"),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kc.Close)
+	kc := testserver.Kafka(t, "events", partitions)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.DefaultProduceTopic("events"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -80,7 +76,7 @@ rules:
     notify: [ops]
 notifiers:
   - {name: ops, type: webhook, url: %s}
-`, rds.addr, strings.Join(kc.ListenAddrs(), ", "), recv.url()), 0o644); err != nil {
+`, rds.Addr, strings.Join(kc.ListenAddrs(), ", "), recv.url()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -153,8 +149,7 @@ notifiers:
 	produce(20, 26)
 	closedThrough(24)
 
-	rds.stop()
-	rds.start() // empty: no persistence
+	rds.Restart() // empty: no persistence
 	produce(26, 32)
 	closedThrough(30)
 	// One more tick closes window 31.

@@ -1,11 +1,9 @@
 package chaos
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -15,12 +13,15 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/lookout-dev/lookout/internal/testserver"
 	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 var binary string
+
+// startRedis starts redis-server without persistence: a restart loses
+// everything, the hardest case for lookout.
+func startRedis(t *testing.T) *testserver.RedisServer { return testserver.Redis(t) }
 
 // TestMain builds lookout once; every test here starts the binary, so -short
 // runs none of them.
@@ -99,46 +100,6 @@ func (p *proc) history() []transition {
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	lookouttest.WaitFor(t, timeout, what, cond)
-}
-
-// redisServer is the Debian redis-server on a free port, without
-// persistence: a restart loses everything, the hardest case for lookout.
-type redisServer struct {
-	t    *testing.T
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatal("redis-server not found; install it: apt-get install -y redis-server (or bash scripts/deps/redis.sh)")
-	}
-	s := &redisServer{t: t, addr: freeAddr(t), dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.addr)
-	s.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", s.dir, "--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: s.addr})
-	defer c.Close()
-	waitFor(s.t, 10*time.Second, "redis-server", func() bool { return c.Ping(context.Background()).Err() == nil })
-}
-
-func (s *redisServer) stop() {
-	if s.cmd != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
 }
 
 // receiver is a webhook endpoint that checks each message is the

@@ -44,7 +44,7 @@ rules:
     notify: [ops]
 notifiers:
   - {name: ops, type: webhook, url: %s}
-`, rds.addr, recv.url()), 0o644); err != nil {
+`, rds.Addr, recv.url()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	a, b := start(t, "a", cfg), start(t, "b", cfg)

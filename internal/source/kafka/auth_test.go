@@ -22,25 +22,20 @@ import (
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/source/sourcetest"
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
 // saslCluster starts a cluster that requires SASL, with one user per
 // mechanism lookout supports.
 func saslCluster(t *testing.T) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+	return testserver.Kafka(t, "orders", 2,
 		kfake.EnableSASL(),
 		kfake.Superuser("PLAIN", "admin", "admin-pw"),
 		kfake.Superuser("PLAIN", "plain-user", "plain-pw"),
 		kfake.Superuser("SCRAM-SHA-256", "scram256-user", "scram256-pw"),
 		kfake.Superuser("SCRAM-SHA-512", "scram512-user", "scram512-pw"),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 // TestSASL: the source logs in with each mechanism, consumes and commits.
@@ -194,13 +189,8 @@ func TestTLS(t *testing.T) {
 	}
 	ca := newTestCA(t, "127.0.0.1")
 	other := newTestCA(t, "127.0.0.1")
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+	c := testserver.Kafka(t, "orders", 2,
 		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 	var values [][]byte
 	for i := range 20 {
 		values = append(values, eventJSON(i))

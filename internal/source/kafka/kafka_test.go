@@ -17,19 +17,14 @@ import (
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/source/sourcetest"
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
 // cluster starts an in-process Kafka cluster (kfake speaks the wire
 // protocol) with the topic and partitions given.
 func cluster(t testing.TB, topic string, partitions int32) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testserver.Kafka(t, topic, partitions)
 }
 
 // produce writes values to topic, round-robin over its partitions, and

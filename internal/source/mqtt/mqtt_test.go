@@ -5,55 +5,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/source/sourcetest"
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
 // broker is an embedded MQTT broker on a free loopback port.
 type broker struct {
-	*mochi.Server
-	url       string
-	closeOnce sync.Once
-}
-
-// Close stops the broker; the test's cleanup may call it again.
-func (b *broker) Close() {
-	b.closeOnce.Do(func() { b.Server.Close() })
+	*testserver.MQTTBroker
+	url string
 }
 
 func startBroker(t *testing.T) *broker {
 	t.Helper()
-	srv := mochi.New(&mochi.Options{
-		InlineClient: true,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	b := &broker{Server: srv, url: "tcp://" + tcp.Address()}
-	t.Cleanup(b.Close)
-	return b
+	b := testserver.MQTT(t)
+	return &broker{MQTTBroker: b, url: b.URL}
 }
 
 // publish sends a QoS 1 message from the broker's inline client.
@@ -389,17 +362,7 @@ func testReconnect(t *testing.T, proto string) {
 	b.Close()
 	waitFor(t, "the outage to show", func() bool { return !s.Health().Snapshot().Up })
 
-	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp2", Address: addr})); err != nil {
-		t.Fatalf("rebinding %s: %v", addr, err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := testserver.MQTTAt(t, addr)
 	deadline := time.Now().Add(10 * time.Second)
 	for !s.Health().Snapshot().Up {
 		if time.Now().After(deadline) {

@@ -16,44 +16,21 @@ import (
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/source/sourcetest"
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
 // startServer runs an embedded NATS server with JetStream on a free
 // loopback port (or on port, to restart one), storing in dir.
 func startServer(t testing.TB, port int, dir string) *server.Server {
 	t.Helper()
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
+	return testserver.NATSAt(t, port, dir, nil)
 }
 
 // withStream creates stream EVENTS on events.> and returns a JetStream
 // client for publishing.
 func withStream(t testing.TB, ns *server.Server) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}}); err != nil {
-		t.Fatal(err)
-	}
-	return js
+	return testserver.JetStream(t, ns, "EVENTS", "events.>")
 }
 
 func publish(t testing.TB, js jetstream.JetStream, from, to int) {

@@ -110,7 +110,7 @@ func TestStreamRestartAfterKill(t *testing.T) {
 	dataDir := t.TempDir()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"=1", "LOOKOUT_REDIS_ADDR="+srv.addr, "LOOKOUT_DATA_DIR="+dataDir)
+	cmd.Env = append(os.Environ(), crashChildEnv+"=1", "LOOKOUT_REDIS_ADDR="+srv.Addr, "LOOKOUT_DATA_DIR="+dataDir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -140,7 +140,7 @@ func TestStreamRestartAfterKill(t *testing.T) {
 	xadd(t, rdb, events(150, 350)...) // while it is down
 	restarted := time.Now()
 
-	s, err := New(crashConfig(srv.addr), source.Deps{DataDir: dataDir})
+	s, err := New(crashConfig(srv.Addr), source.Deps{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestStreamStartBesideRunningConsumer(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 
-	s, err := New(crashConfig(srv.addr), source.Deps{DataDir: t.TempDir()})
+	s, err := New(crashConfig(srv.Addr), source.Deps{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,58 +15,17 @@ import (
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/source/sourcetest"
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
-// server is a redis-server started by the test on a free loopback port.
-type server struct {
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedis(t testing.TB) *server {
+func startRedis(t testing.TB) *testserver.RedisServer {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatal("redis-server not found; install it: apt-get install redis-server")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s := &server{addr: addr, dir: t.TempDir()}
-	s.start(t)
-	t.Cleanup(s.stop)
-	return s
+	return testserver.Redis(t)
 }
 
-func (s *server) start(t testing.TB) {
+func newSource(t testing.TB, srv *testserver.RedisServer, mod func(*config.Source)) *Source {
 	t.Helper()
-	_, port, _ := net.SplitHostPort(s.addr)
-	s.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", s.dir,
-		"--save", "", "--appendonly", "no")
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: s.addr})
-	defer rdb.Close()
-	sourcetest.WaitFor(t, 10*time.Second, "redis-server to answer", func() bool {
-		return rdb.Ping(context.Background()).Err() == nil
-	})
-}
-
-func (s *server) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
-
-func newSource(t testing.TB, srv *server, mod func(*config.Source)) *Source {
-	t.Helper()
-	cfg := config.Source{Name: "clicks", Type: "redis", Mode: "stream", Addr: srv.addr, Stream: "clicks",
+	cfg := config.Source{Name: "clicks", Type: "redis", Mode: "stream", Addr: srv.Addr, Stream: "clicks",
 		Group: "lookout", Field: "data", Payload: "json", ClaimIdle: config.Duration(30 * time.Second)}
 	if mod != nil {
 		mod(&cfg)
@@ -80,8 +37,8 @@ func newSource(t testing.TB, srv *server, mod func(*config.Source)) *Source {
 	return s
 }
 
-func client(t testing.TB, srv *server) *goredis.Client {
-	rdb := goredis.NewClient(&goredis.Options{Addr: srv.addr})
+func client(t testing.TB, srv *testserver.RedisServer) *goredis.Client {
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -319,9 +276,9 @@ func TestPubSub(t *testing.T) {
 
 	// Redis restarts: what is published meanwhile is lost, and the source
 	// says so by counting a gap once it is subscribed again.
-	srv.stop()
+	srv.Kill()
 	sourcetest.WaitFor(t, 10*time.Second, "the source to notice", func() bool { return !s.Health().Snapshot().Up })
-	srv.start(t)
+	srv.Start()
 	rdb2 := client(t, srv)
 	sourcetest.WaitFor(t, 20*time.Second, "the resubscription", func() bool {
 		n, _ := rdb2.PubSubNumSub(context.Background(), "alerts").Result()
