@@ -16,17 +16,13 @@ import (
 	"github.com/lookout-dev/lookout/internal/window/agg"
 )
 
-// DefaultMaxGroups bounds the open groups of a pipeline whose config does
-// not set max_groups.
-const DefaultMaxGroups = 100000
-
 // Defaults of the pipeline keys that config leaves at zero.
 const (
 	// DefaultUpdateFor is how long after end+lateness a window keeps its
 	// state for corrections with late: update.
 	DefaultUpdateFor = time.Minute
 	// DefaultBaseline is how many earlier windows a group's baseline holds.
-	DefaultBaseline = 10
+	DefaultBaseline = config.DefaultBaseline
 	// DefaultMinBaseline is how many of them zscore and mad_score need
 	// before they give a value (never more than baseline).
 	DefaultMinBaseline = 5
@@ -79,11 +75,11 @@ type Stats struct {
 	Groups int
 }
 
-// Pipeline is one compiled pipeline: its filter, grouping, aggregates and the
-// open windows. One goroutine owns a Pipeline and calls Add, Advance,
-// Resume and Forget; only Stats and the accessors may be called from
-// others.
-type Pipeline struct {
+// Plan is a compiled pipeline definition: its filter, grouping, aggregates
+// and window shape, with every default applied. Compile returns it, and it
+// is never changed afterwards, so one Plan may start any number of
+// Pipelines (see NewPipeline) and be shared by goroutines.
+type Plan struct {
 	name      string
 	sources   []string
 	fields    []string
@@ -94,29 +90,60 @@ type Pipeline struct {
 	inputs    []input
 	outputs   []output
 	baselines []baseline
-	tops      []int // inputs that are topk
 
 	// Time windows, in ns: a window is size long and one starts every
 	// `every` (every == size: tumbling). Events are folded into panes of
 	// `every`; a window is the merge of its size/every panes.
 	size, every, lateness int64
-	keep                  int64            // update_for with late: update, else 0
-	idle                  int64            // idle_timeout
-	maxFuture             int64            // max_future
-	clock                 func() time.Time // judges max_future when Add has no now; nil: none
+	keep                  int64 // update_for with late: update, else 0
+	idle                  int64 // idle_timeout
+	maxFuture             int64 // max_future
 	update                bool
 	count                 int // {count: N} windows
 	maxGroups             int
 	baseN, minBase        int
-	emit                  EmitFunc
+
+	overflow    string // the overflow group's key
+	overflowKey []byte // the same as bytes
+	baseSig     string // what a baseline checkpoint must match (see SaveBaselines)
+	// fromCount[i]: input i is count() in time windows, whose value is
+	// the window's event count; its column is not pushed (see Compile).
+	fromCount []bool
+}
+
+// Name returns the pipeline's name.
+func (pl *Plan) Name() string { return pl.name }
+
+// MaxFuture is how far ahead of the wall clock an event may be stamped
+// before Add flags it future: max_future, or its default.
+func (pl *Plan) MaxFuture() time.Duration { return time.Duration(pl.maxFuture) }
+
+// Sources returns the sources the pipeline reads (cfg.From).
+func (pl *Plan) Sources() []string { return slices.Clone(pl.sources) }
+
+// Fields returns the event fields read by where, group_by and the
+// aggregates, sorted, so that sources can later decode only those.
+func (pl *Plan) Fields() []string { return slices.Clone(pl.fields) }
+
+// Names returns the aggregate names in config order, the order of every
+// emitted Window's Values.
+func (pl *Plan) Names() []string { return slices.Clone(pl.names) }
+
+// Pipeline is one running pipeline: its Plan and the open windows. One
+// goroutine owns a Pipeline and calls Add, Advance, Resume and Forget; only
+// Stats and the accessors may be called from others.
+type Pipeline struct {
+	Plan // by value: the hot path reads it without a pointer hop
+
+	tops  []int            // inputs that are topk
+	clock func() time.Time // judges max_future when Add has no now; nil: none
+	emit  EmitFunc
 
 	vm           vm.VM
 	env          map[string]any
 	keyBuf       []byte
 	vbuf         []byte
-	overflow     string // the overflow group's key
-	overflowKey  []byte // the same as bytes, and its hash in the index
-	overflowHash uint32
+	overflowHash uint32 // the overflow group key's hash in the index
 
 	index      groupIndex // group key → index into groups
 	groups     []group
@@ -153,10 +180,8 @@ type Pipeline struct {
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
 	hist    map[string]*history // baseline aggregates: group key → history
-	baseSig string              // what a baseline checkpoint must match (see SaveBaselines)
 
 	rings []ring // count windows, by group
-	kinds []uint8
 
 	exOf []int          // input → index into ex, -1 when it keeps no exemplars
 	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
@@ -175,10 +200,7 @@ type Pipeline struct {
 	sameAs []int
 	shared []bool
 	ones   []float64 // 1s, for count()
-	// fromCount[i]: input i is count() in time windows, whose value is
-	// the window's event count; its column is not pushed (see New).
-	fromCount []bool
-	traced    []bool // flush: whether each event has a trace id
+	traced []bool    // flush: whether each event has a trace id
 
 	// What emitted windows are cut from (see newWindow).
 	wchunk []event.Window
@@ -269,13 +291,13 @@ type winKey struct {
 	end int64
 }
 
-// New compiles cfg. Every problem in the definition is reported: the error is
-// a *CompileError, or a join of them (see CompileErrors).
-func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
-	if emit == nil {
-		return nil, errors.New("building pipeline " + cfg.Name + ": nil EmitFunc")
-	}
-	p := &Pipeline{
+// Compile compiles cfg into a Plan. Every problem in the definition is
+// reported: the error is a *CompileError, or a join of them (see
+// CompileErrors). The shape of the pipeline (window, group_by, late,
+// min_baseline) is judged by config.Pipeline.ShapeErrors, the rules config
+// validation applies, in the same words; the expressions only here.
+func Compile(cfg config.Pipeline) (*Plan, error) {
+	pl := &Plan{
 		name:      cfg.Name,
 		sources:   slices.Clone(cfg.From),
 		groupKeys: slices.Clone(cfg.GroupBy),
@@ -283,102 +305,74 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		maxGroups: cfg.MaxGroups,
 		baseN:     cfg.Baseline,
 		minBase:   cfg.MinBaseline,
-		emit:      emit,
-		env:       map[string]any{},
-		index:     newGroupIndex(),
-		closed:    math.MinInt64,
-		nextWork:  math.MinInt64,
-		lastPane:  math.MaxInt64, // no pane yet: t < lastPane for every t
-		panes:     []pane{{}},    // slot 0: scratch
+		baseSig:   baselineSignature(cfg),
 	}
-	p.baseSig = baselineSignature(cfg)
-	if p.maxGroups <= 0 {
-		p.maxGroups = DefaultMaxGroups
+	if pl.maxGroups <= 0 {
+		pl.maxGroups = config.DefaultMaxGroups
 	}
-	if p.baseN <= 0 {
-		p.baseN = DefaultBaseline
+	if pl.baseN <= 0 {
+		pl.baseN = DefaultBaseline
 	}
-	if p.minBase <= 0 {
-		p.minBase = min(DefaultMinBaseline, p.baseN)
+	if pl.minBase <= 0 {
+		pl.minBase = min(DefaultMinBaseline, pl.baseN)
 	}
 	var errs []error
 	bad := func(path string, err error) { errs = append(errs, &CompileError{Path: path, Err: err}) }
+	for _, e := range cfg.ShapeErrors() {
+		bad(e.Key, e)
+	}
+	if len(errs) == 0 {
+		if w := cfg.Window; w.Count > 0 {
+			pl.count = w.Count
+		} else {
+			pl.size, pl.every = int64(w.Size), int64(w.Every)
+			if pl.every == 0 {
+				pl.every = pl.size
+			}
+		}
+	}
+	if cfg.Late == "update" {
+		pl.update = true
+		pl.keep = int64(cfg.UpdateFor)
+		if pl.keep <= 0 {
+			pl.keep = int64(DefaultUpdateFor)
+		}
+	}
+	pl.idle = int64(cfg.IdleTimeout)
+	if pl.idle <= 0 {
+		pl.idle = max(10*pl.size, int64(MinIdleTimeout))
+	}
+	pl.maxFuture = int64(cfg.MaxFuture)
+	if pl.maxFuture <= 0 {
+		pl.maxFuture = int64(DefaultMaxFuture)
+	}
+
 	fields := map[string]bool{}
-
-	w := cfg.Window
-	switch {
-	case w.Count < 0:
-		bad("window", fmt.Errorf("count must be positive, got %d", w.Count))
-	case w.Count > 0 && (w.Size != 0 || w.Every != 0):
-		bad("window", errors.New("count cannot be combined with size or every"))
-	case w.Count > 0:
-		p.count = w.Count
-	case w.Size <= 0:
-		bad("window", errors.New("window size must be positive"))
-	case w.Every < 0 || w.Every > w.Size || w.Every > 0 && w.Size%w.Every != 0:
-		bad("window", fmt.Errorf("every %s must be positive, at most size %s and divide it", w.Every, w.Size))
-	default:
-		p.size, p.every = int64(w.Size), int64(w.Every)
-		if p.every == 0 {
-			p.every = p.size
-		}
-	}
-	switch cfg.Late {
-	case "", "drop":
-	case "update":
-		p.update = true
-		p.keep = int64(cfg.UpdateFor)
-		if p.keep <= 0 {
-			p.keep = int64(DefaultUpdateFor)
-		}
-	default:
-		bad("late", fmt.Errorf("must be drop or update, got %q", cfg.Late))
-	}
-	p.idle = int64(cfg.IdleTimeout)
-	if p.idle <= 0 {
-		p.idle = max(10*p.size, int64(MinIdleTimeout))
-	}
-	p.maxFuture = int64(cfg.MaxFuture)
-	if p.maxFuture <= 0 {
-		p.maxFuture = int64(DefaultMaxFuture)
-	}
-	if p.minBase > p.baseN {
-		bad("min_baseline", fmt.Errorf("%d is more than baseline %d", p.minBase, p.baseN))
-	}
-
 	if cfg.Where != "" {
 		x, err := compileFieldExpr(cfg.Where)
 		if err != nil {
 			bad("where", err)
 		} else {
-			p.where = x
+			pl.where = x
 			for _, f := range x.fields {
 				fields[f] = true
 			}
 		}
 	}
-
-	for i, k := range p.groupKeys {
-		switch {
-		case k == "":
-			bad("group_by", fmt.Errorf("entry %d is empty", i))
-		case slices.Index(p.groupKeys, k) != i:
-			bad("group_by", fmt.Errorf("%q is listed twice", k))
-		}
+	for _, k := range pl.groupKeys {
 		fields[k] = true
 	}
 	var ob []byte
-	for range p.groupKeys {
+	for range pl.groupKeys {
 		ob = appendKey(ob, []byte(OverflowValue))
 	}
-	if len(p.groupKeys) == 1 {
+	if len(pl.groupKeys) == 1 {
 		ob = []byte(OverflowValue) // one key: the key is the value (see key)
 	}
-	p.overflow, p.overflowKey = string(ob), ob
-	p.overflowHash = p.index.hash(ob)
+	pl.overflow, pl.overflowKey = string(ob), ob
 
 	for _, a := range cfg.Aggregates {
-		p.names = append(p.names, a.Name)
+		pl.names = append(pl.names, a.Name)
 	}
 	for i, a := range cfg.Aggregates {
 		path := "aggregates." + a.Name
@@ -386,32 +380,69 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 			bad("aggregates", fmt.Errorf("aggregate %d has no name", i))
 			continue
 		}
-		if slices.Index(p.names, a.Name) != i {
+		if slices.Index(pl.names, a.Name) != i {
 			bad(path, errors.New("defined twice"))
 			continue
 		}
-		n := len(p.inputs)
-		out, err := p.compileAggregate(a.Expr, p.names[:i], p.names[i+1:])
+		n := len(pl.inputs)
+		out, err := pl.compileAggregate(a.Expr, pl.names[:i], pl.names[i+1:])
 		if err != nil {
 			bad(path, err)
 			continue
 		}
-		for _, in := range p.inputs[n:] {
+		for _, in := range pl.inputs[n:] {
 			if in.arg != nil {
 				for _, f := range in.arg.fields {
 					fields[f] = true
 				}
 			}
 		}
-		p.outputs = append(p.outputs, out)
+		pl.outputs = append(pl.outputs, out)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	for f := range fields {
-		p.fields = append(p.fields, f)
+		pl.fields = append(pl.fields, f)
 	}
-	slices.Sort(p.fields)
+	slices.Sort(pl.fields)
+	// In time windows count() is the number of events folded into the
+	// window's panes, which each pane keeps anyway: its column is left
+	// empty and result reads the count instead.
+	pl.fromCount = make([]bool, len(pl.inputs))
+	for i, in := range pl.inputs {
+		pl.fromCount[i] = pl.count == 0 && in.kind == agg.InputNone
+	}
+	return pl, nil
+}
+
+// New compiles cfg and starts a Pipeline of it: Compile, then
+// Plan.NewPipeline.
+func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
+	if emit == nil {
+		return nil, errors.New("building pipeline " + cfg.Name + ": nil EmitFunc")
+	}
+	pl, err := Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pl.NewPipeline(emit), nil
+}
+
+// NewPipeline returns a Pipeline of the plan with no open window, which
+// hands each closed window to emit (not nil).
+func (pl *Plan) NewPipeline(emit EmitFunc) *Pipeline {
+	p := &Pipeline{
+		Plan:     *pl,
+		emit:     emit,
+		env:      map[string]any{},
+		index:    newGroupIndex(),
+		closed:   math.MinInt64,
+		nextWork: math.MinInt64,
+		lastPane: math.MaxInt64, // no pane yet: t < lastPane for every t
+		panes:    []pane{{}},    // slot 0: scratch
+	}
+	p.overflowHash = p.index.hash(p.overflowKey)
 	arena := agg.NewArena() // one row of state per slot for the simple columns
 	p.arena = arena
 	for i, in := range p.inputs {
@@ -453,14 +484,6 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 			}
 		}
 	}
-	// In time windows count() is the number of events folded into the
-	// window's panes, which each pane keeps anyway: its column is left
-	// empty and result reads the count instead.
-	p.fromCount = make([]bool, len(p.inputs))
-	for i, in := range p.inputs {
-		p.fromCount[i] = p.count == 0 && in.kind == agg.InputNone
-	}
-	p.kinds = make([]uint8, len(p.inputs))
 	p.setupExemplars()
 	if p.update {
 		p.lateWin = map[winKey]int64{}
@@ -469,11 +492,8 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	if len(p.baselines) > 0 {
 		p.hist = map[string]*history{}
 	}
-	return p, nil
+	return p
 }
-
-// Name returns the pipeline's name.
-func (p *Pipeline) Name() string { return p.name }
 
 // SetClock gives the pipeline the wall clock that judges max_future when Add
 // is called without one (a replay that closes windows by event time only):
@@ -481,21 +501,6 @@ func (p *Pipeline) Name() string { return p.name }
 // must not move the watermark then either. It must be called before the
 // first Add, by the goroutine that owns the Pipeline.
 func (p *Pipeline) SetClock(now func() time.Time) { p.clock = now }
-
-// MaxFuture is how far ahead of the wall clock an event may be stamped
-// before Add flags it future: max_future, or its default.
-func (p *Pipeline) MaxFuture() time.Duration { return time.Duration(p.maxFuture) }
-
-// Sources returns the sources the pipeline reads (cfg.From).
-func (p *Pipeline) Sources() []string { return slices.Clone(p.sources) }
-
-// Fields returns the event fields read by where, group_by and the
-// aggregates, sorted, so that sources can later decode only those.
-func (p *Pipeline) Fields() []string { return slices.Clone(p.fields) }
-
-// Names returns the aggregate names in config order, the order of every
-// emitted Window's Values.
-func (p *Pipeline) Names() []string { return slices.Clone(p.names) }
 
 // Stats returns the counters. It is safe to call from any goroutine.
 func (p *Pipeline) Stats() Stats {
