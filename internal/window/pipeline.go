@@ -135,33 +135,14 @@ func (pl *Plan) Names() []string { return slices.Clone(pl.names) }
 type Pipeline struct {
 	Plan // by value: the hot path reads it without a pointer hop
 
-	tops  []int            // inputs that are topk
 	clock func() time.Time // judges max_future when Add has no now; nil: none
 	emit  EmitFunc
 
-	vm           vm.VM
-	env          map[string]any
-	keyBuf       []byte
-	vbuf         []byte
-	overflowHash uint32 // the overflow group key's hash in the index
+	vm  vm.VM
+	env map[string]any
 
-	index      groupIndex // group key → index into groups
-	groups     []group
-	freeGroups []int32
-	idleGroups []int32 // groups left without panes, freed at the next release if still so
-	freed      uint64  // groups freed so far: an index found before may name another group since
-	marked     []int64 // sliding windows, by group: the end of the window last emitted (see emitWindow)
-	retiredBuf []int32
-
-	// Slots: every pane (and count-window group) has one slot, an index
-	// into the columns; slot 0 is the scratch slot panes are merged into.
-	cols      []agg.Column
-	arena     *agg.Arena         // the simple columns' state, a row per slot
-	touchers  []agg.Toucher      // the other columns prefetch reads ahead
-	strCols   []agg.StringColumn // nil where the column takes no strings
-	batchers  []agg.Batcher      // nil where the column cannot take a batch
-	panes     []pane
-	freeSlots []int32
+	groupTable
+	slotStore
 
 	buckets  []bucket // open panes by start, ascending
 	lastPane int64    // start of the pane of the last event added
@@ -173,47 +154,90 @@ type Pipeline struct {
 	marks    []mark // per-source-part watermarks
 	last     int    // index into marks of the last event's source
 
+	lateState
+	hist  map[string]*history // baseline aggregates: group key → history
+	rings []ring              // count windows, by group
+
+	batchScratch
+
+	// What emitted windows are cut from (see newWindow).
+	spareWindows     []event.Window
+	spareValues      []float64
+	spareGroupValues []string
+
+	events, filtered, late, updates, overflows, future atomic.Int64
+	openWindows, nGroups                               atomic.Int64
+}
+
+// groupTable is a pipeline's open groups and the index that finds them by
+// key.
+type groupTable struct {
+	index         groupIndex // group key → index into groups
+	groups        []group
+	freeGroups    []int32
+	idleGroups    []int32 // groups left without panes, freed at the next release if still so
+	freed         uint64  // groups freed so far: an index found before may name another group since
+	marked        []int64 // sliding windows, by group: the end of the window last emitted (see emitWindow)
+	retiredGroups []int32 // release: the groups left without panes by this release
+	overflowHash  uint32  // the overflow group key's hash in the index
+}
+
+// slotStore is a pipeline's aggregate state. Every pane (and count-window
+// group) has one slot, an index into the columns; slot 0 is the scratch
+// slot panes are merged into.
+type slotStore struct {
+	cols      []agg.Column
+	arena     *agg.Arena         // the simple columns' state, a row per slot
+	touchers  []agg.Toucher      // the other columns prefetch reads ahead
+	strCols   []agg.StringColumn // nil where the column takes no strings
+	batchers  []agg.Batcher      // nil where the column cannot take a batch
+	panes     []pane
+	freeSlots []int32
+
+	tops []int          // inputs that are topk
+	exOf []int          // input → index into ex, -1 when it keeps no exemplars
+	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
+}
+
+// lateState is what a pipeline keeps about events that came late, or too
+// early.
+type lateState struct {
 	// futureOf holds, by group key, the future events not yet reported
 	// in an emitted window of the group; nil until there is one.
 	futureOf map[string]int64
 
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
-	hist    map[string]*history // baseline aggregates: group key → history
+}
 
-	rings []ring // count windows, by group
+// batchScratch is what Add reuses from one batch to the next: the group
+// keys being built, what prefetch read ahead, and the events whose values
+// are still to be pushed into their slots (see flush) with flush's
+// buffers.
+type batchScratch struct {
+	keyBytes   []byte // the group key of the event being added
+	valueBytes []byte // one group_by value of it, while keyBytes is built
 
-	exOf []int          // input → index into ex, -1 when it keeps no exemplars
-	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
+	keyHashes []uint32 // prefetch: the batch's key hashes
+	keyGroups []int32  // prefetch: the groups they probably are, -1 when not found
+	// prefetch: the batch's keys, event i's at batchKeys[batchKeyEnds[i]:batchKeyEnds[i+1]]
+	batchKeys    []byte
+	batchKeyEnds []int32
+	prefetchSum  uint64 // prefetch: the sum of what it read
 
-	// The events of the batch being added whose values are still to be
-	// pushed into their slots (see flush), and flush's buffers.
-	seg []pending
-	cur []*event.Event // the events being added, which seg points into
-	// Per input, the slots and values flush read for the segment, and
-	// which events they came from; sameAs[i] >= 0 when input i reads the
-	// same argument as that earlier input, whose values it reuses, and
+	queued []pending
+	batch  []*event.Event // the events being added, which queued points into
+	// Per input, the slots and values flush read for the queued events,
+	// and which of them they came from; sameAs[i] >= 0 when input i reads
+	// the same argument as that earlier input, whose values it reuses, and
 	// shared[j] when a later input does so.
-	islots [][]int32
-	ivals  [][]float64
-	iseg   [][]int32
-	sameAs []int
-	shared []bool
-	ones   []float64 // 1s, for count()
-	traced []bool    // flush: whether each event has a trace id
-
-	// What emitted windows are cut from (see newWindow).
-	wchunk []event.Window
-	vchunk []float64
-	gchunk []string
-	hbuf   []uint32 // prefetch: the batch's key hashes
-	gbuf   []int32  // prefetch: the groups they probably are
-	karena []byte   // prefetch: the batch's keys, event i's at karena[kend[i]:kend[i+1]]
-	kend   []int32
-	sink   uint64 // prefetch: the sum of what it read
-
-	events, filtered, late, updates, overflows, future atomic.Int64
-	openWindows, nGroups                               atomic.Int64
+	inputSlots  [][]int32
+	inputValues [][]float64
+	inputEvents [][]int32
+	sameAs      []int
+	shared      []bool
+	ones        []float64 // 1s, for count()
+	traced      []bool    // flush: whether each queued event has a trace id
 }
 
 // input is one aggregate column that reads events.
@@ -267,7 +291,7 @@ func (gr *group) is(key []byte) bool {
 // barrier.
 type pending struct {
 	s int32
-	i int32 // index into p.cur
+	i int32 // index into p.batch
 	t int64
 }
 
@@ -433,14 +457,14 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 // hands each closed window to emit (not nil).
 func (pl *Plan) NewPipeline(emit EmitFunc) *Pipeline {
 	p := &Pipeline{
-		Plan:     *pl,
-		emit:     emit,
-		env:      map[string]any{},
-		index:    newGroupIndex(),
-		closed:   math.MinInt64,
-		nextWork: math.MinInt64,
-		lastPane: math.MaxInt64, // no pane yet: t < lastPane for every t
-		panes:    []pane{{}},    // slot 0: scratch
+		Plan:       *pl,
+		emit:       emit,
+		env:        map[string]any{},
+		groupTable: groupTable{index: newGroupIndex()},
+		closed:     math.MinInt64,
+		nextWork:   math.MinInt64,
+		lastPane:   math.MaxInt64,                // no pane yet: t < lastPane for every t
+		slotStore:  slotStore{panes: []pane{{}}}, // slot 0: scratch
 	}
 	p.overflowHash = p.index.hash(p.overflowKey)
 	arena := agg.NewArena() // one row of state per slot for the simple columns
@@ -470,7 +494,7 @@ func (pl *Plan) NewPipeline(emit EmitFunc) *Pipeline {
 	for _, c := range p.cols {
 		c.Grow(1) // the scratch slot
 	}
-	p.islots, p.ivals, p.iseg = make([][]int32, len(p.inputs)), make([][]float64, len(p.inputs)), make([][]int32, len(p.inputs))
+	p.inputSlots, p.inputValues, p.inputEvents = make([][]int32, len(p.inputs)), make([][]float64, len(p.inputs)), make([][]int32, len(p.inputs))
 	p.sameAs, p.shared = make([]int, len(p.inputs)), make([]bool, len(p.inputs))
 	for i, in := range p.inputs {
 		p.sameAs[i] = -1
@@ -544,8 +568,8 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		}
 	}
 	var filtered, late, overflow, future int64
-	p.cur = events
-	defer func() { p.cur = nil }() // do not keep the events alive
+	p.batch = events
+	defer func() { p.batch = nil }() // do not keep the events alive
 	hs := p.prefetch(events)
 	// The groups prefetch found stay valid until a group is freed (a
 	// close in the middle of the batch may free some).
@@ -566,9 +590,9 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		var h uint32
 		g := int32(-1)
 		if hs != nil {
-			key, h = p.karena[p.kend[i]:p.kend[i+1]], hs[i]
+			key, h = p.batchKeys[p.batchKeyEnds[i]:p.batchKeyEnds[i+1]], hs[i]
 			if p.freed == freed {
-				g = p.gbuf[i]
+				g = p.keyGroups[i]
 			}
 		} else {
 			key = p.key(e.Fields)
@@ -714,8 +738,8 @@ func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string
 var prefetchFrom = 1 << 10 // a variable so that tests can run both paths
 
 // prefetch returns the hash of each event's group key, or nil when there are
-// too few groups to bother; the keys themselves it leaves in p.karena, and
-// in p.gbuf each event's group, -1 when it is not found (yet). On the way it reads, for the whole batch, the
+// too few groups to bother; the keys themselves it leaves in p.batchKeys, and
+// in p.keyGroups each event's group, -1 when it is not found (yet). On the way it reads, for the whole batch, the
 // index entries, the groups and the newest panes the events will need, one
 // pass per step: the loads of one pass do not depend on each other, so the
 // CPU has many cache misses in flight at once, where the event-by-event
@@ -725,8 +749,8 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 	if p.count > 0 || p.index.len() < prefetchFrom {
 		return nil
 	}
-	hs := p.hbuf[:0]
-	ka, kend := p.karena[:0], append(p.kend[:0], 0)
+	hs := p.keyHashes[:0]
+	ka, kend := p.batchKeys[:0], append(p.batchKeyEnds[:0], 0)
 	x := &p.index
 	for _, e := range events {
 		k := p.key(e.Fields)
@@ -734,14 +758,14 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 		kend = append(kend, int32(len(ka)))
 		hs = append(hs, x.hash(k))
 	}
-	p.karena, p.kend = ka, kend
+	p.batchKeys, p.batchKeyEnds = ka, kend
 	// Each pass below is a short loop of independent loads, so that many
 	// of them are in flight at once.
 	var sum uint64
 	for _, h := range hs {
 		sum += x.entries[h&x.mask]
 	}
-	gs := p.gbuf[:0]
+	gs := p.keyGroups[:0]
 	for _, h := range hs {
 		g := x.peek(h)
 		gs = append(gs, g)
@@ -749,7 +773,7 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 			sum += uint64(p.groups[g].head)
 		}
 	}
-	p.gbuf = gs
+	p.keyGroups = gs
 	// The keys: a group whose key differs (another key with the same
 	// hash) is left to Add's lookup.
 	for i, g := range gs {
@@ -776,33 +800,33 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 		}
 		sum += uint64(f)
 	}
-	p.hbuf, p.sink = hs, sum
+	p.keyHashes, p.prefetchSum = hs, sum
 	return hs
 }
 
-// flush pushes the values of the events in p.seg into their slots, one
+// flush pushes the values of the events in p.queued into their slots, one
 // column at a time: a column that takes batches gets them in one call.
 // Events are folded into panes in two steps so that the per-column loops run
 // over a whole batch (see agg.Batcher); Add flushes before any window closes,
 // so a window never misses an event that arrived before it closed.
 func (p *Pipeline) flush() {
-	if len(p.seg) == 0 {
+	if len(p.queued) == 0 {
 		return
 	}
 	// Whether each event carries a trace id, read once per event rather
 	// than once per exemplar column (two map lookups).
 	traced := p.traced[:0]
 	if len(p.ex) > 0 {
-		for _, x := range p.seg {
-			traced = append(traced, hasTrace(p.cur[x.i].Fields))
+		for _, x := range p.queued {
+			traced = append(traced, hasTrace(p.batch[x.i].Fields))
 		}
 	}
 	p.traced = traced
 	for i, c := range p.cols {
 		bc := p.batchers[i]
 		if bc == nil {
-			for _, x := range p.seg {
-				p.pushOne(i, c, x.s, p.cur[x.i].Fields, x.t)
+			for _, x := range p.queued {
+				p.pushOne(i, c, x.s, p.batch[x.i].Fields, x.t)
 			}
 			continue
 		}
@@ -810,11 +834,11 @@ func (p *Pipeline) flush() {
 		if j := p.sameAs[i]; j >= 0 {
 			// Same argument as column j (avg, quantile and max of one
 			// field): its values are already read.
-			slots, vals := p.islots[j], p.ivals[j]
+			slots, vals := p.inputSlots[j], p.inputValues[j]
 			if ex >= 0 {
-				for n, k := range p.iseg[j] {
-					if x := &p.seg[k]; traced[k] {
-						p.observeExemplar(ex, x.s, vals[n], x.t, p.cur[x.i].Fields)
+				for n, k := range p.inputEvents[j] {
+					if x := &p.queued[k]; traced[k] {
+						p.observeExemplar(ex, x.s, vals[n], x.t, p.batch[x.i].Fields)
 					}
 				}
 			}
@@ -827,21 +851,21 @@ func (p *Pipeline) flush() {
 		}
 		if in.kind == agg.InputNone {
 			// count(): a 1 for every event, into the slots of all of them.
-			slots := p.islots[i][:0]
-			for _, x := range p.seg {
+			slots := p.inputSlots[i][:0]
+			for _, x := range p.queued {
 				slots = append(slots, x.s)
 			}
 			for len(p.ones) < len(slots) {
 				p.ones = append(p.ones, 1)
 			}
 			bc.PushBatch(slots, p.ones[:len(slots)])
-			p.islots[i] = slots
+			p.inputSlots[i] = slots
 			continue
 		}
-		slots, vals, kept := p.islots[i][:0], p.ivals[i][:0], p.iseg[i][:0]
+		slots, vals, kept := p.inputSlots[i][:0], p.inputValues[i][:0], p.inputEvents[i][:0]
 		keep := p.shared[i]
-		for k, x := range p.seg {
-			fields := p.cur[x.i].Fields
+		for k, x := range p.queued {
+			fields := p.batch[x.i].Fields
 			var v float64
 			switch in.kind {
 			case agg.InputNone:
@@ -866,9 +890,9 @@ func (p *Pipeline) flush() {
 			}
 		}
 		bc.PushBatch(slots, vals)
-		p.islots[i], p.ivals[i], p.iseg[i] = slots, vals, kept
+		p.inputSlots[i], p.inputValues[i], p.inputEvents[i] = slots, vals, kept
 	}
-	p.seg = p.seg[:0]
+	p.queued = p.queued[:0]
 }
 
 // pushOne folds one event's input i into column c at slot s.
@@ -983,15 +1007,15 @@ const windowChunk = 128
 // consumers (store, rules, feed), so a chunk lives only as long as the
 // close that filled it.
 func (p *Pipeline) newWindow() (*event.Window, []float64) {
-	if len(p.wchunk) == 0 {
-		p.wchunk = make([]event.Window, windowChunk)
-		p.vchunk = make([]float64, windowChunk*len(p.outputs))
+	if len(p.spareWindows) == 0 {
+		p.spareWindows = make([]event.Window, windowChunk)
+		p.spareValues = make([]float64, windowChunk*len(p.outputs))
 	}
-	w := &p.wchunk[0]
-	p.wchunk = p.wchunk[1:]
+	w := &p.spareWindows[0]
+	p.spareWindows = p.spareWindows[1:]
 	n := len(p.outputs)
-	vals := p.vchunk[:n:n]
-	p.vchunk = p.vchunk[n:]
+	vals := p.spareValues[:n:n]
+	p.spareValues = p.spareValues[n:]
 	return w, vals
 }
 
@@ -1002,11 +1026,11 @@ func (p *Pipeline) groupValues(key string) []string {
 	if n != 1 {
 		return splitKey(key, n)
 	}
-	if len(p.gchunk) == 0 {
-		p.gchunk = make([]string, windowChunk)
+	if len(p.spareGroupValues) == 0 {
+		p.spareGroupValues = make([]string, windowChunk)
 	}
-	g := p.gchunk[:1:1]
-	p.gchunk = p.gchunk[1:]
+	g := p.spareGroupValues[:1:1]
+	p.spareGroupValues = p.spareGroupValues[1:]
 	g[0] = key
 	return g
 }
