@@ -1,6 +1,7 @@
 package window
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -9,8 +10,8 @@ import (
 )
 
 // TestPlanStartsIndependentPipelines: one compiled Plan runs several
-// pipelines, each with its own windows, and what one adds does not show in
-// another's.
+// pipelines at once, each with its own windows, and what one adds does not
+// show in another's.
 func TestPlanStartsIndependentPipelines(t *testing.T) {
 	pl, err := Compile(config.Pipeline{Name: "api", GroupBy: []string{"host"}, Window: config.Window{Size: 10 * time.Second},
 		Aggregates: aggs("n", "count()", "top", "max(latency)")})
@@ -19,10 +20,18 @@ func TestPlanStartsIndependentPipelines(t *testing.T) {
 	}
 	var a, b recorder
 	pa, pb := pl.NewPipeline(a.emit), pl.NewPipeline(b.emit)
-	pa.Add([]*event.Event{ev(time.Second, "host", "x", "latency", 5.0), ev(2*time.Second, "host", "x", "latency", 7.0)}, time.Time{})
-	pb.Add([]*event.Event{ev(time.Second, "host", "y", "latency", 1.0)}, time.Time{})
-	pa.Advance(at(time.Minute))
-	pb.Advance(at(time.Minute))
+	// Each on its own goroutine, as the app runs pipelines: the Plan they
+	// share is only read (go test -race checks that).
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pa.Add([]*event.Event{ev(time.Second, "host", "x", "latency", 5.0), ev(2*time.Second, "host", "x", "latency", 7.0)}, time.Time{})
+		pa.Advance(at(time.Minute))
+	})
+	wg.Go(func() {
+		pb.Add([]*event.Event{ev(time.Second, "host", "y", "latency", 1.0)}, time.Time{})
+		pb.Advance(at(time.Minute))
+	})
+	wg.Wait()
 	ga, gb := a.take(), b.take()
 	if len(ga) != 1 || ga[0].Group[0] != "x" || ga[0].Values[0] != 2 || ga[0].Values[1] != 7 {
 		t.Errorf("first pipeline emitted %+v, want one window of host x: n 2, top 7", ga)
