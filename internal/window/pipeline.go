@@ -395,10 +395,32 @@ func Compile(cfg config.Pipeline) (*Plan, error) {
 	}
 	pl.overflow, pl.overflowKey = string(ob), ob
 
-	for _, a := range cfg.Aggregates {
+	pl.compileAggregates(cfg.Aggregates, fields, bad)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for f := range fields {
+		pl.fields = append(pl.fields, f)
+	}
+	slices.Sort(pl.fields)
+	// In time windows count() is the number of events folded into the
+	// window's panes, which each pane keeps anyway: its column is left
+	// empty and result reads the count instead.
+	pl.fromCount = make([]bool, len(pl.inputs))
+	for i, in := range pl.inputs {
+		pl.fromCount[i] = pl.count == 0 && in.kind == agg.InputNone
+	}
+	return pl, nil
+}
+
+// compileAggregates compiles the aggregates in config order into the plan's
+// inputs and outputs, noting the event fields they read in fields and each
+// problem with bad.
+func (pl *Plan) compileAggregates(aggs config.Aggregates, fields map[string]bool, bad func(path string, err error)) {
+	for _, a := range aggs {
 		pl.names = append(pl.names, a.Name)
 	}
-	for i, a := range cfg.Aggregates {
+	for i, a := range aggs {
 		path := "aggregates." + a.Name
 		if a.Name == "" {
 			bad("aggregates", fmt.Errorf("aggregate %d has no name", i))
@@ -423,21 +445,6 @@ func Compile(cfg config.Pipeline) (*Plan, error) {
 		}
 		pl.outputs = append(pl.outputs, out)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	for f := range fields {
-		pl.fields = append(pl.fields, f)
-	}
-	slices.Sort(pl.fields)
-	// In time windows count() is the number of events folded into the
-	// window's panes, which each pane keeps anyway: its column is left
-	// empty and result reads the count instead.
-	pl.fromCount = make([]bool, len(pl.inputs))
-	for i, in := range pl.inputs {
-		pl.fromCount[i] = pl.count == 0 && in.kind == agg.InputNone
-	}
-	return pl, nil
 }
 
 // New compiles cfg and starts a Pipeline of it: Compile, then
