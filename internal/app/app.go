@@ -257,7 +257,7 @@ func Check(cfg *config.Config) error {
 		}
 	}
 	for i, p := range cfg.Pipelines {
-		if _, err := window.New(p, func(*event.Window) {}); err != nil {
+		if _, err := window.Compile(p); err != nil {
 			for _, ce := range pipelineErrors(cfg, i, err) {
 				keep(ce.Path, ce.Error)
 			}

@@ -553,47 +553,30 @@ func (p *parser) validatePipeline(i int, sources map[string]bool) {
 			p.at(fmt.Sprintf("%s[%d]", at("from"), j), "there is no source named %q", s)
 		}
 	}
-	for j, g := range pl.GroupBy {
-		if strings.TrimSpace(g) == "" {
-			p.at(fmt.Sprintf("%s[%d]", at("group_by"), j), "must not be empty")
-		}
-		if slices.Index(pl.GroupBy, g) < j {
-			p.at(fmt.Sprintf("%s[%d]", at("group_by"), j), "%q is repeated", g)
-		}
-	}
-
+	// The shape rules are the window engine's too (see ShapeErrors); what
+	// only the file can tell, such as a key written but zero, is checked
+	// here.
 	w := pl.Window
+	hasWindow := p.c.has(at("window"))
 	windowOK := true
-	switch {
-	case !p.c.has(at("window")):
+	if !hasWindow {
 		p.at(base, "window is required: a duration (10s), {size: 1m, every: 10s} or {count: 60}")
-	case w.Count < 0:
-		p.at(at("window"), "count must be more than 0")
-		windowOK = false
-	case w.Count > 0 && (w.Size > 0 || w.Every > 0):
-		p.at(at("window"), "a window has either count or size/every, not both")
-		windowOK = false
-	case w.Count == 0 && w.Size <= 0:
-		p.at(at("window"), "size must be more than 0")
-		windowOK = false
-	case w.Every > 0 && w.Every > w.Size:
-		p.at(at("window"), "every %s must not be longer than size %s", shortDuration(w.Every), shortDuration(w.Size))
-		windowOK = false
-	case w.Every > 0 && w.Size%w.Every != 0:
-		p.at(at("window"), "size %s must be a multiple of every %s", shortDuration(w.Size), shortDuration(w.Every))
-		windowOK = false
 	}
-	if windowOK && p.c.has(at("window.every")) && w.Every <= 0 {
+	for _, e := range pl.ShapeErrors() {
+		if e.Key == "window" {
+			if !hasWindow {
+				continue
+			}
+			windowOK = false
+		}
+		p.at(at(e.Key), "%s", e.Msg)
+	}
+	if hasWindow && windowOK && p.c.has(at("window.every")) && w.Every <= 0 {
 		p.at(at("window"), "every must be more than 0")
 	}
 
 	if pl.MaxGroups <= 0 {
 		p.at(at("max_groups"), "must be more than 0")
-	}
-	switch pl.Late {
-	case "", "drop", "update":
-	default:
-		p.at(at("late"), "late must be drop or update, got %q", pl.Late)
 	}
 	if p.c.has(at("update_for")) && pl.Late != "update" {
 		p.at(at("update_for"), "update_for applies only with late: update")
@@ -605,9 +588,6 @@ func (p *parser) validatePipeline(i int, sources map[string]bool) {
 		if p.c.has(at(k.key)) && k.v <= 0 {
 			p.at(at(k.key), "must be more than 0")
 		}
-	}
-	if pl.MinBaseline > 0 && pl.MinBaseline > max(pl.Baseline, 10*boolInt(pl.Baseline == 0)) {
-		p.at(at("min_baseline"), "min_baseline %d is more than baseline", pl.MinBaseline)
 	}
 	if p.c.has(at("max_future")) && pl.MaxFuture <= 0 {
 		p.at(at("max_future"), "must be more than 0")

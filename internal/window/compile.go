@@ -11,8 +11,8 @@ import (
 
 // compileAggregate compiles one aggregate: an aggregate function call over
 // event fields, a baseline aggregate, or an expression over earlier
-// aggregates. It appends inputs and baselines to p and returns the output.
-func (p *Pipeline) compileAggregate(src string, earlier, later []string) (output, error) {
+// aggregates. It appends inputs and baselines to the plan and returns the output.
+func (p *Plan) compileAggregate(src string, earlier, later []string) (output, error) {
 	name, args, isCall := splitCall(src)
 	fn, ok := agg.Lookup(name)
 	if !isCall {
@@ -76,7 +76,7 @@ func (p *Pipeline) compileAggregate(src string, earlier, later []string) (output
 // against earlier windows' counts) or an expression over event fields, whose
 // per-window value is its average over the window (the newest sample's value
 // in {count: N} windows), computed by a hidden input.
-func (p *Pipeline) compileBaseline(fn agg.Func, params []float64, arg string, earlier []string) (output, error) {
+func (p *Plan) compileBaseline(fn agg.Func, params []float64, arg string, earlier []string) (output, error) {
 	b := baseline{fn: fn.Baseline, params: params, ref: slices.Index(earlier, strings.TrimSpace(arg)), hidden: -1}
 	if b.ref < 0 {
 		x, err := compileFieldExpr(arg)

@@ -20,6 +20,13 @@
 // {count: N} windows instead keep the last N samples of each group and emit
 // on every event.
 //
+// A pipeline is compiled once (Compile) into a Plan, which never changes
+// and judges the pipeline's shape by the same rules as config validation
+// (config.Pipeline.ShapeErrors); Plan.NewPipeline starts a Pipeline of it.
+// The Pipeline embeds its Plan and its parts (the group table, the slot
+// store of aggregate state, the per-batch scratch, the late state) by value,
+// so the per-event path reads them without a pointer hop.
+//
 // Expressions (where, aggregate arguments, expressions over aggregates) are
 // compiled once with expr-lang. Dotted field names such as http.status are
 // rewritten into single lookups of the flattened key. Bare field names and

@@ -48,15 +48,15 @@ func (p *Pipeline) key(fields map[string]any) []byte {
 		if s, ok := v.(string); ok {
 			return unsafe.Slice(unsafe.StringData(s), len(s))
 		}
-		p.keyBuf = appendValue(p.keyBuf[:0], v)
-		return p.keyBuf
+		p.keyBytes = appendValue(p.keyBytes[:0], v)
+		return p.keyBytes
 	}
-	buf := p.keyBuf[:0]
+	buf := p.keyBytes[:0]
 	for _, k := range p.groupKeys {
-		p.vbuf = appendValue(p.vbuf[:0], fields[k])
-		buf = appendKey(buf, p.vbuf)
+		p.valueBytes = appendValue(p.valueBytes[:0], fields[k])
+		buf = appendKey(buf, p.valueBytes)
 	}
-	p.keyBuf = buf
+	p.keyBytes = buf
 	return buf
 }
 

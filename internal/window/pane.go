@@ -25,7 +25,7 @@ func (p *Pipeline) paneStart(t int64) int64 {
 
 // addTimed folds one event into its pane. late reports that a window it falls
 // into had already closed; overflowed that it went to the overflow group.
-// i is the event's index in p.cur, key its group key and h the key's hash;
+// i is the event's index in p.batch, key its group key and h the key's hash;
 // known is its group when already looked up, else -1.
 func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint32, known int32) (late, overflowed bool) {
 	ps := p.lastPane
@@ -63,7 +63,7 @@ func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint
 	}
 	s := p.paneOf(g, ps)
 	p.panes[s].count++
-	p.seg = append(p.seg, pending{s, i, t}) // pushed by flush
+	p.queued = append(p.queued, pending{s, i, t}) // pushed by flush
 	if late {
 		if !p.update {
 			p.groups[g].late++
@@ -267,8 +267,8 @@ func (p *Pipeline) flushDirty() {
 // kept for updates, and the groups left without panes.
 func (p *Pipeline) release() {
 	n := 0
-	retired := p.retiredBuf[:0]
-	defer func() { p.retiredBuf = retired[:0] }()
+	retired := p.retiredGroups[:0]
+	defer func() { p.retiredGroups = retired[:0] }()
 	for n < len(p.buckets) && p.buckets[n].start+p.size+p.keep <= p.closed {
 		for _, s := range p.buckets[n].slots {
 			g := p.panes[s].g

@@ -16,17 +16,13 @@ import (
 	"github.com/lookout-dev/lookout/internal/window/agg"
 )
 
-// DefaultMaxGroups bounds the open groups of a pipeline whose config does
-// not set max_groups.
-const DefaultMaxGroups = 100000
-
 // Defaults of the pipeline keys that config leaves at zero.
 const (
 	// DefaultUpdateFor is how long after end+lateness a window keeps its
 	// state for corrections with late: update.
 	DefaultUpdateFor = time.Minute
 	// DefaultBaseline is how many earlier windows a group's baseline holds.
-	DefaultBaseline = 10
+	DefaultBaseline = config.DefaultBaseline
 	// DefaultMinBaseline is how many of them zscore and mad_score need
 	// before they give a value (never more than baseline).
 	DefaultMinBaseline = 5
@@ -79,11 +75,11 @@ type Stats struct {
 	Groups int
 }
 
-// Pipeline is one compiled pipeline: its filter, grouping, aggregates and the
-// open windows. One goroutine owns a Pipeline and calls Add, Advance,
-// Resume and Forget; only Stats and the accessors may be called from
-// others.
-type Pipeline struct {
+// Plan is a compiled pipeline definition: its filter, grouping, aggregates
+// and window shape, with every default applied. Compile returns it, and it
+// is never changed afterwards, so one Plan may start any number of
+// Pipelines (see NewPipeline) and be shared by goroutines.
+type Plan struct {
 	name      string
 	sources   []string
 	fields    []string
@@ -94,47 +90,59 @@ type Pipeline struct {
 	inputs    []input
 	outputs   []output
 	baselines []baseline
-	tops      []int // inputs that are topk
 
 	// Time windows, in ns: a window is size long and one starts every
 	// `every` (every == size: tumbling). Events are folded into panes of
 	// `every`; a window is the merge of its size/every panes.
 	size, every, lateness int64
-	keep                  int64            // update_for with late: update, else 0
-	idle                  int64            // idle_timeout
-	maxFuture             int64            // max_future
-	clock                 func() time.Time // judges max_future when Add has no now; nil: none
+	keep                  int64 // update_for with late: update, else 0
+	idle                  int64 // idle_timeout
+	maxFuture             int64 // max_future
 	update                bool
 	count                 int // {count: N} windows
 	maxGroups             int
 	baseN, minBase        int
-	emit                  EmitFunc
 
-	vm           vm.VM
-	env          map[string]any
-	keyBuf       []byte
-	vbuf         []byte
-	overflow     string // the overflow group's key
-	overflowKey  []byte // the same as bytes, and its hash in the index
-	overflowHash uint32
+	overflow    string // the overflow group's key
+	overflowKey []byte // the same as bytes
+	baseSig     string // what a baseline checkpoint must match (see SaveBaselines)
+	// fromCount[i]: input i is count() in time windows, whose value is
+	// the window's event count; its column is not pushed (see Compile).
+	fromCount []bool
+}
 
-	index      groupIndex // group key → index into groups
-	groups     []group
-	freeGroups []int32
-	idleGroups []int32 // groups left without panes, freed at the next release if still so
-	freed      uint64  // groups freed so far: an index found before may name another group since
-	marked     []int64 // sliding windows, by group: the end of the window last emitted (see emitWindow)
-	retiredBuf []int32
+// Name returns the pipeline's name.
+func (pl *Plan) Name() string { return pl.name }
 
-	// Slots: every pane (and count-window group) has one slot, an index
-	// into the columns; slot 0 is the scratch slot panes are merged into.
-	cols      []agg.Column
-	arena     *agg.Arena         // the simple columns' state, a row per slot
-	touchers  []agg.Toucher      // the other columns prefetch reads ahead
-	strCols   []agg.StringColumn // nil where the column takes no strings
-	batchers  []agg.Batcher      // nil where the column cannot take a batch
-	panes     []pane
-	freeSlots []int32
+// MaxFuture is how far ahead of the wall clock an event may be stamped
+// before Add flags it future: max_future, or its default.
+func (pl *Plan) MaxFuture() time.Duration { return time.Duration(pl.maxFuture) }
+
+// Sources returns the sources the pipeline reads (cfg.From).
+func (pl *Plan) Sources() []string { return slices.Clone(pl.sources) }
+
+// Fields returns the event fields read by where, group_by and the
+// aggregates, sorted, so that sources can later decode only those.
+func (pl *Plan) Fields() []string { return slices.Clone(pl.fields) }
+
+// Names returns the aggregate names in config order, the order of every
+// emitted Window's Values.
+func (pl *Plan) Names() []string { return slices.Clone(pl.names) }
+
+// Pipeline is one running pipeline: its Plan and the open windows. One
+// goroutine owns a Pipeline and calls Add, Advance, Resume and Forget; only
+// Stats and the accessors may be called from others.
+type Pipeline struct {
+	Plan // by value: the hot path reads it without a pointer hop
+
+	clock func() time.Time // judges max_future when Add has no now; nil: none
+	emit  EmitFunc
+
+	vm  vm.VM
+	env map[string]any
+
+	groupTable
+	slotStore
 
 	buckets  []bucket // open panes by start, ascending
 	lastPane int64    // start of the pane of the last event added
@@ -146,52 +154,90 @@ type Pipeline struct {
 	marks    []mark // per-source-part watermarks
 	last     int    // index into marks of the last event's source
 
+	lateState
+	hist  map[string]*history // baseline aggregates: group key → history
+	rings []ring              // count windows, by group
+
+	batchScratch
+
+	// What emitted windows are cut from (see newWindow).
+	spareWindows     []event.Window
+	spareValues      []float64
+	spareGroupValues []string
+
+	events, filtered, late, updates, overflows, future atomic.Int64
+	openWindows, nGroups                               atomic.Int64
+}
+
+// groupTable is a pipeline's open groups and the index that finds them by
+// key.
+type groupTable struct {
+	index         groupIndex // group key → index into groups
+	groups        []group
+	freeGroups    []int32
+	idleGroups    []int32 // groups left without panes, freed at the next release if still so
+	freed         uint64  // groups freed so far: an index found before may name another group since
+	marked        []int64 // sliding windows, by group: the end of the window last emitted (see emitWindow)
+	retiredGroups []int32 // release: the groups left without panes by this release
+	overflowHash  uint32  // the overflow group key's hash in the index
+}
+
+// slotStore is a pipeline's aggregate state. Every pane (and count-window
+// group) has one slot, an index into the columns; slot 0 is the scratch
+// slot panes are merged into.
+type slotStore struct {
+	cols      []agg.Column
+	arena     *agg.Arena         // the simple columns' state, a row per slot
+	touchers  []agg.Toucher      // the other columns prefetch reads ahead
+	strCols   []agg.StringColumn // nil where the column takes no strings
+	batchers  []agg.Batcher      // nil where the column cannot take a batch
+	panes     []pane
+	freeSlots []int32
+
+	tops []int          // inputs that are topk
+	exOf []int          // input → index into ex, -1 when it keeps no exemplars
+	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
+}
+
+// lateState is what a pipeline keeps about events that came late, or too
+// early.
+type lateState struct {
 	// futureOf holds, by group key, the future events not yet reported
 	// in an emitted window of the group; nil until there is one.
 	futureOf map[string]int64
 
 	lateWin map[winKey]int64    // late: update — late events per retained window
 	dirty   map[winKey]struct{} // late: update — windows to re-emit
-	hist    map[string]*history // baseline aggregates: group key → history
-	baseSig string              // what a baseline checkpoint must match (see SaveBaselines)
+}
 
-	rings []ring // count windows, by group
-	kinds []uint8
+// batchScratch is what Add reuses from one batch to the next: the group
+// keys being built, what prefetch read ahead, and the events whose values
+// are still to be pushed into their slots (see flush) with flush's
+// buffers.
+type batchScratch struct {
+	keyBytes   []byte // the group key of the event being added
+	valueBytes []byte // one group_by value of it, while keyBytes is built
 
-	exOf []int          // input → index into ex, -1 when it keeps no exemplars
-	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
+	keyHashes []uint32 // prefetch: the batch's key hashes
+	keyGroups []int32  // prefetch: the groups they probably are, -1 when not found
+	// prefetch: the batch's keys, event i's at batchKeys[batchKeyEnds[i]:batchKeyEnds[i+1]]
+	batchKeys    []byte
+	batchKeyEnds []int32
+	prefetchSum  uint64 // prefetch: the sum of what it read
 
-	// The events of the batch being added whose values are still to be
-	// pushed into their slots (see flush), and flush's buffers.
-	seg []pending
-	cur []*event.Event // the events being added, which seg points into
-	// Per input, the slots and values flush read for the segment, and
-	// which events they came from; sameAs[i] >= 0 when input i reads the
-	// same argument as that earlier input, whose values it reuses, and
+	queued []pending
+	batch  []*event.Event // the events being added, which queued points into
+	// Per input, the slots and values flush read for the queued events,
+	// and which of them they came from; sameAs[i] >= 0 when input i reads
+	// the same argument as that earlier input, whose values it reuses, and
 	// shared[j] when a later input does so.
-	islots [][]int32
-	ivals  [][]float64
-	iseg   [][]int32
-	sameAs []int
-	shared []bool
-	ones   []float64 // 1s, for count()
-	// fromCount[i]: input i is count() in time windows, whose value is
-	// the window's event count; its column is not pushed (see New).
-	fromCount []bool
-	traced    []bool // flush: whether each event has a trace id
-
-	// What emitted windows are cut from (see newWindow).
-	wchunk []event.Window
-	vchunk []float64
-	gchunk []string
-	hbuf   []uint32 // prefetch: the batch's key hashes
-	gbuf   []int32  // prefetch: the groups they probably are
-	karena []byte   // prefetch: the batch's keys, event i's at karena[kend[i]:kend[i+1]]
-	kend   []int32
-	sink   uint64 // prefetch: the sum of what it read
-
-	events, filtered, late, updates, overflows, future atomic.Int64
-	openWindows, nGroups                               atomic.Int64
+	inputSlots  [][]int32
+	inputValues [][]float64
+	inputEvents [][]int32
+	sameAs      []int
+	shared      []bool
+	ones        []float64 // 1s, for count()
+	traced      []bool    // flush: whether each queued event has a trace id
 }
 
 // input is one aggregate column that reads events.
@@ -245,7 +291,7 @@ func (gr *group) is(key []byte) bool {
 // barrier.
 type pending struct {
 	s int32
-	i int32 // index into p.cur
+	i int32 // index into p.batch
 	t int64
 }
 
@@ -269,13 +315,13 @@ type winKey struct {
 	end int64
 }
 
-// New compiles cfg. Every problem in the definition is reported: the error is
-// a *CompileError, or a join of them (see CompileErrors).
-func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
-	if emit == nil {
-		return nil, errors.New("building pipeline " + cfg.Name + ": nil EmitFunc")
-	}
-	p := &Pipeline{
+// Compile compiles cfg into a Plan. Every problem in the definition is
+// reported: the error is a *CompileError, or a join of them (see
+// CompileErrors). The shape of the pipeline (window, group_by, late,
+// min_baseline) is judged by config.Pipeline.ShapeErrors, the rules config
+// validation applies, in the same words; the expressions only here.
+func Compile(cfg config.Pipeline) (*Plan, error) {
+	pl := &Plan{
 		name:      cfg.Name,
 		sources:   slices.Clone(cfg.From),
 		groupKeys: slices.Clone(cfg.GroupBy),
@@ -283,135 +329,151 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 		maxGroups: cfg.MaxGroups,
 		baseN:     cfg.Baseline,
 		minBase:   cfg.MinBaseline,
-		emit:      emit,
-		env:       map[string]any{},
-		index:     newGroupIndex(),
-		closed:    math.MinInt64,
-		nextWork:  math.MinInt64,
-		lastPane:  math.MaxInt64, // no pane yet: t < lastPane for every t
-		panes:     []pane{{}},    // slot 0: scratch
+		baseSig:   baselineSignature(cfg),
 	}
-	p.baseSig = baselineSignature(cfg)
-	if p.maxGroups <= 0 {
-		p.maxGroups = DefaultMaxGroups
+	if pl.maxGroups <= 0 {
+		pl.maxGroups = config.DefaultMaxGroups
 	}
-	if p.baseN <= 0 {
-		p.baseN = DefaultBaseline
+	if pl.baseN <= 0 {
+		pl.baseN = DefaultBaseline
 	}
-	if p.minBase <= 0 {
-		p.minBase = min(DefaultMinBaseline, p.baseN)
+	if pl.minBase <= 0 {
+		pl.minBase = min(DefaultMinBaseline, pl.baseN)
 	}
 	var errs []error
 	bad := func(path string, err error) { errs = append(errs, &CompileError{Path: path, Err: err}) }
+	for _, e := range cfg.ShapeErrors() {
+		bad(e.Key, e)
+	}
+	if len(errs) == 0 {
+		if w := cfg.Window; w.Count > 0 {
+			pl.count = w.Count
+		} else {
+			pl.size, pl.every = int64(w.Size), int64(w.Every)
+			if pl.every == 0 {
+				pl.every = pl.size
+			}
+		}
+	}
+	if cfg.Late == "update" {
+		pl.update = true
+		pl.keep = int64(cfg.UpdateFor)
+		if pl.keep <= 0 {
+			pl.keep = int64(DefaultUpdateFor)
+		}
+	}
+	pl.idle = int64(cfg.IdleTimeout)
+	if pl.idle <= 0 {
+		pl.idle = max(10*pl.size, int64(MinIdleTimeout))
+	}
+	pl.maxFuture = int64(cfg.MaxFuture)
+	if pl.maxFuture <= 0 {
+		pl.maxFuture = int64(DefaultMaxFuture)
+	}
+
 	fields := map[string]bool{}
-
-	w := cfg.Window
-	switch {
-	case w.Count < 0:
-		bad("window", fmt.Errorf("count must be positive, got %d", w.Count))
-	case w.Count > 0 && (w.Size != 0 || w.Every != 0):
-		bad("window", errors.New("count cannot be combined with size or every"))
-	case w.Count > 0:
-		p.count = w.Count
-	case w.Size <= 0:
-		bad("window", errors.New("window size must be positive"))
-	case w.Every < 0 || w.Every > w.Size || w.Every > 0 && w.Size%w.Every != 0:
-		bad("window", fmt.Errorf("every %s must be positive, at most size %s and divide it", w.Every, w.Size))
-	default:
-		p.size, p.every = int64(w.Size), int64(w.Every)
-		if p.every == 0 {
-			p.every = p.size
-		}
-	}
-	switch cfg.Late {
-	case "", "drop":
-	case "update":
-		p.update = true
-		p.keep = int64(cfg.UpdateFor)
-		if p.keep <= 0 {
-			p.keep = int64(DefaultUpdateFor)
-		}
-	default:
-		bad("late", fmt.Errorf("must be drop or update, got %q", cfg.Late))
-	}
-	p.idle = int64(cfg.IdleTimeout)
-	if p.idle <= 0 {
-		p.idle = max(10*p.size, int64(MinIdleTimeout))
-	}
-	p.maxFuture = int64(cfg.MaxFuture)
-	if p.maxFuture <= 0 {
-		p.maxFuture = int64(DefaultMaxFuture)
-	}
-	if p.minBase > p.baseN {
-		bad("min_baseline", fmt.Errorf("%d is more than baseline %d", p.minBase, p.baseN))
-	}
-
 	if cfg.Where != "" {
 		x, err := compileFieldExpr(cfg.Where)
 		if err != nil {
 			bad("where", err)
 		} else {
-			p.where = x
+			pl.where = x
 			for _, f := range x.fields {
 				fields[f] = true
 			}
 		}
 	}
-
-	for i, k := range p.groupKeys {
-		switch {
-		case k == "":
-			bad("group_by", fmt.Errorf("entry %d is empty", i))
-		case slices.Index(p.groupKeys, k) != i:
-			bad("group_by", fmt.Errorf("%q is listed twice", k))
-		}
+	for _, k := range pl.groupKeys {
 		fields[k] = true
 	}
 	var ob []byte
-	for range p.groupKeys {
+	for range pl.groupKeys {
 		ob = appendKey(ob, []byte(OverflowValue))
 	}
-	if len(p.groupKeys) == 1 {
+	if len(pl.groupKeys) == 1 {
 		ob = []byte(OverflowValue) // one key: the key is the value (see key)
 	}
-	p.overflow, p.overflowKey = string(ob), ob
-	p.overflowHash = p.index.hash(ob)
+	pl.overflow, pl.overflowKey = string(ob), ob
 
-	for _, a := range cfg.Aggregates {
-		p.names = append(p.names, a.Name)
+	pl.compileAggregates(cfg.Aggregates, fields, bad)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	for i, a := range cfg.Aggregates {
+	for f := range fields {
+		pl.fields = append(pl.fields, f)
+	}
+	slices.Sort(pl.fields)
+	// In time windows count() is the number of events folded into the
+	// window's panes, which each pane keeps anyway: its column is left
+	// empty and result reads the count instead.
+	pl.fromCount = make([]bool, len(pl.inputs))
+	for i, in := range pl.inputs {
+		pl.fromCount[i] = pl.count == 0 && in.kind == agg.InputNone
+	}
+	return pl, nil
+}
+
+// compileAggregates compiles the aggregates in config order into the plan's
+// inputs and outputs, noting the event fields they read in fields and each
+// problem with bad.
+func (pl *Plan) compileAggregates(aggs config.Aggregates, fields map[string]bool, bad func(path string, err error)) {
+	for _, a := range aggs {
+		pl.names = append(pl.names, a.Name)
+	}
+	for i, a := range aggs {
 		path := "aggregates." + a.Name
 		if a.Name == "" {
 			bad("aggregates", fmt.Errorf("aggregate %d has no name", i))
 			continue
 		}
-		if slices.Index(p.names, a.Name) != i {
+		if slices.Index(pl.names, a.Name) != i {
 			bad(path, errors.New("defined twice"))
 			continue
 		}
-		n := len(p.inputs)
-		out, err := p.compileAggregate(a.Expr, p.names[:i], p.names[i+1:])
+		n := len(pl.inputs)
+		out, err := pl.compileAggregate(a.Expr, pl.names[:i], pl.names[i+1:])
 		if err != nil {
 			bad(path, err)
 			continue
 		}
-		for _, in := range p.inputs[n:] {
+		for _, in := range pl.inputs[n:] {
 			if in.arg != nil {
 				for _, f := range in.arg.fields {
 					fields[f] = true
 				}
 			}
 		}
-		p.outputs = append(p.outputs, out)
+		pl.outputs = append(pl.outputs, out)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+}
+
+// New compiles cfg and starts a Pipeline of it: Compile, then
+// Plan.NewPipeline.
+func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
+	if emit == nil {
+		return nil, errors.New("building pipeline " + cfg.Name + ": nil EmitFunc")
 	}
-	for f := range fields {
-		p.fields = append(p.fields, f)
+	pl, err := Compile(cfg)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(p.fields)
+	return pl.NewPipeline(emit), nil
+}
+
+// NewPipeline returns a Pipeline of the plan with no open window, which
+// hands each closed window to emit (not nil).
+func (pl *Plan) NewPipeline(emit EmitFunc) *Pipeline {
+	p := &Pipeline{
+		Plan:       *pl,
+		emit:       emit,
+		env:        map[string]any{},
+		groupTable: groupTable{index: newGroupIndex()},
+		closed:     math.MinInt64,
+		nextWork:   math.MinInt64,
+		lastPane:   math.MaxInt64,                // no pane yet: t < lastPane for every t
+		slotStore:  slotStore{panes: []pane{{}}}, // slot 0: scratch
+	}
+	p.overflowHash = p.index.hash(p.overflowKey)
 	arena := agg.NewArena() // one row of state per slot for the simple columns
 	p.arena = arena
 	for i, in := range p.inputs {
@@ -439,7 +501,7 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	for _, c := range p.cols {
 		c.Grow(1) // the scratch slot
 	}
-	p.islots, p.ivals, p.iseg = make([][]int32, len(p.inputs)), make([][]float64, len(p.inputs)), make([][]int32, len(p.inputs))
+	p.inputSlots, p.inputValues, p.inputEvents = make([][]int32, len(p.inputs)), make([][]float64, len(p.inputs)), make([][]int32, len(p.inputs))
 	p.sameAs, p.shared = make([]int, len(p.inputs)), make([]bool, len(p.inputs))
 	for i, in := range p.inputs {
 		p.sameAs[i] = -1
@@ -453,14 +515,6 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 			}
 		}
 	}
-	// In time windows count() is the number of events folded into the
-	// window's panes, which each pane keeps anyway: its column is left
-	// empty and result reads the count instead.
-	p.fromCount = make([]bool, len(p.inputs))
-	for i, in := range p.inputs {
-		p.fromCount[i] = p.count == 0 && in.kind == agg.InputNone
-	}
-	p.kinds = make([]uint8, len(p.inputs))
 	p.setupExemplars()
 	if p.update {
 		p.lateWin = map[winKey]int64{}
@@ -469,11 +523,8 @@ func New(cfg config.Pipeline, emit EmitFunc) (*Pipeline, error) {
 	if len(p.baselines) > 0 {
 		p.hist = map[string]*history{}
 	}
-	return p, nil
+	return p
 }
-
-// Name returns the pipeline's name.
-func (p *Pipeline) Name() string { return p.name }
 
 // SetClock gives the pipeline the wall clock that judges max_future when Add
 // is called without one (a replay that closes windows by event time only):
@@ -481,21 +532,6 @@ func (p *Pipeline) Name() string { return p.name }
 // must not move the watermark then either. It must be called before the
 // first Add, by the goroutine that owns the Pipeline.
 func (p *Pipeline) SetClock(now func() time.Time) { p.clock = now }
-
-// MaxFuture is how far ahead of the wall clock an event may be stamped
-// before Add flags it future: max_future, or its default.
-func (p *Pipeline) MaxFuture() time.Duration { return time.Duration(p.maxFuture) }
-
-// Sources returns the sources the pipeline reads (cfg.From).
-func (p *Pipeline) Sources() []string { return slices.Clone(p.sources) }
-
-// Fields returns the event fields read by where, group_by and the
-// aggregates, sorted, so that sources can later decode only those.
-func (p *Pipeline) Fields() []string { return slices.Clone(p.fields) }
-
-// Names returns the aggregate names in config order, the order of every
-// emitted Window's Values.
-func (p *Pipeline) Names() []string { return slices.Clone(p.names) }
 
 // Stats returns the counters. It is safe to call from any goroutine.
 func (p *Pipeline) Stats() Stats {
@@ -539,8 +575,8 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		}
 	}
 	var filtered, late, overflow, future int64
-	p.cur = events
-	defer func() { p.cur = nil }() // do not keep the events alive
+	p.batch = events
+	defer func() { p.batch = nil }() // do not keep the events alive
 	hs := p.prefetch(events)
 	// The groups prefetch found stay valid until a group is freed (a
 	// close in the middle of the batch may free some).
@@ -561,9 +597,9 @@ func (p *Pipeline) Add(events []*event.Event, now time.Time) {
 		var h uint32
 		g := int32(-1)
 		if hs != nil {
-			key, h = p.karena[p.kend[i]:p.kend[i+1]], hs[i]
+			key, h = p.batchKeys[p.batchKeyEnds[i]:p.batchKeyEnds[i+1]], hs[i]
 			if p.freed == freed {
-				g = p.gbuf[i]
+				g = p.keyGroups[i]
 			}
 		} else {
 			key = p.key(e.Fields)
@@ -709,8 +745,8 @@ func (p *Pipeline) extract(i int, fields map[string]any) (uint8, float64, string
 var prefetchFrom = 1 << 10 // a variable so that tests can run both paths
 
 // prefetch returns the hash of each event's group key, or nil when there are
-// too few groups to bother; the keys themselves it leaves in p.karena, and
-// in p.gbuf each event's group, -1 when it is not found (yet). On the way it reads, for the whole batch, the
+// too few groups to bother; the keys themselves it leaves in p.batchKeys, and
+// in p.keyGroups each event's group, -1 when it is not found (yet). On the way it reads, for the whole batch, the
 // index entries, the groups and the newest panes the events will need, one
 // pass per step: the loads of one pass do not depend on each other, so the
 // CPU has many cache misses in flight at once, where the event-by-event
@@ -720,8 +756,8 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 	if p.count > 0 || p.index.len() < prefetchFrom {
 		return nil
 	}
-	hs := p.hbuf[:0]
-	ka, kend := p.karena[:0], append(p.kend[:0], 0)
+	hs := p.keyHashes[:0]
+	ka, kend := p.batchKeys[:0], append(p.batchKeyEnds[:0], 0)
 	x := &p.index
 	for _, e := range events {
 		k := p.key(e.Fields)
@@ -729,14 +765,14 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 		kend = append(kend, int32(len(ka)))
 		hs = append(hs, x.hash(k))
 	}
-	p.karena, p.kend = ka, kend
+	p.batchKeys, p.batchKeyEnds = ka, kend
 	// Each pass below is a short loop of independent loads, so that many
 	// of them are in flight at once.
 	var sum uint64
 	for _, h := range hs {
 		sum += x.entries[h&x.mask]
 	}
-	gs := p.gbuf[:0]
+	gs := p.keyGroups[:0]
 	for _, h := range hs {
 		g := x.peek(h)
 		gs = append(gs, g)
@@ -744,7 +780,7 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 			sum += uint64(p.groups[g].head)
 		}
 	}
-	p.gbuf = gs
+	p.keyGroups = gs
 	// The keys: a group whose key differs (another key with the same
 	// hash) is left to Add's lookup.
 	for i, g := range gs {
@@ -771,33 +807,33 @@ func (p *Pipeline) prefetch(events []*event.Event) []uint32 {
 		}
 		sum += uint64(f)
 	}
-	p.hbuf, p.sink = hs, sum
+	p.keyHashes, p.prefetchSum = hs, sum
 	return hs
 }
 
-// flush pushes the values of the events in p.seg into their slots, one
+// flush pushes the values of the events in p.queued into their slots, one
 // column at a time: a column that takes batches gets them in one call.
 // Events are folded into panes in two steps so that the per-column loops run
 // over a whole batch (see agg.Batcher); Add flushes before any window closes,
 // so a window never misses an event that arrived before it closed.
 func (p *Pipeline) flush() {
-	if len(p.seg) == 0 {
+	if len(p.queued) == 0 {
 		return
 	}
 	// Whether each event carries a trace id, read once per event rather
 	// than once per exemplar column (two map lookups).
 	traced := p.traced[:0]
 	if len(p.ex) > 0 {
-		for _, x := range p.seg {
-			traced = append(traced, hasTrace(p.cur[x.i].Fields))
+		for _, x := range p.queued {
+			traced = append(traced, hasTrace(p.batch[x.i].Fields))
 		}
 	}
 	p.traced = traced
 	for i, c := range p.cols {
 		bc := p.batchers[i]
 		if bc == nil {
-			for _, x := range p.seg {
-				p.pushOne(i, c, x.s, p.cur[x.i].Fields, x.t)
+			for _, x := range p.queued {
+				p.pushOne(i, c, x.s, p.batch[x.i].Fields, x.t)
 			}
 			continue
 		}
@@ -805,11 +841,11 @@ func (p *Pipeline) flush() {
 		if j := p.sameAs[i]; j >= 0 {
 			// Same argument as column j (avg, quantile and max of one
 			// field): its values are already read.
-			slots, vals := p.islots[j], p.ivals[j]
+			slots, vals := p.inputSlots[j], p.inputValues[j]
 			if ex >= 0 {
-				for n, k := range p.iseg[j] {
-					if x := &p.seg[k]; traced[k] {
-						p.observeExemplar(ex, x.s, vals[n], x.t, p.cur[x.i].Fields)
+				for n, k := range p.inputEvents[j] {
+					if x := &p.queued[k]; traced[k] {
+						p.observeExemplar(ex, x.s, vals[n], x.t, p.batch[x.i].Fields)
 					}
 				}
 			}
@@ -822,21 +858,21 @@ func (p *Pipeline) flush() {
 		}
 		if in.kind == agg.InputNone {
 			// count(): a 1 for every event, into the slots of all of them.
-			slots := p.islots[i][:0]
-			for _, x := range p.seg {
+			slots := p.inputSlots[i][:0]
+			for _, x := range p.queued {
 				slots = append(slots, x.s)
 			}
 			for len(p.ones) < len(slots) {
 				p.ones = append(p.ones, 1)
 			}
 			bc.PushBatch(slots, p.ones[:len(slots)])
-			p.islots[i] = slots
+			p.inputSlots[i] = slots
 			continue
 		}
-		slots, vals, kept := p.islots[i][:0], p.ivals[i][:0], p.iseg[i][:0]
+		slots, vals, kept := p.inputSlots[i][:0], p.inputValues[i][:0], p.inputEvents[i][:0]
 		keep := p.shared[i]
-		for k, x := range p.seg {
-			fields := p.cur[x.i].Fields
+		for k, x := range p.queued {
+			fields := p.batch[x.i].Fields
 			var v float64
 			switch in.kind {
 			case agg.InputNone:
@@ -861,9 +897,9 @@ func (p *Pipeline) flush() {
 			}
 		}
 		bc.PushBatch(slots, vals)
-		p.islots[i], p.ivals[i], p.iseg[i] = slots, vals, kept
+		p.inputSlots[i], p.inputValues[i], p.inputEvents[i] = slots, vals, kept
 	}
-	p.seg = p.seg[:0]
+	p.queued = p.queued[:0]
 }
 
 // pushOne folds one event's input i into column c at slot s.
@@ -978,15 +1014,15 @@ const windowChunk = 128
 // consumers (store, rules, feed), so a chunk lives only as long as the
 // close that filled it.
 func (p *Pipeline) newWindow() (*event.Window, []float64) {
-	if len(p.wchunk) == 0 {
-		p.wchunk = make([]event.Window, windowChunk)
-		p.vchunk = make([]float64, windowChunk*len(p.outputs))
+	if len(p.spareWindows) == 0 {
+		p.spareWindows = make([]event.Window, windowChunk)
+		p.spareValues = make([]float64, windowChunk*len(p.outputs))
 	}
-	w := &p.wchunk[0]
-	p.wchunk = p.wchunk[1:]
+	w := &p.spareWindows[0]
+	p.spareWindows = p.spareWindows[1:]
 	n := len(p.outputs)
-	vals := p.vchunk[:n:n]
-	p.vchunk = p.vchunk[n:]
+	vals := p.spareValues[:n:n]
+	p.spareValues = p.spareValues[n:]
 	return w, vals
 }
 
@@ -997,11 +1033,11 @@ func (p *Pipeline) groupValues(key string) []string {
 	if n != 1 {
 		return splitKey(key, n)
 	}
-	if len(p.gchunk) == 0 {
-		p.gchunk = make([]string, windowChunk)
+	if len(p.spareGroupValues) == 0 {
+		p.spareGroupValues = make([]string, windowChunk)
 	}
-	g := p.gchunk[:1:1]
-	p.gchunk = p.gchunk[1:]
+	g := p.spareGroupValues[:1:1]
+	p.spareGroupValues = p.spareGroupValues[1:]
 	g[0] = key
 	return g
 }

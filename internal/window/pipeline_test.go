@@ -493,16 +493,16 @@ func TestCompileErrors(t *testing.T) {
 		{"duplicate aggregate", func(c *config.Pipeline) { c.Aggregates = aggs("n", "count()", "n", "count()") }, "aggregates.n", "defined twice"},
 		{"bad where", func(c *config.Pipeline) { c.Where = "status >" }, "where", "parsing"},
 		{"unknown function in where", func(c *config.Pipeline) { c.Where = "lowercase(x) == 'a'" }, "where", `unknown function "lowercase"`},
-		{"sliding every not dividing size", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Minute, Every: 7 * time.Second} }, "window", "divide it"},
-		{"sliding every longer than size", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Second, Every: 2 * time.Second} }, "window", "at most size"},
+		{"sliding every not dividing size", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Minute, Every: 7 * time.Second} }, "window", "size 1m must be a multiple of every 7s"},
+		{"sliding every longer than size", func(c *config.Pipeline) { c.Window = config.Window{Size: time.Second, Every: 2 * time.Second} }, "window", "every 2s must not be longer than size 1s"},
 		{"late mode", func(c *config.Pipeline) { c.Late = "fix" }, "late", "drop or update"},
 		{"min_baseline above baseline", func(c *config.Pipeline) { c.Baseline, c.MinBaseline = 3, 4 }, "min_baseline", "more than baseline"},
 		{"topk k", func(c *config.Pipeline) { c.Aggregates = aggs("t", "topk(user, 0)") }, "aggregates.t", "k must be"},
 		{"distinct precision", func(c *config.Pipeline) { c.Aggregates = aggs("d", "distinct(user, 30)") }, "aggregates.d", "precision"},
 		{"ewma alpha", func(c *config.Pipeline) { c.Aggregates = aggs("e", "ewma(latency, 2)") }, "aggregates.e", "alpha"},
-		{"no window", func(c *config.Pipeline) { c.Window = config.Window{} }, "window", "must be positive"},
-		{"empty group key", func(c *config.Pipeline) { c.GroupBy = []string{"a", ""} }, "group_by", "empty"},
-		{"duplicate group key", func(c *config.Pipeline) { c.GroupBy = []string{"a", "a"} }, "group_by", "twice"},
+		{"no window", func(c *config.Pipeline) { c.Window = config.Window{} }, "window", "size must be more than 0"},
+		{"empty group key", func(c *config.Pipeline) { c.GroupBy = []string{"a", ""} }, "group_by[1]", "must not be empty"},
+		{"duplicate group key", func(c *config.Pipeline) { c.GroupBy = []string{"a", "a"} }, "group_by[1]", `"a" is repeated`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
