@@ -73,9 +73,14 @@ func (c *catchup) clockFor(p *window.Pipeline, evs []*event.Event, now time.Time
 		}
 	}
 	slack := max(p.Lateness(), time.Second)
-	if !r.latest.Before(now.Add(-slack)) {
+	if !r.latest.Before(now.Add(-slack)) && !p.PartsBehind(now.Add(-slack), now) {
+		// The batch that reaches the present still goes in by event
+		// time: a broker hands the rest of the backlog over with the new
+		// messages, and the wall clock would close a window whose end
+		// passed while lookout was down before its replayed events are
+		// in it. From the next batch on the wall clock closes windows.
 		c.end(p, r, now, "current events")
-		return now
+		return time.Time{}
 	}
 	if now.Sub(r.lastLog) >= progressEvery {
 		r.lastLog = now

@@ -208,3 +208,33 @@ func TestCatchupWaitsForEveryPartition(t *testing.T) {
 		}
 	})
 }
+
+// A restart right after a window's end: the broker hands over the window's
+// unacknowledged events together with the new ones, in one batch. The
+// window, whose end and lateness passed while lookout was down, must get
+// its replayed events, not count them late.
+func TestCatchupBatchReachingThePresentGoesInByEventTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got windows
+		b := New(Options{Store: &memStore{}, Emit: got.emit})
+		p := newPipeline(t, b, config.Pipeline{Name: "p", From: []string{"s"}, Window: config.Window{Size: 2 * time.Second},
+			Lateness: config.Duration(time.Second)})
+		b.Restore(Routes{Pipelines: []*window.Pipeline{p}})
+		stop := run(b)
+		defer stop()
+		now := time.Now()
+		// Four events a second apart, from 3.5 s ago to now.
+		if err := b.Submit(context.Background(), batch("s", now.Add(-3500*time.Millisecond), time.Second, 4), nil); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if s := p.Stats(); s.Late != 0 {
+			t.Fatalf("%d replayed events counted late", s.Late)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got.events() != 4 {
+			t.Fatalf("windows hold %d events, want all 4", got.events())
+		}
+	})
+}

@@ -104,3 +104,16 @@ func (p *Pipeline) forgetMarks(match func(origin int32) bool) {
 	p.marks = slices.DeleteFunc(p.marks, func(m mark) bool { return m.origin != 0 && match(m.origin) })
 	p.last = 0
 }
+
+// PartsBehind reports whether a part announced by ExpectParts and not idle
+// at wall clock now has seen no event at or after t yet: after a restart,
+// a partition whose backlog has not reached the present.
+func (p *Pipeline) PartsBehind(t, now time.Time) bool {
+	tn, nn := t.UnixNano(), now.UnixNano()
+	for _, m := range p.marks {
+		if m.expected && m.max < tn && !(m.seen != 0 && nn-m.seen > p.idle) {
+			return true
+		}
+	}
+	return false
+}
