@@ -340,18 +340,29 @@ func (s *Source) lineFunc(t *tail) func([]byte, bool) {
 			})
 			return
 		}
-		t.batch.Events = append(t.batch.Events, s.event(raw, now))
+		e, err := s.event(raw, now)
+		if err != nil {
+			t.rejected = append(t.rejected, event.Rejected{Time: now, Source: s.name, Raw: raw,
+				Reason: fmt.Sprintf("decoding a JSON line: %v", err)})
+			return
+		}
+		t.batch.Events = append(t.batch.Events, e)
 	}
 }
 
 // event builds the event of one line: the decoded JSON object when payload is
-// json and the line is one, plus message, path and the match flags.
-func (s *Source) event(line []byte, now time.Time) *event.Event {
+// json and the line is one, plus message, path and the match flags. A line
+// of a json log that is not JSON (a stack trace, a banner) is a plain line;
+// one that starts like a JSON object and does not parse is an error: it
+// goes to the rejected table, as with the broker sources.
+func (s *Source) event(line []byte, now time.Time) (*event.Event, error) {
 	e := &event.Event{Source: s.name, Raw: line}
 	if s.json && len(line) > 0 && line[0] == '{' {
-		if f, err := s.deps.Pre.DecodeFields(line); err == nil {
-			e.Fields = f
+		f, err := s.deps.Pre.DecodeFields(line)
+		if err != nil {
+			return nil, err
 		}
+		e.Fields = f
 	}
 	if e.Fields == nil {
 		// A plain line has no time of its own: it happened when it was
@@ -369,7 +380,7 @@ func (s *Source) event(line []byte, now time.Time) *event.Event {
 		e.Fields[m.name] = m.re.Match(line)
 	}
 	s.deps.Pre.Apply(e, now)
-	return e
+	return e, nil
 }
 
 // submit hands the pending batch to sink, blocking while lookout is full.

@@ -222,12 +222,6 @@ func TestEventFields(t *testing.T) {
 			wantTime: now, flags: event.FlagNoTimestamp,
 		},
 		{
-			name:     "broken json is a plain line",
-			line:     `{"level":`,
-			want:     map[string]any{"message": `{"level":`, "path": "PATH", "error": false, "timeout": false},
-			wantTime: now,
-		},
-		{
 			name:     "payload text does not decode json",
 			payload:  "text",
 			line:     `{"level":"ERROR"}`,
@@ -260,6 +254,28 @@ func TestEventFields(t *testing.T) {
 				t.Errorf("raw ring = %v", raw)
 			}
 		})
+	}
+}
+
+// TestBrokenJSONLineRejected: in a json log, a line that starts like a JSON
+// object and does not parse goes to the rejected table with the reason, as
+// with the broker sources; a line that is not JSON at all stays a plain line.
+func TestBrokenJSONLineRejected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	appendFile(t, path, "")
+	s := newSource(t, config.Source{Path: path})
+	fl := follow(t, s)
+	appendFile(t, path, "{\"level\":\nplain banner\n")
+	fl.poll()
+	if evs := fl.sink.Events(); len(evs) != 1 || evs[0].Fields["message"] != "plain banner" {
+		t.Fatalf("events %v, want the plain line only", evs)
+	}
+	rej := fl.sink.Rejected()
+	if len(rej) != 1 || string(rej[0].Raw) != `{"level":` || !strings.Contains(rej[0].Reason, "decoding a JSON line") {
+		t.Fatalf("rejected %+v, want the broken line with its reason", rej)
+	}
+	if h := s.Health().Snapshot(); h.Rejected != 1 || h.Events != 1 {
+		t.Errorf("health = %+v", h)
 	}
 }
 
