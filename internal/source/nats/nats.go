@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -207,7 +209,11 @@ func (s *Source) runJetStream(ctx context.Context, nc *nats.Conn, sink source.Si
 	bg.Add(2)
 	go func() { defer bg.Done(); fl.heartbeat(hbCtx, s.ackWait/3) }()
 	go func() { defer bg.Done(); s.lagLoop(hbCtx, cons, fl) }()
-	rp := s.awaitRedeliveries(ctx, cons)
+	var rp *replay
+	if s.consumedBefore() {
+		rp = s.awaitRedeliveries(ctx, cons)
+	}
+	s.markConsumed()
 	s.deps.Health.SetConnected(true)
 	// hand submits msgs, or while a replay is unfinished holds back those
 	// published after the crash.
@@ -341,6 +347,40 @@ func (s *Source) submitJS(ctx context.Context, sink source.Sink, msgs []jetstrea
 	}
 	s.deps.Health.Submitted(len(c.Batch.Events), len(c.Rejected), c.Bytes)
 	return nil
+}
+
+// consumedMark is the file in the data directory that says this lookout
+// has consumed the source's durable before.
+func (s *Source) consumedMark() string {
+	return filepath.Join(s.deps.DataDir, "nats", s.name+".consumed")
+}
+
+// consumedBefore reports whether this lookout consumed the durable before
+// (a restart, after a crash maybe), rather than joining other lookouts on
+// it with a new data directory: the messages they hold unacknowledged are
+// theirs, and a new member must not wait for them. Without a data
+// directory it cannot tell, and assumes a restart.
+func (s *Source) consumedBefore() bool {
+	if s.deps.DataDir == "" {
+		return true
+	}
+	_, err := os.Stat(s.consumedMark())
+	return err == nil
+}
+
+// markConsumed notes that this lookout consumes the durable.
+func (s *Source) markConsumed() {
+	if s.deps.DataDir == "" {
+		return
+	}
+	p := s.consumedMark()
+	err := os.MkdirAll(filepath.Dir(p), 0o755)
+	if err == nil {
+		err = os.WriteFile(p, nil, 0o644)
+	}
+	if err != nil {
+		s.deps.Log.Warn("noting the nats consumer in the data directory", "source", s.name, "err", err)
+	}
 }
 
 // awaitRedeliveries waits, before the first pull, until what an earlier
