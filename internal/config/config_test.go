@@ -167,7 +167,7 @@ func TestFullFixtureValues(t *testing.T) {
 		{"token_file read relative to the config", c.Server.Auth.Tokens[1].Token.Reveal(), "file-token-value"},
 		{"env expanded into an int", c.State.Redis.DB, 3},
 		{"$${ is a literal ${", src("api_health").Headers["Authorization"].Reveal(), "Bearer ${NOT_EXPANDED}"},
-		{"env in quoted scalar", notif("ding").Secret.Reveal(), "ding-secret-value"},
+		{"env in quoted scalar", setting(notif("ding").Settings, "Secret").(Secret).Reveal(), "ding-secret-value"},
 		{"days in durations", c.Storage.Retention.Windows.D(), 30 * 24 * time.Hour},
 		{"storage.events false kept", *c.Storage.Events, false},
 		{"storage.memory_limit", c.Storage.MemoryLimit, "256MB"},
@@ -202,6 +202,12 @@ func TestFullFixtureValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setting returns the field of a kind's settings; this package cannot name
+// the kinds' types, which import it.
+func setting(kc KindConfig, field string) any {
+	return reflect.ValueOf(kc).Elem().FieldByName(field).Interface()
 }
 
 func aggNames(as Aggregates) []string {
@@ -535,6 +541,20 @@ func TestEnvNotExpandedInComments(t *testing.T) {
 	}
 }
 
+// allSchemaKeys collects every YAML key of the schema: the Config type's and
+// those of every registered source and notifier kind's settings.
+func allSchemaKeys() map[string]bool {
+	keys := map[string]bool{}
+	schemaKeys(reflect.TypeFor[Config](), keys)
+	for _, kc := range SourceKindConfigs() {
+		schemaKeys(reflect.TypeOf(kc), keys)
+	}
+	for _, kc := range NotifierKindConfigs() {
+		schemaKeys(reflect.TypeOf(kc), keys)
+	}
+	return keys
+}
+
 // schemaKeys collects every YAML key of the schema by walking the Config type.
 // Types with their own UnmarshalYAML are leaves, except Window whose keys are
 // its mapping form's.
@@ -551,7 +571,11 @@ func schemaKeys(t reflect.Type, into map[string]bool) {
 	}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && opts == "inline" {
+			schemaKeys(f.Type, into)
+			continue
+		}
 		if !f.IsExported() || name == "-" || name == "" {
 			continue
 		}
@@ -565,8 +589,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]bool{}
-	schemaKeys(reflect.TypeFor[Config](), keys)
+	keys := allSchemaKeys()
 	if len(keys) < 50 {
 		t.Fatalf("found only %d keys; the schema walk is broken", len(keys))
 	}
@@ -584,8 +607,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 
 func TestFullFixtureHasEveryKey(t *testing.T) {
 	c := loadFull(t)
-	keys := map[string]bool{}
-	schemaKeys(reflect.TypeFor[Config](), keys)
+	keys := allSchemaKeys()
 	written := map[string]bool{}
 	for path := range c.lines {
 		i := strings.LastIndexAny(path, ".]")

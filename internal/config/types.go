@@ -506,37 +506,47 @@ func (f For) MarshalYAML() (any, error) {
 	return f.Count, nil
 }
 
-// Notifier is one channel alerts are sent to.
+// Notifier is one channel alerts are sent to: the envelope every kind has.
+// The keys of its kind (url, smtp, ...) belong to the kind's package and are
+// decoded into Settings.
 type Notifier struct {
-	Name   string   `yaml:"name"`
-	Type   string   `yaml:"type"`
-	URL    Secret   `yaml:"url"`
-	Secret Secret   `yaml:"secret"`
-	SMTP   string   `yaml:"smtp"`
-	From   string   `yaml:"from"`
-	To     []string `yaml:"to"`
-	// Username and Password authenticate to the SMTP server.
-	Username string   `yaml:"username"`
-	Password Secret   `yaml:"password"`
-	Timeout  Duration `yaml:"timeout"`
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Timeout bounds one delivery attempt. Default 10s.
+	Timeout Duration `yaml:"timeout"`
 	// MaxAge is how long an undelivered notification to this notifier is
 	// retried before it is given up; default notify_max_age.
 	MaxAge Duration `yaml:"max_age"`
 
-	// Title and Template override the message's title and body (Go
-	// text/template); TemplateFile reads the body template from a file
-	// instead. Lang picks the built-in templates: en (default) or zh-CN.
-	Title        string `yaml:"title"`
-	Template     string `yaml:"template"`
-	TemplateFile string `yaml:"template_file"`
-	Lang         string `yaml:"lang"`
-	// TLS is the email connection security: starttls, tls or none; empty
-	// means STARTTLS when the server offers it. TLSCAFile adds a PEM CA to
-	// trust for the SMTP server's certificate (a private or self-signed CA).
-	TLS       string `yaml:"tls"`
-	TLSCAFile string `yaml:"tls_ca_file"`
+	// Settings holds the keys of the notifier's own kind, decoded into the
+	// struct its package registered (notify.Register), defaulted and
+	// validated; nil for a kind that registered none.
+	Settings KindConfig `yaml:"-"`
 
 	Line int `yaml:"-"`
+}
+
+// MarshalYAML writes the envelope and the kind's settings as one mapping,
+// as the user wrote them.
+func (n Notifier) MarshalYAML() (any, error) {
+	type plain Notifier
+	return withSettings(plain(n), n.Settings)
+}
+
+// withSettings encodes envelope and appends the keys of settings.
+func withSettings(envelope any, settings KindConfig) (*yaml.Node, error) {
+	var node yaml.Node
+	if err := node.Encode(envelope); err != nil {
+		return nil, err
+	}
+	if settings != nil {
+		var s yaml.Node
+		if err := s.Encode(settings); err != nil {
+			return nil, err
+		}
+		node.Content = append(node.Content, s.Content...)
+	}
+	return &node, nil
 }
 
 // Self configures lookout watching itself. Unless Enabled is false, lookout

@@ -31,18 +31,6 @@ var sourceKeys = map[string][]string{
 // commonSourceKeys apply to every source type: naming and preprocessing.
 var commonSourceKeys = []string{"name", "type", "time_field", "fields", "raw_buffer"}
 
-// notifierKeys lists, per notifier type, the keys beyond name, type and
-// timeout that apply to it.
-var notifierKeys = map[string][]string{
-	"webhook":  {"url"},
-	"dingtalk": {"url", "secret", "title", "template", "template_file", "lang"},
-	"wecom":    {"url", "title", "template", "template_file", "lang"},
-	"feishu":   {"url", "secret", "title", "template", "template_file", "lang"},
-	"slack":    {"url", "title", "template", "template_file", "lang"},
-	"email":    {"smtp", "from", "to", "username", "password", "title", "template", "template_file", "lang", "tls", "tls_ca_file"},
-	"log":      nil,
-}
-
 var commonNotifierKeys = []string{"name", "type", "timeout", "max_age"}
 
 // Rule keys that apply to only one of the two kinds of rule.
@@ -54,8 +42,20 @@ var (
 // SourceTypes returns the source types the configuration accepts, sorted.
 func SourceTypes() []string { return sortedKeys(sourceKeys) }
 
-// NotifierTypes returns the notifier types the configuration accepts, sorted.
-func NotifierTypes() []string { return sortedKeys(notifierKeys) }
+// NotifierTypes returns the notifier types the configuration accepts, sorted:
+// those their packages registered (notify.Register).
+func NotifierTypes() []string { return withRegistered(nil, notifierKinds) }
+
+// withRegistered adds the registered kinds to types, sorted and unique.
+func withRegistered(types []string, reg *kinds) []string {
+	for _, n := range reg.names() {
+		if !slices.Contains(types, n) {
+			types = append(types, n)
+		}
+	}
+	slices.Sort(types)
+	return types
+}
 
 func sortedKeys(m map[string][]string) []string {
 	ks := make([]string, 0, len(m))
@@ -72,7 +72,7 @@ func sourceKeyApplies(typ, key string) bool {
 }
 
 func notifierKeyApplies(typ, key string) bool {
-	return slices.Contains(commonNotifierKeys, key) || slices.Contains(notifierKeys[typ], key)
+	return slices.Contains(commonNotifierKeys, key) || slices.Contains(notifierKinds.keysOf(typ), key)
 }
 
 func ruleKeyApplies(isSQL bool, key string) bool {
@@ -739,7 +739,7 @@ func (p *parser) validateNotifier(i int) {
 	base := fmt.Sprintf("notifiers[%d]", i)
 	at := func(key string) string { return base + "." + key }
 
-	if _, ok := notifierKeys[n.Type]; !ok {
+	if _, ok := notifierKinds.lookup(n.Type); !ok {
 		if n.Type == "" {
 			p.missing(base, "type", "type is required (one of %s)", strings.Join(NotifierTypes(), ", "))
 		} else {
@@ -754,45 +754,8 @@ func (p *parser) validateNotifier(i int) {
 	if n.MaxAge <= 0 {
 		p.at(at("max_age"), "must be more than 0")
 	}
-	switch n.Type {
-	case "webhook", "dingtalk", "wecom", "feishu", "slack":
-		if n.URL == "" {
-			p.missing(base, "url", "url is required for type %s", n.Type)
-		} else {
-			p.httpURL(at("url"), n.URL.Reveal())
-		}
-	case "email":
-		if n.SMTP == "" {
-			p.missing(base, "smtp", "smtp is required for type email: the server as host:port")
-		} else if _, _, err := net.SplitHostPort(n.SMTP); err != nil {
-			p.at(at("smtp"), "%q is not a host:port address", n.SMTP)
-		}
-		if n.From == "" {
-			p.missing(base, "from", "from is required for type email")
-		}
-		if len(n.To) == 0 {
-			p.missing(base, "to", "to is required for type email: at least one address")
-		}
-		p.nonEmptyItems(at("to"), n.To)
-		switch n.TLS {
-		case "", "starttls", "tls", "none":
-		default:
-			p.at(at("tls"), "%q is not a tls mode (starttls, tls or none)", n.TLS)
-		}
-		if n.TLSCAFile != "" {
-			p.c.Notifiers[i].TLSCAFile = p.readableFile(at("tls_ca_file"), n.TLSCAFile)
-		}
-	}
-	switch n.Lang {
-	case "", "en", "zh-CN":
-	default:
-		p.at(at("lang"), "%q is not a language (en or zh-CN)", n.Lang)
-	}
-	if n.TemplateFile != "" {
-		if n.Template != "" {
-			p.at(at("template_file"), "set template or template_file, not both")
-		}
-		p.c.Notifiers[i].TemplateFile = p.readableFile(at("template_file"), n.TemplateFile)
+	if n.Settings != nil {
+		n.Settings.Validate(&Validator{p: p, base: base, typ: n.Type})
 	}
 }
 
