@@ -185,7 +185,7 @@ func TestFullFixtureValues(t *testing.T) {
 		{"rule default repeat", rule("SlowFor30s").Repeat.D(), 4 * time.Hour},
 		{"sql every", rule("ErrorsUpVsYesterday").Every.D(), time.Minute},
 		{"redis mode pubsub has no default group", src("chat").Group, ""},
-		{"kafka group", src("orders").Group, "lookout"},
+		{"kafka group", setting(src("orders").Settings, "Group"), "lookout"},
 		{"field unit", src("app_log").Fields["latency_ms"], Field{Type: "number", Unit: "ms", To: "s", As: "latency"}},
 		{"mqtt qos", src("sensors").QoS, 1},
 		{"notifier timeout", notif("ops").Timeout.D(), 5 * time.Second},

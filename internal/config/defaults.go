@@ -103,11 +103,6 @@ func (p *parser) defaults() {
 			if !c.has(at("max_body_bytes")) {
 				s.MaxBodyBytes = DefaultMaxBodyBytes
 			}
-		case "kafka":
-			str(at("group"), &s.Group, DefaultConsumerGroup)
-			str(at("start"), &s.Start, "earliest")
-			dur(at("session_timeout"), &s.SessionTimeout, 45*time.Second)
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 		case "nats":
 			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 			if s.Durable != "" {

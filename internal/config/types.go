@@ -173,23 +173,9 @@ type Source struct {
 	Jitter  Duration          `yaml:"jitter"`
 	Headers map[string]Secret `yaml:"headers"`
 
-	// kafka
-	Brokers []string `yaml:"brokers"`
-	Topics  []string `yaml:"topics"`
-	Group   string   `yaml:"group"`
-	// SessionTimeout is how long a Kafka consumer group waits for a silent
-	// member (one that crashed) before giving its partitions to another.
-	// Default 45s.
-	SessionTimeout Duration `yaml:"session_timeout"`
-	// GroupInstanceID makes this lookout a static member of its Kafka
-	// group (KIP-345): restarted under the same id it takes back its
-	// partitions at once instead of after the session timeout. Default
-	// a name kept in the data directory.
-	GroupInstanceID string `yaml:"group_instance_id"`
-	// TLS secures the connection to the brokers (kafka).
-	TLS ClientTLS `yaml:"tls"`
-	// SASL authenticates to the brokers (kafka).
-	SASL SASL `yaml:"sasl"`
+	// kafka (topics, group), mqtt (topics), redis (group)
+	Topics []string `yaml:"topics"`
+	Group  string   `yaml:"group"`
 	// MaxMessageBytes bounds one broker message (kafka, redis, nats); a
 	// larger one is rejected with the reason. Default 1 MiB.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
@@ -255,26 +241,19 @@ type Source struct {
 	// RawBuffer is how many raw messages /api/v1/raw keeps. Default 100.
 	RawBuffer int `yaml:"raw_buffer"`
 
+	// Settings holds the keys of the source's own kind, decoded into the
+	// struct its package registered (source.Register), defaulted and
+	// validated; nil for a kind whose keys are still fields above.
+	Settings KindConfig `yaml:"-"`
+
 	Line int `yaml:"-"`
 }
 
-// ClientTLS is the TLS of a connection lookout makes to a broker.
-type ClientTLS struct {
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM bundle of CAs to trust instead of the system's.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate, for mutual TLS.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify turns certificate verification off (tests only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// SASL is a SASL login: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-type SASL struct {
-	Mechanism string `yaml:"mechanism"`
-	Username  string `yaml:"username"`
-	Password  Secret `yaml:"password"`
+// MarshalYAML writes the envelope and the kind's settings as one mapping,
+// as the user wrote them.
+func (s Source) MarshalYAML() (any, error) {
+	type plain Source
+	return withSettings(plain(s), s.Settings)
 }
 
 // Field is the preprocessing of one event field.
@@ -544,7 +523,19 @@ func withSettings(envelope any, settings KindConfig) (*yaml.Node, error) {
 		if err := s.Encode(settings); err != nil {
 			return nil, err
 		}
-		node.Content = append(node.Content, s.Content...)
+		// The kind's keys win over fields of the same name that the
+		// envelope still has for kinds not yet owning their settings.
+		own := map[string]bool{}
+		for i := 0; i+1 < len(s.Content); i += 2 {
+			own[s.Content[i].Value] = true
+		}
+		kept := node.Content[:0]
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if !own[node.Content[i].Value] {
+				kept = append(kept, node.Content[i], node.Content[i+1])
+			}
+		}
+		node.Content = append(kept, s.Content...)
 	}
 	return &node, nil
 }

@@ -21,7 +21,6 @@ var sourceKeys = map[string][]string{
 	"host":    {"interval"},
 	"self":    {"interval"},
 	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
-	"kafka":   {"brokers", "topics", "group", "payload", "start", "session_timeout", "group_instance_id", "tls", "sasl", "max_message_bytes"},
 	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
 	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
 	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},
@@ -39,8 +38,9 @@ var (
 	sqlRuleKeys      = []string{"sql", "every", "timeout"}
 )
 
-// SourceTypes returns the source types the configuration accepts, sorted.
-func SourceTypes() []string { return sortedKeys(sourceKeys) }
+// SourceTypes returns the source types the configuration accepts, sorted:
+// those registered by their packages and those this package still knows.
+func SourceTypes() []string { return withRegistered(sortedKeys(sourceKeys), sourceKinds) }
 
 // NotifierTypes returns the notifier types the configuration accepts, sorted:
 // those their packages registered (notify.Register).
@@ -68,7 +68,8 @@ func sortedKeys(m map[string][]string) []string {
 
 // sourceKeyApplies reports whether key may be written on a source of type typ.
 func sourceKeyApplies(typ, key string) bool {
-	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKeys[typ], key)
+	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKeys[typ], key) ||
+		slices.Contains(sourceKinds.keysOf(typ), key)
 }
 
 func notifierKeyApplies(typ, key string) bool {
@@ -278,7 +279,8 @@ func (p *parser) validateSource(i int) {
 	base := fmt.Sprintf("sources[%d]", i)
 	at := func(key string) string { return base + "." + key }
 
-	if _, ok := sourceKeys[s.Type]; !ok {
+	_, registered := sourceKinds.lookup(s.Type)
+	if _, ok := sourceKeys[s.Type]; !ok && !registered {
 		if s.Type == "" {
 			p.missing(base, "type", "type is required (one of %s)", strings.Join(SourceTypes(), ", "))
 		} else {
@@ -318,34 +320,6 @@ func (p *parser) validateSource(i int) {
 		}
 		if s.Jitter >= s.Interval && s.Jitter > 0 {
 			p.at(at("jitter"), "jitter %s must be shorter than interval %s", shortDuration(s.Jitter.D()), shortDuration(s.Interval.D()))
-		}
-	case "kafka":
-		required("brokers", len(s.Brokers) == 0)
-		required("topics", len(s.Topics) == 0)
-		p.nonEmptyItems(at("brokers"), s.Brokers)
-		p.nonEmptyItems(at("topics"), s.Topics)
-		switch s.Start {
-		case "earliest", "latest":
-		default:
-			p.at(at("start"), "%q is not a start offset (earliest or latest)", s.Start)
-		}
-		if s.SessionTimeout <= 0 {
-			p.at(at("session_timeout"), "must be more than 0")
-		}
-		if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
-			p.at(at("tls"), "cert_file and key_file go together")
-		}
-		switch s.SASL.Mechanism {
-		case "":
-			if s.SASL.Username != "" {
-				p.at(at("sasl"), "mechanism is required with a username (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
-			}
-		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-			if s.SASL.Username == "" {
-				p.at(at("sasl"), "username is required with mechanism %s", s.SASL.Mechanism)
-			}
-		default:
-			p.at(at("sasl.mechanism"), "%q is not a SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.SASL.Mechanism)
 		}
 	case "redis":
 		required("addr", s.Addr == "")
@@ -448,15 +422,10 @@ func (p *parser) validateSource(i int) {
 			}
 		}
 	}
-	if sourceKeyApplies(s.Type, "max_message_bytes") && s.MaxMessageBytes <= 0 {
-		p.at(at("max_message_bytes"), "must be more than 0")
-	}
-	if sourceKeyApplies(s.Type, "payload") || !c.has(at("payload")) {
-		switch s.Payload {
-		case "json", "text":
-		default:
-			p.at(at("payload"), "%q is not a payload format (json or text)", s.Payload)
-		}
+	if s.Settings != nil {
+		s.Settings.Validate(&Validator{p: p, base: base, typ: s.Type})
+	} else {
+		p.validateMessageKeys(base, s)
 	}
 	if s.TimeField == "" {
 		p.at(at("time_field"), "must not be empty")
@@ -466,6 +435,22 @@ func (p *parser) validateSource(i int) {
 	}
 	for name, f := range s.Fields {
 		p.validateField(at("fields."+name), name, f)
+	}
+}
+
+// validateMessageKeys checks max_message_bytes and payload of a source whose
+// kind has not registered its settings.
+func (p *parser) validateMessageKeys(base string, s Source) {
+	at := func(key string) string { return base + "." + key }
+	if sourceKeyApplies(s.Type, "max_message_bytes") && s.MaxMessageBytes <= 0 {
+		p.at(at("max_message_bytes"), "must be more than 0")
+	}
+	if sourceKeyApplies(s.Type, "payload") || !p.c.has(at("payload")) {
+		switch s.Payload {
+		case "json", "text":
+		default:
+			p.at(at("payload"), "%q is not a payload format (json or text)", s.Payload)
+		}
 	}
 }
 

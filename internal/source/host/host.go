@@ -23,9 +23,9 @@ import (
 const DefaultInterval = 5 * time.Second
 
 func init() {
-	source.Register("host", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "host", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source samples the host.

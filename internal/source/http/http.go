@@ -47,9 +47,9 @@ const (
 )
 
 func init() {
-	source.Register("http", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "http", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source pulls one URL on a schedule.

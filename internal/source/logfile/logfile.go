@@ -38,9 +38,9 @@ const (
 )
 
 func init() {
-	source.Register("logfile", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "logfile", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source follows one log file.

@@ -49,9 +49,9 @@ const (
 var errRedeliver = errors.New("a batch was not stored; reconnecting so the broker redelivers it")
 
 func init() {
-	source.Register("mqtt", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "mqtt", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source is one MQTT subscription.

@@ -45,9 +45,9 @@ const (
 const RetryAfter = "1"
 
 func init() {
-	source.Register("otlp", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "otlp", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source is one OTLP/HTTP metrics receiver.

@@ -13,9 +13,9 @@ import (
 )
 
 func init() {
-	source.Register("push", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "push", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source is one push source.

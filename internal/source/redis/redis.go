@@ -41,9 +41,9 @@ const (
 )
 
 func init() {
-	source.Register("redis", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "redis", New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source is one redis source.
