@@ -99,10 +99,6 @@ func (p *parser) defaults() {
 			str(at("start"), &s.Start, "end")
 			dur(at("interval"), &s.Interval, 250*time.Millisecond)
 			integer(at("max_line_bytes"), &s.MaxLineBytes, 64<<10)
-		case "otlp":
-			if !c.has(at("max_body_bytes")) {
-				s.MaxBodyBytes = DefaultMaxBodyBytes
-			}
 		case "nats":
 			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 			if s.Durable != "" {

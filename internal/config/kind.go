@@ -136,10 +136,24 @@ type Validator struct {
 	p    *parser
 	base string
 	typ  string
+	// earlier lists the names of the items of the same section before
+	// this one.
+	earlier []Source
 }
 
 // Type is the item's type, for messages such as "url is required for type X".
 func (v *Validator) Type() string { return v.typ }
+
+// EarlierOfType returns the name and index of the first source before this
+// one with the same type, for kinds of which one instance only can run.
+func (v *Validator) EarlierOfType() (name string, index int, ok bool) {
+	for j, o := range v.earlier {
+		if o.Type == v.typ {
+			return o.Name, j, true
+		}
+	}
+	return "", 0, false
+}
 
 func (v *Validator) path(key string) string {
 	if key == "" {

@@ -227,10 +227,6 @@ type Source struct {
 	Start string `yaml:"start"`
 	// MaxLineBytes bounds a log line; a longer one is rejected. Default 64 KiB.
 	MaxLineBytes int `yaml:"max_line_bytes"`
-	// otlp
-	// MaxBodyBytes bounds an OTLP request body (after gunzip); larger ones
-	// get 413. Default 16 MiB.
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
 	// Payload is the message format of broker sources: json (default) or text.
 	Payload string `yaml:"payload"`

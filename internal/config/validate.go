@@ -16,8 +16,6 @@ import (
 // apply to it. Writing any other key is an error: a `brokers:` on an http
 // source is a mistake the user wants to hear about, not a silent no-op.
 var sourceKeys = map[string][]string{
-	"push":    nil,
-	"otlp":    {"max_body_bytes"},
 	"host":    {"interval"},
 	"self":    {"interval"},
 	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
@@ -374,18 +372,6 @@ func (p *parser) validateSource(i int) {
 				p.at(at("broker"), "%q is not a broker URL (tcp://, ssl://, ws:// or wss://host:port)", s.Broker)
 			}
 		}
-	case "otlp":
-		if s.MaxBodyBytes <= 0 {
-			p.at(at("max_body_bytes"), "must be more than 0")
-		}
-		// OTLP/HTTP is received at fixed paths (/v1/metrics, ...) on
-		// lookout's own listener: a second source could never get a request.
-		for j, o := range p.c.Sources[:i] {
-			if o.Type == "otlp" {
-				p.at(at("type"), "only one otlp source can receive on lookout's listener; %q (sources[%d]) already does", o.Name, j)
-				break
-			}
-		}
 	case "nats":
 		required("url", s.URL == "")
 		required("subject", s.Subject == "")
@@ -423,7 +409,7 @@ func (p *parser) validateSource(i int) {
 		}
 	}
 	if s.Settings != nil {
-		s.Settings.Validate(&Validator{p: p, base: base, typ: s.Type})
+		s.Settings.Validate(&Validator{p: p, base: base, typ: s.Type, earlier: c.Sources[:i]})
 	} else {
 		p.validateMessageKeys(base, s)
 	}
