@@ -82,14 +82,8 @@ func (p *parser) defaults() {
 		integer(at("raw_buffer"), &s.RawBuffer, DefaultRawBuffer)
 		str(at("payload"), &s.Payload, "json")
 		switch s.Type {
-		case "host":
-			dur(at("interval"), &s.Interval, 5*time.Second)
 		case "self":
 			dur(at("interval"), &s.Interval, 10*time.Second)
-		case "http":
-			dur(at("interval"), &s.Interval, 10*time.Second)
-			dur(at("timeout"), &s.Timeout, 2*time.Second)
-			str(at("format"), &s.Format, "prometheus")
 		case "mqtt":
 			integer(at("qos"), &s.QoS, 1)
 			str(at("protocol"), &s.Protocol, "5")

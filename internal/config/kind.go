@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -212,6 +213,22 @@ func (v *Validator) Positive(key string, bad bool) {
 	if bad {
 		v.Errorf(key, "must be more than 0")
 	}
+}
+
+// Puller is implemented by the settings of a source kind that pulls on a
+// schedule (host, http): self-monitoring calls such a source silent after a
+// few missed pulls rather than after self.silent_after.
+type Puller interface {
+	PullInterval() time.Duration
+}
+
+// PullInterval returns how often the source pulls, or 0 for a source that
+// does not pull on a schedule.
+func (s Source) PullInterval() time.Duration {
+	if p, ok := s.Settings.(Puller); ok {
+		return p.PullInterval()
+	}
+	return 0
 }
 
 var (

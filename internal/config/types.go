@@ -164,14 +164,10 @@ type Source struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 
-	// host, http
+	// self, logfile
 	Interval Duration `yaml:"interval"`
-	// http
-	URL     string            `yaml:"url"`
-	Format  string            `yaml:"format"`
-	Timeout Duration          `yaml:"timeout"`
-	Jitter  Duration          `yaml:"jitter"`
-	Headers map[string]Secret `yaml:"headers"`
+	// nats
+	URL string `yaml:"url"`
 
 	// kafka (topics, group), mqtt (topics), redis (group)
 	Topics []string `yaml:"topics"`

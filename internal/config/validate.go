@@ -16,9 +16,7 @@ import (
 // apply to it. Writing any other key is an error: a `brokers:` on an http
 // source is a mistake the user wants to hear about, not a silent no-op.
 var sourceKeys = map[string][]string{
-	"host":    {"interval"},
 	"self":    {"interval"},
-	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
 	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
 	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
 	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},
@@ -294,30 +292,9 @@ func (p *parser) validateSource(i int) {
 	}
 
 	switch s.Type {
-	case "host", "self":
+	case "self":
 		if s.Interval <= 0 {
 			p.at(at("interval"), "must be more than 0")
-		}
-	case "http":
-		required("url", s.URL == "")
-		if s.URL != "" {
-			p.httpURL(at("url"), s.URL)
-		}
-		switch s.Format {
-		case "prometheus", "json", "status":
-		default:
-			p.at(at("format"), "%q is not a format (prometheus, json or status)", s.Format)
-		}
-		if s.Interval <= 0 {
-			p.at(at("interval"), "must be more than 0")
-		}
-		if s.Timeout <= 0 {
-			p.at(at("timeout"), "must be more than 0")
-		} else if s.Timeout >= s.Interval && s.Interval > 0 {
-			p.at(at("timeout"), "timeout %s must be shorter than interval %s", shortDuration(s.Timeout.D()), shortDuration(s.Interval.D()))
-		}
-		if s.Jitter >= s.Interval && s.Jitter > 0 {
-			p.at(at("jitter"), "jitter %s must be shorter than interval %s", shortDuration(s.Jitter.D()), shortDuration(s.Interval.D()))
 		}
 	case "redis":
 		required("addr", s.Addr == "")
