@@ -27,7 +27,7 @@ func redelivers(s config.Source) bool {
 	case "redis":
 		return s.Mode != "pubsub"
 	case "nats":
-		return s.Durable != ""
+		return s.Redelivers()
 	}
 	return false
 }

@@ -93,12 +93,6 @@ func (p *parser) defaults() {
 			str(at("start"), &s.Start, "end")
 			dur(at("interval"), &s.Interval, 250*time.Millisecond)
 			integer(at("max_line_bytes"), &s.MaxLineBytes, 64<<10)
-		case "nats":
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
-			if s.Durable != "" {
-				dur(at("ack_wait"), &s.AckWait, 30*time.Second)
-				integer(at("max_ack_pending"), &s.MaxAckPending, 65536)
-			}
 		case "redis":
 			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 			if !c.has(at("mode")) {

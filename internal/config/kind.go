@@ -231,6 +231,20 @@ func (s Source) PullInterval() time.Duration {
 	return 0
 }
 
+// Redeliverer is implemented by the settings of a source kind whose broker
+// may or may not hand unacknowledged messages to lookout again after a
+// restart, depending on its keys (nats: only with durable).
+type Redeliverer interface {
+	Redelivers() bool
+}
+
+// Redelivers reports what the source's settings say about redelivery, and
+// false when they say nothing.
+func (s Source) Redelivers() bool {
+	r, ok := s.Settings.(Redeliverer)
+	return ok && r.Redelivers()
+}
+
 var (
 	sourceType   = reflect.TypeFor[Source]()
 	notifierType = reflect.TypeFor[Notifier]()

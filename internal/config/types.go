@@ -166,9 +166,6 @@ type Source struct {
 
 	// self, logfile
 	Interval Duration `yaml:"interval"`
-	// nats
-	URL string `yaml:"url"`
-
 	// kafka (topics, group), mqtt (topics), redis (group)
 	Topics []string `yaml:"topics"`
 	Group  string   `yaml:"group"`
@@ -206,15 +203,6 @@ type Source struct {
 	// TopicFields names the levels of the topic: ["", site, "", metric]
 	// puts the second level in field site and the fourth in metric.
 	TopicFields []string `yaml:"topic_fields"`
-	// nats
-	Subject string `yaml:"subject"`
-	Durable string `yaml:"durable"`
-	// AckWait is how long JetStream waits for an ack (or an in-progress
-	// heartbeat) before redelivering. Default 30s.
-	AckWait Duration `yaml:"ack_wait"`
-	// MaxAckPending bounds the messages delivered and not yet acked.
-	// Default 65536.
-	MaxAckPending int `yaml:"max_ack_pending"`
 	// logfile
 	Path  string            `yaml:"path"`
 	Match map[string]string `yaml:"match"`

@@ -19,7 +19,6 @@ var sourceKeys = map[string][]string{
 	"self":    {"interval"},
 	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
 	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
-	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},
 	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
 }
 
@@ -347,23 +346,6 @@ func (p *parser) validateSource(i int) {
 			if u, err := url.Parse(s.Broker); err != nil || u.Host == "" ||
 				!slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
 				p.at(at("broker"), "%q is not a broker URL (tcp://, ssl://, ws:// or wss://host:port)", s.Broker)
-			}
-		}
-	case "nats":
-		required("url", s.URL == "")
-		required("subject", s.Subject == "")
-		if s.Durable == "" {
-			for _, k := range []string{"stream", "ack_wait", "max_ack_pending"} {
-				if c.has(at(k)) {
-					p.at(at(k), "%s applies to a JetStream consumer: set durable", k)
-				}
-			}
-		} else {
-			if s.AckWait <= 0 {
-				p.at(at("ack_wait"), "must be more than 0")
-			}
-			if s.MaxAckPending <= 0 {
-				p.at(at("max_ack_pending"), "must be more than 0")
 			}
 		}
 	case "logfile":
