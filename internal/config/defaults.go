@@ -10,15 +10,14 @@ import (
 // such as `lateness: 0s`, is the user's choice and is kept or rejected by
 // validation, never silently replaced.
 const (
-	DefaultListen        = "127.0.0.1:9470"
-	DefaultMaxBodyBytes  = 16 << 20
-	DefaultStoragePath   = "./data"
-	DefaultTimeField     = "ts"
-	DefaultRawBuffer     = 100
-	DefaultMaxGroups     = 100000
-	DefaultSeverity      = "warning"
-	DefaultRedisPrefix   = "lookout:"
-	DefaultConsumerGroup = "lookout"
+	DefaultListen       = "127.0.0.1:9470"
+	DefaultMaxBodyBytes = 16 << 20
+	DefaultStoragePath  = "./data"
+	DefaultTimeField    = "ts"
+	DefaultRawBuffer    = 100
+	DefaultMaxGroups    = 100000
+	DefaultSeverity     = "warning"
+	DefaultRedisPrefix  = "lookout:"
 	// DefaultMaxMessageBytes bounds one broker message (kafka, redis, nats).
 	DefaultMaxMessageBytes = 1 << 20
 	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
@@ -93,21 +92,6 @@ func (p *parser) defaults() {
 			str(at("start"), &s.Start, "end")
 			dur(at("interval"), &s.Interval, 250*time.Millisecond)
 			integer(at("max_line_bytes"), &s.MaxLineBytes, 64<<10)
-		case "redis":
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
-			if !c.has(at("mode")) {
-				// The mode follows from what was given: channels only
-				// exist in pub/sub.
-				s.Mode = "stream"
-				if len(s.Channels) > 0 && s.Stream == "" {
-					s.Mode = "pubsub"
-				}
-			}
-			if s.Mode == "stream" {
-				dur(at("claim_idle"), &s.ClaimIdle, 30*time.Second)
-				str(at("field"), &s.Field, "data")
-				str(at("group"), &s.Group, DefaultConsumerGroup)
-			}
 		}
 	}
 	for i := range c.Pipelines {

@@ -166,26 +166,13 @@ type Source struct {
 
 	// self, logfile
 	Interval Duration `yaml:"interval"`
-	// kafka (topics, group), mqtt (topics), redis (group)
+	// mqtt
 	Topics []string `yaml:"topics"`
-	Group  string   `yaml:"group"`
-	// MaxMessageBytes bounds one broker message (kafka, redis, nats); a
-	// larger one is rejected with the reason. Default 1 MiB.
+	// MaxMessageBytes bounds one MQTT message; a larger one is rejected
+	// with the reason. Default 1 MiB.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// redis
-	Mode     string   `yaml:"mode"`
-	Addr     string   `yaml:"addr"`
-	Password Secret   `yaml:"password"`
-	DB       int      `yaml:"db"`
-	Stream   string   `yaml:"stream"`
-	Channels []string `yaml:"channels"`
-	Field    string   `yaml:"field"`
-	// Consumer is this lookout's name in the stream's consumer group.
-	// Default hostname-pid.
-	Consumer string `yaml:"consumer"`
-	// ClaimIdle is how long an entry delivered to another consumer may stay
-	// unacknowledged before this one claims it (XAUTOCLAIM). Default 30s.
-	ClaimIdle Duration `yaml:"claim_idle"`
+	// Password authenticates to the MQTT broker (with Username).
+	Password Secret `yaml:"password"`
 	// mqtt
 	Broker string `yaml:"broker"`
 	QoS    int    `yaml:"qos"`

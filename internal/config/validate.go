@@ -17,7 +17,6 @@ import (
 // source is a mistake the user wants to hear about, not a silent no-op.
 var sourceKeys = map[string][]string{
 	"self":    {"interval"},
-	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
 	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
 	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
 }
@@ -294,37 +293,6 @@ func (p *parser) validateSource(i int) {
 	case "self":
 		if s.Interval <= 0 {
 			p.at(at("interval"), "must be more than 0")
-		}
-	case "redis":
-		required("addr", s.Addr == "")
-		switch s.Mode {
-		case "stream":
-			required("stream", s.Stream == "")
-			if len(s.Channels) > 0 {
-				p.at(at("channels"), "channels apply to mode pubsub; mode stream reads stream")
-			}
-		case "pubsub":
-			required("channels", len(s.Channels) == 0)
-			p.nonEmptyItems(at("channels"), s.Channels)
-			for _, k := range []string{"stream", "group"} {
-				if c.has(at(k)) {
-					p.at(at(k), "%s applies to mode stream, not pubsub", k)
-				}
-			}
-		default:
-			p.at(at("mode"), "%q is not a redis mode (stream or pubsub)", s.Mode)
-		}
-		if s.DB < 0 {
-			p.at(at("db"), "must not be negative")
-		}
-		if s.Mode == "pubsub" {
-			for _, k := range []string{"consumer", "claim_idle"} {
-				if c.has(at(k)) {
-					p.at(at(k), "%s applies to mode stream, not pubsub", k)
-				}
-			}
-		} else if s.Mode == "stream" && s.ClaimIdle <= 0 {
-			p.at(at("claim_idle"), "must be more than 0")
 		}
 	case "mqtt":
 		required("broker", s.Broker == "")
