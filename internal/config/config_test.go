@@ -187,7 +187,7 @@ func TestFullFixtureValues(t *testing.T) {
 		{"redis mode pubsub has no default group", setting(src("chat").Settings, "Group"), ""},
 		{"kafka group", setting(src("orders").Settings, "Group"), "lookout"},
 		{"field unit", src("app_log").Fields["latency_ms"], Field{Type: "number", Unit: "ms", To: "s", As: "latency"}},
-		{"mqtt qos", src("sensors").QoS, 1},
+		{"mqtt qos", setting(src("sensors").Settings, "QoS"), 1},
 		{"notifier timeout", notif("ops").Timeout.D(), 5 * time.Second},
 		{"notifier default timeout", notif("wx").Timeout.D(), 10 * time.Second},
 		{"source line", src("push").Line, 30},

@@ -18,8 +18,6 @@ const (
 	DefaultMaxGroups    = 100000
 	DefaultSeverity     = "warning"
 	DefaultRedisPrefix  = "lookout:"
-	// DefaultMaxMessageBytes bounds one broker message (kafka, redis, nats).
-	DefaultMaxMessageBytes = 1 << 20
 	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
 	DefaultStorageMemoryLimit = "64MB"
 	// DefaultMaxFuture is how far ahead of the wall clock an event may be
@@ -83,11 +81,6 @@ func (p *parser) defaults() {
 		switch s.Type {
 		case "self":
 			dur(at("interval"), &s.Interval, 10*time.Second)
-		case "mqtt":
-			integer(at("qos"), &s.QoS, 1)
-			str(at("protocol"), &s.Protocol, "5")
-			dur(at("session_expiry"), &s.SessionExpiry, time.Hour)
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
 		case "logfile":
 			str(at("start"), &s.Start, "end")
 			dur(at("interval"), &s.Interval, 250*time.Millisecond)

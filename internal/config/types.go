@@ -166,30 +166,6 @@ type Source struct {
 
 	// self, logfile
 	Interval Duration `yaml:"interval"`
-	// mqtt
-	Topics []string `yaml:"topics"`
-	// MaxMessageBytes bounds one MQTT message; a larger one is rejected
-	// with the reason. Default 1 MiB.
-	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// Password authenticates to the MQTT broker (with Username).
-	Password Secret `yaml:"password"`
-	// mqtt
-	Broker string `yaml:"broker"`
-	QoS    int    `yaml:"qos"`
-	// Protocol is the MQTT version: "5" (default) or "3.1.1", for brokers
-	// that do not speak v5.
-	Protocol string `yaml:"protocol"`
-	// ClientID is the MQTT client identifier; the broker keeps the session
-	// (and QoS 1 messages sent while lookout was away) under it.
-	ClientID string `yaml:"client_id"`
-	// Username authenticates to the MQTT broker (with Password).
-	Username string `yaml:"username"`
-	// SessionExpiry is how long the broker keeps the session after a
-	// disconnect. Default 1h.
-	SessionExpiry Duration `yaml:"session_expiry"`
-	// TopicFields names the levels of the topic: ["", site, "", metric]
-	// puts the second level in field site and the fourth in metric.
-	TopicFields []string `yaml:"topic_fields"`
 	// logfile
 	Path  string            `yaml:"path"`
 	Match map[string]string `yaml:"match"`

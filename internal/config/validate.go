@@ -17,7 +17,6 @@ import (
 // source is a mistake the user wants to hear about, not a silent no-op.
 var sourceKeys = map[string][]string{
 	"self":    {"interval"},
-	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
 	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
 }
 
@@ -294,28 +293,6 @@ func (p *parser) validateSource(i int) {
 		if s.Interval <= 0 {
 			p.at(at("interval"), "must be more than 0")
 		}
-	case "mqtt":
-		required("broker", s.Broker == "")
-		required("topics", len(s.Topics) == 0)
-		p.nonEmptyItems(at("topics"), s.Topics)
-		if s.QoS < 0 || s.QoS > 2 {
-			p.at(at("qos"), "qos must be 0, 1 or 2")
-		}
-		switch s.Protocol {
-		case "5":
-		case "3.1.1":
-			if c.has(at("session_expiry")) {
-				p.at(at("session_expiry"), "session_expiry is MQTT 5; with protocol 3.1.1 the broker decides how long it keeps the session")
-			}
-		default:
-			p.at(at("protocol"), "%q is not an MQTT protocol version (\"5\" or \"3.1.1\")", s.Protocol)
-		}
-		if s.Broker != "" {
-			if u, err := url.Parse(s.Broker); err != nil || u.Host == "" ||
-				!slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
-				p.at(at("broker"), "%q is not a broker URL (tcp://, ssl://, ws:// or wss://host:port)", s.Broker)
-			}
-		}
 	case "logfile":
 		required("path", s.Path == "")
 		switch s.Start {
@@ -351,13 +328,10 @@ func (p *parser) validateSource(i int) {
 	}
 }
 
-// validateMessageKeys checks max_message_bytes and payload of a source whose
-// kind has not registered its settings.
+// validateMessageKeys checks the payload of a source whose kind has not
+// registered its settings.
 func (p *parser) validateMessageKeys(base string, s Source) {
 	at := func(key string) string { return base + "." + key }
-	if sourceKeyApplies(s.Type, "max_message_bytes") && s.MaxMessageBytes <= 0 {
-		p.at(at("max_message_bytes"), "must be more than 0")
-	}
 	if sourceKeyApplies(s.Type, "payload") || !p.c.has(at("payload")) {
 		switch s.Payload {
 		case "json", "text":

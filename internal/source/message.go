@@ -26,17 +26,10 @@ type Decoder struct {
 	pre      *preprocess.Processor
 }
 
-// NewDecoder returns the decoder of source cfg, with deps filled in by
-// Deps.WithDefaults. A max_message_bytes of 0 means
-// DefaultMaxMessageBytes.
-func NewDecoder(cfg config.Source, deps Deps) *Decoder {
-	return NewMessageDecoder(cfg.Name, MessageConfig{Payload: cfg.Payload, MaxMessageBytes: cfg.MaxMessageBytes}, deps)
-}
-
-// NewMessageDecoder returns the decoder of the source named name with the
+// NewDecoder returns the decoder of the source named name with the
 // message keys m, with deps filled in by Deps.WithDefaults. A
 // max_message_bytes of 0 means DefaultMaxMessageBytes.
-func NewMessageDecoder(name string, m MessageConfig, deps Deps) *Decoder {
+func NewDecoder(name string, m MessageConfig, deps Deps) *Decoder {
 	d := &Decoder{name: name, maxBytes: m.MaxMessageBytes, text: m.Payload == PayloadText, raw: deps.Raw, pre: deps.Pre}
 	if d.maxBytes <= 0 {
 		d.maxBytes = DefaultMaxMessageBytes

@@ -171,7 +171,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if group == "" {
 		group = DefaultGroup
 	}
-	s := &Source{name: cfg.Name, deps: d, dec: source.NewMessageDecoder(cfg.Name, c.MessageConfig, d), group: group, earliest: true}
+	s := &Source{name: cfg.Name, deps: d, dec: source.NewDecoder(cfg.Name, c.MessageConfig, d), group: group, earliest: true}
 	start := kgo.NewOffset().AtStart()
 	switch c.Start {
 	case "", "earliest":

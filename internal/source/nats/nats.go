@@ -113,7 +113,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	s := &Source{
 		name: cfg.Name, deps: d, url: c.URL, subject: c.Subject, durable: c.Durable,
 		stream: c.Stream, ackWait: c.AckWait.D(), maxAckPending: c.MaxAckPending,
-		dec: source.NewMessageDecoder(cfg.Name, c.MessageConfig, d),
+		dec: source.NewDecoder(cfg.Name, c.MessageConfig, d),
 	}
 	if s.ackWait <= 0 {
 		s.ackWait = DefaultAckWait

@@ -183,7 +183,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 			// XREADGROUP blocks up to readBlock; reads must outlast it.
 			ReadTimeout: readBlock + 5*time.Second},
 		stream: c.Stream, group: c.Group, consumer: c.Consumer, field: c.Field,
-		idle: c.ClaimIdle.D(), dec: source.NewMessageDecoder(cfg.Name, c.MessageConfig, d),
+		idle: c.ClaimIdle.D(), dec: source.NewDecoder(cfg.Name, c.MessageConfig, d),
 	}
 	switch c.Mode {
 	case "", "stream":
