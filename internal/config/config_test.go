@@ -341,7 +341,7 @@ notifiers:
 		{"state.redis.key_prefix", c.State.Redis.KeyPrefix, "lookout:"},
 		{"time_field", c.Sources[0].TimeField, "ts"},
 		{"raw_buffer", c.Sources[0].RawBuffer, 100},
-		{"payload", c.Sources[0].Payload, "json"},
+		{"payload", setting(c.Sources[3].Settings, "Payload"), "json"},
 		{"host interval", setting(c.Sources[1].Settings, "Interval").(Duration).D(), 5 * time.Second},
 		{"http interval", setting(c.Sources[2].Settings, "Interval").(Duration).D(), 10 * time.Second},
 		{"http timeout", setting(c.Sources[2].Settings, "Timeout").(Duration).D(), 2 * time.Second},

@@ -77,14 +77,8 @@ func (p *parser) defaults() {
 		s.Line = c.Line(fmt.Sprintf("sources[%d]", i))
 		str(at("time_field"), &s.TimeField, DefaultTimeField)
 		integer(at("raw_buffer"), &s.RawBuffer, DefaultRawBuffer)
-		str(at("payload"), &s.Payload, "json")
-		switch s.Type {
-		case "self":
+		if s.Type == "self" {
 			dur(at("interval"), &s.Interval, 10*time.Second)
-		case "logfile":
-			str(at("start"), &s.Start, "end")
-			dur(at("interval"), &s.Interval, 250*time.Millisecond)
-			integer(at("max_line_bytes"), &s.MaxLineBytes, 64<<10)
 		}
 	}
 	for i := range c.Pipelines {

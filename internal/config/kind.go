@@ -267,6 +267,8 @@ func (p *parser) decodeKind(n *yaml.Node, v reflect.Value, path string) bool {
 	}
 	typ := mappingValue(n, "type")
 	newConfig, known := reg.lookup(typ)
+	_, builtin := sourceKeys[typ]
+	typeKnown := known || reg == sourceKinds && builtin
 	var kc KindConfig
 	var kindFields map[string][]int
 	if known {
@@ -289,7 +291,7 @@ func (p *parser) decodeKind(n *yaml.Node, v reflect.Value, path string) bool {
 			own.Content = append(own.Content, k, val)
 		case common:
 			env.Content = append(env.Content, k, val)
-		case reg.anyHas(k.Value) && known:
+		case reg.anyHas(k.Value) && typeKnown:
 			p.failed[keyPath(path, k.Value)] = true
 			p.add(k.Line, path, "key %q does not apply to type %s", k.Value, typ)
 		case reg.anyHas(k.Value):

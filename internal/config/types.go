@@ -164,19 +164,9 @@ type Source struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 
-	// self, logfile
+	// Interval is how often the built-in self source samples lookout
+	// (type self, added by self-monitoring).
 	Interval Duration `yaml:"interval"`
-	// logfile
-	Path  string            `yaml:"path"`
-	Match map[string]string `yaml:"match"`
-	// Start is where a source begins reading: for logfile end (default) or
-	// beginning; for kafka earliest or latest.
-	Start string `yaml:"start"`
-	// MaxLineBytes bounds a log line; a longer one is rejected. Default 64 KiB.
-	MaxLineBytes int `yaml:"max_line_bytes"`
-
-	// Payload is the message format of broker sources: json (default) or text.
-	Payload string `yaml:"payload"`
 
 	// preprocessing, any source
 	TimeField string           `yaml:"time_field"`

@@ -12,12 +12,11 @@ import (
 	"strings"
 )
 
-// sourceKeys lists, per source type, the keys beyond commonSourceKeys that
-// apply to it. Writing any other key is an error: a `brokers:` on an http
-// source is a mistake the user wants to hear about, not a silent no-op.
+// sourceKeys lists the keys beyond commonSourceKeys of the source types
+// this package provides itself: self, the source self-monitoring adds.
+// Every other kind owns its keys (source.Register).
 var sourceKeys = map[string][]string{
-	"self":    {"interval"},
-	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
+	"self": {"interval"},
 }
 
 // commonSourceKeys apply to every source type: naming and preprocessing.
@@ -282,40 +281,11 @@ func (p *parser) validateSource(i int) {
 	} else {
 		p.notApplicable(base, "type "+s.Type, func(k string) bool { return sourceKeyApplies(s.Type, k) })
 	}
-	required := func(key string, empty bool) {
-		if empty {
-			p.missing(base, key, "%s is required for type %s", key, s.Type)
-		}
-	}
-
-	switch s.Type {
-	case "self":
-		if s.Interval <= 0 {
-			p.at(at("interval"), "must be more than 0")
-		}
-	case "logfile":
-		required("path", s.Path == "")
-		switch s.Start {
-		case "end", "beginning":
-		default:
-			p.at(at("start"), "%q is not a start (end or beginning)", s.Start)
-		}
-		if s.Interval <= 0 {
-			p.at(at("interval"), "must be more than 0")
-		}
-		if s.MaxLineBytes <= 0 {
-			p.at(at("max_line_bytes"), "must be more than 0")
-		}
-		for name, re := range s.Match {
-			if _, err := regexp.Compile(re); err != nil {
-				p.at(at("match."+name), "%q is not a regular expression: %v", re, err)
-			}
-		}
+	if s.Type == "self" && s.Interval <= 0 {
+		p.at(at("interval"), "must be more than 0")
 	}
 	if s.Settings != nil {
 		s.Settings.Validate(&Validator{p: p, base: base, typ: s.Type, earlier: c.Sources[:i]})
-	} else {
-		p.validateMessageKeys(base, s)
 	}
 	if s.TimeField == "" {
 		p.at(at("time_field"), "must not be empty")
@@ -325,19 +295,6 @@ func (p *parser) validateSource(i int) {
 	}
 	for name, f := range s.Fields {
 		p.validateField(at("fields."+name), name, f)
-	}
-}
-
-// validateMessageKeys checks the payload of a source whose kind has not
-// registered its settings.
-func (p *parser) validateMessageKeys(base string, s Source) {
-	at := func(key string) string { return base + "." + key }
-	if sourceKeyApplies(s.Type, "payload") || !p.c.has(at("payload")) {
-		switch s.Payload {
-		case "json", "text":
-		default:
-			p.at(at("payload"), "%q is not a payload format (json or text)", s.Payload)
-		}
 	}
 }
 

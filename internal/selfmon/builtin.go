@@ -48,7 +48,7 @@ const DefaultStoreBacklog = 100000
 func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule) {
 	src := config.Source{
 		Name: config.SelfName, Type: "self", Interval: cfg.Self.Interval,
-		TimeField: config.DefaultTimeField, RawBuffer: config.DefaultRawBuffer, Payload: "json",
+		TimeField: config.DefaultTimeField, RawBuffer: config.DefaultRawBuffer,
 	}
 	pl := config.Pipeline{
 		Name:     config.SelfName,
