@@ -17,8 +17,8 @@ import (
 )
 
 // DefaultMaxGroups bounds the open groups of a pipeline whose config does
-// not set max_groups.
-const DefaultMaxGroups = 100000
+// not set max_groups: the config's default, for pipelines built in code.
+const DefaultMaxGroups = config.DefaultMaxGroups
 
 // Defaults of the pipeline keys that config leaves at zero.
 const (
