@@ -137,8 +137,7 @@ type Validator struct {
 	p    *parser
 	base string
 	typ  string
-	// earlier lists the names of the items of the same section before
-	// this one.
+	// earlier holds the sources before this one (none for a notifier).
 	earlier []Source
 }
 
