@@ -176,7 +176,7 @@ type Source struct {
 
 	// Settings holds the keys of the source's own kind, decoded into the
 	// struct its package registered (source.Register), defaulted and
-	// validated; nil for a kind whose keys are still fields above.
+	// validated; nil for type self, whose one key is Interval above.
 	Settings KindConfig `yaml:"-"`
 
 	Line int `yaml:"-"`

@@ -110,8 +110,8 @@ type Kind struct {
 	// NewConfig returns a fresh value of the kind's settings: the keys it
 	// adds to a notifier's name, type, timeout and max_age. Parse decodes
 	// them into it, fills the defaults and validates it; the Factory finds
-	// it in config.Notifier.Settings. Nil for a kind with no settings of
-	// its own.
+	// it in config.Notifier.Settings. Without it config.Parse does not
+	// know the type (only tests register a bare factory).
 	NewConfig func() config.KindConfig
 	// New builds the notifier.
 	New Factory

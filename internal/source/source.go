@@ -170,8 +170,8 @@ type Kind struct {
 	// NewConfig returns a fresh value of the kind's settings: the keys it
 	// adds to a source's name, type and preprocessing. Parse decodes them
 	// into it, fills the defaults and validates it; the Factory finds it in
-	// config.Source.Settings. Nil while a kind's keys are still in
-	// config.Source.
+	// config.Source.Settings. Without it config.Parse does not know the
+	// type (only tests register a bare factory).
 	NewConfig func() config.KindConfig
 	// New builds the source.
 	New Factory
