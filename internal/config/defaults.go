@@ -77,9 +77,6 @@ func (p *parser) defaults() {
 		s.Line = c.Line(fmt.Sprintf("sources[%d]", i))
 		str(at("time_field"), &s.TimeField, DefaultTimeField)
 		integer(at("raw_buffer"), &s.RawBuffer, DefaultRawBuffer)
-		if s.Type == "self" {
-			dur(at("interval"), &s.Interval, 10*time.Second)
-		}
 	}
 	for i := range c.Pipelines {
 		pl := &c.Pipelines[i]

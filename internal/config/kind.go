@@ -81,6 +81,13 @@ func (k *kinds) names() []string {
 	return ns
 }
 
+// sortedNames returns the registered type names, sorted.
+func (k *kinds) sortedNames() []string {
+	ns := k.names()
+	slices.Sort(ns)
+	return ns
+}
+
 // keysOf returns the keys of type name's settings, or nil when it has none
 // registered.
 func (k *kinds) keysOf(name string) []string {
@@ -266,8 +273,6 @@ func (p *parser) decodeKind(n *yaml.Node, v reflect.Value, path string) bool {
 	}
 	typ := mappingValue(n, "type")
 	newConfig, known := reg.lookup(typ)
-	_, builtin := sourceKeys[typ]
-	typeKnown := known || reg == sourceKinds && builtin
 	var kc KindConfig
 	var kindFields map[string][]int
 	if known {
@@ -290,7 +295,7 @@ func (p *parser) decodeKind(n *yaml.Node, v reflect.Value, path string) bool {
 			own.Content = append(own.Content, k, val)
 		case common:
 			env.Content = append(env.Content, k, val)
-		case reg.anyHas(k.Value) && typeKnown:
+		case reg.anyHas(k.Value) && known:
 			p.failed[keyPath(path, k.Value)] = true
 			p.add(k.Line, path, "key %q does not apply to type %s", k.Value, typ)
 		case reg.anyHas(k.Value):

@@ -164,10 +164,6 @@ type Source struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 
-	// Interval is how often the built-in self source samples lookout
-	// (type self, added by self-monitoring).
-	Interval Duration `yaml:"interval"`
-
 	// preprocessing, any source
 	TimeField string           `yaml:"time_field"`
 	Fields    map[string]Field `yaml:"fields"`
@@ -176,7 +172,7 @@ type Source struct {
 
 	// Settings holds the keys of the source's own kind, decoded into the
 	// struct its package registered (source.Register), defaulted and
-	// validated; nil for type self, whose one key is Interval above.
+	// validated.
 	Settings KindConfig `yaml:"-"`
 
 	Line int `yaml:"-"`

@@ -12,13 +12,6 @@ import (
 	"strings"
 )
 
-// sourceKeys lists the keys beyond commonSourceKeys of the source types
-// this package provides itself: self, the source self-monitoring adds.
-// Every other kind owns its keys (source.Register).
-var sourceKeys = map[string][]string{
-	"self": {"interval"},
-}
-
 // commonSourceKeys apply to every source type: naming and preprocessing.
 var commonSourceKeys = []string{"name", "type", "time_field", "fields", "raw_buffer"}
 
@@ -31,37 +24,16 @@ var (
 )
 
 // SourceTypes returns the source types the configuration accepts, sorted:
-// those registered by their packages and those this package still knows.
-func SourceTypes() []string { return withRegistered(sortedKeys(sourceKeys), sourceKinds) }
+// those their packages registered (source.Register).
+func SourceTypes() []string { return sourceKinds.sortedNames() }
 
 // NotifierTypes returns the notifier types the configuration accepts, sorted:
 // those their packages registered (notify.Register).
-func NotifierTypes() []string { return withRegistered(nil, notifierKinds) }
-
-// withRegistered adds the registered kinds to types, sorted and unique.
-func withRegistered(types []string, reg *kinds) []string {
-	for _, n := range reg.names() {
-		if !slices.Contains(types, n) {
-			types = append(types, n)
-		}
-	}
-	slices.Sort(types)
-	return types
-}
-
-func sortedKeys(m map[string][]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
+func NotifierTypes() []string { return notifierKinds.sortedNames() }
 
 // sourceKeyApplies reports whether key may be written on a source of type typ.
 func sourceKeyApplies(typ, key string) bool {
-	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKeys[typ], key) ||
-		slices.Contains(sourceKinds.keysOf(typ), key)
+	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKinds.keysOf(typ), key)
 }
 
 func notifierKeyApplies(typ, key string) bool {
@@ -271,8 +243,7 @@ func (p *parser) validateSource(i int) {
 	base := fmt.Sprintf("sources[%d]", i)
 	at := func(key string) string { return base + "." + key }
 
-	_, registered := sourceKinds.lookup(s.Type)
-	if _, ok := sourceKeys[s.Type]; !ok && !registered {
+	if _, ok := sourceKinds.lookup(s.Type); !ok {
 		if s.Type == "" {
 			p.missing(base, "type", "type is required (one of %s)", strings.Join(SourceTypes(), ", "))
 		} else {
@@ -280,9 +251,6 @@ func (p *parser) validateSource(i int) {
 		}
 	} else {
 		p.notApplicable(base, "type "+s.Type, func(k string) bool { return sourceKeyApplies(s.Type, k) })
-	}
-	if s.Type == "self" && s.Interval <= 0 {
-		p.at(at("interval"), "must be more than 0")
 	}
 	if s.Settings != nil {
 		s.Settings.Validate(&Validator{p: p, base: base, typ: s.Type, earlier: c.Sources[:i]})

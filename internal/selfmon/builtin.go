@@ -47,7 +47,7 @@ const DefaultStoreBacklog = 100000
 // modify cfg.
 func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule) {
 	src := config.Source{
-		Name: config.SelfName, Type: "self", Interval: cfg.Self.Interval,
+		Name: config.SelfName, Type: SourceType, Settings: &SourceConfig{Interval: cfg.Self.Interval},
 		TimeField: config.DefaultTimeField, RawBuffer: config.DefaultRawBuffer,
 	}
 	pl := config.Pipeline{

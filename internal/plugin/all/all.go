@@ -13,6 +13,7 @@ import (
 	_ "github.com/lookout-dev/lookout/internal/notify/slack"
 	_ "github.com/lookout-dev/lookout/internal/notify/webhook"
 	_ "github.com/lookout-dev/lookout/internal/notify/wecom"
+	_ "github.com/lookout-dev/lookout/internal/selfmon"
 	_ "github.com/lookout-dev/lookout/internal/source/host"
 	_ "github.com/lookout-dev/lookout/internal/source/http"
 	_ "github.com/lookout-dev/lookout/internal/source/kafka"
