@@ -33,22 +33,8 @@ import (
 	"github.com/lookout-dev/lookout/internal/web"
 	"github.com/lookout-dev/lookout/internal/window"
 
-	// The plug-ins: one import line per kind.
-	_ "github.com/lookout-dev/lookout/internal/notify/dingtalk"
-	_ "github.com/lookout-dev/lookout/internal/notify/email"
-	_ "github.com/lookout-dev/lookout/internal/notify/feishu"
-	_ "github.com/lookout-dev/lookout/internal/notify/log"
-	_ "github.com/lookout-dev/lookout/internal/notify/slack"
-	_ "github.com/lookout-dev/lookout/internal/notify/webhook"
-	_ "github.com/lookout-dev/lookout/internal/notify/wecom"
-	_ "github.com/lookout-dev/lookout/internal/source/host"
-	_ "github.com/lookout-dev/lookout/internal/source/http"
-	_ "github.com/lookout-dev/lookout/internal/source/kafka"
-	_ "github.com/lookout-dev/lookout/internal/source/logfile"
-	_ "github.com/lookout-dev/lookout/internal/source/mqtt"
-	_ "github.com/lookout-dev/lookout/internal/source/nats"
-	_ "github.com/lookout-dev/lookout/internal/source/otlp"
-	_ "github.com/lookout-dev/lookout/internal/source/redis"
+	// Every source and notifier kind: their packages register themselves.
+	_ "github.com/lookout-dev/lookout/internal/plugin/all"
 )
 
 // Options are the command-line settings of `lookout run`.

@@ -24,10 +24,8 @@ func redelivers(s config.Source) bool {
 		// Resumes from its saved position, which advances only past lines
 		// whose windows were stored (source.Positions).
 		return true
-	case "redis":
-		return s.Mode != "pubsub"
-	case "nats":
-		return s.Durable != ""
+	case "redis", "nats":
+		return s.Redelivers()
 	}
 	return false
 }

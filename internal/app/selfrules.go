@@ -56,9 +56,7 @@ func (a *App) vitals() selfmon.Vitals {
 	for _, rs := range g.sources {
 		h := rs.health.Snapshot()
 		sv := selfmon.SourceVitals{Name: h.Name, Type: h.Type, Up: h.Up, LastSuccess: h.LastSuccess, Events: h.Events, Lag: h.Lag}
-		if rs.cfg.Type == "host" || rs.cfg.Type == "http" {
-			sv.Interval = rs.cfg.Interval.D()
-		}
+		sv.Interval = rs.cfg.PullInterval()
 		v.Sources = append(v.Sources, sv)
 	}
 	for _, p := range g.pipelines {

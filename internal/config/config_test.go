@@ -166,8 +166,8 @@ func TestFullFixtureValues(t *testing.T) {
 		{"env expanded in token", c.Server.Auth.Tokens[0].Token.Reveal(), "env-token-value"},
 		{"token_file read relative to the config", c.Server.Auth.Tokens[1].Token.Reveal(), "file-token-value"},
 		{"env expanded into an int", c.State.Redis.DB, 3},
-		{"$${ is a literal ${", src("api_health").Headers["Authorization"].Reveal(), "Bearer ${NOT_EXPANDED}"},
-		{"env in quoted scalar", notif("ding").Secret.Reveal(), "ding-secret-value"},
+		{"$${ is a literal ${", setting(src("api_health").Settings, "Headers").(map[string]Secret)["Authorization"].Reveal(), "Bearer ${NOT_EXPANDED}"},
+		{"env in quoted scalar", setting(notif("ding").Settings, "Secret").(Secret).Reveal(), "ding-secret-value"},
 		{"days in durations", c.Storage.Retention.Windows.D(), 30 * 24 * time.Hour},
 		{"storage.events false kept", *c.Storage.Events, false},
 		{"storage.memory_limit", c.Storage.MemoryLimit, "256MB"},
@@ -184,10 +184,10 @@ func TestFullFixtureValues(t *testing.T) {
 		{"rule default severity", rule("SlowFor30s").Severity, "warning"},
 		{"rule default repeat", rule("SlowFor30s").Repeat.D(), 4 * time.Hour},
 		{"sql every", rule("ErrorsUpVsYesterday").Every.D(), time.Minute},
-		{"redis mode pubsub has no default group", src("chat").Group, ""},
-		{"kafka group", src("orders").Group, "lookout"},
+		{"redis mode pubsub has no default group", setting(src("chat").Settings, "Group"), ""},
+		{"kafka group", setting(src("orders").Settings, "Group"), "lookout"},
 		{"field unit", src("app_log").Fields["latency_ms"], Field{Type: "number", Unit: "ms", To: "s", As: "latency"}},
-		{"mqtt qos", src("sensors").QoS, 1},
+		{"mqtt qos", setting(src("sensors").Settings, "QoS"), 1},
 		{"notifier timeout", notif("ops").Timeout.D(), 5 * time.Second},
 		{"notifier default timeout", notif("wx").Timeout.D(), 10 * time.Second},
 		{"source line", src("push").Line, 30},
@@ -202,6 +202,12 @@ func TestFullFixtureValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setting returns the field of a kind's settings; this package cannot name
+// the kinds' types, which import it.
+func setting(kc KindConfig, field string) any {
+	return reflect.ValueOf(kc).Elem().FieldByName(field).Interface()
 }
 
 func aggNames(as Aggregates) []string {
@@ -335,14 +341,14 @@ notifiers:
 		{"state.redis.key_prefix", c.State.Redis.KeyPrefix, "lookout:"},
 		{"time_field", c.Sources[0].TimeField, "ts"},
 		{"raw_buffer", c.Sources[0].RawBuffer, 100},
-		{"payload", c.Sources[0].Payload, "json"},
-		{"host interval", c.Sources[1].Interval.D(), 5 * time.Second},
-		{"http interval", c.Sources[2].Interval.D(), 10 * time.Second},
-		{"http timeout", c.Sources[2].Timeout.D(), 2 * time.Second},
-		{"http format", c.Sources[2].Format, "prometheus"},
-		{"http jitter", c.Sources[2].Jitter.D(), time.Duration(0)},
-		{"redis mode", c.Sources[3].Mode, "stream"},
-		{"redis group", c.Sources[3].Group, "lookout"},
+		{"payload", setting(c.Sources[3].Settings, "Payload"), "json"},
+		{"host interval", setting(c.Sources[1].Settings, "Interval").(Duration).D(), 5 * time.Second},
+		{"http interval", setting(c.Sources[2].Settings, "Interval").(Duration).D(), 10 * time.Second},
+		{"http timeout", setting(c.Sources[2].Settings, "Timeout").(Duration).D(), 2 * time.Second},
+		{"http format", setting(c.Sources[2].Settings, "Format"), "prometheus"},
+		{"http jitter", setting(c.Sources[2].Settings, "Jitter").(Duration).D(), time.Duration(0)},
+		{"redis mode", setting(c.Sources[3].Settings, "Mode"), "stream"},
+		{"redis group", setting(c.Sources[3].Settings, "Group"), "lookout"},
 		{"lateness", c.Pipelines[0].Lateness.D(), time.Second},
 		{"explicit zero lateness is kept", c.Pipelines[1].Lateness.D(), time.Duration(0)},
 		{"max_groups", c.Pipelines[0].MaxGroups, 100000},
@@ -535,6 +541,20 @@ func TestEnvNotExpandedInComments(t *testing.T) {
 	}
 }
 
+// allSchemaKeys collects every YAML key of the schema: the Config type's and
+// those of every registered source and notifier kind's settings.
+func allSchemaKeys() map[string]bool {
+	keys := map[string]bool{}
+	schemaKeys(reflect.TypeFor[Config](), keys)
+	for _, kc := range SourceKindConfigs() {
+		schemaKeys(reflect.TypeOf(kc), keys)
+	}
+	for _, kc := range NotifierKindConfigs() {
+		schemaKeys(reflect.TypeOf(kc), keys)
+	}
+	return keys
+}
+
 // schemaKeys collects every YAML key of the schema by walking the Config type.
 // Types with their own UnmarshalYAML are leaves, except Window whose keys are
 // its mapping form's.
@@ -551,7 +571,11 @@ func schemaKeys(t reflect.Type, into map[string]bool) {
 	}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && opts == "inline" {
+			schemaKeys(f.Type, into)
+			continue
+		}
 		if !f.IsExported() || name == "-" || name == "" {
 			continue
 		}
@@ -565,8 +589,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]bool{}
-	schemaKeys(reflect.TypeFor[Config](), keys)
+	keys := allSchemaKeys()
 	if len(keys) < 50 {
 		t.Fatalf("found only %d keys; the schema walk is broken", len(keys))
 	}
@@ -584,8 +607,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 
 func TestFullFixtureHasEveryKey(t *testing.T) {
 	c := loadFull(t)
-	keys := map[string]bool{}
-	schemaKeys(reflect.TypeFor[Config](), keys)
+	keys := allSchemaKeys()
 	written := map[string]bool{}
 	for path := range c.lines {
 		i := strings.LastIndexAny(path, ".]")

@@ -10,17 +10,14 @@ import (
 // such as `lateness: 0s`, is the user's choice and is kept or rejected by
 // validation, never silently replaced.
 const (
-	DefaultListen        = "127.0.0.1:9470"
-	DefaultMaxBodyBytes  = 16 << 20
-	DefaultStoragePath   = "./data"
-	DefaultTimeField     = "ts"
-	DefaultRawBuffer     = 100
-	DefaultMaxGroups     = 100000
-	DefaultSeverity      = "warning"
-	DefaultRedisPrefix   = "lookout:"
-	DefaultConsumerGroup = "lookout"
-	// DefaultMaxMessageBytes bounds one broker message (kafka, redis, nats).
-	DefaultMaxMessageBytes = 1 << 20
+	DefaultListen       = "127.0.0.1:9470"
+	DefaultMaxBodyBytes = 16 << 20
+	DefaultStoragePath  = "./data"
+	DefaultTimeField    = "ts"
+	DefaultRawBuffer    = 100
+	DefaultMaxGroups    = 100000
+	DefaultSeverity     = "warning"
+	DefaultRedisPrefix  = "lookout:"
 	// DefaultStorageMemoryLimit is DuckDB's memory cap (storage.memory_limit).
 	DefaultStorageMemoryLimit = "64MB"
 	// DefaultMaxFuture is how far ahead of the wall clock an event may be
@@ -80,56 +77,6 @@ func (p *parser) defaults() {
 		s.Line = c.Line(fmt.Sprintf("sources[%d]", i))
 		str(at("time_field"), &s.TimeField, DefaultTimeField)
 		integer(at("raw_buffer"), &s.RawBuffer, DefaultRawBuffer)
-		str(at("payload"), &s.Payload, "json")
-		switch s.Type {
-		case "host":
-			dur(at("interval"), &s.Interval, 5*time.Second)
-		case "self":
-			dur(at("interval"), &s.Interval, 10*time.Second)
-		case "http":
-			dur(at("interval"), &s.Interval, 10*time.Second)
-			dur(at("timeout"), &s.Timeout, 2*time.Second)
-			str(at("format"), &s.Format, "prometheus")
-		case "mqtt":
-			integer(at("qos"), &s.QoS, 1)
-			str(at("protocol"), &s.Protocol, "5")
-			dur(at("session_expiry"), &s.SessionExpiry, time.Hour)
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
-		case "logfile":
-			str(at("start"), &s.Start, "end")
-			dur(at("interval"), &s.Interval, 250*time.Millisecond)
-			integer(at("max_line_bytes"), &s.MaxLineBytes, 64<<10)
-		case "otlp":
-			if !c.has(at("max_body_bytes")) {
-				s.MaxBodyBytes = DefaultMaxBodyBytes
-			}
-		case "kafka":
-			str(at("group"), &s.Group, DefaultConsumerGroup)
-			str(at("start"), &s.Start, "earliest")
-			dur(at("session_timeout"), &s.SessionTimeout, 45*time.Second)
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
-		case "nats":
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
-			if s.Durable != "" {
-				dur(at("ack_wait"), &s.AckWait, 30*time.Second)
-				integer(at("max_ack_pending"), &s.MaxAckPending, 65536)
-			}
-		case "redis":
-			integer(at("max_message_bytes"), &s.MaxMessageBytes, DefaultMaxMessageBytes)
-			if !c.has(at("mode")) {
-				// The mode follows from what was given: channels only
-				// exist in pub/sub.
-				s.Mode = "stream"
-				if len(s.Channels) > 0 && s.Stream == "" {
-					s.Mode = "pubsub"
-				}
-			}
-			if s.Mode == "stream" {
-				dur(at("claim_idle"), &s.ClaimIdle, 30*time.Second)
-				str(at("field"), &s.Field, "data")
-				str(at("group"), &s.Group, DefaultConsumerGroup)
-			}
-		}
 	}
 	for i := range c.Pipelines {
 		pl := &c.Pipelines[i]

@@ -15,6 +15,12 @@
 //  4. The result is validated: names, references between sections, keys that
 //     do not apply to a source's or notifier's type, durations, units.
 //
+// A source or notifier is an envelope (Source, Notifier: name, type and what
+// every kind has) and the settings of its kind, a KindConfig that the kind's
+// package registers (through source.Register and notify.Register) and this
+// package decodes the item's other keys into, with the same lines, defaults
+// and errors as the rest. This package knows no kind's keys.
+//
 // All problems are collected and returned together as Errors, each printed as
 // `file:line: path: message`. Default returns the built-in configuration that
 // `lookout run` uses without -config, parsed from the embedded default.yaml.

@@ -317,20 +317,10 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 			p.fail(path, "must be a mapping of keys, not %s", describe(n))
 			return
 		}
-		fields := yamlFields(v.Type())
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode || p.repeated[k] {
-				continue // reported by prepare
-			}
-			idx, ok := fields[k.Value]
-			if !ok {
-				p.failed[keyPath(path, k.Value)] = true
-				p.add(k.Line, path, "unknown key %q", k.Value)
-				continue
-			}
-			p.decode(val, v.Field(idx), keyPath(path, k.Value))
+		if p.decodeKind(n, v, path) {
+			return
 		}
+		p.decodeFields(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			p.fail(path, "must be a list, not %s", describe(n))
@@ -396,6 +386,25 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// decodeFields sets the fields of the struct v from the mapping n, reporting
+// keys v has no field for.
+func (p *parser) decodeFields(n *yaml.Node, v reflect.Value, path string) {
+	fields := yamlFields(v.Type())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || p.repeated[k] {
+			continue // reported by prepare
+		}
+		idx, ok := fields[k.Value]
+		if !ok {
+			p.failed[keyPath(path, k.Value)] = true
+			p.add(k.Line, path, "unknown key %q", k.Value)
+			continue
+		}
+		p.decode(val, v.FieldByIndex(idx), keyPath(path, k.Value))
+	}
+}
+
 // quoted parses a quoted scalar with parse. Numbers and booleans are accepted
 // in quotes because `"${PORT}"` must be quoted inside a flow mapping, where a
 // bare { or } would end it.
@@ -418,22 +427,30 @@ func describe(n *yaml.Node) string {
 	return strconv.Quote(n.Value)
 }
 
-// yamlFields maps the yaml keys of a struct type to field indexes.
-func yamlFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
+// yamlFields maps the yaml keys of a struct type to field index paths. The
+// keys of a field tagged ",inline" (settings several kinds share, such as
+// the template keys of the chat notifiers) are the struct's own.
+func yamlFields(t reflect.Type) map[string][]int {
+	m := make(map[string][]int, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, idx := range yamlFields(f.Type) {
+				m[k] = append([]int{i}, idx...)
+			}
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		m[name] = i
+		m[name] = []int{i}
 	}
 	return m
 }

@@ -164,117 +164,25 @@ type Source struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 
-	// host, http
-	Interval Duration `yaml:"interval"`
-	// http
-	URL     string            `yaml:"url"`
-	Format  string            `yaml:"format"`
-	Timeout Duration          `yaml:"timeout"`
-	Jitter  Duration          `yaml:"jitter"`
-	Headers map[string]Secret `yaml:"headers"`
-
-	// kafka
-	Brokers []string `yaml:"brokers"`
-	Topics  []string `yaml:"topics"`
-	Group   string   `yaml:"group"`
-	// SessionTimeout is how long a Kafka consumer group waits for a silent
-	// member (one that crashed) before giving its partitions to another.
-	// Default 45s.
-	SessionTimeout Duration `yaml:"session_timeout"`
-	// GroupInstanceID makes this lookout a static member of its Kafka
-	// group (KIP-345): restarted under the same id it takes back its
-	// partitions at once instead of after the session timeout. Default
-	// a name kept in the data directory.
-	GroupInstanceID string `yaml:"group_instance_id"`
-	// TLS secures the connection to the brokers (kafka).
-	TLS ClientTLS `yaml:"tls"`
-	// SASL authenticates to the brokers (kafka).
-	SASL SASL `yaml:"sasl"`
-	// MaxMessageBytes bounds one broker message (kafka, redis, nats); a
-	// larger one is rejected with the reason. Default 1 MiB.
-	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// redis
-	Mode     string   `yaml:"mode"`
-	Addr     string   `yaml:"addr"`
-	Password Secret   `yaml:"password"`
-	DB       int      `yaml:"db"`
-	Stream   string   `yaml:"stream"`
-	Channels []string `yaml:"channels"`
-	Field    string   `yaml:"field"`
-	// Consumer is this lookout's name in the stream's consumer group.
-	// Default hostname-pid.
-	Consumer string `yaml:"consumer"`
-	// ClaimIdle is how long an entry delivered to another consumer may stay
-	// unacknowledged before this one claims it (XAUTOCLAIM). Default 30s.
-	ClaimIdle Duration `yaml:"claim_idle"`
-	// mqtt
-	Broker string `yaml:"broker"`
-	QoS    int    `yaml:"qos"`
-	// Protocol is the MQTT version: "5" (default) or "3.1.1", for brokers
-	// that do not speak v5.
-	Protocol string `yaml:"protocol"`
-	// ClientID is the MQTT client identifier; the broker keeps the session
-	// (and QoS 1 messages sent while lookout was away) under it.
-	ClientID string `yaml:"client_id"`
-	// Username authenticates to the MQTT broker (with Password).
-	Username string `yaml:"username"`
-	// SessionExpiry is how long the broker keeps the session after a
-	// disconnect. Default 1h.
-	SessionExpiry Duration `yaml:"session_expiry"`
-	// TopicFields names the levels of the topic: ["", site, "", metric]
-	// puts the second level in field site and the fourth in metric.
-	TopicFields []string `yaml:"topic_fields"`
-	// nats
-	Subject string `yaml:"subject"`
-	Durable string `yaml:"durable"`
-	// AckWait is how long JetStream waits for an ack (or an in-progress
-	// heartbeat) before redelivering. Default 30s.
-	AckWait Duration `yaml:"ack_wait"`
-	// MaxAckPending bounds the messages delivered and not yet acked.
-	// Default 65536.
-	MaxAckPending int `yaml:"max_ack_pending"`
-	// logfile
-	Path  string            `yaml:"path"`
-	Match map[string]string `yaml:"match"`
-	// Start is where a source begins reading: for logfile end (default) or
-	// beginning; for kafka earliest or latest.
-	Start string `yaml:"start"`
-	// MaxLineBytes bounds a log line; a longer one is rejected. Default 64 KiB.
-	MaxLineBytes int `yaml:"max_line_bytes"`
-	// otlp
-	// MaxBodyBytes bounds an OTLP request body (after gunzip); larger ones
-	// get 413. Default 16 MiB.
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-
-	// Payload is the message format of broker sources: json (default) or text.
-	Payload string `yaml:"payload"`
-
 	// preprocessing, any source
 	TimeField string           `yaml:"time_field"`
 	Fields    map[string]Field `yaml:"fields"`
 	// RawBuffer is how many raw messages /api/v1/raw keeps. Default 100.
 	RawBuffer int `yaml:"raw_buffer"`
 
+	// Settings holds the keys of the source's own kind, decoded into the
+	// struct its package registered (source.Register), defaulted and
+	// validated.
+	Settings KindConfig `yaml:"-"`
+
 	Line int `yaml:"-"`
 }
 
-// ClientTLS is the TLS of a connection lookout makes to a broker.
-type ClientTLS struct {
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM bundle of CAs to trust instead of the system's.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate, for mutual TLS.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify turns certificate verification off (tests only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// SASL is a SASL login: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-type SASL struct {
-	Mechanism string `yaml:"mechanism"`
-	Username  string `yaml:"username"`
-	Password  Secret `yaml:"password"`
+// MarshalYAML writes the envelope and the kind's settings as one mapping,
+// as the user wrote them.
+func (s Source) MarshalYAML() (any, error) {
+	type plain Source
+	return withSettings(plain(s), s.Settings)
 }
 
 // Field is the preprocessing of one event field.
@@ -506,37 +414,59 @@ func (f For) MarshalYAML() (any, error) {
 	return f.Count, nil
 }
 
-// Notifier is one channel alerts are sent to.
+// Notifier is one channel alerts are sent to: the envelope every kind has.
+// The keys of its kind (url, smtp, ...) belong to the kind's package and are
+// decoded into Settings.
 type Notifier struct {
-	Name   string   `yaml:"name"`
-	Type   string   `yaml:"type"`
-	URL    Secret   `yaml:"url"`
-	Secret Secret   `yaml:"secret"`
-	SMTP   string   `yaml:"smtp"`
-	From   string   `yaml:"from"`
-	To     []string `yaml:"to"`
-	// Username and Password authenticate to the SMTP server.
-	Username string   `yaml:"username"`
-	Password Secret   `yaml:"password"`
-	Timeout  Duration `yaml:"timeout"`
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Timeout bounds one delivery attempt. Default 10s.
+	Timeout Duration `yaml:"timeout"`
 	// MaxAge is how long an undelivered notification to this notifier is
 	// retried before it is given up; default notify_max_age.
 	MaxAge Duration `yaml:"max_age"`
 
-	// Title and Template override the message's title and body (Go
-	// text/template); TemplateFile reads the body template from a file
-	// instead. Lang picks the built-in templates: en (default) or zh-CN.
-	Title        string `yaml:"title"`
-	Template     string `yaml:"template"`
-	TemplateFile string `yaml:"template_file"`
-	Lang         string `yaml:"lang"`
-	// TLS is the email connection security: starttls, tls or none; empty
-	// means STARTTLS when the server offers it. TLSCAFile adds a PEM CA to
-	// trust for the SMTP server's certificate (a private or self-signed CA).
-	TLS       string `yaml:"tls"`
-	TLSCAFile string `yaml:"tls_ca_file"`
+	// Settings holds the keys of the notifier's own kind, decoded into the
+	// struct its package registered (notify.Register), defaulted and
+	// validated; nil for a kind that registered none.
+	Settings KindConfig `yaml:"-"`
 
 	Line int `yaml:"-"`
+}
+
+// MarshalYAML writes the envelope and the kind's settings as one mapping,
+// as the user wrote them.
+func (n Notifier) MarshalYAML() (any, error) {
+	type plain Notifier
+	return withSettings(plain(n), n.Settings)
+}
+
+// withSettings encodes envelope and appends the keys of settings.
+func withSettings(envelope any, settings KindConfig) (*yaml.Node, error) {
+	var node yaml.Node
+	if err := node.Encode(envelope); err != nil {
+		return nil, err
+	}
+	if settings != nil {
+		var s yaml.Node
+		if err := s.Encode(settings); err != nil {
+			return nil, err
+		}
+		// The kind's keys win over fields of the same name that the
+		// envelope still has for kinds not yet owning their settings.
+		own := map[string]bool{}
+		for i := 0; i+1 < len(s.Content); i += 2 {
+			own[s.Content[i].Value] = true
+		}
+		kept := node.Content[:0]
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if !own[node.Content[i].Value] {
+				kept = append(kept, node.Content[i], node.Content[i+1])
+			}
+		}
+		node.Content = append(kept, s.Content...)
+	}
+	return &node, nil
 }
 
 // Self configures lookout watching itself. Unless Enabled is false, lookout

@@ -12,36 +12,8 @@ import (
 	"strings"
 )
 
-// sourceKeys lists, per source type, the keys beyond commonSourceKeys that
-// apply to it. Writing any other key is an error: a `brokers:` on an http
-// source is a mistake the user wants to hear about, not a silent no-op.
-var sourceKeys = map[string][]string{
-	"push":    nil,
-	"otlp":    {"max_body_bytes"},
-	"host":    {"interval"},
-	"self":    {"interval"},
-	"http":    {"url", "format", "interval", "timeout", "jitter", "headers"},
-	"kafka":   {"brokers", "topics", "group", "payload", "start", "session_timeout", "group_instance_id", "tls", "sasl", "max_message_bytes"},
-	"redis":   {"mode", "addr", "password", "db", "stream", "channels", "group", "field", "payload", "consumer", "claim_idle", "max_message_bytes"},
-	"mqtt":    {"broker", "protocol", "topics", "qos", "payload", "client_id", "username", "password", "session_expiry", "topic_fields", "max_message_bytes"},
-	"nats":    {"url", "subject", "durable", "payload", "stream", "ack_wait", "max_ack_pending", "max_message_bytes"},
-	"logfile": {"path", "match", "payload", "start", "interval", "max_line_bytes"},
-}
-
 // commonSourceKeys apply to every source type: naming and preprocessing.
 var commonSourceKeys = []string{"name", "type", "time_field", "fields", "raw_buffer"}
-
-// notifierKeys lists, per notifier type, the keys beyond name, type and
-// timeout that apply to it.
-var notifierKeys = map[string][]string{
-	"webhook":  {"url"},
-	"dingtalk": {"url", "secret", "title", "template", "template_file", "lang"},
-	"wecom":    {"url", "title", "template", "template_file", "lang"},
-	"feishu":   {"url", "secret", "title", "template", "template_file", "lang"},
-	"slack":    {"url", "title", "template", "template_file", "lang"},
-	"email":    {"smtp", "from", "to", "username", "password", "title", "template", "template_file", "lang", "tls", "tls_ca_file"},
-	"log":      nil,
-}
 
 var commonNotifierKeys = []string{"name", "type", "timeout", "max_age"}
 
@@ -51,28 +23,21 @@ var (
 	sqlRuleKeys      = []string{"sql", "every", "timeout"}
 )
 
-// SourceTypes returns the source types the configuration accepts, sorted.
-func SourceTypes() []string { return sortedKeys(sourceKeys) }
+// SourceTypes returns the source types the configuration accepts, sorted:
+// those their packages registered (source.Register).
+func SourceTypes() []string { return sourceKinds.sortedNames() }
 
-// NotifierTypes returns the notifier types the configuration accepts, sorted.
-func NotifierTypes() []string { return sortedKeys(notifierKeys) }
-
-func sortedKeys(m map[string][]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
+// NotifierTypes returns the notifier types the configuration accepts, sorted:
+// those their packages registered (notify.Register).
+func NotifierTypes() []string { return notifierKinds.sortedNames() }
 
 // sourceKeyApplies reports whether key may be written on a source of type typ.
 func sourceKeyApplies(typ, key string) bool {
-	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKeys[typ], key)
+	return slices.Contains(commonSourceKeys, key) || slices.Contains(sourceKinds.keysOf(typ), key)
 }
 
 func notifierKeyApplies(typ, key string) bool {
-	return slices.Contains(commonNotifierKeys, key) || slices.Contains(notifierKeys[typ], key)
+	return slices.Contains(commonNotifierKeys, key) || slices.Contains(notifierKinds.keysOf(typ), key)
 }
 
 func ruleKeyApplies(isSQL bool, key string) bool {
@@ -278,7 +243,7 @@ func (p *parser) validateSource(i int) {
 	base := fmt.Sprintf("sources[%d]", i)
 	at := func(key string) string { return base + "." + key }
 
-	if _, ok := sourceKeys[s.Type]; !ok {
+	if _, ok := sourceKinds.lookup(s.Type); !ok {
 		if s.Type == "" {
 			p.missing(base, "type", "type is required (one of %s)", strings.Join(SourceTypes(), ", "))
 		} else {
@@ -287,176 +252,8 @@ func (p *parser) validateSource(i int) {
 	} else {
 		p.notApplicable(base, "type "+s.Type, func(k string) bool { return sourceKeyApplies(s.Type, k) })
 	}
-	required := func(key string, empty bool) {
-		if empty {
-			p.missing(base, key, "%s is required for type %s", key, s.Type)
-		}
-	}
-
-	switch s.Type {
-	case "host", "self":
-		if s.Interval <= 0 {
-			p.at(at("interval"), "must be more than 0")
-		}
-	case "http":
-		required("url", s.URL == "")
-		if s.URL != "" {
-			p.httpURL(at("url"), s.URL)
-		}
-		switch s.Format {
-		case "prometheus", "json", "status":
-		default:
-			p.at(at("format"), "%q is not a format (prometheus, json or status)", s.Format)
-		}
-		if s.Interval <= 0 {
-			p.at(at("interval"), "must be more than 0")
-		}
-		if s.Timeout <= 0 {
-			p.at(at("timeout"), "must be more than 0")
-		} else if s.Timeout >= s.Interval && s.Interval > 0 {
-			p.at(at("timeout"), "timeout %s must be shorter than interval %s", shortDuration(s.Timeout.D()), shortDuration(s.Interval.D()))
-		}
-		if s.Jitter >= s.Interval && s.Jitter > 0 {
-			p.at(at("jitter"), "jitter %s must be shorter than interval %s", shortDuration(s.Jitter.D()), shortDuration(s.Interval.D()))
-		}
-	case "kafka":
-		required("brokers", len(s.Brokers) == 0)
-		required("topics", len(s.Topics) == 0)
-		p.nonEmptyItems(at("brokers"), s.Brokers)
-		p.nonEmptyItems(at("topics"), s.Topics)
-		switch s.Start {
-		case "earliest", "latest":
-		default:
-			p.at(at("start"), "%q is not a start offset (earliest or latest)", s.Start)
-		}
-		if s.SessionTimeout <= 0 {
-			p.at(at("session_timeout"), "must be more than 0")
-		}
-		if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
-			p.at(at("tls"), "cert_file and key_file go together")
-		}
-		switch s.SASL.Mechanism {
-		case "":
-			if s.SASL.Username != "" {
-				p.at(at("sasl"), "mechanism is required with a username (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
-			}
-		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-			if s.SASL.Username == "" {
-				p.at(at("sasl"), "username is required with mechanism %s", s.SASL.Mechanism)
-			}
-		default:
-			p.at(at("sasl.mechanism"), "%q is not a SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.SASL.Mechanism)
-		}
-	case "redis":
-		required("addr", s.Addr == "")
-		switch s.Mode {
-		case "stream":
-			required("stream", s.Stream == "")
-			if len(s.Channels) > 0 {
-				p.at(at("channels"), "channels apply to mode pubsub; mode stream reads stream")
-			}
-		case "pubsub":
-			required("channels", len(s.Channels) == 0)
-			p.nonEmptyItems(at("channels"), s.Channels)
-			for _, k := range []string{"stream", "group"} {
-				if c.has(at(k)) {
-					p.at(at(k), "%s applies to mode stream, not pubsub", k)
-				}
-			}
-		default:
-			p.at(at("mode"), "%q is not a redis mode (stream or pubsub)", s.Mode)
-		}
-		if s.DB < 0 {
-			p.at(at("db"), "must not be negative")
-		}
-		if s.Mode == "pubsub" {
-			for _, k := range []string{"consumer", "claim_idle"} {
-				if c.has(at(k)) {
-					p.at(at(k), "%s applies to mode stream, not pubsub", k)
-				}
-			}
-		} else if s.Mode == "stream" && s.ClaimIdle <= 0 {
-			p.at(at("claim_idle"), "must be more than 0")
-		}
-	case "mqtt":
-		required("broker", s.Broker == "")
-		required("topics", len(s.Topics) == 0)
-		p.nonEmptyItems(at("topics"), s.Topics)
-		if s.QoS < 0 || s.QoS > 2 {
-			p.at(at("qos"), "qos must be 0, 1 or 2")
-		}
-		switch s.Protocol {
-		case "5":
-		case "3.1.1":
-			if c.has(at("session_expiry")) {
-				p.at(at("session_expiry"), "session_expiry is MQTT 5; with protocol 3.1.1 the broker decides how long it keeps the session")
-			}
-		default:
-			p.at(at("protocol"), "%q is not an MQTT protocol version (\"5\" or \"3.1.1\")", s.Protocol)
-		}
-		if s.Broker != "" {
-			if u, err := url.Parse(s.Broker); err != nil || u.Host == "" ||
-				!slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
-				p.at(at("broker"), "%q is not a broker URL (tcp://, ssl://, ws:// or wss://host:port)", s.Broker)
-			}
-		}
-	case "otlp":
-		if s.MaxBodyBytes <= 0 {
-			p.at(at("max_body_bytes"), "must be more than 0")
-		}
-		// OTLP/HTTP is received at fixed paths (/v1/metrics, ...) on
-		// lookout's own listener: a second source could never get a request.
-		for j, o := range p.c.Sources[:i] {
-			if o.Type == "otlp" {
-				p.at(at("type"), "only one otlp source can receive on lookout's listener; %q (sources[%d]) already does", o.Name, j)
-				break
-			}
-		}
-	case "nats":
-		required("url", s.URL == "")
-		required("subject", s.Subject == "")
-		if s.Durable == "" {
-			for _, k := range []string{"stream", "ack_wait", "max_ack_pending"} {
-				if c.has(at(k)) {
-					p.at(at(k), "%s applies to a JetStream consumer: set durable", k)
-				}
-			}
-		} else {
-			if s.AckWait <= 0 {
-				p.at(at("ack_wait"), "must be more than 0")
-			}
-			if s.MaxAckPending <= 0 {
-				p.at(at("max_ack_pending"), "must be more than 0")
-			}
-		}
-	case "logfile":
-		required("path", s.Path == "")
-		switch s.Start {
-		case "end", "beginning":
-		default:
-			p.at(at("start"), "%q is not a start (end or beginning)", s.Start)
-		}
-		if s.Interval <= 0 {
-			p.at(at("interval"), "must be more than 0")
-		}
-		if s.MaxLineBytes <= 0 {
-			p.at(at("max_line_bytes"), "must be more than 0")
-		}
-		for name, re := range s.Match {
-			if _, err := regexp.Compile(re); err != nil {
-				p.at(at("match."+name), "%q is not a regular expression: %v", re, err)
-			}
-		}
-	}
-	if sourceKeyApplies(s.Type, "max_message_bytes") && s.MaxMessageBytes <= 0 {
-		p.at(at("max_message_bytes"), "must be more than 0")
-	}
-	if sourceKeyApplies(s.Type, "payload") || !c.has(at("payload")) {
-		switch s.Payload {
-		case "json", "text":
-		default:
-			p.at(at("payload"), "%q is not a payload format (json or text)", s.Payload)
-		}
+	if s.Settings != nil {
+		s.Settings.Validate(&Validator{p: p, base: base, typ: s.Type, earlier: c.Sources[:i]})
 	}
 	if s.TimeField == "" {
 		p.at(at("time_field"), "must not be empty")
@@ -719,7 +516,7 @@ func (p *parser) validateNotifier(i int) {
 	base := fmt.Sprintf("notifiers[%d]", i)
 	at := func(key string) string { return base + "." + key }
 
-	if _, ok := notifierKeys[n.Type]; !ok {
+	if _, ok := notifierKinds.lookup(n.Type); !ok {
 		if n.Type == "" {
 			p.missing(base, "type", "type is required (one of %s)", strings.Join(NotifierTypes(), ", "))
 		} else {
@@ -734,45 +531,8 @@ func (p *parser) validateNotifier(i int) {
 	if n.MaxAge <= 0 {
 		p.at(at("max_age"), "must be more than 0")
 	}
-	switch n.Type {
-	case "webhook", "dingtalk", "wecom", "feishu", "slack":
-		if n.URL == "" {
-			p.missing(base, "url", "url is required for type %s", n.Type)
-		} else {
-			p.httpURL(at("url"), n.URL.Reveal())
-		}
-	case "email":
-		if n.SMTP == "" {
-			p.missing(base, "smtp", "smtp is required for type email: the server as host:port")
-		} else if _, _, err := net.SplitHostPort(n.SMTP); err != nil {
-			p.at(at("smtp"), "%q is not a host:port address", n.SMTP)
-		}
-		if n.From == "" {
-			p.missing(base, "from", "from is required for type email")
-		}
-		if len(n.To) == 0 {
-			p.missing(base, "to", "to is required for type email: at least one address")
-		}
-		p.nonEmptyItems(at("to"), n.To)
-		switch n.TLS {
-		case "", "starttls", "tls", "none":
-		default:
-			p.at(at("tls"), "%q is not a tls mode (starttls, tls or none)", n.TLS)
-		}
-		if n.TLSCAFile != "" {
-			p.c.Notifiers[i].TLSCAFile = p.readableFile(at("tls_ca_file"), n.TLSCAFile)
-		}
-	}
-	switch n.Lang {
-	case "", "en", "zh-CN":
-	default:
-		p.at(at("lang"), "%q is not a language (en or zh-CN)", n.Lang)
-	}
-	if n.TemplateFile != "" {
-		if n.Template != "" {
-			p.at(at("template_file"), "set template or template_file, not both")
-		}
-		p.c.Notifiers[i].TemplateFile = p.readableFile(at("template_file"), n.TemplateFile)
+	if n.Settings != nil {
+		n.Settings.Validate(&Validator{p: p, base: base, typ: n.Type})
 	}
 }
 

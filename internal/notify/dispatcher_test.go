@@ -108,7 +108,7 @@ func (h *hook) delivered() []string {
 
 func (h *hook) notifier(t *testing.T, name string) notify.Notifier {
 	t.Helper()
-	n, err := notify.New(config.Notifier{Name: name, Type: webhook.Kind, URL: config.Secret(h.URL)}, notify.Deps{})
+	n, err := notify.New(config.Notifier{Name: name, Type: webhook.Kind, Settings: &webhook.Config{URL: config.Secret(h.URL)}}, notify.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestDecisions(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			n, err := notify.New(config.Notifier{Name: "ops", Type: "webhook", URL: config.Secret(srv.URL)}, notify.Deps{})
+			n, err := notify.New(config.Notifier{Name: "ops", Type: "webhook", Settings: &webhook.Config{URL: config.Secret(srv.URL)}}, notify.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -725,7 +725,7 @@ func (p *posts) take() [][]string {
 func TestGrouping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hook := &posts{}
-		n, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, URL: "http://hook.test/hook"},
+		n, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, Settings: &webhook.Config{URL: "http://hook.test/hook"}},
 			notify.Deps{HTTP: &http.Client{Transport: handlerTransport{hook}}})
 		if err != nil {
 			t.Fatal(err)

@@ -131,14 +131,14 @@ type Chat struct {
 	Client  *http.Client
 }
 
-// NewChat checks cfg.URL (an absolute http or https URL; the error never
-// repeats it) and returns the chat webhook of cfg for the channel what, with
-// defaultTimeout when cfg sets no timeout.
-func NewChat(what string, cfg config.Notifier, deps Deps, defaultTimeout time.Duration) (Chat, error) {
-	if err := CheckHTTPURL(cfg.URL.Reveal()); err != nil {
+// NewChat checks url (an absolute http or https URL; the error never
+// repeats it) and returns the chat webhook at it for the channel what,
+// bounded by timeout, or defaultTimeout when that is 0.
+func NewChat(what string, url config.Secret, timeout config.Duration, deps Deps, defaultTimeout time.Duration) (Chat, error) {
+	if err := CheckHTTPURL(url.Reveal()); err != nil {
 		return Chat{}, err
 	}
-	c := Chat{What: what, URL: cfg.URL.Reveal(), Timeout: cfg.Timeout.D(), Client: deps.HTTP}
+	c := Chat{What: what, URL: url.Reveal(), Timeout: timeout.D(), Client: deps.HTTP}
 	if c.Timeout <= 0 {
 		c.Timeout = defaultTimeout
 	}

@@ -54,17 +54,18 @@ func TestCheckErrCode(t *testing.T) {
 func TestNewChat(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
-		cfg         config.Notifier
+		url         config.Secret
+		timeout     config.Duration
 		wantErr     bool
 		wantTimeout time.Duration
 	}{
-		{name: "default timeout", cfg: config.Notifier{URL: "https://chat.example/hook?token=T"}, wantTimeout: 7 * time.Second},
-		{name: "own timeout", cfg: config.Notifier{URL: "http://chat.example/hook", Timeout: config.Duration(time.Second)}, wantTimeout: time.Second},
-		{name: "no url", cfg: config.Notifier{}, wantErr: true},
-		{name: "ftp url", cfg: config.Notifier{URL: "ftp://chat.example/hook?token=T"}, wantErr: true},
+		{name: "default timeout", url: "https://chat.example/hook?token=T", wantTimeout: 7 * time.Second},
+		{name: "own timeout", url: "http://chat.example/hook", timeout: config.Duration(time.Second), wantTimeout: time.Second},
+		{name: "no url", wantErr: true},
+		{name: "ftp url", url: "ftp://chat.example/hook?token=T", wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := notify.NewChat("chat", tc.cfg, notify.Deps{}, 7*time.Second)
+			c, err := notify.NewChat("chat", tc.url, tc.timeout, notify.Deps{}, 7*time.Second)
 			if tc.wantErr {
 				if err == nil || strings.Contains(err.Error(), "token") {
 					t.Fatalf("err = %v, want an error that does not repeat the URL", err)
@@ -74,7 +75,7 @@ func TestNewChat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.What != "chat" || c.URL != tc.cfg.URL.Reveal() || c.Timeout != tc.wantTimeout {
+			if c.What != "chat" || c.URL != tc.url.Reveal() || c.Timeout != tc.wantTimeout {
 				t.Errorf("chat = %+v, want what chat, the config's URL and timeout %v", c, tc.wantTimeout)
 			}
 		})

@@ -78,6 +78,20 @@ type Deps struct {
 	TraceURL string
 }
 
+// SettingsOf returns the kind settings of cfg as the kind's *C, or a fresh
+// defaulted one when cfg carries none (a config built in code, not parsed).
+func SettingsOf[C any, P interface {
+	*C
+	config.KindConfig
+}](cfg config.Notifier) P {
+	if p, ok := cfg.Settings.(P); ok && p != nil {
+		return p
+	}
+	p := P(new(C))
+	p.Defaults()
+	return p
+}
+
 // Factory builds a Notifier from its config. It validates what it needs and
 // returns an error naming the bad key; it must not contact the service.
 type Factory func(cfg config.Notifier, deps Deps) (Notifier, error)
@@ -89,19 +103,37 @@ var (
 	registry   = map[string]Factory{}
 )
 
-// Register makes a channel kind available to New. Call it from the init() of
-// the channel's package. It panics when kind is empty, f is nil or kind is
-// already registered, since that is a programming error found at start-up.
-func Register(kind string, f Factory) {
-	if kind == "" || f == nil {
+// Kind is one channel kind as its package registers it.
+type Kind struct {
+	// Name is the config type ("dingtalk").
+	Name string
+	// NewConfig returns a fresh value of the kind's settings: the keys it
+	// adds to a notifier's name, type, timeout and max_age. Parse decodes
+	// them into it, fills the defaults and validates it; the Factory finds
+	// it in config.Notifier.Settings. Without it config.Parse does not
+	// know the type (only tests register a bare factory).
+	NewConfig func() config.KindConfig
+	// New builds the notifier.
+	New Factory
+}
+
+// Register makes a channel kind available to New and its settings to
+// config.Parse. Call it from the init() of the channel's package. It panics
+// when the name is empty, New is nil or the name is already registered,
+// since that is a programming error found at start-up.
+func Register(k Kind) {
+	if k.Name == "" || k.New == nil {
 		panic("notify: Register with an empty kind or a nil factory")
 	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	if _, dup := registry[kind]; dup {
-		panic("notify: Register called twice for kind " + kind)
+	if _, dup := registry[k.Name]; dup {
+		panic("notify: Register called twice for kind " + k.Name)
 	}
-	registry[kind] = f
+	registry[k.Name] = k.New
+	if k.NewConfig != nil {
+		config.RegisterNotifierKind(k.Name, k.NewConfig)
+	}
 }
 
 // Kinds returns the registered channel kinds, sorted.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/notify"
+	"github.com/lookout-dev/lookout/internal/notify/webhook"
 )
 
 func TestNew(t *testing.T) {
@@ -19,10 +20,10 @@ func TestNew(t *testing.T) {
 		wantErr string
 	}{
 		{name: "log", cfg: config.Notifier{Name: "stdout", Type: "log"}},
-		{name: "webhook", cfg: config.Notifier{Name: "ops", Type: "webhook", URL: "http://127.0.0.1:5001/hook"}},
+		{name: "webhook", cfg: config.Notifier{Name: "ops", Type: "webhook", Settings: &webhook.Config{URL: "http://127.0.0.1:5001/hook"}}},
 		{name: "unknown kind lists the known", cfg: config.Notifier{Name: "x", Type: "pager"},
 			wantErr: `notifier x: unknown type "pager" (known: log, webhook)`},
-		{name: "factory error is wrapped", cfg: config.Notifier{Name: "ops", Type: "webhook", URL: "::"},
+		{name: "factory error is wrapped", cfg: config.Notifier{Name: "ops", Type: "webhook", Settings: &webhook.Config{URL: "::"}},
 			wantErr: "building notifier ops: url must be an absolute http or https URL"},
 	}
 	for _, tt := range tests {
@@ -53,7 +54,7 @@ func TestKindsAndRegister(t *testing.T) {
 					t.Error("Register did not panic")
 				}
 			}()
-			notify.Register(kind, f)
+			notify.Register(notify.Kind{Name: kind, New: f})
 		})
 	}
 }

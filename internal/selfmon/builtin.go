@@ -47,8 +47,8 @@ const DefaultStoreBacklog = 100000
 // modify cfg.
 func Builtin(cfg *config.Config) (config.Source, config.Pipeline, []config.Rule) {
 	src := config.Source{
-		Name: config.SelfName, Type: "self", Interval: cfg.Self.Interval,
-		TimeField: config.DefaultTimeField, RawBuffer: config.DefaultRawBuffer, Payload: "json",
+		Name: config.SelfName, Type: SourceType, Settings: &SourceConfig{Interval: cfg.Self.Interval},
+		TimeField: config.DefaultTimeField, RawBuffer: config.DefaultRawBuffer,
 	}
 	pl := config.Pipeline{
 		Name:     config.SelfName,

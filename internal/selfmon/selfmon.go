@@ -37,9 +37,29 @@ func (s *Source) Name() string { return s.cfg.Name }
 // DefaultInterval is the sampling interval when the config gives none.
 const DefaultInterval = 10 * time.Second
 
+// SourceType is the config type of the source self-monitoring adds.
+const SourceType = "self"
+
+func init() {
+	config.RegisterSourceKind(SourceType, func() config.KindConfig { return &SourceConfig{} })
+}
+
+// SourceConfig is the settings of a self source, besides name, type and
+// preprocessing.
+type SourceConfig struct {
+	// Interval is how often lookout samples itself. Default DefaultInterval.
+	Interval config.Duration `yaml:"interval"`
+}
+
+// Defaults sets the interval.
+func (c *SourceConfig) Defaults() { c.Interval = config.Duration(DefaultInterval) }
+
+// Validate checks the interval.
+func (c *SourceConfig) Validate(v *config.Validator) { v.Positive("interval", c.Interval <= 0) }
+
 // Run emits until ctx is done.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
-	every := s.cfg.Interval.D()
+	every := source.SettingsOf[SourceConfig](s.cfg).Interval.D()
 	if every <= 0 {
 		every = DefaultInterval
 	}

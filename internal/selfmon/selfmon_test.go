@@ -13,7 +13,7 @@ import (
 // The self source is up from its start, not from its first sample an
 // interval later, and down once it stopped.
 func TestSelfSourceUpWhileRunning(t *testing.T) {
-	cfg := config.Source{Name: config.SelfName, Type: "self", Interval: config.Duration(time.Hour)}
+	cfg := config.Source{Name: config.SelfName, Type: "self", Settings: &SourceConfig{Interval: config.Duration(time.Hour)}}
 	deps, err := source.Deps{}.WithDefaults(cfg)
 	if err != nil {
 		t.Fatal(err)

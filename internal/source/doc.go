@@ -4,8 +4,10 @@
 // /api/v1/raw, and the Health that /api/v1/sources and /metrics report.
 //
 // Each kind lives in its own package under source/ (push, host, http, ...)
-// and registers a Factory in its init(); internal/app imports the kinds it
-// ships and builds sources with New. Every source passes what it produces
+// and registers, in its init(), a Kind: its Factory and its Config, the keys
+// it adds to a source's name, type and preprocessing, which config.Parse
+// decodes, defaults and validates. internal/plugin/all imports every kind;
+// internal/app imports that and builds sources with New. Every source passes what it produces
 // through its preprocess.Processor, so time_field and fields work the same for
 // all of them.
 //

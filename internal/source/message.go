@@ -26,15 +26,57 @@ type Decoder struct {
 	pre      *preprocess.Processor
 }
 
-// NewDecoder returns the decoder of source cfg, with deps filled in by
-// Deps.WithDefaults. A max_message_bytes of 0 means
-// config.DefaultMaxMessageBytes.
-func NewDecoder(cfg config.Source, deps Deps) *Decoder {
-	d := &Decoder{name: cfg.Name, maxBytes: cfg.MaxMessageBytes, text: cfg.Payload == "text", raw: deps.Raw, pre: deps.Pre}
+// NewDecoder returns the decoder of the source named name with the
+// message keys m, with deps filled in by Deps.WithDefaults. A
+// max_message_bytes of 0 means DefaultMaxMessageBytes.
+func NewDecoder(name string, m MessageConfig, deps Deps) *Decoder {
+	d := &Decoder{name: name, maxBytes: m.MaxMessageBytes, text: m.Payload == PayloadText, raw: deps.Raw, pre: deps.Pre}
 	if d.maxBytes <= 0 {
-		d.maxBytes = config.DefaultMaxMessageBytes
+		d.maxBytes = DefaultMaxMessageBytes
 	}
 	return d
+}
+
+// DefaultMaxMessageBytes bounds one broker message when the config does not
+// say (max_message_bytes).
+const DefaultMaxMessageBytes = 1 << 20
+
+// The values of the payload key.
+const (
+	PayloadJSON = "json"
+	PayloadText = "text"
+)
+
+// MessageConfig is the message keys of the broker sources, which embed it
+// in their settings with `yaml:",inline"`: payload, the format of a message
+// (json, the default, or text), and max_message_bytes, the largest message
+// accepted (default DefaultMaxMessageBytes).
+type MessageConfig struct {
+	Payload         string `yaml:"payload"`
+	MaxMessageBytes int    `yaml:"max_message_bytes"`
+}
+
+// Defaults sets payload json and max_message_bytes DefaultMaxMessageBytes.
+func (m *MessageConfig) Defaults() {
+	m.Payload = PayloadJSON
+	m.MaxMessageBytes = DefaultMaxMessageBytes
+}
+
+// Validate checks both keys.
+func (m *MessageConfig) Validate(v *config.Validator) {
+	if m.MaxMessageBytes <= 0 {
+		v.Errorf("max_message_bytes", "must be more than 0")
+	}
+	ValidatePayload(v, m.Payload)
+}
+
+// ValidatePayload checks the payload key of a source.
+func ValidatePayload(v *config.Validator, payload string) {
+	switch payload {
+	case PayloadJSON, PayloadText:
+	default:
+		v.Errorf("payload", "%q is not a payload format (json or text)", payload)
+	}
 }
 
 // MaxBytes is the largest message the decoder accepts.

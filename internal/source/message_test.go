@@ -11,12 +11,12 @@ import (
 
 func newDecoder(t *testing.T, payload string, maxBytes int) (*Decoder, Deps) {
 	t.Helper()
-	cfg := config.Source{Name: "bus", Type: "nats", Payload: payload, MaxMessageBytes: maxBytes}
+	cfg := config.Source{Name: "bus", Type: "nats"}
 	d, err := Deps{}.WithDefaults(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewDecoder(cfg, d), d
+	return NewDecoder(cfg.Name, MessageConfig{Payload: payload, MaxMessageBytes: maxBytes}, d), d
 }
 
 func TestDecoderDecode(t *testing.T) {
@@ -45,8 +45,8 @@ func TestDecoderDecode(t *testing.T) {
 		{name: "not json", payload: "json", value: "oops", wantRaw: "oops", wantRej: "invalid JSON at offset 0"},
 		{name: "too large", payload: "json", max: 8, value: `{"id":1234567}`, wantRaw: `{"id":12`,
 			wantRej: "message of 14 bytes is larger than max_message_bytes 8"},
-		{name: "default limit", payload: "text", value: strings.Repeat("x", config.DefaultMaxMessageBytes+1),
-			wantRaw: strings.Repeat("x", config.DefaultMaxMessageBytes), wantRej: "larger than max_message_bytes 1048576"},
+		{name: "default limit", payload: "text", value: strings.Repeat("x", DefaultMaxMessageBytes+1),
+			wantRaw: strings.Repeat("x", DefaultMaxMessageBytes), wantRej: "larger than max_message_bytes 1048576"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dec, deps := newDecoder(t, tc.payload, tc.max)

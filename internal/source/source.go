@@ -162,19 +162,51 @@ var registry = struct {
 	m map[string]Factory
 }{m: map[string]Factory{}}
 
-// Register makes a source kind available under its config type name. It is
-// called from the init() of each source/<kind> package and panics on a
-// duplicate, which is a programming error.
-func Register(kind string, f Factory) {
+// Kind is one source kind as its package registers it.
+type Kind struct {
+	// Name is the config type ("kafka").
+	Name string
+	// NewConfig returns a fresh value of the kind's settings: the keys it
+	// adds to a source's name, type and preprocessing. Parse decodes them
+	// into it, fills the defaults and validates it; the Factory finds it in
+	// config.Source.Settings. Without it config.Parse does not know the
+	// type (only tests register a bare factory).
+	NewConfig func() config.KindConfig
+	// New builds the source.
+	New Factory
+}
+
+// Register makes a source kind available under its config type name, and
+// its settings to config.Parse. It is called from the init() of each
+// source/<kind> package and panics on a duplicate, which is a programming
+// error.
+func Register(k Kind) {
 	registry.Lock()
 	defer registry.Unlock()
-	if f == nil {
-		panic("source: Register of kind " + kind + " with a nil factory")
+	if k.New == nil || k.Name == "" {
+		panic("source: Register of kind " + k.Name + " with no name or a nil factory")
 	}
-	if _, dup := registry.m[kind]; dup {
-		panic("source: Register called twice for kind " + kind)
+	if _, dup := registry.m[k.Name]; dup {
+		panic("source: Register called twice for kind " + k.Name)
 	}
-	registry.m[kind] = f
+	registry.m[k.Name] = k.New
+	if k.NewConfig != nil {
+		config.RegisterSourceKind(k.Name, k.NewConfig)
+	}
+}
+
+// SettingsOf returns the kind settings of cfg as the kind's *C, or a fresh
+// defaulted one when cfg carries none (a config built in code, not parsed).
+func SettingsOf[C any, P interface {
+	*C
+	config.KindConfig
+}](cfg config.Source) P {
+	if p, ok := cfg.Settings.(P); ok && p != nil {
+		return p
+	}
+	p := P(new(C))
+	p.Defaults()
+	return p
 }
 
 // New builds the source cfg describes, with the factory of its type.

@@ -21,12 +21,12 @@ func (s nopSource) Name() string                          { return s.name }
 func (s nopSource) Run(ctx context.Context, _ Sink) error { <-ctx.Done(); return nil }
 
 func TestRegistry(t *testing.T) {
-	Register("test-nop", func(cfg config.Source, deps Deps) (Source, error) {
+	Register(Kind{Name: "test-nop", New: func(cfg config.Source, deps Deps) (Source, error) {
 		if cfg.Name == "bad" {
 			return nil, errors.New("no good")
 		}
 		return nopSource{cfg.Name}, nil
-	})
+	}})
 	tests := []struct {
 		name    string
 		cfg     config.Source
@@ -62,7 +62,7 @@ func TestRegistry(t *testing.T) {
 				t.Error("duplicate Register did not panic")
 			}
 		}()
-		Register("test-nop", func(config.Source, Deps) (Source, error) { return nil, nil })
+		Register(Kind{Name: "test-nop", New: func(config.Source, Deps) (Source, error) { return nil, nil }})
 	}()
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/notify/dingtalk"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
+	"github.com/lookout-dev/lookout/internal/notify/template"
 )
 
 // newRobot starts a DingTalk robot endpoint as the real service behaves: it checks
@@ -55,8 +56,16 @@ func newRobot(t *testing.T, secret string) *notifytest.Receiver {
 	})
 }
 
-func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
+func newNotifier(t *testing.T, c dingtalk.Config) notify.Notifier {
 	t.Helper()
+	return newNotifierWith(t, config.Notifier{}, c)
+}
+
+// newNotifierWith builds the notifier of envelope with settings c.
+func newNotifierWith(t *testing.T, envelope config.Notifier, c dingtalk.Config) notify.Notifier {
+	t.Helper()
+	cfg := envelope
+	cfg.Settings = &c
 	return notifytest.NewNotifier(t, "ding", dingtalk.Kind, cfg)
 }
 
@@ -71,7 +80,7 @@ func TestPayloadGolden(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				rb := newRobot(t, secret)
-				n := newNotifier(t, config.Notifier{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Secret: config.Secret(secret)})
+				n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Secret: config.Secret(secret)})
 				if err := n.Send(context.Background(), tc.Msg); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
@@ -89,7 +98,7 @@ func TestPayloadGolden(t *testing.T) {
 
 func TestWrongSecretIsPermanent(t *testing.T) {
 	rb := newRobot(t, "the-right-secret")
-	n := newNotifier(t, config.Notifier{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Secret: "a-wrong-secret"})
+	n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Secret: "a-wrong-secret"})
 	err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, notify.ErrPermanent) || !strings.Contains(err.Error(), "310000") {
 		t.Fatalf("err = %v, want a permanent 310000 error", err)
@@ -136,7 +145,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 			if tt.retryAfter != "" {
 				rb.Header.Set("Retry-After", tt.retryAfter)
 			}
-			n := newNotifier(t, config.Notifier{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")})
+			n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")})
 			err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "TOKEN123")
 		})
@@ -147,7 +156,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 	rb := newRobot(t, "")
 	u := rb.URL + "/robot/send?access_token=TOKEN123"
 	rb.Close()
-	err := newNotifier(t, config.Notifier{URL: config.Secret(u)}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, dingtalk.Config{URL: config.Secret(u)}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if err == nil || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable error", err)
 	}
@@ -157,7 +166,8 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	n := newNotifier(t, config.Notifier{URL: config.Secret(notifytest.Hanging(t) + "/robot/send?access_token=x"), Timeout: config.Duration(50 * time.Millisecond)})
+	n := newNotifierWith(t, config.Notifier{Timeout: config.Duration(50 * time.Millisecond)},
+		dingtalk.Config{URL: config.Secret(notifytest.Hanging(t) + "/robot/send?access_token=x")})
 	err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable deadline exceeded", err)
@@ -167,19 +177,19 @@ func TestTimeout(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  config.Notifier
+		cfg  dingtalk.Config
 	}{
-		{"no url", config.Notifier{}},
-		{"ftp url", config.Notifier{URL: "ftp://x/robot/send"}},
-		{"bad title template", config.Notifier{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Title: "{{ .Rule "}},
-		{"bad body template", config.Notifier{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Template: "{{ range }}"}},
-		{"missing template file", config.Notifier{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", TemplateFile: "/nonexistent/lookout.tmpl"}},
-		{"bad lang", config.Notifier{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Lang: "fr"}},
+		{"no url", dingtalk.Config{}},
+		{"ftp url", dingtalk.Config{URL: "ftp://x/robot/send"}},
+		{"bad title template", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Title: "{{ .Rule "}}},
+		{"bad body template", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Template: "{{ range }}"}}},
+		{"missing template file", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{TemplateFile: "/nonexistent/lookout.tmpl"}}},
+		{"bad lang", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Lang: "fr"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Name, tt.cfg.Type = "ding", dingtalk.Kind
-			if _, err := notify.New(tt.cfg, notify.Deps{}); err == nil {
+			cfg := config.Notifier{Name: "ding", Type: dingtalk.Kind, Settings: &tt.cfg}
+			if _, err := notify.New(cfg, notify.Deps{}); err == nil {
 				t.Fatal("New accepted the config")
 			} else if strings.Contains(err.Error(), "access_token") {
 				t.Errorf("error leaks the URL: %v", err)
@@ -191,7 +201,7 @@ func TestNewRejects(t *testing.T) {
 // TestChineseTemplate checks what a zh-CN robot message says.
 func TestChineseTemplate(t *testing.T) {
 	rb := newRobot(t, "")
-	n := newNotifier(t, config.Notifier{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Lang: "zh-CN"})
+	n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Config: template.Config{Lang: "zh-CN"}})
 	if err := n.Send(context.Background(), notifytest.Messages()[1].Msg); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,56 @@ const (
 	TLSNone = "none"
 )
 
-func init() { notify.Register(Kind, New) }
+func init() {
+	notify.Register(notify.Kind{Name: Kind, NewConfig: func() config.KindConfig { return &Config{} }, New: New})
+}
+
+// Config is the settings of an email notifier, besides name, type, timeout
+// and max_age.
+type Config struct {
+	// SMTP is the server as host:port.
+	SMTP string `yaml:"smtp"`
+	// From is the sender's address; To the recipients.
+	From string   `yaml:"from"`
+	To   []string `yaml:"to"`
+	// Username and Password authenticate to the SMTP server.
+	Username string        `yaml:"username"`
+	Password config.Secret `yaml:"password"`
+	// TLS is the connection security: starttls, tls or none; empty means
+	// STARTTLS when the server offers it. TLSCAFile adds a PEM CA to trust
+	// for the server's certificate (a private or self-signed CA).
+	TLS             string `yaml:"tls"`
+	TLSCAFile       string `yaml:"tls_ca_file"`
+	template.Config `yaml:",inline"`
+}
+
+// Defaults does nothing: the empty tls is the opportunistic default.
+func (c *Config) Defaults() {}
+
+// Validate checks the server, the addresses, the tls keys and the template keys.
+func (c *Config) Validate(v *config.Validator) {
+	if c.SMTP == "" {
+		v.Missing("smtp", "smtp is required for type email: the server as host:port")
+	} else if _, _, err := net.SplitHostPort(c.SMTP); err != nil {
+		v.Errorf("smtp", "%q is not a host:port address", c.SMTP)
+	}
+	if c.From == "" {
+		v.Missing("from", "from is required for type email")
+	}
+	if len(c.To) == 0 {
+		v.Missing("to", "to is required for type email: at least one address")
+	}
+	v.NonEmpty("to", c.To)
+	switch c.TLS {
+	case TLSOpportunistic, TLSStartTLS, TLSImplicit, TLSNone:
+	default:
+		v.Errorf("tls", "%q is not a tls mode (starttls, tls or none)", c.TLS)
+	}
+	if c.TLSCAFile != "" {
+		c.TLSCAFile = v.File("tls_ca_file", c.TLSCAFile)
+	}
+	c.Config.Validate(v)
+}
 
 // Notifier mails messages through one SMTP server. It is safe for
 // concurrent use: every Send opens its own connection.
@@ -57,55 +106,54 @@ type Notifier struct {
 	render   *template.Renderer
 }
 
-// New builds an email notifier from cfg.SMTP (host:port), cfg.From, cfg.To,
-// cfg.Username and cfg.Password, cfg.TLS and cfg.TLSCAFile, the template keys
-// and cfg.Timeout. It does not connect. It is the notify.Factory registered
+// New builds an email notifier from its Config and cfg.Timeout. It does not connect. It is the notify.Factory registered
 // for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	host, portStr, err := net.SplitHostPort(cfg.SMTP)
+	c := notify.SettingsOf[Config](cfg)
+	host, portStr, err := net.SplitHostPort(c.SMTP)
 	if err != nil || host == "" {
-		return nil, fmt.Errorf("smtp %q is not a host:port address", cfg.SMTP)
+		return nil, fmt.Errorf("smtp %q is not a host:port address", c.SMTP)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port <= 0 || port > 65535 {
-		return nil, fmt.Errorf("smtp %q has a bad port", cfg.SMTP)
+		return nil, fmt.Errorf("smtp %q has a bad port", c.SMTP)
 	}
-	if _, err := netmail.ParseAddress(cfg.From); err != nil {
-		return nil, fmt.Errorf("from %q is not a mail address: %w", cfg.From, err)
+	if _, err := netmail.ParseAddress(c.From); err != nil {
+		return nil, fmt.Errorf("from %q is not a mail address: %w", c.From, err)
 	}
-	if len(cfg.To) == 0 {
+	if len(c.To) == 0 {
 		return nil, errors.New("to names no recipient")
 	}
-	for _, to := range cfg.To {
+	for _, to := range c.To {
 		if _, err := netmail.ParseAddress(to); err != nil {
 			return nil, fmt.Errorf("to %q is not a mail address: %w", to, err)
 		}
 	}
-	switch cfg.TLS {
+	switch c.TLS {
 	case TLSOpportunistic, TLSStartTLS, TLSImplicit, TLSNone:
 	default:
-		return nil, fmt.Errorf("tls %q is not starttls, tls or none", cfg.TLS)
+		return nil, fmt.Errorf("tls %q is not starttls, tls or none", c.TLS)
 	}
 	tlsConf := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	if cfg.TLSCAFile != "" {
-		pem, err := os.ReadFile(cfg.TLSCAFile)
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading tls_ca_file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls_ca_file %s holds no PEM certificate", cfg.TLSCAFile)
+			return nil, fmt.Errorf("tls_ca_file %s holds no PEM certificate", c.TLSCAFile)
 		}
 		tlsConf.RootCAs = pool
 	}
-	r, err := template.ForNotifier(cfg, deps)
+	r, err := template.ForNotifier(c.Config, deps)
 	if err != nil {
 		return nil, err
 	}
 	n := &Notifier{
-		host: host, port: port, from: cfg.From, to: append([]string(nil), cfg.To...),
-		username: cfg.Username, password: cfg.Password.Reveal(),
-		tlsMode: cfg.TLS, tlsConf: tlsConf, timeout: cfg.Timeout.D(), render: r,
+		host: host, port: port, from: c.From, to: append([]string(nil), c.To...),
+		username: c.Username, password: c.Password.Reveal(),
+		tlsMode: c.TLS, tlsConf: tlsConf, timeout: cfg.Timeout.D(), render: r,
 	}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout

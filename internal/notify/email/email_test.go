@@ -32,6 +32,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/notify/email"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
+	"github.com/lookout-dev/lookout/internal/notify/template"
 )
 
 // delivery is one mail the server accepted.
@@ -185,18 +186,15 @@ func selfSigned(t *testing.T) (*tls.Config, string) {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, path
 }
 
-func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
+func newNotifier(t *testing.T, c email.Config) notify.Notifier {
 	t.Helper()
-	cfg.Name, cfg.Type = "mail", email.Kind
-	if cfg.From == "" {
-		cfg.From = "lookout@example.com"
+	if c.From == "" {
+		c.From = "lookout@example.com"
 	}
-	if cfg.To == nil {
-		cfg.To = []string{"oncall@example.com", "boss@example.com"}
+	if c.To == nil {
+		c.To = []string{"oncall@example.com", "boss@example.com"}
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = config.Duration(10 * time.Second)
-	}
+	cfg := config.Notifier{Name: "mail", Type: email.Kind, Timeout: config.Duration(10 * time.Second), Settings: &c}
 	n, err := notify.New(cfg, notify.Deps{ExternalURL: notifytest.ExternalURL})
 	if err != nil {
 		t.Fatal(err)
@@ -261,18 +259,18 @@ func TestDeliversMultipartMail(t *testing.T) {
 	tests := []struct {
 		name     string
 		opts     serverOpts
-		cfg      config.Notifier
+		cfg      email.Config
 		wantTLS  bool
 		wantUser string
 	}{
-		{name: "plain, tls none", cfg: config.Notifier{TLS: "none"}},
-		{name: "opportunistic, server without STARTTLS", cfg: config.Notifier{}},
-		{name: "opportunistic, server offers STARTTLS", opts: serverOpts{startTLS: tlsConf}, cfg: config.Notifier{TLSCAFile: caFile}, wantTLS: true},
+		{name: "plain, tls none", cfg: email.Config{TLS: "none"}},
+		{name: "opportunistic, server without STARTTLS", cfg: email.Config{}},
+		{name: "opportunistic, server offers STARTTLS", opts: serverOpts{startTLS: tlsConf}, cfg: email.Config{TLSCAFile: caFile}, wantTLS: true},
 		{name: "starttls required, with PLAIN auth", opts: serverOpts{startTLS: tlsConf, requireAuth: true},
-			cfg: config.Notifier{TLS: "starttls", TLSCAFile: caFile, Username: "lookout", Password: "s3cret"}, wantTLS: true, wantUser: "lookout"},
-		{name: "implicit tls", opts: serverOpts{implicitTLS: tlsConf}, cfg: config.Notifier{TLS: "tls", TLSCAFile: caFile}, wantTLS: true},
+			cfg: email.Config{TLS: "starttls", TLSCAFile: caFile, Username: "lookout", Password: "s3cret"}, wantTLS: true, wantUser: "lookout"},
+		{name: "implicit tls", opts: serverOpts{implicitTLS: tlsConf}, cfg: email.Config{TLS: "tls", TLSCAFile: caFile}, wantTLS: true},
 		{name: "PLAIN auth in clear on loopback", opts: serverOpts{requireAuth: true},
-			cfg: config.Notifier{TLS: "none", Username: "lookout", Password: "s3cret"}, wantUser: "lookout"},
+			cfg: email.Config{TLS: "none", Username: "lookout", Password: "s3cret"}, wantUser: "lookout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,12 +314,12 @@ func TestDeliversMultipartMail(t *testing.T) {
 
 func TestChineseAndUserTemplates(t *testing.T) {
 	srv := startServer(t, serverOpts{})
-	n := newNotifier(t, config.Notifier{SMTP: srv.addr, TLS: "none", Lang: "zh-CN"})
+	n := newNotifier(t, email.Config{SMTP: srv.addr, TLS: "none", Config: template.Config{Lang: "zh-CN"}})
 	if err := n.Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
-	u := newNotifier(t, config.Notifier{SMTP: srv.addr, TLS: "none", Title: "{{ .Rule }}: {{ len .Alerts }} <alert>",
-		Template: "{{ range .Alerts }}{{ .Labels.service }} is at {{ value .Value }} & rising{{ end }}"})
+	u := newNotifier(t, email.Config{SMTP: srv.addr, TLS: "none", Config: template.Config{Title: "{{ .Rule }}: {{ len .Alerts }} <alert>",
+		Template: "{{ range .Alerts }}{{ .Labels.service }} is at {{ value .Value }} & rising{{ end }}"}})
 	if err := u.Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
@@ -343,14 +341,14 @@ func TestSendClassifiesFailures(t *testing.T) {
 	tests := []struct {
 		name          string
 		opts          serverOpts
-		cfg           config.Notifier
+		cfg           email.Config
 		wantPermanent bool
 	}{
 		{name: "450 mailbox busy", opts: serverOpts{rcptErr: &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "mailbox busy"}}},
 		{name: "550 no such user", opts: serverOpts{rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}}, wantPermanent: true},
 		{name: "452 at data", opts: serverOpts{dataErr: &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "insufficient storage"}}},
 		{name: "554 rejected as spam", opts: serverOpts{dataErr: &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "spam"}}, wantPermanent: true},
-		{name: "535 wrong password", opts: serverOpts{requireAuth: true}, cfg: config.Notifier{Username: "lookout", Password: "wrong"}, wantPermanent: true},
+		{name: "535 wrong password", opts: serverOpts{requireAuth: true}, cfg: email.Config{Username: "lookout", Password: "wrong"}, wantPermanent: true},
 		{name: "502 auth required first", opts: serverOpts{requireAuth: true}, wantPermanent: true},
 	}
 	for _, tt := range tests {
@@ -382,7 +380,7 @@ func TestUnreachableServerIsRetryable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there any more
-	err = newNotifier(t, config.Notifier{SMTP: addr, TLS: "none"}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err = newNotifier(t, email.Config{SMTP: addr, TLS: "none"}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if err == nil || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable error", err)
 	}
@@ -391,7 +389,7 @@ func TestUnreachableServerIsRetryable(t *testing.T) {
 func TestUntrustedCertificateFails(t *testing.T) {
 	tlsConf, _ := selfSigned(t)
 	srv := startServer(t, serverOpts{startTLS: tlsConf})
-	err := newNotifier(t, config.Notifier{SMTP: srv.addr, TLS: "starttls"}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, email.Config{SMTP: srv.addr, TLS: "starttls"}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if err == nil || len(srv.got()) != 0 {
 		t.Fatalf("err = %v with %d mails delivered, want the unknown CA refused", err, len(srv.got()))
 	}
@@ -400,19 +398,19 @@ func TestUntrustedCertificateFails(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  config.Notifier
+		cfg  email.Config
 	}{
-		{"bad smtp", config.Notifier{SMTP: "localhost", From: "a@example.com", To: []string{"b@example.com"}}},
-		{"bad from", config.Notifier{SMTP: "127.0.0.1:25", From: "not an address", To: []string{"b@example.com"}}},
-		{"no to", config.Notifier{SMTP: "127.0.0.1:25", From: "a@example.com"}},
-		{"bad tls", config.Notifier{SMTP: "127.0.0.1:25", From: "a@example.com", To: []string{"b@example.com"}, TLS: "ssl"}},
-		{"ca file not pem", config.Notifier{SMTP: "127.0.0.1:25", From: "a@example.com", To: []string{"b@example.com"}, TLSCAFile: "email.go"}},
-		{"bad template", config.Notifier{SMTP: "127.0.0.1:25", From: "a@example.com", To: []string{"b@example.com"}, Template: "{{ .Alerts"}},
+		{"bad smtp", email.Config{SMTP: "localhost", From: "a@example.com", To: []string{"b@example.com"}}},
+		{"bad from", email.Config{SMTP: "127.0.0.1:25", From: "not an address", To: []string{"b@example.com"}}},
+		{"no to", email.Config{SMTP: "127.0.0.1:25", From: "a@example.com"}},
+		{"bad tls", email.Config{SMTP: "127.0.0.1:25", From: "a@example.com", To: []string{"b@example.com"}, TLS: "ssl"}},
+		{"ca file not pem", email.Config{SMTP: "127.0.0.1:25", From: "a@example.com", To: []string{"b@example.com"}, TLSCAFile: "email.go"}},
+		{"bad template", email.Config{SMTP: "127.0.0.1:25", From: "a@example.com", To: []string{"b@example.com"}, Config: template.Config{Template: "{{ .Alerts"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Name, tt.cfg.Type = "mail", email.Kind
-			if _, err := notify.New(tt.cfg, notify.Deps{}); err == nil {
+			cfg := config.Notifier{Name: "mail", Type: email.Kind, Settings: &tt.cfg}
+			if _, err := notify.New(cfg, notify.Deps{}); err == nil {
 				t.Fatal("New accepted the config")
 			}
 		})

@@ -22,7 +22,31 @@ const Kind = "feishu"
 // DefaultTimeout bounds one POST when the config sets no timeout.
 const DefaultTimeout = 10 * time.Second
 
-func init() { notify.Register(Kind, New) }
+func init() {
+	notify.Register(notify.Kind{Name: Kind, NewConfig: func() config.KindConfig { return &Config{} }, New: New})
+}
+
+// Config is the settings of a feishu notifier, besides name, type, timeout
+// and max_age.
+type Config struct {
+	// URL is the bot's webhook.
+	URL config.Secret `yaml:"url"`
+	// Secret signs each request (optional: for robots with signing on).
+	Secret          config.Secret `yaml:"secret"`
+	template.Config `yaml:",inline"`
+}
+
+// Defaults does nothing: every key of the kind is optional or required.
+func (c *Config) Defaults() {}
+
+// Validate checks the url and the template keys.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	if c.URL != "" {
+		v.HTTPURL("url", c.URL.Reveal())
+	}
+	c.Config.Validate(v)
+}
 
 // Notifier posts messages to one Feishu custom bot. It is safe for concurrent use.
 type Notifier struct {
@@ -31,15 +55,16 @@ type Notifier struct {
 	render *template.Renderer
 }
 
-// New builds a Feishu notifier from cfg.URL (the bot's webhook), cfg.Secret
+// New builds a Feishu notifier from its url (the bot's webhook), secret
 // (optional, for bots with signature verification), the template keys and
 // cfg.Timeout. It is the notify.Factory registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	chat, r, err := template.Chat(Kind, cfg, deps, DefaultTimeout)
+	c := notify.SettingsOf[Config](cfg)
+	chat, r, err := template.Chat(Kind, cfg, c.URL, c.Config, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{chat: chat, secret: cfg.Secret.Reveal(), render: r}, nil
+	return &Notifier{chat: chat, secret: c.Secret.Reveal(), render: r}, nil
 }
 
 // Payload is the body of a Feishu custom bot message. Timestamp and Sign are

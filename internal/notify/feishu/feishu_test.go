@@ -19,6 +19,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/notify/feishu"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
+	"github.com/lookout-dev/lookout/internal/notify/template"
 )
 
 // bot is a Feishu custom bot endpoint as the real service behaves: with a
@@ -61,9 +62,9 @@ func newBot(t *testing.T, secret string) *bot {
 
 func (b *bot) url() config.Secret { return config.Secret(b.URL + "/open-apis/bot/v2/hook/HOOK-7") }
 
-func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
+func newNotifier(t *testing.T, c feishu.Config) notify.Notifier {
 	t.Helper()
-	return notifytest.NewNotifier(t, "lark", feishu.Kind, cfg)
+	return notifytest.NewNotifier(t, "lark", feishu.Kind, config.Notifier{Settings: &c})
 }
 
 var signature = regexp.MustCompile(`^\{"timestamp":"\d+","sign":"[A-Za-z0-9+/=]+",`)
@@ -77,7 +78,7 @@ func TestPayloadGolden(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				b := newBot(t, secret)
-				if err := newNotifier(t, config.Notifier{URL: b.url(), Secret: config.Secret(secret)}).Send(context.Background(), tc.Msg); err != nil {
+				if err := newNotifier(t, feishu.Config{URL: b.url(), Secret: config.Secret(secret)}).Send(context.Background(), tc.Msg); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
 				got := b.Received()
@@ -111,7 +112,7 @@ func TestSignKnownVector(t *testing.T) {
 
 func TestWrongSecretIsPermanent(t *testing.T) {
 	b := newBot(t, "right")
-	err := newNotifier(t, config.Notifier{URL: b.url(), Secret: "wrong"}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, feishu.Config{URL: b.url(), Secret: "wrong"}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, notify.ErrPermanent) || !strings.Contains(err.Error(), "19021") {
 		t.Fatalf("err = %v, want a permanent 19021 error", err)
 	}
@@ -149,7 +150,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 			if tt.retryAfter != "" {
 				b.Header.Set("Retry-After", tt.retryAfter)
 			}
-			err := newNotifier(t, config.Notifier{URL: b.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
+			err := newNotifier(t, feishu.Config{URL: b.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
 			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "HOOK-7")
 		})
 	}
@@ -157,7 +158,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 
 func TestChineseTemplate(t *testing.T) {
 	b := newBot(t, "")
-	if err := newNotifier(t, config.Notifier{URL: b.url(), Lang: "zh-CN"}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
+	if err := newNotifier(t, feishu.Config{URL: b.url(), Config: template.Config{Lang: "zh-CN"}}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
 	var p feishu.Payload

@@ -14,7 +14,19 @@ import (
 // Kind is the config type of this channel.
 const Kind = "log"
 
-func init() { notify.Register(Kind, New) }
+func init() {
+	notify.Register(notify.Kind{Name: Kind, NewConfig: func() config.KindConfig { return &Config{} }, New: New})
+}
+
+// Config is the settings of a log notifier: none beyond name, type, timeout
+// and max_age, so any other key is an error.
+type Config struct{}
+
+// Defaults does nothing: there are no keys.
+func (*Config) Defaults() {}
+
+// Validate does nothing: there are no keys.
+func (*Config) Validate(*config.Validator) {}
 
 // Notifier logs alerts. It is safe for concurrent use.
 type Notifier struct {

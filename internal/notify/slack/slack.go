@@ -25,7 +25,29 @@ const (
 	maxBlocks       = 50
 )
 
-func init() { notify.Register(Kind, New) }
+func init() {
+	notify.Register(notify.Kind{Name: Kind, NewConfig: func() config.KindConfig { return &Config{} }, New: New})
+}
+
+// Config is the settings of a slack notifier, besides name, type, timeout
+// and max_age.
+type Config struct {
+	// URL is the incoming webhook.
+	URL             config.Secret `yaml:"url"`
+	template.Config `yaml:",inline"`
+}
+
+// Defaults does nothing: every key of the kind is optional or required.
+func (c *Config) Defaults() {}
+
+// Validate checks the url and the template keys.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	if c.URL != "" {
+		v.HTTPURL("url", c.URL.Reveal())
+	}
+	c.Config.Validate(v)
+}
 
 // Notifier posts messages to one Slack incoming webhook. It is safe for
 // concurrent use.
@@ -34,11 +56,12 @@ type Notifier struct {
 	render *template.Renderer
 }
 
-// New builds a Slack notifier from cfg.URL (the incoming webhook), the
+// New builds a Slack notifier from its url (the incoming webhook), the
 // template keys and cfg.Timeout. It is the notify.Factory registered for
 // Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	chat, r, err := template.Chat(Kind, cfg, deps, DefaultTimeout)
+	c := notify.SettingsOf[Config](cfg)
+	chat, r, err := template.Chat(Kind, cfg, c.URL, c.Config, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
 	"github.com/lookout-dev/lookout/internal/notify/slack"
+	"github.com/lookout-dev/lookout/internal/notify/template"
 )
 
 // hook is a Slack incoming webhook as the real service behaves: it checks
@@ -76,16 +77,16 @@ func (h *hook) received() ([][]byte, []slack.Payload) {
 
 func (h *hook) url() config.Secret { return config.Secret(h.URL + "/services/T000/B000/XXXX") }
 
-func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
+func newNotifier(t *testing.T, c slack.Config) notify.Notifier {
 	t.Helper()
-	return notifytest.NewNotifier(t, "chat", slack.Kind, cfg)
+	return notifytest.NewNotifier(t, "chat", slack.Kind, config.Notifier{Settings: &c})
 }
 
 func TestPayloadGolden(t *testing.T) {
 	for _, tc := range notifytest.Messages() {
 		t.Run(tc.Name, func(t *testing.T) {
 			h := newHook(t)
-			if err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), tc.Msg); err != nil {
+			if err := newNotifier(t, slack.Config{URL: h.url()}).Send(context.Background(), tc.Msg); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			bodies, _ := h.received()
@@ -103,7 +104,7 @@ func TestEscapesAndLinks(t *testing.T) {
 	a := m.Alerts[0]
 	a.Summary = "p99 > 2s & <rising>"
 	m.Alerts = []event.Alert{a}
-	if err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), m); err != nil {
+	if err := newNotifier(t, slack.Config{URL: h.url()}).Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	_, ps := h.received()
@@ -131,7 +132,7 @@ func TestLongBodyIsSplitIntoSections(t *testing.T) {
 		alerts = append(alerts, a)
 	}
 	m.Alerts = alerts
-	if err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), m); err != nil {
+	if err := newNotifier(t, slack.Config{URL: h.url()}).Send(context.Background(), m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	_, ps := h.received()
@@ -172,7 +173,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 			if tt.retryAfter != "" {
 				h.Header.Set("Retry-After", tt.retryAfter)
 			}
-			err := newNotifier(t, config.Notifier{URL: h.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
+			err := newNotifier(t, slack.Config{URL: h.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
 			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "XXXX")
 		})
 	}
@@ -182,7 +183,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 	h := newHook(t)
 	u := h.url()
 	h.Close()
-	err := newNotifier(t, config.Notifier{URL: u}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, slack.Config{URL: u}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if err == nil || errors.Is(err, notify.ErrPermanent) || strings.Contains(err.Error(), "XXXX") {
 		t.Fatalf("err = %v, want a retryable error without the URL", err)
 	}
@@ -194,7 +195,7 @@ func TestTemplateFile(t *testing.T) {
 	if err := writeFile(path, "{{ range .Alerts }}{{ bold .Rule }} on {{ .Labels.service }}{{ end }}"); err != nil {
 		t.Fatal(err)
 	}
-	if err := newNotifier(t, config.Notifier{URL: h.url(), TemplateFile: path}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
+	if err := newNotifier(t, slack.Config{URL: h.url(), Config: template.Config{TemplateFile: path}}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
 	_, ps := h.received()

@@ -58,23 +58,51 @@ type Options struct {
 	TraceURL string
 }
 
-// ForNotifier returns the renderer of a notifier's config: its lang, title,
-// template and template_file keys, with links to deps.ExternalURL when a
-// Message carries none and trace links through deps.TraceURL.
-func ForNotifier(cfg config.Notifier, deps notify.Deps) (*Renderer, error) {
-	return New(Options{Lang: cfg.Lang, Title: cfg.Title, Body: cfg.Template,
-		BodyFile: cfg.TemplateFile, ExternalURL: deps.ExternalURL, TraceURL: deps.TraceURL})
+// Config is the template keys every chat and email notifier has. Kinds embed
+// it in their settings with `yaml:",inline"`, so the keys are the kind's own.
+type Config struct {
+	// Title and Template override the message's title and body (Go
+	// text/template); TemplateFile reads the body template from a file
+	// instead. Lang picks the built-in templates: en (default) or zh-CN.
+	Title        string `yaml:"title"`
+	Template     string `yaml:"template"`
+	TemplateFile string `yaml:"template_file"`
+	Lang         string `yaml:"lang"`
+}
+
+// Validate checks lang and template_file, making a relative template_file
+// absolute from the config file's directory.
+func (c *Config) Validate(v *config.Validator) {
+	switch c.Lang {
+	case "", LangEN, LangZH:
+	default:
+		v.Errorf("lang", "%q is not a language (en or zh-CN)", c.Lang)
+	}
+	if c.TemplateFile != "" {
+		if c.Template != "" {
+			v.Errorf("template_file", "set template or template_file, not both")
+		}
+		c.TemplateFile = v.File("template_file", c.TemplateFile)
+	}
+}
+
+// ForNotifier returns the renderer of a notifier's template keys, with
+// links to deps.ExternalURL when a Message carries none and trace links
+// through deps.TraceURL.
+func ForNotifier(c Config, deps notify.Deps) (*Renderer, error) {
+	return New(Options{Lang: c.Lang, Title: c.Title, Body: c.Template,
+		BodyFile: c.TemplateFile, ExternalURL: deps.ExternalURL, TraceURL: deps.TraceURL})
 }
 
 // Chat builds what every chat channel's New starts with: its checked webhook
-// (notify.NewChat, with defaultTimeout when cfg sets none) and the renderer
-// of cfg's template keys.
-func Chat(kind string, cfg config.Notifier, deps notify.Deps, defaultTimeout time.Duration) (notify.Chat, *Renderer, error) {
-	chat, err := notify.NewChat(kind, cfg, deps, defaultTimeout)
+// url (notify.NewChat, bounded by cfg's timeout or defaultTimeout when it
+// sets none) and the renderer of the template keys tc.
+func Chat(kind string, cfg config.Notifier, url config.Secret, tc Config, deps notify.Deps, defaultTimeout time.Duration) (notify.Chat, *Renderer, error) {
+	chat, err := notify.NewChat(kind, url, cfg.Timeout, deps, defaultTimeout)
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}
-	r, err := ForNotifier(cfg, deps)
+	r, err := ForNotifier(tc, deps)
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}

@@ -25,7 +25,27 @@ const Kind = "webhook"
 // DefaultTimeout bounds one POST when the config sets no timeout.
 const DefaultTimeout = 10 * time.Second
 
-func init() { notify.Register(Kind, New) }
+func init() {
+	notify.Register(notify.Kind{Name: Kind, NewConfig: func() config.KindConfig { return &Config{} }, New: New})
+}
+
+// Config is the settings of a webhook notifier, besides name, type, timeout
+// and max_age.
+type Config struct {
+	// URL receives the POSTs; it may hold a token, so it is a secret.
+	URL config.Secret `yaml:"url"`
+}
+
+// Defaults does nothing: url is required.
+func (*Config) Defaults() {}
+
+// Validate checks that url is an http(s) URL.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	if c.URL != "" {
+		v.HTTPURL("url", c.URL.Reveal())
+	}
+}
 
 // Notifier POSTs messages to one URL. It is safe for concurrent use.
 type Notifier struct {
@@ -35,10 +55,10 @@ type Notifier struct {
 	externalURL string
 }
 
-// New builds a webhook notifier from cfg.URL and cfg.Timeout. It is the
+// New builds a webhook notifier from its url and cfg.Timeout. It is the
 // notify.Factory registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	raw := cfg.URL.Reveal()
+	raw := notify.SettingsOf[Config](cfg).URL.Reveal()
 	if err := notify.CheckHTTPURL(raw); err != nil {
 		return nil, err
 	}

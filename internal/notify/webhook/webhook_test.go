@@ -75,7 +75,7 @@ func (r *receiver) requests() []request {
 
 func newNotifier(t *testing.T, url string, timeout time.Duration) notify.Notifier {
 	t.Helper()
-	n, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, URL: config.Secret(url), Timeout: config.Duration(timeout)},
+	n, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, Settings: &webhook.Config{URL: config.Secret(url)}, Timeout: config.Duration(timeout)},
 		notify.Deps{ExternalURL: "http://lookout.example:9470"})
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestSendTimeout(t *testing.T) {
 func TestNewRejectsBadURL(t *testing.T) {
 	for _, u := range []string{"", "not a url", "ftp://x/y", "/relative"} {
 		t.Run(u, func(t *testing.T) {
-			if _, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, URL: config.Secret(u)}, notify.Deps{}); err == nil {
+			if _, err := notify.New(config.Notifier{Name: "ops", Type: webhook.Kind, Settings: &webhook.Config{URL: config.Secret(u)}}, notify.Deps{}); err == nil {
 				t.Fatalf("New accepted url %q", u)
 			}
 		})

@@ -27,7 +27,29 @@ const RateLimitWait = time.Minute
 // truncatedNote ends content that had to be cut.
 const truncatedNote = "\n\n…(truncated)"
 
-func init() { notify.Register(Kind, New) }
+func init() {
+	notify.Register(notify.Kind{Name: Kind, NewConfig: func() config.KindConfig { return &Config{} }, New: New})
+}
+
+// Config is the settings of a wecom notifier, besides name, type, timeout
+// and max_age.
+type Config struct {
+	// URL is the robot's webhook with its key.
+	URL             config.Secret `yaml:"url"`
+	template.Config `yaml:",inline"`
+}
+
+// Defaults does nothing: every key of the kind is optional or required.
+func (c *Config) Defaults() {}
+
+// Validate checks the url and the template keys.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	if c.URL != "" {
+		v.HTTPURL("url", c.URL.Reveal())
+	}
+	c.Config.Validate(v)
+}
 
 // Notifier posts messages to one WeCom group robot. It is safe for concurrent use.
 type Notifier struct {
@@ -35,11 +57,12 @@ type Notifier struct {
 	render *template.Renderer
 }
 
-// New builds a WeCom notifier from cfg.URL (the robot's webhook with its
+// New builds a WeCom notifier from its url (the robot's webhook with its
 // key), the template keys and cfg.Timeout. It is the notify.Factory
 // registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
-	chat, r, err := template.Chat(Kind, cfg, deps, DefaultTimeout)
+	c := notify.SettingsOf[Config](cfg)
+	chat, r, err := template.Chat(Kind, cfg, c.URL, c.Config, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/notify/notifytest"
+	"github.com/lookout-dev/lookout/internal/notify/template"
 	"github.com/lookout-dev/lookout/internal/notify/wecom"
 )
 
@@ -65,16 +66,16 @@ func (r *robot) received() ([]string, [][]byte) {
 
 func (r *robot) url() config.Secret { return config.Secret(r.URL + "/cgi-bin/webhook/send?key=KEY-42") }
 
-func newNotifier(t *testing.T, cfg config.Notifier) notify.Notifier {
+func newNotifier(t *testing.T, c wecom.Config) notify.Notifier {
 	t.Helper()
-	return notifytest.NewNotifier(t, "wx", wecom.Kind, cfg)
+	return notifytest.NewNotifier(t, "wx", wecom.Kind, config.Notifier{Settings: &c})
 }
 
 func TestPayloadGolden(t *testing.T) {
 	for _, tc := range notifytest.Messages() {
 		t.Run(tc.Name, func(t *testing.T) {
 			rb := newRobot(t)
-			if err := newNotifier(t, config.Notifier{URL: rb.url()}).Send(context.Background(), tc.Msg); err != nil {
+			if err := newNotifier(t, wecom.Config{URL: rb.url()}).Send(context.Background(), tc.Msg); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			_, bodies := rb.received()
@@ -94,7 +95,7 @@ func TestLongContentIsCutOnARuneBoundary(t *testing.T) {
 			a := m.Alerts[0]
 			a.Summary = strings.Repeat(filler, 5000)
 			m.Alerts = []event.Alert{a}
-			if err := newNotifier(t, config.Notifier{URL: rb.url()}).Send(context.Background(), m); err != nil {
+			if err := newNotifier(t, wecom.Config{URL: rb.url()}).Send(context.Background(), m); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			contents, _ := rb.received()
@@ -114,9 +115,9 @@ func TestLongContentIsCutOnARuneBoundary(t *testing.T) {
 
 func TestUserTemplateOverridesDefault(t *testing.T) {
 	rb := newRobot(t)
-	n := newNotifier(t, config.Notifier{URL: rb.url(),
+	n := newNotifier(t, wecom.Config{URL: rb.url(), Config: template.Config{
 		Title:    "{{ .Rule }} is {{ .Status }}",
-		Template: `{{ range .Alerts }}{{ .Labels.service }} at {{ value .Value }}: {{ link "see" .DashboardURL }}{{ end }}`})
+		Template: `{{ range .Alerts }}{{ .Labels.service }} at {{ value .Value }}: {{ link "see" .DashboardURL }}{{ end }}`}})
 	if err := n.Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestUserTemplateOverridesDefault(t *testing.T) {
 
 func TestChineseTemplate(t *testing.T) {
 	rb := newRobot(t)
-	if err := newNotifier(t, config.Notifier{URL: rb.url(), Lang: "zh-CN"}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
+	if err := newNotifier(t, wecom.Config{URL: rb.url(), Config: template.Config{Lang: "zh-CN"}}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
 	contents, _ := rb.received()
@@ -167,7 +168,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 			if tt.retryAfter != "" {
 				rb.Header.Set("Retry-After", tt.retryAfter)
 			}
-			err := newNotifier(t, config.Notifier{URL: rb.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
+			err := newNotifier(t, wecom.Config{URL: rb.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
 			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "KEY-42")
 		})
 	}
@@ -177,7 +178,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 	rb := newRobot(t)
 	u := rb.url()
 	rb.Close()
-	err := newNotifier(t, config.Notifier{URL: u}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, wecom.Config{URL: u}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if err == nil || errors.Is(err, notify.ErrPermanent) || strings.Contains(err.Error(), "KEY-42") {
 		t.Fatalf("err = %v, want a retryable error without the key", err)
 	}

@@ -23,10 +23,26 @@ import (
 const DefaultInterval = 5 * time.Second
 
 func init() {
-	source.Register("host", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "host", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
+
+// Config is the settings of a host source, besides name, type and
+// preprocessing.
+type Config struct {
+	// Interval is how often the host is sampled. Default DefaultInterval.
+	Interval config.Duration `yaml:"interval"`
+}
+
+// Defaults sets the interval.
+func (c *Config) Defaults() { c.Interval = config.Duration(DefaultInterval) }
+
+// Validate checks the interval.
+func (c *Config) Validate(v *config.Validator) { v.Positive("interval", c.Interval <= 0) }
+
+// PullInterval is the interval: a host source samples on a schedule.
+func (c *Config) PullInterval() time.Duration { return c.Interval.D() }
 
 // Source samples the host.
 type Source struct {
@@ -47,7 +63,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{name: cfg.Name, interval: cfg.Interval.D(), deps: d, ProcRoot: "/proc", DiskPath: "/"}
+	s := &Source{name: cfg.Name, interval: source.SettingsOf[Config](cfg).Interval.D(), deps: d, ProcRoot: "/proc", DiskPath: "/"}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
 	}

@@ -172,7 +172,7 @@ func TestRunRealProc(t *testing.T) {
 		t.Fatalf("this test needs Linux /proc: %v", err)
 	}
 	synctest.Test(t, func(t *testing.T) {
-		s := newSource(t, clock.Real{}, config.Source{Interval: config.Duration(2 * time.Second),
+		s := newSource(t, clock.Real{}, config.Source{Settings: &Config{Interval: config.Duration(2 * time.Second)},
 			Fields: map[string]config.Field{"cpu": {Type: "number", Min: ptr(0), Max: ptr(100)}}})
 		sink := sourcetest.NewSink(10)
 		ctx, cancel := context.WithCancel(t.Context())
@@ -234,7 +234,7 @@ func ptr(f float64) *float64 { return &f }
 
 func TestRunReportsBrokenProc(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newSource(t, clock.Real{}, config.Source{Interval: config.Duration(time.Second)})
+		s := newSource(t, clock.Real{}, config.Source{Settings: &Config{Interval: config.Duration(time.Second)}})
 		s.ProcRoot = t.TempDir() // empty: every read fails
 		sink := sourcetest.NewSink(1)
 		ctx, cancel := context.WithCancel(t.Context())

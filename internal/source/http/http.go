@@ -31,7 +31,7 @@ import (
 // Defaults for keys the config leaves out.
 const (
 	DefaultInterval = 10 * time.Second
-	DefaultTimeout  = 10 * time.Second
+	DefaultTimeout  = 2 * time.Second
 	// MaxBody bounds what one pull reads, so a runaway target cannot
 	// exhaust memory; a longer body is a failed pull.
 	MaxBody = 32 << 20
@@ -47,10 +47,65 @@ const (
 )
 
 func init() {
-	source.Register("http", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "http", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
+
+// Config is the settings of an http source, besides name, type and
+// preprocessing.
+type Config struct {
+	// URL is pulled every Interval (default 10s), each pull bounded by
+	// Timeout (default 2s); the first pull waits a random part of Jitter.
+	URL      string          `yaml:"url"`
+	Interval config.Duration `yaml:"interval"`
+	Timeout  config.Duration `yaml:"timeout"`
+	Jitter   config.Duration `yaml:"jitter"`
+	// Format is how the answer is read: prometheus (default), json or
+	// status.
+	Format string `yaml:"format"`
+	// Headers are sent with every pull; they may hold tokens.
+	Headers map[string]config.Secret `yaml:"headers"`
+}
+
+// Defaults sets interval, timeout and format.
+func (c *Config) Defaults() {
+	c.Interval = config.Duration(DefaultInterval)
+	c.Timeout = config.Duration(DefaultTimeout)
+	c.Format = FormatPrometheus
+}
+
+// Validate checks the URL, the format and that timeout and jitter are
+// shorter than the interval.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	if c.URL != "" {
+		v.HTTPURL("url", c.URL)
+	}
+	switch c.Format {
+	case FormatPrometheus, FormatJSON, FormatStatus:
+	default:
+		v.Errorf("format", "%q is not a format (prometheus, json or status)", c.Format)
+	}
+	v.Positive("interval", c.Interval <= 0)
+	if c.Timeout <= 0 {
+		v.Errorf("timeout", "must be more than 0")
+	} else if c.Timeout >= c.Interval && c.Interval > 0 {
+		v.Errorf("timeout", "timeout %s must be shorter than interval %s", short(c.Timeout), short(c.Interval))
+	}
+	if c.Jitter >= c.Interval && c.Jitter > 0 {
+		v.Errorf("jitter", "jitter %s must be shorter than interval %s", short(c.Jitter), short(c.Interval))
+	}
+}
+
+// short writes a duration as the config does ("10s", "1m").
+func short(d config.Duration) string {
+	s, _ := d.MarshalYAML()
+	return s.(string)
+}
+
+// PullInterval is the interval: an http source pulls on a schedule.
+func (c *Config) PullInterval() time.Duration { return c.Interval.D() }
 
 // Source pulls one URL on a schedule.
 type Source struct {
@@ -74,10 +129,11 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := source.SettingsOf[Config](cfg)
 	s := &Source{
-		name: cfg.Name, url: cfg.URL, format: cfg.Format,
-		interval: cfg.Interval.D(), timeout: cfg.Timeout.D(), jitter: cfg.Jitter.D(),
-		headers: cfg.Headers, deps: d, Rand: rand.Int64N,
+		name: cfg.Name, url: c.URL, format: c.Format,
+		interval: c.Interval.D(), timeout: c.Timeout.D(), jitter: c.Jitter.D(),
+		headers: c.Headers, deps: d, Rand: rand.Int64N,
 	}
 	if s.url == "" {
 		return nil, errors.New("url is required")

@@ -88,7 +88,7 @@ func sample(e *event.Event) string {
 
 func TestPullPrometheus(t *testing.T) {
 	srv := serve(t, 200, promBody)
-	s := newSource(t, config.Source{URL: srv.URL, Format: "prometheus"}, source.Deps{})
+	s := newSource(t, config.Source{Settings: &Config{URL: srv.URL, Format: "prometheus"}}, source.Deps{})
 	b, rejected := s.Pull(t.Context())
 	if len(rejected) != 0 {
 		t.Fatalf("rejected %v", rejected)
@@ -169,7 +169,7 @@ func TestPullFailures(t *testing.T) {
 			if url == "" {
 				url = serve(t, tt.code, tt.body).URL
 			}
-			s := newSource(t, config.Source{URL: url, Format: tt.format}, source.Deps{})
+			s := newSource(t, config.Source{Settings: &Config{URL: url, Format: tt.format}}, source.Deps{})
 			b, rejected := s.Pull(t.Context())
 			if len(b.Events) != 1 {
 				t.Fatalf("%d events, want the one up event", len(b.Events))
@@ -221,7 +221,7 @@ func TestPullJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(t, config.Source{URL: serve(t, 200, tt.body).URL, Format: "json",
+			s := newSource(t, config.Source{Settings: &Config{URL: serve(t, 200, tt.body).URL, Format: "json"},
 				Fields: map[string]config.Field{"a": {Type: "number", Max: ptr(2)}}}, source.Deps{})
 			b, rejected := s.Pull(t.Context())
 			var got []map[string]any
@@ -262,8 +262,8 @@ func TestPullStatusAndHeaders(t *testing.T) {
 		w.WriteHeader(204)
 	}))
 	defer srv.Close()
-	s := newSource(t, config.Source{URL: srv.URL, Format: "status", Headers: map[string]config.Secret{
-		"Authorization": "Bearer s3cret", "Host": "example.test"}}, source.Deps{})
+	s := newSource(t, config.Source{Settings: &Config{URL: srv.URL, Format: "status", Headers: map[string]config.Secret{
+		"Authorization": "Bearer s3cret", "Host": "example.test"}}}, source.Deps{})
 	b, _ := s.Pull(t.Context())
 	f := b.Events[0].Fields
 	if f["up"] != true || f["status"] != 204.0 || f["url"] != srv.URL {
@@ -287,7 +287,7 @@ func TestPullTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	s := newSource(t, config.Source{URL: srv.URL, Format: "status", Timeout: config.Duration(50 * time.Millisecond)}, source.Deps{})
+	s := newSource(t, config.Source{Settings: &Config{URL: srv.URL, Format: "status", Timeout: config.Duration(50 * time.Millisecond)}}, source.Deps{})
 	b, _ := s.Pull(t.Context())
 	f := b.Events[0].Fields
 	if f["up"] != false || !strings.Contains(f["error"].(string), "deadline exceeded") {
@@ -311,7 +311,7 @@ func TestFirstDelay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(t, config.Source{URL: "http://127.0.0.1:1/", Jitter: config.Duration(tt.jitter)}, source.Deps{})
+			s := newSource(t, config.Source{Settings: &Config{URL: "http://127.0.0.1:1/", Jitter: config.Duration(tt.jitter)}}, source.Deps{})
 			s.Rand = tt.rand
 			if got := s.firstDelay(); got != tt.want {
 				t.Errorf("firstDelay = %v, want %v", got, tt.want)
@@ -319,7 +319,7 @@ func TestFirstDelay(t *testing.T) {
 		})
 	}
 	// With the real random source every delay stays in [0, jitter).
-	s := newSource(t, config.Source{URL: "http://127.0.0.1:1/", Jitter: config.Duration(time.Second)}, source.Deps{})
+	s := newSource(t, config.Source{Settings: &Config{URL: "http://127.0.0.1:1/", Jitter: config.Duration(time.Second)}}, source.Deps{})
 	for i := 0; i < 1000; i++ {
 		if d := s.firstDelay(); d < 0 || d >= time.Second {
 			t.Fatalf("firstDelay = %v, outside [0, 1s)", d)
@@ -340,8 +340,8 @@ func TestRunSchedule(t *testing.T) {
 		// No keep-alive: an idle connection's reader would never let the
 		// bubble's clock advance.
 		client := &nethttp.Client{Transport: &nethttp.Transport{DisableKeepAlives: true}}
-		s := newSource(t, config.Source{URL: srv.URL, Format: "json", Interval: config.Duration(10 * time.Second),
-			Jitter: config.Duration(5 * time.Second)}, source.Deps{Clock: clock.Real{}, HTTP: client})
+		s := newSource(t, config.Source{Settings: &Config{URL: srv.URL, Format: "json", Interval: config.Duration(10 * time.Second),
+			Jitter: config.Duration(5 * time.Second)}}, source.Deps{Clock: clock.Real{}, HTTP: client})
 		s.Rand = func(n int64) int64 { return int64(3 * time.Second) }
 		sink := sourcetest.NewSink(10)
 		ctx, cancel := context.WithCancel(t.Context())
@@ -374,8 +374,8 @@ func TestNewErrors(t *testing.T) {
 		cfg  config.Source
 		want string
 	}{
-		{"no url", config.Source{Name: "x", Type: "http"}, "url is required"},
-		{"bad format", config.Source{Name: "x", Type: "http", URL: "http://x", Format: "xml"}, `unknown format "xml"`},
+		{"no url", config.Source{Name: "x", Type: "http", Settings: &Config{}}, "url is required"},
+		{"bad format", config.Source{Name: "x", Type: "http", Settings: &Config{URL: "http://x", Format: "xml"}}, `unknown format "xml"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := source.New(tt.cfg, source.Deps{}); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -34,7 +34,7 @@ func FuzzPrometheus(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	s, err := source.New(config.Source{Name: "target", Type: "http", URL: "http://127.0.0.1:1/", Format: "prometheus"},
+	s, err := source.New(config.Source{Name: "target", Type: "http", Settings: &Config{URL: "http://127.0.0.1:1/", Format: "prometheus"}},
 		source.Deps{Clock: clock.NewFake(t0)})
 	if err != nil {
 		f.Fatal(err)

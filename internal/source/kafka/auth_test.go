@@ -61,9 +61,9 @@ func TestSASL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mechanism, func(t *testing.T) {
 			group := "lookout-" + strings.ToLower(tt.mechanism)
-			s := newSource(t, c, func(cfg *config.Source) {
-				cfg.Group = group
-				cfg.SASL = config.SASL{Mechanism: tt.mechanism, Username: tt.user, Password: config.Secret(tt.pass)}
+			s := newSource(t, c, func(cfg *config.Source, k *Config) {
+				k.Group = group
+				k.SASL = SASL{Mechanism: tt.mechanism, Username: tt.user, Password: config.Secret(tt.pass)}
 			})
 			sink := sourcetest.NewAckSink()
 			sourcetest.Run(t, s, sink)
@@ -94,9 +94,9 @@ func TestSASLWrongPassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mechanism, func(t *testing.T) {
 			group := "wrong-" + strings.ToLower(tt.mechanism)
-			s := newSource(t, c, func(cfg *config.Source) {
-				cfg.Group = group
-				cfg.SASL = config.SASL{Mechanism: tt.mechanism, Username: tt.user, Password: "wrong"}
+			s := newSource(t, c, func(cfg *config.Source, k *Config) {
+				k.Group = group
+				k.SASL = SASL{Mechanism: tt.mechanism, Username: tt.user, Password: "wrong"}
 			})
 			sink := sourcetest.NewAckSink()
 			stop := sourcetest.Run(t, s, sink)
@@ -195,16 +195,16 @@ func TestTLS(t *testing.T) {
 	for i := range 20 {
 		values = append(values, eventJSON(i))
 	}
-	producerTLS, err := tlsConfig(config.ClientTLS{CAFile: ca.caFile})
+	producerTLS, err := tlsConfig(TLS{CAFile: ca.caFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	produceWith(t, c, []kgo.Opt{kgo.DialTLSConfig(producerTLS)}, "orders", values...)
 
 	t.Run("ca_file", func(t *testing.T) {
-		s := newSource(t, c, func(cfg *config.Source) {
-			cfg.Group = "tls-ok"
-			cfg.TLS = config.ClientTLS{Enabled: true, CAFile: ca.caFile}
+		s := newSource(t, c, func(cfg *config.Source, k *Config) {
+			k.Group = "tls-ok"
+			k.TLS = TLS{Enabled: true, CAFile: ca.caFile}
 		})
 		sink := sourcetest.NewAckSink()
 		sourcetest.Run(t, s, sink)
@@ -215,9 +215,9 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("another CA", func(t *testing.T) {
-		s := newSource(t, c, func(cfg *config.Source) {
-			cfg.Group = "tls-bad"
-			cfg.TLS = config.ClientTLS{Enabled: true, CAFile: other.caFile}
+		s := newSource(t, c, func(cfg *config.Source, k *Config) {
+			k.Group = "tls-bad"
+			k.TLS = TLS{Enabled: true, CAFile: other.caFile}
 		})
 		sink := sourcetest.NewAckSink()
 		sourcetest.Run(t, s, sink)

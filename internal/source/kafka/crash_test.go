@@ -52,7 +52,7 @@ func crashChild() {
 
 // crashConfig is a kafka source with every setting left at its default.
 func crashConfig(brokers []string) config.Source {
-	return config.Source{Name: "orders", Type: "kafka", Brokers: brokers, Topics: []string{"orders"}, Payload: "json"}
+	return config.Source{Name: "orders", Type: "kafka", Settings: &Config{Brokers: brokers, Topics: []string{"orders"}, MessageConfig: source.MessageConfig{Payload: "json"}}}
 }
 
 // printSink prints the id of every event, one a line, and acknowledges.

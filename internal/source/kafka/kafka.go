@@ -24,9 +24,94 @@ import (
 
 // Defaults for keys the config leaves out.
 const (
-	DefaultMaxMessageBytes = 1 << 20
+	DefaultMaxMessageBytes = source.DefaultMaxMessageBytes
 	DefaultSessionTimeout  = 45 * time.Second
+	// DefaultGroup is the consumer group of a source that names none.
+	DefaultGroup = "lookout"
 )
+
+// Config is the settings of a kafka source, besides name, type and
+// preprocessing.
+type Config struct {
+	Brokers []string `yaml:"brokers"`
+	Topics  []string `yaml:"topics"`
+	// Group is the consumer group. Default DefaultGroup.
+	Group string `yaml:"group"`
+	// Start is where a partition without a committed offset begins:
+	// earliest (default) or latest.
+	Start string `yaml:"start"`
+	// SessionTimeout is how long the group waits for a silent member (one
+	// that crashed) before giving its partitions to another. Default 45s.
+	SessionTimeout config.Duration `yaml:"session_timeout"`
+	// GroupInstanceID makes this lookout a static member of its group
+	// (KIP-345): restarted under the same id it takes back its partitions
+	// at once instead of after the session timeout. Default a name kept in
+	// the data directory.
+	GroupInstanceID string `yaml:"group_instance_id"`
+	// TLS secures the connection to the brokers.
+	TLS TLS `yaml:"tls"`
+	// SASL authenticates to the brokers.
+	SASL                 SASL `yaml:"sasl"`
+	source.MessageConfig `yaml:",inline"`
+}
+
+// TLS is the TLS of the connection to the brokers.
+type TLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of CAs to trust instead of the system's.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate, for mutual TLS.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// InsecureSkipVerify turns certificate verification off (tests only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL is a SASL login: mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+type SASL struct {
+	Mechanism string        `yaml:"mechanism"`
+	Username  string        `yaml:"username"`
+	Password  config.Secret `yaml:"password"`
+}
+
+// Defaults sets the group, start, session timeout and message keys.
+func (c *Config) Defaults() {
+	c.Group = DefaultGroup
+	c.Start = "earliest"
+	c.SessionTimeout = config.Duration(DefaultSessionTimeout)
+	c.MessageConfig.Defaults()
+}
+
+// Validate checks the brokers and topics, start, the session timeout, TLS
+// and SASL, and the message keys.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("brokers", len(c.Brokers) == 0)
+	v.Required("topics", len(c.Topics) == 0)
+	v.NonEmpty("brokers", c.Brokers)
+	v.NonEmpty("topics", c.Topics)
+	switch c.Start {
+	case "earliest", "latest":
+	default:
+		v.Errorf("start", "%q is not a start offset (earliest or latest)", c.Start)
+	}
+	v.Positive("session_timeout", c.SessionTimeout <= 0)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		v.Errorf("tls", "cert_file and key_file go together")
+	}
+	switch c.SASL.Mechanism {
+	case "":
+		if c.SASL.Username != "" {
+			v.Errorf("sasl", "mechanism is required with a username (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.SASL.Username == "" {
+			v.Errorf("sasl", "username is required with mechanism %s", c.SASL.Mechanism)
+		}
+	default:
+		v.Errorf("sasl.mechanism", "%q is not a SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", c.SASL.Mechanism)
+	}
+	c.MessageConfig.Validate(v)
+}
 
 const (
 	// pollRecords bounds one poll, and so one batch: big enough that the
@@ -48,9 +133,9 @@ const (
 )
 
 func init() {
-	source.Register("kafka", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "kafka", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source is one kafka source: one member of its consumer group.
@@ -78,30 +163,31 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.Brokers) == 0 || len(cfg.Topics) == 0 {
+	c := source.SettingsOf[Config](cfg)
+	if len(c.Brokers) == 0 || len(c.Topics) == 0 {
 		return nil, errors.New("brokers and topics are required")
 	}
-	group := cfg.Group
+	group := c.Group
 	if group == "" {
-		group = config.DefaultConsumerGroup
+		group = DefaultGroup
 	}
-	s := &Source{name: cfg.Name, deps: d, dec: source.NewDecoder(cfg, d), group: group, earliest: true}
+	s := &Source{name: cfg.Name, deps: d, dec: source.NewDecoder(cfg.Name, c.MessageConfig, d), group: group, earliest: true}
 	start := kgo.NewOffset().AtStart()
-	switch cfg.Start {
+	switch c.Start {
 	case "", "earliest":
 	case "latest":
 		s.earliest = false
 		start = kgo.NewOffset().AtEnd()
 	default:
-		return nil, fmt.Errorf("unknown start %q (want earliest or latest)", cfg.Start)
+		return nil, fmt.Errorf("unknown start %q (want earliest or latest)", c.Start)
 	}
-	session := cfg.SessionTimeout.D()
+	session := c.SessionTimeout.D()
 	if session <= 0 {
 		session = DefaultSessionTimeout
 	}
 	s.opts = []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ConsumeTopics(c.Topics...),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeResetOffset(start),
 		kgo.SessionTimeout(session),
@@ -129,7 +215,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		kgo.FetchMaxWait(time.Second),
 		kgo.FetchMaxPartitionBytes(int32(max(s.dec.MaxBytes()*2, 1<<20))),
 	}
-	s.instance = cfg.GroupInstanceID
+	s.instance = c.GroupInstanceID
 	if s.instance == "" {
 		if s.instance, err = source.MemberName(d.DataDir, cfg.Name); err != nil {
 			return nil, err
@@ -141,25 +227,25 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		// would wait out the dead one's session timeout.
 		s.opts = append(s.opts, kgo.InstanceID(s.instance))
 	}
-	if t := cfg.TLS; t.Enabled || t.CAFile != "" || t.CertFile != "" {
+	if t := c.TLS; t.Enabled || t.CAFile != "" || t.CertFile != "" {
 		tc, err := tlsConfig(t)
 		if err != nil {
 			return nil, err
 		}
 		s.opts = append(s.opts, kgo.DialTLSConfig(tc))
 	}
-	if cfg.SASL.Mechanism != "" {
-		m, err := mechanism(cfg.SASL)
+	if c.SASL.Mechanism != "" {
+		m, err := mechanism(c.SASL)
 		if err != nil {
 			return nil, err
 		}
 		s.opts = append(s.opts, kgo.SASL(m))
-		s.login = fmt.Sprintf(" as %s (SASL %s)", cfg.SASL.Username, cfg.SASL.Mechanism)
+		s.login = fmt.Sprintf(" as %s (SASL %s)", c.SASL.Username, c.SASL.Mechanism)
 	}
 	return s, nil
 }
 
-func tlsConfig(t config.ClientTLS) (*tls.Config, error) {
+func tlsConfig(t TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in, documented as tests only
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
@@ -182,7 +268,7 @@ func tlsConfig(t config.ClientTLS) (*tls.Config, error) {
 	return tc, nil
 }
 
-func mechanism(c config.SASL) (sasl.Mechanism, error) {
+func mechanism(c SASL) (sasl.Mechanism, error) {
 	switch c.Mechanism {
 	case "PLAIN":
 		return plain.Auth{User: c.Username, Pass: c.Password.Reveal()}.AsMechanism(), nil

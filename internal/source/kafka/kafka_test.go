@@ -70,14 +70,13 @@ func eventJSON(id int) []byte {
 	return fmt.Appendf(nil, `{"id":%d,"service":"api","ts":%d}`, id, time.Now().UnixMilli())
 }
 
-func newSource(t testing.TB, c *kfake.Cluster, mod func(*config.Source)) *Source {
+func newSource(t testing.TB, c *kfake.Cluster, mod func(*config.Source, *Config)) *Source {
 	t.Helper()
-	cfg := config.Source{
-		Name: "orders", Type: "kafka", Brokers: c.ListenAddrs(), Topics: []string{"orders"},
-		Group: "lookout", Payload: "json", SessionTimeout: config.Duration(2 * time.Second),
-	}
+	k := &Config{Brokers: c.ListenAddrs(), Topics: []string{"orders"},
+		Group: "lookout", SessionTimeout: config.Duration(2 * time.Second), MessageConfig: source.MessageConfig{Payload: "json"}}
+	cfg := config.Source{Name: "orders", Type: "kafka", Settings: k}
 	if mod != nil {
-		mod(&cfg)
+		mod(&cfg, k)
 	}
 	s, err := New(cfg, source.Deps{})
 	if err != nil {
@@ -178,8 +177,8 @@ func TestBadMessages(t *testing.T) {
 		[]byte(`{"id":2,"status":"five hundred"}`),
 		eventJSON(3),
 	)
-	s := newSource(t, c, func(cfg *config.Source) {
-		cfg.MaxMessageBytes = 1000
+	s := newSource(t, c, func(cfg *config.Source, k *Config) {
+		k.MaxMessageBytes = 1000
 		cfg.Fields = map[string]config.Field{"status": {Type: "number"}}
 	})
 	sink := sourcetest.NewAckSink()
@@ -216,7 +215,7 @@ func TestTextPayload(t *testing.T) {
 	}
 	c := cluster(t, "orders", 1)
 	produce(t, c, "orders", []byte(`disk full on /var`), []byte(`{"not":"parsed"}`))
-	s := newSource(t, c, func(cfg *config.Source) { cfg.Payload = "text" })
+	s := newSource(t, c, func(cfg *config.Source, k *Config) { k.Payload = "text" })
 	sink := sourcetest.NewAckSink()
 	sourcetest.Run(t, s, sink)
 	sourcetest.WaitFor(t, 20*time.Second, "2 events", func() bool { n, _ := sink.Counts(); return n == 2 })
@@ -437,17 +436,18 @@ func (s *blockingSink) Submit(ctx context.Context, b event.Batch, rej []event.Re
 func TestNewRejectsBadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		mod  func(*config.Source)
+		mod  func(*Config)
 		want string
 	}{
-		{"no brokers", func(c *config.Source) { c.Brokers = nil }, "brokers and topics are required"},
-		{"bad start", func(c *config.Source) { c.Start = "middle" }, `unknown start "middle"`},
-		{"bad mechanism", func(c *config.Source) { c.SASL = config.SASL{Mechanism: "GSSAPI", Username: "u"} }, `unknown sasl.mechanism "GSSAPI"`},
-		{"missing ca file", func(c *config.Source) { c.TLS = config.ClientTLS{Enabled: true, CAFile: "/nonexistent/ca.pem"} }, "reading tls.ca_file"},
+		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers and topics are required"},
+		{"bad start", func(c *Config) { c.Start = "middle" }, `unknown start "middle"`},
+		{"bad mechanism", func(c *Config) { c.SASL = SASL{Mechanism: "GSSAPI", Username: "u"} }, `unknown sasl.mechanism "GSSAPI"`},
+		{"missing ca file", func(c *Config) { c.TLS = TLS{Enabled: true, CAFile: "/nonexistent/ca.pem"} }, "reading tls.ca_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := config.Source{Name: "orders", Type: "kafka", Brokers: []string{"127.0.0.1:1"}, Topics: []string{"orders"}}
-			tc.mod(&cfg)
+			k := &Config{Brokers: []string{"127.0.0.1:1"}, Topics: []string{"orders"}}
+			tc.mod(k)
+			cfg := config.Source{Name: "orders", Type: "kafka", Settings: k}
 			_, err := New(cfg, source.Deps{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("New: %v, want an error containing %q", err, tc.want)
@@ -462,7 +462,7 @@ func TestUnreachableBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: network")
 	}
-	cfg := config.Source{Name: "orders", Type: "kafka", Brokers: []string{"127.0.0.1:1"}, Topics: []string{"orders"}}
+	cfg := config.Source{Name: "orders", Type: "kafka", Settings: &Config{Brokers: []string{"127.0.0.1:1"}, Topics: []string{"orders"}}}
 	s, err := New(cfg, source.Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -494,10 +494,8 @@ func TestRevokedTellsMovedOrigins(t *testing.T) {
 		t.Skip("integration test: in-process Kafka cluster")
 	}
 	c := cluster(t, "orders", 4)
-	cfg := config.Source{
-		Name: "orders", Type: "kafka", Brokers: c.ListenAddrs(), Topics: []string{"orders"},
-		Group: "lookout", Payload: "json", SessionTimeout: config.Duration(2 * time.Second),
-	}
+	cfg := config.Source{Name: "orders", Type: "kafka", Settings: &Config{Brokers: c.ListenAddrs(), Topics: []string{"orders"},
+		Group: "lookout", SessionTimeout: config.Duration(2 * time.Second), MessageConfig: source.MessageConfig{Payload: "json"}}}
 	origins := &source.Origins{} // shared, as the app shares one among its sources
 	sinkB := sourcetest.NewAckSink()
 	var mu sync.Mutex

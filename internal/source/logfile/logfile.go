@@ -38,9 +38,56 @@ const (
 )
 
 func init() {
-	source.Register("logfile", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "logfile", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
+}
+
+// Config is the settings of a logfile source, besides name, type and
+// preprocessing.
+type Config struct {
+	Path string `yaml:"path"`
+	// Start is where a file without a saved position is first read: end
+	// (default) or beginning.
+	Start string `yaml:"start"`
+	// Interval is how often the file is checked for new lines. Default
+	// DefaultInterval.
+	Interval config.Duration `yaml:"interval"`
+	// MaxLineBytes bounds a line; a longer one is rejected. Default
+	// DefaultMaxLineBytes.
+	MaxLineBytes int `yaml:"max_line_bytes"`
+	// Payload is how a line is read: json (default) or text.
+	Payload string `yaml:"payload"`
+	// Match sets a boolean field per name on each line its regular
+	// expression matches.
+	Match map[string]string `yaml:"match"`
+}
+
+// Defaults sets start, interval, max_line_bytes and payload.
+func (c *Config) Defaults() {
+	c.Start = StartEnd
+	c.Interval = config.Duration(DefaultInterval)
+	c.MaxLineBytes = DefaultMaxLineBytes
+	c.Payload = source.PayloadJSON
+}
+
+// Validate checks the path, start, the interval, the line bound, the
+// payload and the match expressions.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("path", c.Path == "")
+	switch c.Start {
+	case StartEnd, StartBeginning:
+	default:
+		v.Errorf("start", "%q is not a start (end or beginning)", c.Start)
+	}
+	v.Positive("interval", c.Interval <= 0)
+	v.Positive("max_line_bytes", c.MaxLineBytes <= 0)
+	for name, re := range c.Match {
+		if _, err := regexp.Compile(re); err != nil {
+			v.Errorf("match."+name, "%q is not a regular expression: %v", re, err)
+		}
+	}
+	source.ValidatePayload(v, c.Payload)
 }
 
 // Source follows one log file.
@@ -70,9 +117,10 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := source.SettingsOf[Config](cfg)
 	s := &Source{
-		name: cfg.Name, path: cfg.Path, start: cfg.Start, interval: cfg.Interval.D(),
-		maxLine: cfg.MaxLineBytes, json: cfg.Payload != "text", deps: d, Rand: rand.Int64N,
+		name: cfg.Name, path: c.Path, start: c.Start, interval: c.Interval.D(),
+		maxLine: c.MaxLineBytes, json: c.Payload != source.PayloadText, deps: d, Rand: rand.Int64N,
 	}
 	if s.path == "" {
 		return nil, errors.New("path is required")
@@ -90,7 +138,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if s.maxLine <= 0 {
 		s.maxLine = DefaultMaxLineBytes
 	}
-	for name, expr := range cfg.Match {
+	for name, expr := range c.Match {
 		re, err := regexp.Compile(expr)
 		if err != nil {
 			return nil, fmt.Errorf("compiling match %s: %w", name, err)

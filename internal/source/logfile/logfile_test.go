@@ -21,12 +21,9 @@ import (
 
 var now = time.Date(2024, 11, 26, 6, 0, 0, 0, time.UTC)
 
-func newSource(t *testing.T, cfg config.Source) *Source {
+func newSource(t *testing.T, c Config) *Source {
 	t.Helper()
-	cfg.Name, cfg.Type = "app_log", "logfile"
-	if cfg.TimeField == "" {
-		cfg.TimeField = "ts"
-	}
+	cfg := config.Source{Name: "app_log", Type: "logfile", TimeField: "ts", Settings: &c}
 	s, err := source.New(cfg, source.Deps{Clock: clock.NewFake(now)})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +163,7 @@ func TestFollow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
 			appendFile(t, path, tt.initial)
-			fl := follow(t, newSource(t, config.Source{Path: path, Start: tt.start}))
+			fl := follow(t, newSource(t, Config{Path: path, Start: tt.start}))
 			for i, st := range tt.steps {
 				st.do(t, path)
 				if got := fl.poll(); !reflect.DeepEqual(got, st.want) {
@@ -233,7 +230,7 @@ func TestEventFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
 			appendFile(t, path, "")
-			s := newSource(t, config.Source{Path: path, Payload: tt.payload,
+			s := newSource(t, Config{Path: path, Payload: tt.payload,
 				Match: map[string]string{"error": `ERROR|panic`, "timeout": `deadline exceeded$`}})
 			fl := follow(t, s)
 			appendFile(t, path, tt.line+"\n")
@@ -263,7 +260,7 @@ func TestEventFields(t *testing.T) {
 func TestBrokenJSONLineRejected(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	appendFile(t, path, "")
-	s := newSource(t, config.Source{Path: path})
+	s := newSource(t, Config{Path: path})
 	fl := follow(t, s)
 	appendFile(t, path, "{\"level\":\nplain banner\n")
 	fl.poll()
@@ -282,7 +279,7 @@ func TestBrokenJSONLineRejected(t *testing.T) {
 func TestOversizeLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	appendFile(t, path, "")
-	s := newSource(t, config.Source{Path: path, MaxLineBytes: 16})
+	s := newSource(t, Config{Path: path, MaxLineBytes: 16})
 	fl := follow(t, s)
 	long := strings.Repeat("x", 40)
 	appendFile(t, path, "short\n"+long+"\nexactly 16 bytes\r\n")
@@ -329,8 +326,8 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	var logs syncBuffer
-	src, err := source.New(config.Source{Name: "app_log", Type: "logfile", TimeField: "ts", Path: path,
-		Interval: config.Duration(5 * time.Millisecond), Match: map[string]string{"error": "ERROR"}},
+	src, err := source.New(config.Source{Name: "app_log", Type: "logfile", TimeField: "ts", Settings: &Config{Path: path,
+		Interval: config.Duration(5 * time.Millisecond), Match: map[string]string{"error": "ERROR"}}},
 		source.Deps{Clock: clock.Real{}, Log: slog.New(slog.NewTextHandler(&logs, nil))}) // real: LastErrorAt tells the retries apart
 	if err != nil {
 		t.Fatal(err)
@@ -400,7 +397,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	s := newSource(t, config.Source{Path: "x", Interval: config.Duration(100 * time.Millisecond)})
+	s := newSource(t, Config{Path: "x", Interval: config.Duration(100 * time.Millisecond)})
 	s.Rand = func(n int64) int64 { return n - 1 } // the most jitter
 	tests := []struct {
 		failures int
@@ -425,17 +422,16 @@ func TestBackoff(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  config.Source
+		cfg  Config
 		want string
 	}{
-		{"no path", config.Source{}, "path is required"},
-		{"bad start", config.Source{Path: "x", Start: "middle"}, `unknown start "middle"`},
-		{"bad match", config.Source{Path: "x", Match: map[string]string{"e": "("}}, "compiling match e"},
+		{"no path", Config{}, "path is required"},
+		{"bad start", Config{Path: "x", Start: "middle"}, `unknown start "middle"`},
+		{"bad match", Config{Path: "x", Match: map[string]string{"e": "("}}, "compiling match e"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Name, tt.cfg.Type = "l", "logfile"
-			_, err := source.New(tt.cfg, source.Deps{})
+			_, err := source.New(config.Source{Name: "l", Type: "logfile", Settings: &tt.cfg}, source.Deps{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New = %v, want %q", err, tt.want)
 			}

@@ -84,8 +84,8 @@ type restarter struct {
 
 func newRestarter(t *testing.T, start string) *restarter {
 	dir := t.TempDir()
-	cfg := config.Source{Name: "app_log", Type: "logfile", Path: filepath.Join(dir, "app.log"), Start: start, TimeField: "ts"}
-	return &restarter{t: t, dir: dir, path: cfg.Path, cfg: cfg}
+	cfg := config.Source{Name: "app_log", Type: "logfile", Settings: &Config{Path: filepath.Join(dir, "app.log"), Start: start}, TimeField: "ts"}
+	return &restarter{t: t, dir: dir, path: filepath.Join(dir, "app.log"), cfg: cfg}
 }
 
 func (r *restarter) positionFile() string {
@@ -336,8 +336,8 @@ func TestRunSavesPosition(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	appendFile(t, path, "before the first start\n")
-	cfg := config.Source{Name: "app_log", Type: "logfile", Path: path, TimeField: "ts",
-		Interval: config.Duration(5 * time.Millisecond)}
+	cfg := config.Source{Name: "app_log", Type: "logfile", TimeField: "ts",
+		Settings: &Config{Path: path, Interval: config.Duration(5 * time.Millisecond)}}
 	lifetime := func(write string, want []string) {
 		t.Helper()
 		pos, err := source.OpenPositions(filepath.Join(dir, "positions"), nil)

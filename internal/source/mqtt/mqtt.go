@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 const (
 	DefaultQoS             = 1
 	DefaultSessionExpiry   = time.Hour
-	DefaultMaxMessageBytes = 1 << 20
+	DefaultMaxMessageBytes = source.DefaultMaxMessageBytes
 	// ProtocolV5 and ProtocolV311 are the values of the protocol key.
 	ProtocolV5   = "5"
 	ProtocolV311 = "3.1.1"
@@ -49,9 +50,71 @@ const (
 var errRedeliver = errors.New("a batch was not stored; reconnecting so the broker redelivers it")
 
 func init() {
-	source.Register("mqtt", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "mqtt", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
+}
+
+// Config is the settings of an mqtt source, besides name, type and
+// preprocessing.
+type Config struct {
+	// Broker is the broker's URL: tcp://, ssl://, ws:// or wss://host:port.
+	Broker string `yaml:"broker"`
+	// Protocol is the MQTT version: "5" (default) or "3.1.1", for brokers
+	// that do not speak v5.
+	Protocol string   `yaml:"protocol"`
+	Topics   []string `yaml:"topics"`
+	// QoS is the subscription's quality of service, 0, 1 (default) or 2.
+	QoS int `yaml:"qos"`
+	// ClientID is the MQTT client identifier; the broker keeps the session
+	// (and QoS 1 messages sent while lookout was away) under it. Default
+	// DefaultClientID of the source's name.
+	ClientID string `yaml:"client_id"`
+	// Username and Password authenticate to the broker.
+	Username string        `yaml:"username"`
+	Password config.Secret `yaml:"password"`
+	// SessionExpiry is how long the broker keeps the session after a
+	// disconnect (MQTT 5). Default DefaultSessionExpiry.
+	SessionExpiry config.Duration `yaml:"session_expiry"`
+	// TopicFields names the levels of the topic: ["", site, "", metric]
+	// puts the second level in field site and the fourth in metric.
+	TopicFields          []string `yaml:"topic_fields"`
+	source.MessageConfig `yaml:",inline"`
+}
+
+// Defaults sets qos, protocol, session_expiry and the message keys.
+func (c *Config) Defaults() {
+	c.QoS = DefaultQoS
+	c.Protocol = ProtocolV5
+	c.SessionExpiry = config.Duration(DefaultSessionExpiry)
+	c.MessageConfig.Defaults()
+}
+
+// Validate checks the broker URL, the topics, qos, the protocol and the
+// message keys.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("broker", c.Broker == "")
+	v.Required("topics", len(c.Topics) == 0)
+	v.NonEmpty("topics", c.Topics)
+	if c.QoS < 0 || c.QoS > 2 {
+		v.Errorf("qos", "qos must be 0, 1 or 2")
+	}
+	switch c.Protocol {
+	case ProtocolV5:
+	case ProtocolV311:
+		if v.Has("session_expiry") {
+			v.Errorf("session_expiry", "session_expiry is MQTT 5; with protocol 3.1.1 the broker decides how long it keeps the session")
+		}
+	default:
+		v.Errorf("protocol", "%q is not an MQTT protocol version (\"5\" or \"3.1.1\")", c.Protocol)
+	}
+	if c.Broker != "" {
+		if u, err := url.Parse(c.Broker); err != nil || u.Host == "" ||
+			!slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
+			v.Errorf("broker", "%q is not a broker URL (tcp://, ssl://, ws:// or wss://host:port)", c.Broker)
+		}
+	}
+	c.MessageConfig.Validate(v)
 }
 
 // Source is one MQTT subscription.
@@ -84,43 +147,44 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Broker == "" {
+	c := source.SettingsOf[Config](cfg)
+	if c.Broker == "" {
 		return nil, errors.New("broker is required")
 	}
-	u, err := url.Parse(cfg.Broker)
+	u, err := url.Parse(c.Broker)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("broker %q is not a URL like tcp://host:1883", cfg.Broker)
+		return nil, fmt.Errorf("broker %q is not a URL like tcp://host:1883", c.Broker)
 	}
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
 	default:
-		return nil, fmt.Errorf("broker %q: unsupported scheme %q (tcp, ssl, ws or wss)", cfg.Broker, u.Scheme)
+		return nil, fmt.Errorf("broker %q: unsupported scheme %q (tcp, ssl, ws or wss)", c.Broker, u.Scheme)
 	}
-	if len(cfg.Topics) == 0 {
+	if len(c.Topics) == 0 {
 		return nil, errors.New("topics is required")
 	}
-	if cfg.QoS < 0 || cfg.QoS > 2 {
-		return nil, fmt.Errorf("qos %d is not 0, 1 or 2", cfg.QoS)
+	if c.QoS < 0 || c.QoS > 2 {
+		return nil, fmt.Errorf("qos %d is not 0, 1 or 2", c.QoS)
 	}
-	protocol := cfg.Protocol
+	protocol := c.Protocol
 	switch protocol {
 	case "":
 		protocol = ProtocolV5
 	case ProtocolV5, ProtocolV311:
 	default:
-		return nil, fmt.Errorf("protocol %q is not %q or %q", cfg.Protocol, ProtocolV5, ProtocolV311)
+		return nil, fmt.Errorf("protocol %q is not %q or %q", c.Protocol, ProtocolV5, ProtocolV311)
 	}
 	s := &Source{
-		name: cfg.Name, broker: u, protocol: protocol, topics: cfg.Topics, qos: byte(cfg.QoS),
-		clientID: cfg.ClientID, username: cfg.Username, password: cfg.Password,
-		sessionExpiry: uint32(cfg.SessionExpiry.D() / time.Second), topicFields: cfg.TopicFields,
-		json: cfg.Payload != "text", maxMessage: cfg.MaxMessageBytes, deps: d, Rand: rand.Int64N,
+		name: cfg.Name, broker: u, protocol: protocol, topics: c.Topics, qos: byte(c.QoS),
+		clientID: c.ClientID, username: c.Username, password: c.Password,
+		sessionExpiry: uint32(c.SessionExpiry.D() / time.Second), topicFields: c.TopicFields,
+		json: c.Payload != "text", maxMessage: c.MaxMessageBytes, deps: d, Rand: rand.Int64N,
 		connectTimeout: defaultConnectTimeout,
 	}
 	if s.clientID == "" {
 		s.clientID = DefaultClientID(cfg.Name)
 	}
-	if cfg.SessionExpiry == 0 {
+	if c.SessionExpiry == 0 {
 		s.sessionExpiry = uint32(DefaultSessionExpiry / time.Second)
 	}
 	if s.maxMessage <= 0 {

@@ -87,15 +87,12 @@ func (s *ackSink) Submit(ctx context.Context, b event.Batch, rej []event.Rejecte
 	return nil
 }
 
-func newSource(t *testing.T, cfg config.Source) *Source {
+func newSource(t *testing.T, c Config) *Source {
 	t.Helper()
-	cfg.Name, cfg.Type = "sensors", "mqtt"
-	if cfg.TimeField == "" {
-		cfg.TimeField = "ts"
+	if c.QoS == 0 {
+		c.QoS = 1
 	}
-	if cfg.QoS == 0 {
-		cfg.QoS = 1
-	}
+	cfg := config.Source{Name: "sensors", Type: "mqtt", TimeField: "ts", Settings: &c}
 	s, err := source.New(cfg, source.Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +157,7 @@ func TestWildcardsAndTopicFields(t *testing.T) { eachProtocol(t, testWildcardsAn
 
 func testWildcardsAndTopicFields(t *testing.T, proto string) {
 	b := startBroker(t)
-	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"plant/+/temp", "alarms/#"},
+	s := newSource(t, Config{Broker: b.url, Protocol: proto, Topics: []string{"plant/+/temp", "alarms/#"},
 		TopicFields: []string{"", "site", "metric"}, ClientID: "lookout-wild"})
 	sink := &ackSink{}
 	run(t, s, sink)
@@ -215,7 +212,7 @@ func TestRedeliveryAcrossRestart(t *testing.T) { eachProtocol(t, testRedeliveryA
 func testRedeliveryAcrossRestart(t *testing.T, proto string) {
 	b := startBroker(t)
 	const id = "lookout-restart"
-	cfg := config.Source{Broker: b.url, Protocol: proto, Topics: []string{"plant/#"}, ClientID: id}
+	cfg := Config{Broker: b.url, Protocol: proto, Topics: []string{"plant/#"}, ClientID: id}
 
 	// First run: messages arrive but lookout stops before their windows
 	// closed, so they are never acknowledged.
@@ -264,7 +261,7 @@ func TestAckFailureRedelivers(t *testing.T) { eachProtocol(t, testAckFailureRede
 
 func testAckFailureRedelivers(t *testing.T, proto string) {
 	b := startBroker(t)
-	cfg := config.Source{Broker: b.url, Protocol: proto, Topics: []string{"t"}, ClientID: "lookout-ackfail"}
+	cfg := Config{Broker: b.url, Protocol: proto, Topics: []string{"t"}, ClientID: "lookout-ackfail"}
 	failing := &ackSink{ackErr: errors.New("store down")}
 	r := run(t, newSource(t, cfg), failing)
 	b.publish(t, "t", `{"n":1}`)
@@ -290,7 +287,7 @@ func TestBadMessages(t *testing.T) { eachProtocol(t, testBadMessages) }
 func testBadMessages(t *testing.T, proto string) {
 	b := startBroker(t)
 	const id = "lookout-bad"
-	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"in/#"}, ClientID: id, MaxMessageBytes: 64})
+	s := newSource(t, Config{Broker: b.url, Protocol: proto, Topics: []string{"in/#"}, ClientID: id, MessageConfig: source.MessageConfig{MaxMessageBytes: 64}})
 	sink := &ackSink{}
 	run(t, s, sink)
 
@@ -331,7 +328,7 @@ func TestTextPayloadQoS0(t *testing.T) { eachProtocol(t, testTextPayloadQoS0) }
 
 func testTextPayloadQoS0(t *testing.T, proto string) {
 	b := startBroker(t)
-	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"log"}, Payload: "text", QoS: 0})
+	s := newSource(t, Config{Broker: b.url, Protocol: proto, Topics: []string{"log"}, MessageConfig: source.MessageConfig{Payload: "text"}, QoS: 0})
 	s.qos = 0 // newSource defaults 0 to 1, as the config does
 	sink := &ackSink{}
 	run(t, s, sink)
@@ -352,7 +349,7 @@ func TestReconnect(t *testing.T) { eachProtocol(t, testReconnect) }
 
 func testReconnect(t *testing.T, proto string) {
 	b := startBroker(t)
-	s := newSource(t, config.Source{Broker: b.url, Protocol: proto, Topics: []string{"t"}, ClientID: "lookout-reconnect"})
+	s := newSource(t, Config{Broker: b.url, Protocol: proto, Topics: []string{"t"}, ClientID: "lookout-reconnect"})
 	// An attempt that reaches the broker while it shuts down can hang until
 	// the connect timeout; keep that short so the test sees the retry.
 	s.connectTimeout = 500 * time.Millisecond
@@ -380,7 +377,7 @@ func testReconnect(t *testing.T, proto string) {
 }
 
 func TestBackoff(t *testing.T) {
-	s := newSource(t, config.Source{Broker: "tcp://127.0.0.1:1", Topics: []string{"t"}})
+	s := newSource(t, Config{Broker: "tcp://127.0.0.1:1", Topics: []string{"t"}})
 	s.Rand = func(n int64) int64 { return n - 1 }
 	tests := []struct {
 		attempt int
@@ -406,20 +403,19 @@ func TestBackoff(t *testing.T) {
 func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     config.Source
+		cfg     Config
 		wantErr string
 	}{
-		{"defaults", config.Source{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a/#"}}, ""},
-		{"no broker", config.Source{Topics: []string{"a"}}, "broker is required"},
-		{"bad scheme", config.Source{Broker: "http://127.0.0.1:1883", Topics: []string{"a"}}, `unsupported scheme "http"`},
-		{"no topics", config.Source{Broker: "tcp://127.0.0.1:1883"}, "topics is required"},
-		{"bad protocol", config.Source{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a"}, Protocol: "4"}, `protocol "4" is not "5" or "3.1.1"`},
-		{"protocol 3.1.1", config.Source{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a"}, Protocol: "3.1.1"}, ""},
+		{"defaults", Config{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a/#"}}, ""},
+		{"no broker", Config{Topics: []string{"a"}}, "broker is required"},
+		{"bad scheme", Config{Broker: "http://127.0.0.1:1883", Topics: []string{"a"}}, `unsupported scheme "http"`},
+		{"no topics", Config{Broker: "tcp://127.0.0.1:1883"}, "topics is required"},
+		{"bad protocol", Config{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a"}, Protocol: "4"}, `protocol "4" is not "5" or "3.1.1"`},
+		{"protocol 3.1.1", Config{Broker: "tcp://127.0.0.1:1883", Topics: []string{"a"}, Protocol: "3.1.1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Name, tt.cfg.Type = "sensors", "mqtt"
-			src, err := source.New(tt.cfg, source.Deps{})
+			src, err := source.New(config.Source{Name: "sensors", Type: "mqtt", Settings: &tt.cfg}, source.Deps{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("New = %v, want %q", err, tt.wantErr)

@@ -18,10 +18,54 @@ import (
 
 // Defaults for keys the config leaves out.
 const (
-	DefaultMaxMessageBytes = 1 << 20
+	DefaultMaxMessageBytes = source.DefaultMaxMessageBytes
 	DefaultAckWait         = 30 * time.Second
 	DefaultMaxAckPending   = 65536
 )
+
+// Config is the settings of a nats source, besides name, type and
+// preprocessing.
+type Config struct {
+	URL     string `yaml:"url"`
+	Subject string `yaml:"subject"`
+	// Durable makes the source a JetStream durable consumer of that name;
+	// empty subscribes with core NATS (at most once).
+	Durable string `yaml:"durable"`
+	// Stream is the JetStream stream; default the one holding the subject.
+	Stream string `yaml:"stream"`
+	// AckWait is how long JetStream waits for an ack (or an in-progress
+	// heartbeat) before redelivering. Default DefaultAckWait.
+	AckWait config.Duration `yaml:"ack_wait"`
+	// MaxAckPending bounds the messages delivered and not yet acked.
+	// Default DefaultMaxAckPending.
+	MaxAckPending        int `yaml:"max_ack_pending"`
+	source.MessageConfig `yaml:",inline"`
+}
+
+// Defaults sets ack_wait, max_ack_pending and the message keys.
+func (c *Config) Defaults() {
+	c.AckWait = config.Duration(DefaultAckWait)
+	c.MaxAckPending = DefaultMaxAckPending
+	c.MessageConfig.Defaults()
+}
+
+// Validate checks url and subject, that the JetStream keys come with
+// durable, and the message keys.
+func (c *Config) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	v.Required("subject", c.Subject == "")
+	if c.Durable == "" {
+		for _, k := range []string{"stream", "ack_wait", "max_ack_pending"} {
+			if v.Has(k) {
+				v.Errorf(k, "%s applies to a JetStream consumer: set durable", k)
+			}
+		}
+	} else {
+		v.Positive("ack_wait", c.AckWait <= 0)
+		v.Positive("max_ack_pending", c.MaxAckPending <= 0)
+	}
+	c.MessageConfig.Validate(v)
+}
 
 const (
 	// fetchBatch bounds one pull, and so one batch.
@@ -36,10 +80,14 @@ const (
 )
 
 func init() {
-	source.Register("nats", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "nats", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
+
+// Redelivers reports whether the server hands unacknowledged messages out
+// again after a restart: a JetStream durable consumer does, core NATS not.
+func (c *Config) Redelivers() bool { return c.Durable != "" }
 
 // Source is one nats source.
 type Source struct {
@@ -60,13 +108,14 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.URL == "" || cfg.Subject == "" {
+	c := source.SettingsOf[Config](cfg)
+	if c.URL == "" || c.Subject == "" {
 		return nil, errors.New("url and subject are required")
 	}
 	s := &Source{
-		name: cfg.Name, deps: d, url: cfg.URL, subject: cfg.Subject, durable: cfg.Durable,
-		stream: cfg.Stream, ackWait: cfg.AckWait.D(), maxAckPending: cfg.MaxAckPending,
-		dec: source.NewDecoder(cfg, d),
+		name: cfg.Name, deps: d, url: c.URL, subject: c.Subject, durable: c.Durable,
+		stream: c.Stream, ackWait: c.AckWait.D(), maxAckPending: c.MaxAckPending,
+		dec: source.NewDecoder(cfg.Name, c.MessageConfig, d),
 	}
 	if s.ackWait <= 0 {
 		s.ackWait = DefaultAckWait

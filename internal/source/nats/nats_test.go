@@ -47,11 +47,12 @@ func publish(t testing.TB, js jetstream.JetStream, from, to int) {
 	}
 }
 
-func newSource(t testing.TB, url string, mod func(*config.Source)) *Source {
+func newSource(t testing.TB, url string, mod func(*config.Source, *Config)) *Source {
 	t.Helper()
-	cfg := config.Source{Name: "bus", Type: "nats", URL: url, Subject: "events.>", Durable: "lookout", Payload: "json"}
+	k := &Config{URL: url, Subject: "events.>", Durable: "lookout", MessageConfig: source.MessageConfig{Payload: "json"}}
+	cfg := config.Source{Name: "bus", Type: "nats", Settings: k}
 	if mod != nil {
-		mod(&cfg)
+		mod(&cfg, k)
 	}
 	s, err := New(cfg, source.Deps{})
 	if err != nil {
@@ -127,7 +128,7 @@ func TestJetStreamRedelivery(t *testing.T) {
 			ns := startServer(t, 0, t.TempDir())
 			js := withStream(t, ns)
 			publish(t, js, 0, 100)
-			mod := func(c *config.Source) { c.AckWait = config.Duration(time.Second) }
+			mod := func(cfg *config.Source, c *Config) { c.AckWait = config.Duration(time.Second) }
 			a := newSource(t, ns.ClientURL(), mod)
 			sinkA := sourcetest.NewAckSink()
 			stopA := sourcetest.Run(t, a, sinkA)
@@ -166,10 +167,10 @@ func TestBadMessages(t *testing.T) {
 		t.Run("durable="+durable, func(t *testing.T) {
 			ns := startServer(t, 0, t.TempDir())
 			js := withStream(t, ns)
-			s := newSource(t, ns.ClientURL(), func(c *config.Source) {
+			s := newSource(t, ns.ClientURL(), func(cfg *config.Source, c *Config) {
 				c.Durable = durable
 				c.MaxMessageBytes = 1000
-				c.Fields = map[string]config.Field{"status": {Type: "number"}}
+				cfg.Fields = map[string]config.Field{"status": {Type: "number"}}
 			})
 			sink := sourcetest.NewAckSink()
 			sourcetest.Run(t, s, sink)
@@ -219,7 +220,7 @@ func TestCoreReconnectCountsGap(t *testing.T) {
 	dir := t.TempDir()
 	ns := startServer(t, 0, dir)
 	url := ns.ClientURL()
-	s := newSource(t, url, func(c *config.Source) { c.Durable = "" })
+	s := newSource(t, url, func(cfg *config.Source, c *Config) { c.Durable = "" })
 	sink := sourcetest.NewAckSink()
 	sourcetest.Run(t, s, sink)
 	sourcetest.WaitFor(t, 10*time.Second, "the subscription", func() bool { return ns.NumSubscriptions() > 0 && s.Health().Snapshot().Up })
@@ -254,8 +255,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		name string
 		cfg  config.Source
 	}{
-		{"no url", config.Source{Name: "b", Subject: "x"}},
-		{"no subject", config.Source{Name: "b", URL: "nats://127.0.0.1:1"}},
+		{"no url", config.Source{Name: "b", Settings: &Config{Subject: "x"}}},
+		{"no subject", config.Source{Name: "b", Settings: &Config{URL: "nats://127.0.0.1:1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := New(tc.cfg, source.Deps{}); err == nil || !strings.Contains(err.Error(), "url and subject are required") {
@@ -306,7 +307,7 @@ func TestRestartReplaysUnackedBeforeNewer(t *testing.T) {
 	}
 	publish(t, js, 100, 200) // while no lookout runs
 
-	s := newSource(t, ns.ClientURL(), func(c *config.Source) { c.AckWait = config.Duration(ackWait) })
+	s := newSource(t, ns.ClientURL(), func(cfg *config.Source, c *Config) { c.AckWait = config.Duration(ackWait) })
 	sink := sourcetest.NewAckSink()
 	sourcetest.Run(t, s, sink)
 	sourcetest.WaitFor(t, 20*time.Second, "200 events", func() bool { n, _ := sink.Counts(); return n >= 200 })
@@ -341,7 +342,7 @@ func TestLagAfterRestart(t *testing.T) {
 	ns := startServer(t, 0, t.TempDir())
 	js := withStream(t, ns)
 	publish(t, js, 0, 100)
-	mod := func(c *config.Source) { c.AckWait = config.Duration(3 * time.Second) }
+	mod := func(cfg *config.Source, c *Config) { c.AckWait = config.Duration(3 * time.Second) }
 	a := newSource(t, ns.ClientURL(), mod)
 	sinkA := sourcetest.NewAckSink()
 	sinkA.Set(true, nil) // read, never acknowledged

@@ -45,9 +45,30 @@ const (
 const RetryAfter = "1"
 
 func init() {
-	source.Register("otlp", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "otlp", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
+}
+
+// Config is the settings of an otlp source, besides name, type and
+// preprocessing.
+type Config struct {
+	// MaxBodyBytes bounds a request body (after gunzip); larger ones get
+	// 413. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Defaults sets max_body_bytes.
+func (c *Config) Defaults() { c.MaxBodyBytes = DefaultMaxBodyBytes }
+
+// Validate checks max_body_bytes and that no earlier source is an otlp one:
+// OTLP/HTTP is received at fixed paths (/v1/metrics, ...) on lookout's own
+// listener, so a second source could never get a request.
+func (c *Config) Validate(v *config.Validator) {
+	v.Positive("max_body_bytes", c.MaxBodyBytes <= 0)
+	if name, j, ok := v.EarlierOfType(); ok {
+		v.Errorf("type", "only one otlp source can receive on lookout's listener; %q (sources[%d]) already does", name, j)
+	}
 }
 
 // Source is one OTLP/HTTP metrics receiver.
@@ -63,7 +84,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{name: cfg.Name, maxBody: cfg.MaxBodyBytes, deps: d}
+	s := &Source{name: cfg.Name, maxBody: source.SettingsOf[Config](cfg).MaxBodyBytes, deps: d}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

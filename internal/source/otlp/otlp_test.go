@@ -319,7 +319,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(t, config.Source{MaxBodyBytes: 4096})
+			s := newSource(t, config.Source{Settings: &Config{MaxBodyBytes: 4096}})
 			sink := &sourcetest.Sink{}
 			w := post(s, sink, tt.ct, tt.gz, tt.body)
 			if w.Code != tt.status {

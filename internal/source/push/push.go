@@ -12,10 +12,20 @@ import (
 )
 
 func init() {
-	source.Register("push", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "push", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
+
+// Config is the settings of a push source: none beyond name, type and
+// preprocessing, so any other key is an error.
+type Config struct{}
+
+// Defaults does nothing: there are no keys.
+func (*Config) Defaults() {}
+
+// Validate does nothing: there are no keys.
+func (*Config) Validate(*config.Validator) {}
 
 // Source is one push source.
 type Source struct {

@@ -35,8 +35,8 @@ func TestMain(m *testing.M) {
 
 // crashConfig is a stream source with every setting at its default.
 func crashConfig(addr string) config.Source {
-	return config.Source{Name: "clicks", Type: "redis", Mode: "stream", Addr: addr, Stream: "clicks",
-		Group: "lookout", Field: "data", Payload: "json", ClaimIdle: config.Duration(DefaultClaimIdle)}
+	return config.Source{Name: "clicks", Type: "redis", Settings: &Config{Mode: "stream", Addr: addr, Stream: "clicks",
+		Group: "lookout", Field: "data", MessageConfig: source.MessageConfig{Payload: "json"}, ClaimIdle: config.Duration(DefaultClaimIdle)}}
 }
 
 // crashChild consumes on the data dir LOOKOUT_DATA_DIR, prints the id of

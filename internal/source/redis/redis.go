@@ -19,10 +19,105 @@ import (
 
 // Defaults for keys the config leaves out.
 const (
-	DefaultMaxMessageBytes = 1 << 20
+	DefaultMaxMessageBytes = source.DefaultMaxMessageBytes
 	DefaultClaimIdle       = 30 * time.Second
 	DefaultField           = "data"
+	// DefaultGroup is the consumer group of a stream source that names none.
+	DefaultGroup = "lookout"
 )
+
+// The values of the mode key.
+const (
+	ModeStream = "stream"
+	ModePubSub = "pubsub"
+)
+
+// Config is the settings of a redis source, besides name, type and
+// preprocessing.
+type Config struct {
+	// Mode is stream (Redis Streams, at least once) or pubsub (at most
+	// once). Default stream, or pubsub when only channels are given.
+	Mode     string        `yaml:"mode"`
+	Addr     string        `yaml:"addr"`
+	Password config.Secret `yaml:"password"`
+	DB       int           `yaml:"db"`
+	// Stream, Group, Field, Consumer and ClaimIdle are mode stream's: the
+	// stream read with XREADGROUP in Group (default DefaultGroup), the
+	// entry field holding the message (default DefaultField), this
+	// lookout's consumer name (default a name kept in the data directory)
+	// and how long an entry delivered to another consumer may stay
+	// unacknowledged before this one claims it (default DefaultClaimIdle).
+	Stream    string          `yaml:"stream"`
+	Group     string          `yaml:"group"`
+	Field     string          `yaml:"field"`
+	Consumer  string          `yaml:"consumer"`
+	ClaimIdle config.Duration `yaml:"claim_idle"`
+	// Channels are mode pubsub's channels and patterns.
+	Channels             []string `yaml:"channels"`
+	source.MessageConfig `yaml:",inline"`
+}
+
+// Defaults sets the message keys; the others depend on the mode, settled
+// in Validate.
+func (c *Config) Defaults() { c.MessageConfig.Defaults() }
+
+// Validate settles the mode from what was given (channels only exist in
+// pub/sub) and the defaults of mode stream, then checks the keys against
+// the mode.
+func (c *Config) Validate(v *config.Validator) {
+	if !v.Has("mode") {
+		c.Mode = ModeStream
+		if len(c.Channels) > 0 && c.Stream == "" {
+			c.Mode = ModePubSub
+		}
+	}
+	if c.Mode == ModeStream {
+		if !v.Has("claim_idle") {
+			c.ClaimIdle = config.Duration(DefaultClaimIdle)
+		}
+		if !v.Has("field") {
+			c.Field = DefaultField
+		}
+		if !v.Has("group") {
+			c.Group = DefaultGroup
+		}
+	}
+	v.Required("addr", c.Addr == "")
+	switch c.Mode {
+	case ModeStream:
+		v.Required("stream", c.Stream == "")
+		if len(c.Channels) > 0 {
+			v.Errorf("channels", "channels apply to mode pubsub; mode stream reads stream")
+		}
+	case ModePubSub:
+		v.Required("channels", len(c.Channels) == 0)
+		v.NonEmpty("channels", c.Channels)
+		for _, k := range []string{"stream", "group"} {
+			if v.Has(k) {
+				v.Errorf(k, "%s applies to mode stream, not pubsub", k)
+			}
+		}
+	default:
+		v.Errorf("mode", "%q is not a redis mode (stream or pubsub)", c.Mode)
+	}
+	if c.DB < 0 {
+		v.Errorf("db", "must not be negative")
+	}
+	if c.Mode == ModePubSub {
+		for _, k := range []string{"consumer", "claim_idle"} {
+			if v.Has(k) {
+				v.Errorf(k, "%s applies to mode stream, not pubsub", k)
+			}
+		}
+	} else if c.Mode == ModeStream && c.ClaimIdle <= 0 {
+		v.Errorf("claim_idle", "must be more than 0")
+	}
+	c.MessageConfig.Validate(v)
+}
+
+// Redelivers reports whether Redis hands unacknowledged messages out again
+// after a restart: a stream's consumer group does, Pub/Sub not.
+func (c *Config) Redelivers() bool { return c.Mode != ModePubSub }
 
 const (
 	// readCount bounds the entries of one XREADGROUP, and so one batch.
@@ -41,9 +136,9 @@ const (
 )
 
 func init() {
-	source.Register("redis", func(cfg config.Source, deps source.Deps) (source.Source, error) {
+	source.Register(source.Kind{Name: "redis", NewConfig: func() config.KindConfig { return &Config{} }, New: func(cfg config.Source, deps source.Deps) (source.Source, error) {
 		return New(cfg, deps)
-	})
+	}})
 }
 
 // Source is one redis source.
@@ -75,42 +170,43 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Addr == "" {
+	c := source.SettingsOf[Config](cfg)
+	if c.Addr == "" {
 		return nil, errors.New("addr is required")
 	}
 	s := &Source{
 		name: cfg.Name, deps: d,
-		opts: &goredis.Options{Addr: cfg.Addr, Password: cfg.Password.Reveal(), DB: cfg.DB,
+		opts: &goredis.Options{Addr: c.Addr, Password: c.Password.Reveal(), DB: c.DB,
 			// The source retries with its own backoff and reports each
 			// failure; the client's quick retries would hide them.
 			MaxRetries: -1,
 			// XREADGROUP blocks up to readBlock; reads must outlast it.
 			ReadTimeout: readBlock + 5*time.Second},
-		stream: cfg.Stream, group: cfg.Group, consumer: cfg.Consumer, field: cfg.Field,
-		idle: cfg.ClaimIdle.D(), dec: source.NewDecoder(cfg, d),
+		stream: c.Stream, group: c.Group, consumer: c.Consumer, field: c.Field,
+		idle: c.ClaimIdle.D(), dec: source.NewDecoder(cfg.Name, c.MessageConfig, d),
 	}
-	switch cfg.Mode {
+	switch c.Mode {
 	case "", "stream":
 		if s.stream == "" {
 			return nil, errors.New("stream is required in mode stream")
 		}
 	case "pubsub":
 		s.pubsub = true
-		if len(cfg.Channels) == 0 {
+		if len(c.Channels) == 0 {
 			return nil, errors.New("channels are required in mode pubsub")
 		}
-		for _, c := range cfg.Channels {
-			if strings.ContainsAny(c, "*?[") {
-				s.patterns = append(s.patterns, c)
+		for _, ch := range c.Channels {
+			if strings.ContainsAny(ch, "*?[") {
+				s.patterns = append(s.patterns, ch)
 			} else {
-				s.channels = append(s.channels, c)
+				s.channels = append(s.channels, ch)
 			}
 		}
 	default:
-		return nil, fmt.Errorf("unknown mode %q (want stream or pubsub)", cfg.Mode)
+		return nil, fmt.Errorf("unknown mode %q (want stream or pubsub)", c.Mode)
 	}
 	if s.group == "" {
-		s.group = config.DefaultConsumerGroup
+		s.group = DefaultGroup
 	}
 	if s.consumer == "" && !s.pubsub {
 		// Kept in the data directory: a restarted lookout is the same

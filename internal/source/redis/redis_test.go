@@ -23,12 +23,13 @@ func startRedis(t testing.TB) *testserver.RedisServer {
 	return testserver.Redis(t)
 }
 
-func newSource(t testing.TB, srv *testserver.RedisServer, mod func(*config.Source)) *Source {
+func newSource(t testing.TB, srv *testserver.RedisServer, mod func(*config.Source, *Config)) *Source {
 	t.Helper()
-	cfg := config.Source{Name: "clicks", Type: "redis", Mode: "stream", Addr: srv.Addr, Stream: "clicks",
-		Group: "lookout", Field: "data", Payload: "json", ClaimIdle: config.Duration(30 * time.Second)}
+	k := &Config{Mode: "stream", Addr: srv.Addr, Stream: "clicks",
+		Group: "lookout", Field: "data", MessageConfig: source.MessageConfig{Payload: "json"}, ClaimIdle: config.Duration(30 * time.Second)}
+	cfg := config.Source{Name: "clicks", Type: "redis", Settings: k}
 	if mod != nil {
-		mod(&cfg)
+		mod(&cfg, k)
 	}
 	s, err := New(cfg, source.Deps{})
 	if err != nil {
@@ -135,9 +136,9 @@ func TestStreamBadMessages(t *testing.T) {
 		map[string]any{"data": `{"id":2,"status":"five hundred"}`},
 		map[string]any{"data": `{"id":3}`},
 	)
-	s := newSource(t, srv, func(c *config.Source) {
+	s := newSource(t, srv, func(cfg *config.Source, c *Config) {
 		c.MaxMessageBytes = 1000
-		c.Fields = map[string]config.Field{"status": {Type: "number"}}
+		cfg.Fields = map[string]config.Field{"status": {Type: "number"}}
 	})
 	sink := sourcetest.NewAckSink()
 	sourcetest.Run(t, s, sink)
@@ -177,7 +178,7 @@ func TestStreamKilledConsumerIsClaimed(t *testing.T) {
 			srv := startRedis(t)
 			rdb := client(t, srv)
 			xadd(t, rdb, events(0, 100)...)
-			a := newSource(t, srv, func(c *config.Source) { c.Consumer = "a" })
+			a := newSource(t, srv, func(cfg *config.Source, c *Config) { c.Consumer = "a" })
 			sinkA := sourcetest.NewAckSink()
 			stopA := sourcetest.Run(t, a, sinkA)
 			sourcetest.WaitFor(t, 10*time.Second, "A's 100 events", func() bool { n, _ := sinkA.Counts(); return n == 100 })
@@ -190,7 +191,7 @@ func TestStreamKilledConsumerIsClaimed(t *testing.T) {
 				t.Fatalf("%d entries pending after A stopped, want the 50 it had not finished", p)
 			}
 
-			b := newSource(t, srv, func(c *config.Source) {
+			b := newSource(t, srv, func(cfg *config.Source, c *Config) {
 				c.Consumer = "b"
 				c.ClaimIdle = config.Duration(300 * time.Millisecond)
 			})
@@ -217,7 +218,7 @@ func TestStreamSlowAckNotDuplicated(t *testing.T) {
 	srv := startRedis(t)
 	rdb := client(t, srv)
 	xadd(t, rdb, events(0, 20)...)
-	s := newSource(t, srv, func(c *config.Source) { c.ClaimIdle = config.Duration(100 * time.Millisecond) })
+	s := newSource(t, srv, func(cfg *config.Source, c *Config) { c.ClaimIdle = config.Duration(100 * time.Millisecond) })
 	sink := sourcetest.NewAckSink()
 	sink.Set(true, nil)
 	sourcetest.Run(t, s, sink)
@@ -244,7 +245,7 @@ func TestPubSub(t *testing.T) {
 	}
 	srv := startRedis(t)
 	rdb := client(t, srv)
-	s := newSource(t, srv, func(c *config.Source) {
+	s := newSource(t, srv, func(cfg *config.Source, c *Config) {
 		c.Mode, c.Stream, c.Group = "pubsub", "", ""
 		c.Channels = []string{"alerts", "metrics.*"}
 	})
@@ -297,10 +298,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		cfg  config.Source
 		want string
 	}{
-		{"no addr", config.Source{Name: "r", Mode: "stream", Stream: "s"}, "addr is required"},
-		{"no stream", config.Source{Name: "r", Mode: "stream", Addr: "127.0.0.1:1"}, "stream is required"},
-		{"no channels", config.Source{Name: "r", Mode: "pubsub", Addr: "127.0.0.1:1"}, "channels are required"},
-		{"bad mode", config.Source{Name: "r", Mode: "list", Addr: "127.0.0.1:1"}, `unknown mode "list"`},
+		{"no addr", config.Source{Name: "r", Settings: &Config{Mode: "stream", Stream: "s"}}, "addr is required"},
+		{"no stream", config.Source{Name: "r", Settings: &Config{Mode: "stream", Addr: "127.0.0.1:1"}}, "stream is required"},
+		{"no channels", config.Source{Name: "r", Settings: &Config{Mode: "pubsub", Addr: "127.0.0.1:1"}}, "channels are required"},
+		{"bad mode", config.Source{Name: "r", Settings: &Config{Mode: "list", Addr: "127.0.0.1:1"}}, `unknown mode "list"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg, source.Deps{})
