@@ -13,6 +13,8 @@ import (
 	"github.com/lookout-dev/lookout/internal/clock"
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
+	// The examples name every kind of source and notifier.
+	_ "github.com/lookout-dev/lookout/internal/plugin/all"
 	"github.com/lookout-dev/lookout/internal/store"
 )
 
