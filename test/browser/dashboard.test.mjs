@@ -177,7 +177,7 @@ test("SQL console runs with Ctrl+Enter and shows a table, a chart and errors", {
     assert.match(await page.locator("#sql-error").textContent(), /HTTP 400/);
 
     await until("stored windows", async () => {
-      const r = await fetch(`${BASE}/api/v1/query`, { method: "POST", body: JSON.stringify({ sql: "SELECT count(*) FROM windows" }) });
+      const r = await fetch(`${BASE}/api/v1/query`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sql: "SELECT count(*) FROM windows" }) });
       return (await r.json()).rows[0][0] > 1;
     });
     await input.fill("SELECT start, sum(CAST(json_extract(vals, '$.requests') AS DOUBLE)) AS requests\nFROM windows WHERE pipeline = 'api'\nGROUP BY start ORDER BY start");
