@@ -66,6 +66,7 @@ pipelines:
     group_by: [service]
     window: 1s
     lateness: 300ms
+    max_future: 2h # the events are stamped an hour ahead: only event time closes their windows
     aggregates: {n: count(), errors: count(status >= 500)}
 rules:
   - name: Failing
