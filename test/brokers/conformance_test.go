@@ -163,10 +163,6 @@ var knownFailing = map[string]string{
 	// window's end) declares the unstored earlier ones closed, so their
 	// redelivered events count late.
 	"nats/redelivery_killed_again_in_replay": "a second kill just after the replay loses its windows (Resume after a partial store)",
-	// MQTT cannot say its queue is drained: when the restart takes more
-	// than the lateness, the replay is not current and only idle_timeout
-	// (30 s) ends the catch-up.
-	"mqtt/kill_mid_window_traffic_stops": "with traffic stopped, a slow restart completes only at idle_timeout (MQTT reports no backlog)",
 }
 
 func runBroker(t *testing.T, b broker, runs int) {

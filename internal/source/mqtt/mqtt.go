@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -228,6 +229,46 @@ type message struct {
 	payload []byte
 	at      time.Time
 	ack     func()
+	// dup is the PUBLISH's DUP flag: the broker sent this message before,
+	// to a connection that ended before acknowledging it.
+	dup bool
+	// first marks the first message of its connection.
+	first bool
+	// connected marks, instead of a message, that a connection is up and
+	// subscribed; session says whether the broker kept lookout's session
+	// (and so may redeliver).
+	connected, session bool
+}
+
+// A broker that kept lookout's session resends the messages the last
+// connection left unacknowledged (DUP set) as soon as the new one is up, but
+// it may send new messages between them: mochi writes them concurrently
+// with its resend, and within a second of publish time in no set order. The
+// new ones reaching lookout first would end the pipeline's catch-up (their
+// events are current), and the wall clock would then close the windows the
+// redelivered messages belong to before they are in: lost as late. So after
+// a connection comes up with a session, the source holds new messages back
+// and passes redelivered ones on, until no redelivered message came for
+// replayQuiet; then the held messages follow, in order, and the source
+// reports its backlog drained (Health.SetLag(0)), which lets the catch-up
+// end even when no new messages come at all. Nothing waits at an MQTT broker
+// that it does not push, so the lag stays 0 while connected.
+const (
+	replayQuiet = time.Second
+	// maxHeld bounds the new messages held during a replay; reaching it
+	// ends the replay early (with a warning).
+	maxHeld = 64 * maxBatch
+)
+
+// replay is the state of a redelivery after a (re)connect. It is owned by
+// Run's goroutine.
+type replay struct {
+	on    bool
+	start time.Time // when it began, for the log
+	last  time.Time // the last redelivered message, or the start
+	dups  int
+	held  []message
+	quiet *time.Timer
 }
 
 // Run connects, subscribes and hands messages to sink until ctx is done. A
@@ -254,8 +295,25 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	// with ctx already done: that is what ends the connection.
 	defer wait()
 
+	r := &replay{quiet: time.NewTimer(time.Hour)}
+	r.quiet.Stop()
+	defer r.quiet.Stop()
+	var out []message // in order, to submit
+	flush := func() {
+		for len(out) > 0 {
+			n := min(len(out), maxBatch)
+			if err := s.submit(ctx, sink, out[:n], redeliver); err != nil && ctx.Err() == nil {
+				s.deps.Health.Failure(err)
+			}
+			out = out[n:]
+		}
+		out = nil
+	}
 	for {
-		var first message
+		var quiet <-chan time.Time
+		if r.on {
+			quiet = r.quiet.C
+		}
 		select {
 		case <-ctx.Done():
 			s.deps.Health.SetConnected(false)
@@ -263,32 +321,90 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		case <-redeliver:
 			cancel()
 			return errRedeliver
-		case first = <-msgs:
-		}
-		batch := []message{first}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case m := <-msgs:
-				batch = append(batch, m)
-			default:
-				break more
+		case <-quiet:
+			if wait := r.last.Add(replayQuiet).Sub(time.Now()); wait > 0 {
+				r.quiet.Reset(wait)
+				continue
+			}
+			out = s.endReplay(r, out, "quiet")
+		case m := <-msgs:
+			out = s.take(r, m, out)
+		more:
+			for len(out) < maxBatch {
+				select {
+				case m := <-msgs:
+					out = s.take(r, m, out)
+				default:
+					break more
+				}
 			}
 		}
-		if err := s.submit(ctx, sink, batch, redeliver); err != nil {
-			if ctx.Err() != nil {
-				s.deps.Health.SetConnected(false)
-				return nil
-			}
-			s.deps.Health.Failure(err)
+		flush()
+		if ctx.Err() != nil {
+			s.deps.Health.SetConnected(false)
+			return nil
 		}
 	}
+}
+
+// take routes one message: held back while a redelivery is under way and
+// it is new, appended to out otherwise.
+func (s *Source) take(r *replay, m message, out []message) []message {
+	now := time.Now()
+	if m.connected {
+		if s.qos == 0 || !m.session {
+			// Nothing to redeliver: no session, or QoS 0.
+			if r.on {
+				return s.endReplay(r, out, "no session")
+			}
+			s.deps.Health.SetLag(0)
+		} else if !r.on {
+			s.startReplay(r, now)
+		}
+		return out
+	}
+	if m.first && s.qos > 0 && !r.on {
+		s.startReplay(r, now)
+	}
+	if !r.on {
+		return append(out, m)
+	}
+	if m.dup {
+		r.dups++
+		r.last = now
+		return append(out, m)
+	}
+	r.held = append(r.held, m)
+	if len(r.held) >= maxHeld {
+		s.deps.Log.Warn("mqtt redelivery still going on; passing new messages on before it ends, whose events may count late",
+			"source", s.name, "redelivered", r.dups, "held", len(r.held))
+		return s.endReplay(r, out, "too many held")
+	}
+	return out
+}
+
+func (s *Source) startReplay(r *replay, now time.Time) {
+	*r = replay{on: true, start: now, last: now, quiet: r.quiet}
+	r.quiet.Reset(replayQuiet)
+}
+
+// endReplay hands the held messages on after what is in out, and reports
+// the backlog drained.
+func (s *Source) endReplay(r *replay, out []message, why string) []message {
+	out = append(out, r.held...)
+	s.deps.Log.Debug("mqtt redelivery over", "source", s.name, "redelivered", r.dups, "held", len(r.held),
+		"took", time.Since(r.start).Round(time.Millisecond), "by", why)
+	r.on, r.held = false, nil
+	r.quiet.Stop()
+	s.deps.Health.SetLag(0)
+	return out
 }
 
 // connectV5 starts the MQTT v5 connection (autopaho, which reconnects by
 // itself) delivering into msgs, and returns a function that waits until the
 // connection has ended after ctx is done.
 func (s *Source) connectV5(ctx context.Context, msgs chan<- message) (wait func(), err error) {
+	var conn atomic.Pointer[paho.Client] // the connection the last message came on
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{s.broker},
 		KeepAlive:                     keepAlive,
@@ -301,7 +417,14 @@ func (s *Source) connectV5(ctx context.Context, msgs chan<- message) (wait func(
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 			s.deps.Log.Debug("mqtt connected", "source", s.name, "session_present", ca.SessionPresent)
 			// Subscribing waits for the SUBACK; OnConnectionUp must not block.
-			go s.subscribe(ctx, cm)
+			go func() {
+				if s.subscribe(ctx, cm) {
+					select {
+					case msgs <- message{connected: true, session: ca.SessionPresent}:
+					case <-ctx.Done():
+					}
+				}
+			}()
 		},
 		OnConnectionDown: func() bool {
 			s.deps.Health.Failure(errors.New("connection to the broker lost"))
@@ -317,6 +440,7 @@ func (s *Source) connectV5(ctx context.Context, msgs chan<- message) (wait func(
 				func(pr paho.PublishReceived) (bool, error) {
 					pub, client := pr.Packet, pr.Client
 					m := message{topic: pub.Topic, payload: pub.Payload, at: s.deps.Clock.Now(),
+						dup: pub.Duplicate(), first: conn.Swap(client) != client,
 						// An ack for a connection that has gone is void; the
 						// broker redelivers on the new one, and that copy is
 						// acked then.
@@ -338,11 +462,11 @@ func (s *Source) connectV5(ctx context.Context, msgs chan<- message) (wait func(
 }
 
 // subscribe subscribes to every topic filter, retrying with backoff until it
-// succeeds, the connection drops or ctx is done. It subscribes on every
+// succeeds (true), the connection drops or ctx is done. It subscribes on every
 // connection, session or not, so a changed topics list takes effect; retain
 // handling 1 keeps the broker from resending retained messages for a
 // subscription the session already had.
-func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) {
+func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) bool {
 	sub := &paho.Subscribe{}
 	for _, t := range s.topics {
 		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: t, QoS: s.qos, RetainHandling: 1})
@@ -357,15 +481,15 @@ func (s *Source) subscribe(ctx context.Context, cm *autopaho.ConnectionManager) 
 			}
 			if err == nil {
 				s.deps.Health.SetConnected(true)
-				return
+				return true
 			}
 		}
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		s.deps.Health.Failure(fmt.Errorf("subscribing: %w", err))
 		if !source.Sleep(ctx, s.backoff(attempt)) {
-			return
+			return false
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	mqtt3 "github.com/eclipse/paho.mqtt.golang"
@@ -44,6 +45,7 @@ func (s *Source) sessionV3(ctx context.Context, msgs chan<- message) (ok bool, e
 	closed := make(chan struct{})
 	lost := make(chan error, 1)
 	acks := make(chan mqtt3.Message, queueSize)
+	var seen atomic.Bool // a message came on this connection
 
 	opts := mqtt3.NewClientOptions().
 		AddBroker(s.broker.String()).
@@ -76,6 +78,7 @@ func (s *Source) sessionV3(ctx context.Context, msgs chan<- message) (ok bool, e
 		// full stops reading from the broker.
 		SetDefaultPublishHandler(func(_ mqtt3.Client, pm mqtt3.Message) {
 			m := message{topic: pm.Topic(), payload: pm.Payload(), at: s.deps.Clock.Now(),
+				dup: pm.Duplicate(), first: !seen.Swap(true),
 				ack: func() {
 					select {
 					case acks <- pm:
@@ -94,9 +97,11 @@ func (s *Source) sessionV3(ctx context.Context, msgs chan<- message) (ok bool, e
 		close(closed)
 		c.Disconnect(disconnectQuiesce)
 	}()
-	if err := wait(ctx, c.Connect()); err != nil {
+	connect := c.Connect()
+	if err := wait(ctx, connect); err != nil {
 		return false, fmt.Errorf("connecting to %s: %w", s.broker.Redacted(), err)
 	}
+	session := connect.(*mqtt3.ConnectToken).SessionPresent()
 	// Paho sends an ack by handing it to its writer, which may block while
 	// the connection breaks; acknowledging from one goroutine per
 	// connection keeps lookout's Ack from blocking and keeps the order.
@@ -132,8 +137,13 @@ func (s *Source) sessionV3(ctx context.Context, msgs chan<- message) (ok bool, e
 		case <-time.After(s.backoff(attempt)):
 		}
 	}
-	s.deps.Log.Debug("mqtt connected", "source", s.name, "protocol", ProtocolV311)
+	s.deps.Log.Debug("mqtt connected", "source", s.name, "protocol", ProtocolV311, "session_present", session)
 	s.deps.Health.SetConnected(true)
+	select {
+	case msgs <- message{connected: true, session: session}:
+	case <-ctx.Done():
+		return true, nil
+	}
 
 	select {
 	case <-ctx.Done():
