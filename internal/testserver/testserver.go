@@ -18,6 +18,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -174,7 +175,67 @@ type MQTTBroker struct {
 	// URL is tcp://host:port.
 	URL string
 
-	once sync.Once
+	once     sync.Once
+	takeover *takeoverGuard
+}
+
+// Publish publishes from the broker's inline client, never while a client
+// takes its session over.
+func (b *MQTTBroker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	b.takeover.gate.RLock()
+	defer b.takeover.gate.RUnlock()
+	return b.Server.Publish(topic, payload, retain, qos)
+}
+
+// takeoverGuard works around a race in mochi's session takeover: a
+// reconnecting client's session is copied from the old client, then the old
+// one's is cleared, and only then is the new client registered; a message
+// published in between goes to the old client and is lost. Under load that
+// lost a message or two at a lookout restart (a real broker such as
+// mosquitto keeps one queue per session and has no such window). So the
+// guard holds the inline client's publishes from the start of a session to
+// its CONNACK, by when the new client is registered; a time limit keeps a
+// connection that never gets that far from blocking publishing.
+type takeoverGuard struct {
+	mochi.HookBase
+	gate    sync.RWMutex
+	mu      sync.Mutex
+	pending map[string]func()
+}
+
+// takeoverLimit bounds how long one connection may hold publishes.
+const takeoverLimit = 2 * time.Second
+
+func (g *takeoverGuard) ID() string { return "takeover-guard" }
+
+func (g *takeoverGuard) Provides(b byte) bool {
+	return b == mochi.OnSessionEstablish || b == mochi.OnPacketEncode
+}
+
+func (g *takeoverGuard) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
+	g.gate.Lock()
+	var once sync.Once
+	unlock := func() { once.Do(g.gate.Unlock) }
+	time.AfterFunc(takeoverLimit, unlock)
+	g.mu.Lock()
+	if prev := g.pending[cl.ID]; prev != nil {
+		prev()
+	}
+	g.pending[cl.ID] = unlock
+	g.mu.Unlock()
+}
+
+func (g *takeoverGuard) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack {
+		g.mu.Lock()
+		unlock := g.pending[cl.ID]
+		delete(g.pending, cl.ID)
+		g.mu.Unlock()
+		if unlock != nil {
+			unlock()
+		}
+	}
+	return pk
 }
 
 // MQTT starts an embedded MQTT broker on a free loopback port.
@@ -191,6 +252,10 @@ func MQTTAt(t testing.TB, addr string) *MQTTBroker {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
+	guard := &takeoverGuard{pending: map[string]func(){}}
+	if err := srv.AddHook(guard, nil); err != nil {
+		t.Fatal(err)
+	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
 	if err := srv.AddListener(tcp); err != nil {
 		t.Fatalf("listening on %s: %v", addr, err)
@@ -198,7 +263,7 @@ func MQTTAt(t testing.TB, addr string) *MQTTBroker {
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	b := &MQTTBroker{Server: srv, URL: "tcp://" + tcp.Address()}
+	b := &MQTTBroker{Server: srv, URL: "tcp://" + tcp.Address(), takeover: guard}
 	t.Cleanup(b.Close)
 	return b
 }

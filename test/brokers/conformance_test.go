@@ -48,6 +48,10 @@ type broker struct {
 	// partition keyed by service), so each window must come from one store;
 	// otherwise each lookout counts a share and the shares must add up.
 	keyed bool
+	// subscribes: the broker keeps messages for lookout only once it has
+	// subscribed (an MQTT session starts at the first connect), so the
+	// stream starts when the source is up.
+	subscribes bool
 	// extra widens the restart bar where the broker's own protocol makes
 	// the restarted lookout wait; the comment at the row says why.
 	extra time.Duration
@@ -65,7 +69,7 @@ var brokers = []broker{
 	// ack_wait for that replay before pulling new messages, so the replay
 	// comes in order (docs/configuration.md, nats).
 	{name: "nats", start: natsTarget, groups: true, extra: 30 * time.Second},
-	{name: "mqtt", start: mqttTarget},
+	{name: "mqtt", start: mqttTarget, subscribes: true},
 	{name: "logfile", start: logfileTarget},
 }
 
@@ -219,6 +223,9 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 	tgt := b.start(t, dir)
 	cfgA := writeConfig(t, filepath.Join(dir, "a"), tgt.source, c.rebalance)
 	a := start(t, cfgA.addr, cfgA.path)
+	if b.subscribes {
+		waitFor(t, 60*time.Second, "the source to subscribe", func() bool { return sourceUp(t, a, "src") })
+	}
 	s := startStream(t, tgt)
 	defer s.halt()
 
@@ -390,6 +397,26 @@ type stream struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+}
+
+// sourceUp reports whether lookout says the source is up.
+func sourceUp(t *testing.T, p *proc, name string) bool {
+	var r struct {
+		Data []struct {
+			Name string `json:"name"`
+			Up   bool   `json:"up"`
+		} `json:"data"`
+	}
+	if err := p.getJSON("/api/v1/sources", &r); err != nil {
+		t.Logf("reading /api/v1/sources: %v", err)
+		return false
+	}
+	for _, s := range r.Data {
+		if s.Name == name {
+			return s.Up
+		}
+	}
+	return false
 }
 
 func startStream(t *testing.T, tgt *target) *stream {
