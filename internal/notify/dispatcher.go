@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lookout-dev/lookout/internal/clock"
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/retry"
 )
 
 // The retry schedule: 1s doubling to a 1m cap, minus up to 20% jitter so that
@@ -24,6 +24,9 @@ const (
 	// DefaultMaxAge is how long an entry is retried when Options.MaxAge is 0.
 	DefaultMaxAge = 24 * time.Hour
 )
+
+// backoff.Delay(n) is the wait after n+1 failed attempts.
+var backoff = retry.Backoff{Min: minBackoff, Max: maxBackoff, Jitter: 0.2}
 
 // ErrClosed is returned by Enqueue after Close.
 var ErrClosed = errors.New("notify: dispatcher closed")
@@ -389,7 +392,7 @@ func (d *Dispatcher) work(ctx context.Context, name string, n Notifier) {
 		if perr := d.box.put(name, keys[0], lead); perr != nil {
 			log.Error("recording attempt in outbox", "err", perr)
 		}
-		wait := backoff(lead.Attempts)
+		wait := backoff.Delay(lead.Attempts - 1)
 		if ra, ok := retryAfterOf(err); ok && ra > 0 {
 			wait = ra
 		}
@@ -596,15 +599,6 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) bool {
 	case <-c:
 		return true
 	}
-}
-
-// backoff returns the wait after the given number of failed attempts (>= 1).
-func backoff(attempts int) time.Duration {
-	d := maxBackoff
-	if attempts <= 6 { // 1s << 6 = 64s, past the cap
-		d = min(minBackoff<<(attempts-1), maxBackoff)
-	}
-	return d - rand.N(d/5+1)
 }
 
 // retryAfterOf finds a RetryAfter in err's chain, as a value or a pointer.
