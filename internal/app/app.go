@@ -469,12 +469,14 @@ func (a *App) run(ctx context.Context) {
 	defer a.reloadMu.Unlock()
 	// Give the dispatcher a moment to deliver what the last windows decided;
 	// whatever is left stays in the outbox for the next start.
-	deadline := time.Now().Add(2 * time.Second)
-	for a.disp.Load().Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	a.disp.Load().Drain(context.WithoutCancel(ctx), drainGrace)
 	a.dispStop()
 }
+
+// drainGrace is how long shutdown waits for the dispatcher to deliver what
+// is pending: long enough for a healthy receiver, short enough that a dead
+// one does not hold up the exit (its entries stay in the outbox).
+const drainGrace = 2 * time.Second
 
 // startDispatcher runs the current dispatcher until dispStop.
 func (a *App) startDispatcher() {

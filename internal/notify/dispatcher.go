@@ -92,6 +92,11 @@ type Dispatcher struct {
 	// outbox may have something new for you".
 	wake    map[string]chan struct{}
 	pending atomic.Int64
+	// idle is closed, and replaced under idleMu, each time the last
+	// pending entry is delivered or given up, so Drain waits for that
+	// without polling.
+	idleMu sync.Mutex
+	idle   chan struct{}
 
 	// mu guards closed and running; Enqueue holds it for reading while it
 	// writes, so Close never closes the file under a write.
@@ -125,6 +130,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		sentAt:      map[string]map[string]time.Time{},
 		gaveUp:      map[string]int64{},
 		wake:        map[string]chan struct{}{},
+		idle:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
 	if d.clk == nil {
@@ -230,6 +236,34 @@ func (d *Dispatcher) EnqueueAll(alerts ...event.Alert) error {
 // Pending returns the number of undelivered entries, counting one per
 // notifier.
 func (d *Dispatcher) Pending() int { return int(d.pending.Load()) }
+
+// Drain waits until no entry is pending, grace has passed on the
+// dispatcher's clock, or ctx is done, and reports whether nothing is pending.
+// Shutdown calls it before stopping Run, to deliver what the last windows
+// decided; whatever is left stays in the outbox for the next start. It only
+// waits: Run must be running for anything to be delivered. Safe for
+// concurrent use.
+func (d *Dispatcher) Drain(ctx context.Context, grace time.Duration) bool {
+	timer, stop := d.after(grace)
+	defer stop()
+	for {
+		// Take the channel before looking at the count: a last drop in
+		// between closes this very channel.
+		d.idleMu.Lock()
+		idle := d.idle
+		d.idleMu.Unlock()
+		if d.Pending() == 0 {
+			return true
+		}
+		select {
+		case <-idle:
+		case <-timer:
+			return d.Pending() == 0
+		case <-ctx.Done():
+			return d.Pending() == 0
+		}
+	}
+}
 
 // Run sends pending entries until ctx is done or Close is called, then
 // returns. Each notifier has its own goroutine: its entries go oldest first
@@ -525,8 +559,11 @@ func (d *Dispatcher) drop(log *slog.Logger, name string, key []byte) {
 		log.Error("deleting outbox entry", "err", err)
 		return
 	}
-	if found {
-		d.pending.Add(-1)
+	if found && d.pending.Add(-1) == 0 {
+		d.idleMu.Lock()
+		close(d.idle)
+		d.idle = make(chan struct{})
+		d.idleMu.Unlock()
 	}
 }
 
