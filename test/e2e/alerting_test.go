@@ -16,42 +16,19 @@ import (
 // alertingConfig: 1 s windows by service; Down fires on one bad window and
 // keeps firing 3 s past the last bad one; GroupDown batches the g* services
 // of a team into one message.
-const alertingConfig = `
-server:
-  listen: %s
-storage:
-  path: %s
-sources:
-  - {name: push, type: push}
-pipelines:
-  - name: api
-    from: [push]
-    group_by: [service]
-    window: 1s
-    lateness: 200ms
-    aggregates:
-      requests:   count()
-      error_rate: ratio(status >= 500)
-rules:
-  - name: Down
-    pipeline: api
-    when: 'error_rate > 0.5 && requests >= 2 && !(service startsWith "g")'
-    for: 1
-    repeat: 1h
-    keep_firing_for: 3s
-    notify: [hook]
-  - name: GroupDown
-    pipeline: api
-    when: 'error_rate > 0.5 && requests >= 2 && service startsWith "g"'
-    for: 1
-    repeat: 1h
-    labels: {team: web}
-    group_by: [team]
-    group_wait: 2s
-    notify: [hook]
-notifiers:
-  - {name: hook, type: webhook, url: 'http://%s/hook'}
-`
+func alertingConfig(t *testing.T, hookAddr string) *lookouttest.Config {
+	c := lookouttest.NewConfig(t)
+	c.Pipelines = []lookouttest.Pipeline{{Name: "api", From: []string{"push"}, GroupBy: []string{"service"}, Window: "1s", Lateness: "200ms",
+		Aggregates: map[string]string{"requests": "count()", "error_rate": "ratio(status >= 500)"}}}
+	c.Rules = []lookouttest.Rule{
+		{Name: "Down", Pipeline: "api", When: `error_rate > 0.5 && requests >= 2 && !(service startsWith "g")`, For: 1, Repeat: "1h",
+			Notify: []string{"hook"}, Extra: map[string]any{"keep_firing_for": "3s"}},
+		{Name: "GroupDown", Pipeline: "api", When: `error_rate > 0.5 && requests >= 2 && service startsWith "g"`, For: 1, Repeat: "1h",
+			Notify: []string{"hook"}, Extra: map[string]any{"labels": map[string]string{"team": "web"}, "group_by": []string{"team"}, "group_wait": "2s"}},
+	}
+	c.Notifiers = []lookouttest.Notifier{{Name: "hook", Type: "webhook", Extra: map[string]any{"url": "http://" + hookAddr + "/hook"}}}
+	return c
+}
 
 // flakyHook is an Alertmanager receiver that answers 500 while failing.
 type flakyHook struct {
@@ -178,10 +155,8 @@ func TestAlertingReceiverOutage(t *testing.T) {
 	recv := &restartable{t: t, addr: lookouttest.FreeAddr(t), h: hook}
 	t.Cleanup(recv.stop)
 
-	dir := t.TempDir()
-	addr := lookouttest.FreeAddr(t)
-	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(alertingConfig, addr, dir+"/data", recv.addr))
-	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	cfg := alertingConfig(t, recv.addr)
+	p := cfg.Start(t, binary)
 	ps := newPusher(t, p)
 
 	outageStart := time.Now()
@@ -195,7 +170,7 @@ func TestAlertingReceiverOutage(t *testing.T) {
 	// Restart lookout with notifications still in its outbox.
 	ps.close()
 	p.Stop()
-	p = lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	p = cfg.Start(t, binary)
 	ps = newPusher(t, p)
 	ps.set("b", true)
 	ps.set("c", true) // a new alert after the restart
@@ -325,10 +300,7 @@ func TestAlertingMuteFlapGroup(t *testing.T) {
 	hook := &flakyHook{}
 	hs := httptest.NewServer(hook)
 	defer hs.Close()
-	dir := t.TempDir()
-	addr := lookouttest.FreeAddr(t)
-	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(alertingConfig, addr, dir+"/data", strings.TrimPrefix(hs.URL, "http://")))
-	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	p := alertingConfig(t, strings.TrimPrefix(hs.URL, "http://")).Start(t, binary)
 	ps := newPusher(t, p)
 
 	// Silence the quiet service before it goes bad.

@@ -12,21 +12,14 @@ import (
 	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
-const futureConfig = `
-server:
-  listen: %s
-storage:
-  path: %s
-sources:
-  - {name: push, type: push}
-pipelines:
-  - name: api
-    from: [push]
-    group_by: [service]
-    window: 2s
-    aggregates:
-      requests: count()
-`
+// futureConfig: 2 s windows counting requests by service, with the default
+// max_future.
+func futureConfig(t *testing.T) *lookouttest.Config {
+	c := lookouttest.NewConfig(t)
+	c.Pipelines = []lookouttest.Pipeline{{Name: "api", From: []string{"push"}, GroupBy: []string{"service"}, Window: "2s",
+		Aggregates: map[string]string{"requests": "count()"}}}
+	return c
+}
 
 // futureWindow is a window result with the counts this test reads.
 type futureWindow struct {
@@ -43,10 +36,8 @@ type futureWindow struct {
 // and a restart on the same data dir windows close again — the restart
 // neither resumes from nor refills the future event.
 func TestFarFutureEventAmongTraffic(t *testing.T) {
-	dir := t.TempDir()
-	addr := lookouttest.FreeAddr(t)
-	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(futureConfig, addr, dir+"/data"))
-	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	cfg := futureConfig(t)
+	p := cfg.Start(t, binary)
 
 	sent := map[int64]int{} // window start (unix ms) → normal events sent with a time in it
 	total := 0
@@ -153,7 +144,7 @@ func TestFarFutureEventAmongTraffic(t *testing.T) {
 
 	// A crash and a restart on the same data dir: the windows go on.
 	p.Kill()
-	p = lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	p = cfg.Start(t, binary)
 	traffic(p, 14)
 	ws = allCounted(p, "the windows after the restart to close")
 	if n := futureOf(ws); n != 1 {

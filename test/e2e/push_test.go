@@ -19,16 +19,10 @@ import (
 // UTF-8 is kept and flagged bad_utf8; a pipeline typo answers 404 and a GET
 // on the push endpoint 405 with Allow.
 func TestPushAsClientsSendIt(t *testing.T) {
-	dir := t.TempDir()
-	addr := lookouttest.FreeAddr(t)
-	cfg := lookouttest.WriteFile(t, dir, "push.yaml", fmt.Sprintf(`
-server: {listen: %s}
-storage: {path: %s}
-sources: [{name: push, type: push}]
-pipelines:
-  - {name: api, from: [push], group_by: [service], window: 1s, aggregates: {n: count()}}
-`, addr, dir+"/data"))
-	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	cfg := lookouttest.NewConfig(t)
+	cfg.Pipelines = []lookouttest.Pipeline{{Name: "api", From: []string{"push"}, GroupBy: []string{"service"}, Window: "1s",
+		Aggregates: map[string]string{"n": "count()"}}}
+	p := cfg.Start(t, binary)
 
 	send := func(enc string, body []byte) (int, string) {
 		t.Helper()
