@@ -29,7 +29,7 @@ pipelines:
       latency_p90: quantile(latency, 0.9)
 `
 
-// TestExemplarsEndToEnd is issue 8's exemplar check: events that carry a
+// TestExemplarsEndToEnd: events that carry a
 // trace_id or a W3C traceparent reach /api/v1/windows as exemplars of the
 // max and the quantile, linked through server.trace_url.
 func TestExemplarsEndToEnd(t *testing.T) {

@@ -68,7 +68,7 @@ notifiers:
   - {name: hook, type: webhook, url: '%s/hook'}
 `
 
-// TestNoData is issue 7's end-to-end test: three services stop sending; the
+// TestNoData: three services stop sending; the
 // reset rule's firing alert resolves, the keep rule's stays firing, and the
 // heartbeat rule fires NoData, which resolves when its service is back.
 func TestNoData(t *testing.T) {

@@ -56,8 +56,8 @@ const extraRule = `  - name: Busy
     notify: [hook]
 `
 
-// TestReloadKeepsState is issue 11's reload test: while events stream, change
-// a threshold and add a rule; windows keep their counts, the firing alert
+// TestReloadKeepsState: while events stream, a reload changes a threshold
+// and adds a rule; windows keep their counts, the firing alert
 // stays firing without a new notification, the new rule fires; a broken
 // config is then refused and everything keeps running.
 func TestReloadKeepsState(t *testing.T) {

@@ -117,7 +117,7 @@ notifiers:
   - {name: hook, type: webhook, url: '%s'}
 `
 
-// TestSkeletonEndToEnd is issue 2's end-to-end check: real-time pushes for a
+// TestSkeletonEndToEnd is the whole path end to end: real-time pushes for a
 // good and a bad service, window values against an independent computation,
 // exactly one firing across a restart, one resolved, the raw view and rejects.
 func TestSkeletonEndToEnd(t *testing.T) {
