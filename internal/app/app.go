@@ -24,6 +24,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/ingest"
 	"github.com/lookout-dev/lookout/internal/notify"
 	"github.com/lookout-dev/lookout/internal/preprocess"
+	"github.com/lookout-dev/lookout/internal/retry"
 	"github.com/lookout-dev/lookout/internal/rule"
 	"github.com/lookout-dev/lookout/internal/source"
 	"github.com/lookout-dev/lookout/internal/state"
@@ -468,12 +469,14 @@ func (a *App) run(ctx context.Context) {
 	defer a.reloadMu.Unlock()
 	// Give the dispatcher a moment to deliver what the last windows decided;
 	// whatever is left stays in the outbox for the next start.
-	deadline := time.Now().Add(2 * time.Second)
-	for a.disp.Load().Pending() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	a.disp.Load().Drain(context.WithoutCancel(ctx), drainGrace)
 	a.dispStop()
 }
+
+// drainGrace is how long shutdown waits for the dispatcher to deliver what
+// is pending: long enough for a healthy receiver, short enough that a dead
+// one does not hold up the exit (its entries stay in the outbox).
+const drainGrace = 2 * time.Second
 
 // startDispatcher runs the current dispatcher until dispStop.
 func (a *App) startDispatcher() {
@@ -507,9 +510,14 @@ func (a *App) pruneLoop(ctx context.Context) {
 	}
 }
 
+// restartBackoff spaces the restarts of a source whose Run returned: 1s
+// doubling to a 1m cap, without jitter. Broker sources reconnect, with
+// jitter, inside Run; a Run that returns failed locally, so there is no herd
+// of lookouts to spread out.
+var restartBackoff = retry.Backoff{Min: time.Second, Max: time.Minute, Jitter: -1}
+
 func (a *App) runSource(ctx context.Context, rs *runningSource) {
-	backoff := time.Second
-	for {
+	for attempt := 0; ; attempt++ {
 		err := rs.src.Run(ctx, a.bus)
 		if ctx.Err() != nil {
 			return
@@ -518,13 +526,11 @@ func (a *App) runSource(ctx context.Context, rs *runningSource) {
 			err = errors.New("source stopped")
 		}
 		rs.health.Failure(err)
+		backoff := restartBackoff.Delay(attempt)
 		a.log.Error("source failed, restarting", "source", rs.cfg.Name, "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
+		if !source.Sleep(ctx, backoff) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, time.Minute)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// RSS per group "beyond a fixed base" (issue 10) is the marginal cost of a
+// RSS per group, beyond a fixed base, is the marginal cost of a
 // group: run the same load at two or more group counts and fit a line
 // through (groups, RSS growth). The slope is what each further group costs;
 // the intercept is what loading the process adds whatever the number of

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lookout-dev/lookout/internal/clock"
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/retry"
 )
 
 // The retry schedule: 1s doubling to a 1m cap, minus up to 20% jitter so that
@@ -24,6 +24,9 @@ const (
 	// DefaultMaxAge is how long an entry is retried when Options.MaxAge is 0.
 	DefaultMaxAge = 24 * time.Hour
 )
+
+// backoff.Delay(n) is the wait after n+1 failed attempts.
+var backoff = retry.Backoff{Min: minBackoff, Max: maxBackoff, Jitter: 0.2}
 
 // ErrClosed is returned by Enqueue after Close.
 var ErrClosed = errors.New("notify: dispatcher closed")
@@ -89,6 +92,11 @@ type Dispatcher struct {
 	// outbox may have something new for you".
 	wake    map[string]chan struct{}
 	pending atomic.Int64
+	// idle is closed, and replaced under idleMu, each time the last
+	// pending entry is delivered or given up, so Drain waits for that
+	// without polling.
+	idleMu sync.Mutex
+	idle   chan struct{}
 
 	// mu guards closed and running; Enqueue holds it for reading while it
 	// writes, so Close never closes the file under a write.
@@ -122,6 +130,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		sentAt:      map[string]map[string]time.Time{},
 		gaveUp:      map[string]int64{},
 		wake:        map[string]chan struct{}{},
+		idle:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
 	if d.clk == nil {
@@ -227,6 +236,34 @@ func (d *Dispatcher) EnqueueAll(alerts ...event.Alert) error {
 // Pending returns the number of undelivered entries, counting one per
 // notifier.
 func (d *Dispatcher) Pending() int { return int(d.pending.Load()) }
+
+// Drain waits until no entry is pending, grace has passed on the
+// dispatcher's clock, or ctx is done, and reports whether nothing is pending.
+// Shutdown calls it before stopping Run, to deliver what the last windows
+// decided; whatever is left stays in the outbox for the next start. It only
+// waits: Run must be running for anything to be delivered. Safe for
+// concurrent use.
+func (d *Dispatcher) Drain(ctx context.Context, grace time.Duration) bool {
+	timer, stop := d.after(grace)
+	defer stop()
+	for {
+		// Take the channel before looking at the count: a last drop in
+		// between closes this very channel.
+		d.idleMu.Lock()
+		idle := d.idle
+		d.idleMu.Unlock()
+		if d.Pending() == 0 {
+			return true
+		}
+		select {
+		case <-idle:
+		case <-timer:
+			return d.Pending() == 0
+		case <-ctx.Done():
+			return d.Pending() == 0
+		}
+	}
+}
 
 // Run sends pending entries until ctx is done or Close is called, then
 // returns. Each notifier has its own goroutine: its entries go oldest first
@@ -389,7 +426,7 @@ func (d *Dispatcher) work(ctx context.Context, name string, n Notifier) {
 		if perr := d.box.put(name, keys[0], lead); perr != nil {
 			log.Error("recording attempt in outbox", "err", perr)
 		}
-		wait := backoff(lead.Attempts)
+		wait := backoff.Delay(lead.Attempts - 1)
 		if ra, ok := retryAfterOf(err); ok && ra > 0 {
 			wait = ra
 		}
@@ -522,8 +559,11 @@ func (d *Dispatcher) drop(log *slog.Logger, name string, key []byte) {
 		log.Error("deleting outbox entry", "err", err)
 		return
 	}
-	if found {
-		d.pending.Add(-1)
+	if found && d.pending.Add(-1) == 0 {
+		d.idleMu.Lock()
+		close(d.idle)
+		d.idle = make(chan struct{})
+		d.idleMu.Unlock()
 	}
 }
 
@@ -596,15 +636,6 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) bool {
 	case <-c:
 		return true
 	}
-}
-
-// backoff returns the wait after the given number of failed attempts (>= 1).
-func backoff(attempts int) time.Duration {
-	d := maxBackoff
-	if attempts <= 6 { // 1s << 6 = 64s, past the cap
-		d = min(minBackoff<<(attempts-1), maxBackoff)
-	}
-	return d - rand.N(d/5+1)
 }
 
 // retryAfterOf finds a RetryAfter in err's chain, as a value or a pointer.

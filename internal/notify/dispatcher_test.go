@@ -839,3 +839,81 @@ func TestMaxAgePerNotifier(t *testing.T) {
 		t.Errorf("Pending = %d, want the ops entry still queued", r.d.Pending())
 	}
 }
+
+// TestDrain: at shutdown Drain returns as soon as the last pending entry is
+// delivered, and with a receiver that stays down it gives up after its grace
+// on the dispatcher's clock, leaving the entry queued.
+func TestDrain(t *testing.T) {
+	t.Run("delivered", func(t *testing.T) {
+		h := newHook(t)
+		clk := notifytest.NewClock(t0)
+		r := start(t, notify.Options{
+			Notifiers:  map[string]notify.Notifier{"ops": h.notifier(t, "ops")},
+			OutboxPath: filepath.Join(t.TempDir(), "outbox.db"),
+			Clock:      clk,
+		})
+		if err := r.d.Enqueue(alert("HighCPU", "fp1", event.StateFiring, "ops")); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan bool, 1)
+		go func() { done <- r.d.Drain(context.Background(), 2*time.Second) }()
+		select {
+		case ok := <-done:
+			if !ok {
+				t.Errorf("Drain = false with %d pending, want true", r.d.Pending())
+			}
+		case <-time.After(wait):
+			t.Fatal("Drain did not return after the delivery, with the clock standing still")
+		}
+		if got := h.delivered(); !reflect.DeepEqual(got, []string{"fp1/firing"}) {
+			t.Errorf("delivered %v, want fp1/firing", got)
+		}
+	})
+	t.Run("receiver down", func(t *testing.T) {
+		h := newHook(t)
+		h.set(func(h *hook) { h.down = true })
+		clk := notifytest.NewClock(t0)
+		rec := newRecorder()
+		r := start(t, notify.Options{
+			Notifiers:  map[string]notify.Notifier{"ops": h.notifier(t, "ops")},
+			OutboxPath: filepath.Join(t.TempDir(), "outbox.db"),
+			Clock:      clk,
+			Record:     rec.record,
+		})
+		if err := r.d.Enqueue(alert("HighCPU", "fp1", event.StateFiring, "ops")); err != nil {
+			t.Fatal(err)
+		}
+		rec.waitFor(t, "retrying ops")
+		done := make(chan bool, 1)
+		go func() { done <- r.d.Drain(context.Background(), 2*time.Second) }()
+		// The first retry waits at most 1s; the 2s wait is Drain's grace.
+		timeout := time.After(wait)
+		for grace := false; !grace; {
+			select {
+			case w := <-clk.Waits():
+				grace = w == 2*time.Second
+			case ok := <-done:
+				t.Fatalf("Drain = %v before its grace passed on the clock", ok)
+			case <-timeout:
+				t.Fatal("Drain never waited on the dispatcher's clock")
+			}
+		}
+		select {
+		case ok := <-done:
+			t.Fatalf("Drain = %v before the clock moved", ok)
+		default:
+		}
+		clk.Advance(2 * time.Second)
+		select {
+		case ok := <-done:
+			if ok {
+				t.Error("Drain = true with the receiver down, want false")
+			}
+		case <-time.After(wait):
+			t.Fatal("Drain did not return once its grace passed on the clock")
+		}
+		if r.d.Pending() != 1 {
+			t.Errorf("Pending = %d, want the entry kept for the next start", r.d.Pending())
+		}
+	})
+}

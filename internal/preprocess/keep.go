@@ -9,7 +9,7 @@ package preprocess
 // and often an allocation.
 //
 // Preprocessing is unchanged: the time field and the fields keys are still
-// read, checked, flagged and converted as before whether or not they are
+// read, checked, flagged and converted the same whether or not they are
 // kept; a conversion's "as" target is stored when it is kept. Every other
 // value is still checked as JSON, so a message Decode rejects with Keep is
 // exactly one it rejects without (with the same reason), and Raw still

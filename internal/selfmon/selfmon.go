@@ -64,7 +64,8 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		every = DefaultInterval
 	}
 	// In process: up while it runs, not only after the first sample an
-	// interval from now (the dashboard showed lookout_self down until then).
+	// interval from now (else the dashboard shows lookout_self down until
+	// then).
 	s.deps.Health.SetConnected(true)
 	defer s.deps.Health.SetConnected(false)
 	t := time.NewTicker(every)

@@ -3,35 +3,16 @@ package source
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"time"
+
+	"github.com/lookout-dev/lookout/internal/retry"
 )
 
 // Backoff is the wait between retries of a source that lost its broker,
-// file or server: doubling from Min up to Max, with "equal jitter" (half
-// fixed, half random) so that many lookouts that lost the same broker do not
-// come back in lockstep. The zero Rand means math/rand/v2.
-type Backoff struct {
-	Min, Max time.Duration
-	// Rand returns a uniform random number in [0, n). Tests may set it to
-	// make the jitter known.
-	Rand func(n int64) int64
-}
-
-// Delay is the wait before retry n, counted from 0: Min doubled n times,
-// at most Max, spread over [d/2, d].
-func (b Backoff) Delay(n int) time.Duration {
-	d := b.Min
-	for i := 0; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
-	r := b.Rand
-	if r == nil {
-		r = rand.Int64N
-	}
-	return d/2 + time.Duration(r(int64(d/2)+1))
-}
+// file or server. Sources leave Jitter zero and so get "equal jitter" (half
+// fixed, half random), so that many lookouts that lost the same broker do
+// not come back in lockstep.
+type Backoff = retry.Backoff
 
 // Sleep waits d or until ctx is done, and reports whether ctx is still live.
 func Sleep(ctx context.Context, d time.Duration) bool {

@@ -114,8 +114,8 @@ func BenchmarkStorageFloor(b *testing.B) {
 	}
 }
 
-// BenchmarkScanEvents: what a query over the events view costs now that
-// it reads segment files: 1,000,000 stored events (the benchmark's 5-field
+// BenchmarkScanEvents: what a query over the events view costs, reading
+// its segment files: 1,000,000 stored events (the benchmark's 5-field
 // events) are counted and averaged per op.
 func BenchmarkScanEvents(b *testing.B) {
 	s, err := Open(Options{Dir: b.TempDir(), StoreEvents: true})

@@ -19,9 +19,10 @@
 // encoding/json) into a reused buffer, writes it to the open segment file,
 // syncs at each commit and compresses closed segments with zstd in the
 // background. The events view (view.go) is made from the log's Files and
-// reads the segments with DuckDB's CSV reader and from_json, so SQL
-// sees one events table as before, plus the rows of events_rows (events
-// stored by older versions, and the rare event too long for a segment line).
+// reads the segments with DuckDB's CSV reader and from_json, so SQL sees one
+// events table whichever file holds a row: the segments plus the rows of
+// events_rows (events stored by older versions, and the rare event too long
+// for a segment line).
 // Encoding happens on the writer rather than the caller, which is the ingest
 // goroutine that also runs the windows. The fields are always encoded from
 // the parsed, flattened Fields, never copied from Raw: Raw is nested where

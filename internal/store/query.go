@@ -82,7 +82,7 @@ func refused(format string, args ...any) error {
 func screen(q string) (inner int, err error) {
 	toks, err := lex(q)
 	if err != nil {
-		return -1, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return -1, fmt.Errorf("%w: scanning the statement: %w", ErrBadQuery, err)
 	}
 	first := -1
 	for i, t := range toks {
@@ -201,7 +201,7 @@ func checkQuery(ctx context.Context, db *sql.DB, p *parser, q string) (*sql.Conn
 	}
 	n, err := p.count(q)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return nil, "", fmt.Errorf("%w: splitting the statements: %w", ErrBadQuery, err)
 	}
 	if n != 1 {
 		return nil, "", refused("only one statement is allowed, found %d", n)
@@ -528,7 +528,7 @@ func runningSum(v any) int64 {
 // ErrRefused, a parse or bind error as ErrBadQuery.
 func classify(ctx context.Context, doing string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("%s: %w (%v)", doing, ctxErr, err)
+		return fmt.Errorf("%s: %w (%w)", doing, ctxErr, err)
 	}
 	var de *duckdb.Error
 	if errors.As(err, &de) {
@@ -537,17 +537,28 @@ func classify(ctx context.Context, doing string, err error) error {
 			// DuckDB's own advice is to SET memory_limit or threads,
 			// which a query may not; the config is where it is set.
 			msg, _, _ := strings.Cut(de.Msg, "Possible solutions")
-			return fmt.Errorf("%w: %s; raise storage.memory_limit in the config, or make the query need less (fewer rows or columns, a LIMIT, no big lists or sorts)", ErrTooBig, strings.TrimSpace(msg))
+			return fmt.Errorf("%w: %s: %w; raise storage.memory_limit in the config, or make the query need less (fewer rows or columns, a LIMIT, no big lists or sorts)",
+				ErrTooBig, doing, retold{strings.TrimSpace(msg), de})
 		case duckdb.ErrorTypePermission:
-			return fmt.Errorf("%w: %s", ErrRefused, de.Msg)
+			return fmt.Errorf("%w: %s: %w", ErrRefused, doing, de)
 		case duckdb.ErrorTypeParser, duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog,
 			duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeOutOfRange,
 			duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeMismatchType:
-			return fmt.Errorf("%w: %s", ErrBadQuery, de.Msg)
+			return fmt.Errorf("%w: %s: %w", ErrBadQuery, doing, de)
 		}
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
+
+// retold is a driver error told in other words (without advice that does not
+// apply to lookout) that still unwraps to the driver's error.
+type retold struct {
+	msg string
+	err error
+}
+
+func (e retold) Error() string { return e.msg }
+func (e retold) Unwrap() error { return e.err }
 
 func stmtTypeName(t duckdb.StmtType) string {
 	names := map[duckdb.StmtType]string{

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
 	"github.com/lookout-dev/lookout/internal/event"
 )
 
@@ -153,6 +155,19 @@ func TestQueryBadQuery(t *testing.T) {
 				t.Errorf("Query(%q) = %v, want ErrBadQuery", q, err)
 			}
 		})
+	}
+	// DuckDB's own error stays in the chain, for callers that want its type.
+	for q, want := range map[string]duckdb.ErrorType{
+		"SELECT * FROM nope":      duckdb.ErrorTypeCatalog,
+		"SELECT nope FROM events": duckdb.ErrorTypeBinder,
+	} {
+		_, err := s.Query(context.Background(), q)
+		var de *duckdb.Error
+		if !errors.As(err, &de) || de.Type != want {
+			t.Errorf("Query(%q) = %v, want it to wrap a DuckDB error of type %v", q, err, want)
+		} else if !strings.Contains(err.Error(), "nope") {
+			t.Errorf("Query(%q) = %v, want the message to name nope", q, err)
+		}
 	}
 }
 

@@ -54,7 +54,8 @@ func (s *Store) WriteRejected(ctx context.Context, rs []event.Rejected) error {
 // no JSON. So WriteWindow blocks (and fails like WriteEvents) only when it
 // completes a batch. A batch not yet full goes to the writer ahead of any
 // later request (Flush, AfterCommit, other rows) and at the writer's next
-// tick (Options.FlushInterval), so windows are committed as soon as before.
+// tick (Options.FlushInterval), so batching delays no window's commit
+// beyond that tick.
 //
 // Ownership: the store keeps w until the writer has appended it; w must not
 // be modified afterwards (window.EmitFunc hands it over for good).

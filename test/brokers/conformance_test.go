@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // The pipeline every case runs: live event times (the wall clock's), one
@@ -229,7 +231,7 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 	s := startStream(t, tgt)
 	defer s.halt()
 
-	waitFor(t, 60*time.Second, "the first closed windows", func() bool { return len(windowsOf(t, a)) >= services })
+	lookouttest.WaitFor(t, 60*time.Second, "the first closed windows", func() bool { return len(windowsOf(t, a)) >= services })
 
 	switch {
 	case c.poison || c.oversize:
@@ -242,9 +244,9 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 		time.Sleep(2 * window) // the stream goes on behind it
 		s.halt()
 		want := s.want()
-		checkWindows(t, want, []*proc{a}, true, 60*time.Second)
+		checkWindows(t, want, []*lookouttest.Proc{a}, true, 60*time.Second)
 		var n float64
-		waitFor(t, 30*time.Second, "the message in the rejected table", func() bool {
+		lookouttest.WaitFor(t, 30*time.Second, "the message in the rejected table", func() bool {
 			n = queryNumber(t, a, "SELECT count(*) FROM rejected WHERE source = 'src'")
 			return n >= 1
 		})
@@ -257,14 +259,14 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 		cfgB := writeConfig(t, filepath.Join(dir, "b"), tgt.source, true)
 		joined := time.Now()
 		p2 := start(t, cfgB.addr, cfgB.path)
-		waitFor(t, 90*time.Second, "the second lookout counting", func() bool {
+		lookouttest.WaitFor(t, 90*time.Second, "the second lookout counting", func() bool {
 			return metric(t, p2, `lookout_pipeline_events_total{pipeline="p"}`) > 0
 		})
 		resume := time.Since(joined)
 		t.Logf("conformance %s %s: the second lookout counting %v after its start", b.name, c.name, resume.Round(10*time.Millisecond))
 		time.Sleep(3 * window)
 		s.halt()
-		checkWindows(t, s.want(), []*proc{a, p2}, b.keyed, 90*time.Second)
+		checkWindows(t, s.want(), []*lookouttest.Proc{a, p2}, b.keyed, 90*time.Second)
 		if bar := resumeBar + b.extra; resume > bar {
 			t.Errorf("the second lookout counting %v after its start, want within %v", resume.Round(10*time.Millisecond), bar)
 		}
@@ -280,11 +282,11 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 	now := time.Now().UnixMilli()
 	next := now - now%w + w + at
 	time.Sleep(time.Until(time.UnixMilli(next)))
-	a.kill()
+	a.Kill()
 	t.Logf("killed at %s", time.Now().Format("15:04:05.000"))
 	time.Sleep(time.Second) // traffic while lookout is down
 
-	restart := func() (*proc, time.Time) {
+	restart := func() (*lookouttest.Proc, time.Time) {
 		t0 := time.Now()
 		if c.trafficStops {
 			s.halt()
@@ -293,17 +295,17 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 	}
 	p, t0 := restart()
 	if c.twice {
-		waitFor(t, 90*time.Second, "the restarted lookout counting", func() bool {
+		lookouttest.WaitFor(t, 90*time.Second, "the restarted lookout counting", func() bool {
 			return metric(t, p, `lookout_pipeline_events_total{pipeline="p"}`) > 0
 		})
-		p.kill()
+		p.Kill()
 		t.Logf("killed again at %s, %v after the restart", time.Now().Format("15:04:05.000"), time.Since(t0).Round(10*time.Millisecond))
 		p, t0 = restart()
 	}
 
 	t.Logf("restarted at %s", t0.Format("15:04:05.000"))
 	var tm timing
-	waitFor(t, 90*time.Second, "the restarted lookout counting", func() bool {
+	lookouttest.WaitFor(t, 90*time.Second, "the restarted lookout counting", func() bool {
 		return metric(t, p, `lookout_pipeline_events_total{pipeline="p"}`) > 0
 	})
 	tm.resume = time.Since(t0)
@@ -338,7 +340,7 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 		time.Sleep(2 * window) // and the stream goes on
 	}
 	s.halt()
-	checkWindows(t, s.want(), []*proc{p}, true, completeBar+10*time.Second)
+	checkWindows(t, s.want(), []*lookouttest.Proc{p}, true, completeBar+10*time.Second)
 
 	if bar := resumeBar + b.extra; tm.resume > bar {
 		t.Errorf("counting again %v after the restart, want within %v", tm.resume.Round(10*time.Millisecond), bar)
@@ -360,7 +362,7 @@ func writeConfig(t *testing.T, dir, source string, rebalance bool) config {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := config{path: filepath.Join(dir, "lookout.yaml"), addr: freeAddr(t)}
+	c := config{path: filepath.Join(dir, "lookout.yaml"), addr: lookouttest.FreeAddr(t)}
 	pipeline := fmt.Sprintf("window: %s", window)
 	if rebalance {
 		pipeline = "window: 4s\n    lateness: 3s"
@@ -497,7 +499,7 @@ func windowsMatch(want map[key]int, got []storedWindow) bool {
 // nothing was produced into, and, when once, each window stored by one
 // lookout only once. Without once (a consumer group that splits a service's
 // events), the lookouts' counts of a window must add up to the produced.
-func checkWindows(t *testing.T, want map[key]int, ps []*proc, once bool, timeout time.Duration) {
+func checkWindows(t *testing.T, want map[key]int, ps []*lookouttest.Proc, once bool, timeout time.Duration) {
 	t.Helper()
 	var size int64
 	collect := func() map[key][]float64 {
@@ -576,11 +578,11 @@ type storedWindow struct {
 }
 
 // windowsOf returns the closed windows of pipeline p that lookout stored.
-func windowsOf(t *testing.T, p *proc) []storedWindow {
+func windowsOf(t *testing.T, p *lookouttest.Proc) []storedWindow {
 	var resp struct {
 		Data []storedWindow `json:"data"`
 	}
-	if err := p.getJSON("/api/v1/windows?pipeline=p&limit=100000", &resp); err != nil {
+	if err := p.GetJSON("/api/v1/windows?pipeline=p&limit=100000", &resp); err != nil {
 		t.Logf("reading windows: %v", err)
 		return nil
 	}
@@ -589,7 +591,7 @@ func windowsOf(t *testing.T, p *proc) []storedWindow {
 
 // queryNumber runs SQL returning one number over lookout's query API; -1
 // when that fails.
-func queryNumber(t *testing.T, p *proc, sql string) float64 {
+func queryNumber(t *testing.T, p *lookouttest.Proc, sql string) float64 {
 	body, _ := json.Marshal(map[string]string{"sql": sql})
 	r, err := http.Post(p.URL("/api/v1/query"), "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -613,7 +615,7 @@ func queryNumber(t *testing.T, p *proc, sql string) float64 {
 
 // metric returns the value of one series in lookout's /metrics, -1 when it
 // is absent or unreadable.
-func metric(t *testing.T, p *proc, series string) float64 {
+func metric(t *testing.T, p *lookouttest.Proc, series string) float64 {
 	r, err := http.Get(p.URL("/metrics"))
 	if err != nil {
 		t.Logf("reading metrics: %v", err)

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestBackpressure pushes far faster than lookout can absorb with event
@@ -45,7 +47,7 @@ pipelines:
 	const senders, batch = 6, 5000
 	var accepted, full, fullWithoutRetry atomic.Int64
 	var rss rssSampler
-	rss.start(t, p.cmd.Process.Pid, 100*time.Millisecond)
+	rss.start(t, p.Cmd.Process.Pid, 100*time.Millisecond)
 	stop := time.Now().Add(8 * time.Second)
 	var wg sync.WaitGroup
 	for s := range senders {
@@ -89,7 +91,7 @@ pipelines:
 	}
 	// Every accepted event is in a window once all windows closed.
 	var sum float64
-	waitFor(t, 60*time.Second, "window counts to add up to the accepted events", func() bool {
+	lookouttest.WaitFor(t, 60*time.Second, "window counts to add up to the accepted events", func() bool {
 		var resp struct {
 			Data []struct {
 				Values map[string]float64 `json:"values"`

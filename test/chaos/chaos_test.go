@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lookout-dev/lookout/internal/testserver"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // The chaos stream: services keyed to partitions, perWindow events per service
@@ -43,7 +45,7 @@ var badWindows = map[string][2]int{"svc1": {5, 8}, "svc4": {21, 24}}
 // partition that changes owner is then replayed from its committed offset by
 // an owner whose watermark is where the old owner's was.
 func TestChaos(t *testing.T) {
-	rds := startRedis(t)
+	rds := testserver.Redis(t)
 	recv := newReceiver(t)
 	kc := testserver.Kafka(t, "events", partitions)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.DefaultProduceTopic("events"),
@@ -113,7 +115,7 @@ notifiers:
 	}
 	settled := func(members int) {
 		t.Helper()
-		waitFor(t, 60*time.Second, fmt.Sprintf("the group to settle with %d members", members), func() bool {
+		lookouttest.WaitFor(t, 60*time.Second, fmt.Sprintf("the group to settle with %d members", members), func() bool {
 			gi := kc.GroupInfo("lookout")
 			return gi != nil && gi.State == "Stable" && len(gi.Members) == members && gi.NumAssigned() == partitions
 		})
@@ -123,7 +125,7 @@ notifiers:
 	// instance's results: everything before has been read and stored.
 	closedThrough := func(last int) {
 		t.Helper()
-		waitFor(t, 60*time.Second, fmt.Sprintf("window %d of every service", last), func() bool {
+		lookouttest.WaitFor(t, 60*time.Second, fmt.Sprintf("window %d of every service", last), func() bool {
 			u := union(t, procs, base)
 			for _, s := range names {
 				if len(u[key{s, last}]) == 0 {
@@ -141,7 +143,7 @@ notifiers:
 	produce(0, 12)
 	closedThrough(10)
 
-	procs[0].kill()
+	procs[0].Kill()
 	produce(12, 16) // the others go on; lookout0's partitions wait
 	procs[0].run()  // same data directory, well within session_timeout
 	settled(3)
@@ -169,7 +171,7 @@ notifiers:
 	if extra := len(u) - 32*services; extra > 0 {
 		t.Errorf("%d results beyond the windows produced", extra)
 	}
-	waitFor(t, 30*time.Second, "both alerts resolved at the receiver", func() bool { return recv.total("Failing", "resolved") >= 2 })
+	lookouttest.WaitFor(t, 30*time.Second, "both alerts resolved at the receiver", func() bool { return recv.total("Failing", "resolved") >= 2 })
 	// Only the rule's alerts: the restarted instance replays messages it had
 	// already counted (its commit lags its acknowledgements), which it counts
 	// as late, and its built-in LookoutLateEvents rule may say so.

@@ -6,28 +6,20 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/lookout-dev/lookout/internal/testserver"
 	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
+// binary is the lookout that TestMain built for these tests.
 var binary string
-
-// startRedis starts redis-server without persistence: a restart loses
-// everything, the hardest case for lookout.
-func startRedis(t *testing.T) *testserver.RedisServer { return testserver.Redis(t) }
 
 // TestMain builds lookout once; every test here starts the binary, so -short
 // runs none of them.
 func TestMain(m *testing.M) { lookouttest.Main(m, &binary) }
-
-func freeAddr(t *testing.T) string { return lookouttest.FreeAddr(t) }
 
 // proc is a lookout that a test may kill and start again on the same data
 // directory and address.
@@ -35,7 +27,6 @@ type proc struct {
 	*lookouttest.Proc
 	t      *testing.T
 	name   string
-	cmd    *exec.Cmd
 	addr   string
 	data   string
 	config string
@@ -45,7 +36,7 @@ type proc struct {
 // address, and waits until /readyz answers. It is killed when the test ends.
 func start(t *testing.T, name, config string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, addr: freeAddr(t), data: filepath.Join(t.TempDir(), "data"), config: config}
+	p := &proc{t: t, name: name, addr: lookouttest.FreeAddr(t), data: filepath.Join(t.TempDir(), "data"), config: config}
 	p.run()
 	return p
 }
@@ -55,13 +46,7 @@ func (p *proc) run() {
 	p.t.Helper()
 	p.Proc = lookouttest.Start(p.t, binary, p.addr, "run", "-config", p.config, "-data", p.data, "-listen", p.addr)
 	p.Proc.AtEnd = p.Proc.Kill
-	p.cmd = p.Proc.Cmd
 }
-
-func (p *proc) output() string { return p.Output() }
-
-// kill ends lookout with SIGKILL: no shutdown, no commit, no flush.
-func (p *proc) kill() { p.Kill() }
 
 // push posts NDJSON lines to the push source and returns the status and the
 // Retry-After header.
@@ -95,11 +80,6 @@ func (p *proc) history() []transition {
 		return nil
 	}
 	return resp.Data
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	lookouttest.WaitFor(t, timeout, what, cond)
 }
 
 // receiver is a webhook endpoint that checks each message is the

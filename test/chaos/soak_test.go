@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestSoak runs lookout for LOOKOUT_SOAK_DURATION (default 10m) at half the
@@ -49,7 +51,7 @@ notifiers:
 		t.Fatal(err)
 	}
 	p := start(t, "lookout", cfg)
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 
 	// The maximum: flat out from several senders for 10 s.
 	const batch = 1000
@@ -70,7 +72,7 @@ notifiers:
 	// Sustainable means stored too: the push API accepts faster than the
 	// DuckDB writer commits for a while, so the time counts until the
 	// writer's backlog is gone.
-	waitFor(t, 5*time.Minute, "the store writer to catch up", func() bool { return metric(t, p, "lookout_store_backlog_rows ") == 0 })
+	lookouttest.WaitFor(t, 5*time.Minute, "the store writer to catch up", func() bool { return metric(t, p, "lookout_store_backlog_rows ") == 0 })
 	maxRate := float64(accepted.Load()) / time.Since(until.Add(-10*time.Second)).Seconds()
 	rate := maxRate / 2
 	t.Logf("measured max %.0f events/s (accepted and stored); soaking at %.0f events/s for %v", maxRate, rate, dur)

@@ -7,6 +7,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
+
+	"github.com/lookout-dev/lookout/internal/testserver"
 )
 
 // decisionClaimed is what an instance records when another sent the
@@ -18,7 +22,7 @@ const decisionClaimed = "suppressed: sent by another instance"
 // send one firing and one resolved message between them; each records the
 // other's send in its history.
 func TestTwoInstancesNotifyOnce(t *testing.T) {
-	rds := startRedis(t)
+	rds := testserver.Redis(t)
 	recv := newReceiver(t)
 	cfg := filepath.Join(t.TempDir(), "lookout.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `storage: {flush_interval: 100ms}
@@ -81,7 +85,7 @@ notifiers:
 		slices.Sort(ds)
 		return ds
 	}
-	waitFor(t, 60*time.Second, "both instances to decide the resolution and the receiver to get it", func() bool {
+	lookouttest.WaitFor(t, 60*time.Second, "both instances to decide the resolution and the receiver to get it", func() bool {
 		return len(decided(a, "resolved")) > 0 && len(decided(b, "resolved")) > 0 && recv.total("Errors", "resolved") > 0
 	})
 	for _, state := range []string{"firing", "resolved"} {

@@ -9,47 +9,26 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // alertingConfig: 1 s windows by service; Down fires on one bad window and
 // keeps firing 3 s past the last bad one; GroupDown batches the g* services
 // of a team into one message.
-const alertingConfig = `
-server:
-  listen: %s
-storage:
-  path: %s
-sources:
-  - {name: push, type: push}
-pipelines:
-  - name: api
-    from: [push]
-    group_by: [service]
-    window: 1s
-    lateness: 200ms
-    aggregates:
-      requests:   count()
-      error_rate: ratio(status >= 500)
-rules:
-  - name: Down
-    pipeline: api
-    when: 'error_rate > 0.5 && requests >= 2 && !(service startsWith "g")'
-    for: 1
-    repeat: 1h
-    keep_firing_for: 3s
-    notify: [hook]
-  - name: GroupDown
-    pipeline: api
-    when: 'error_rate > 0.5 && requests >= 2 && service startsWith "g"'
-    for: 1
-    repeat: 1h
-    labels: {team: web}
-    group_by: [team]
-    group_wait: 2s
-    notify: [hook]
-notifiers:
-  - {name: hook, type: webhook, url: 'http://%s/hook'}
-`
+func alertingConfig(t *testing.T, hookAddr string) *lookouttest.Config {
+	c := lookouttest.NewConfig(t)
+	c.Pipelines = []lookouttest.Pipeline{{Name: "api", From: []string{"push"}, GroupBy: []string{"service"}, Window: "1s", Lateness: "200ms",
+		Aggregates: map[string]string{"requests": "count()", "error_rate": "ratio(status >= 500)"}}}
+	c.Rules = []lookouttest.Rule{
+		{Name: "Down", Pipeline: "api", When: `error_rate > 0.5 && requests >= 2 && !(service startsWith "g")`, For: 1, Repeat: "1h",
+			Notify: []string{"hook"}, Extra: map[string]any{"keep_firing_for": "3s"}},
+		{Name: "GroupDown", Pipeline: "api", When: `error_rate > 0.5 && requests >= 2 && service startsWith "g"`, For: 1, Repeat: "1h",
+			Notify: []string{"hook"}, Extra: map[string]any{"labels": map[string]string{"team": "web"}, "group_by": []string{"team"}, "group_wait": "2s"}},
+	}
+	c.Notifiers = []lookouttest.Notifier{{Name: "hook", Type: "webhook", Extra: map[string]any{"url": "http://" + hookAddr + "/hook"}}}
+	return c
+}
 
 // flakyHook is an Alertmanager receiver that answers 500 while failing.
 type flakyHook struct {
@@ -85,13 +64,13 @@ func (f *flakyHook) deliveries() map[string]int {
 type pusher struct {
 	t    *testing.T
 	mu   sync.Mutex
-	p    *proc
+	p    *lookouttest.Proc
 	bad  map[string]bool
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newPusher(t *testing.T, p *proc) *pusher {
+func newPusher(t *testing.T, p *lookouttest.Proc) *pusher {
 	ps := &pusher{t: t, p: p, bad: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go ps.run()
 	t.Cleanup(ps.close)
@@ -131,7 +110,7 @@ func (ps *pusher) run() {
 		if b.Len() == 0 {
 			continue
 		}
-		r, err := http.Post(p.url("/api/v1/events?source=push"), "application/x-ndjson", strings.NewReader(b.String()))
+		r, err := http.Post(p.URL("/api/v1/events?source=push"), "application/x-ndjson", strings.NewReader(b.String()))
 		if err == nil {
 			r.Body.Close()
 		}
@@ -157,12 +136,12 @@ type historyRow struct {
 	Decision    string            `json:"decision"`
 }
 
-func history(t *testing.T, p *proc, query string) []historyRow {
+func history(t *testing.T, p *lookouttest.Proc, query string) []historyRow {
 	t.Helper()
 	var out struct {
 		Data []historyRow `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/alerts/history?limit=1000&"+query), &out)
+	lookouttest.GetJSON(t, p.URL("/api/v1/alerts/history?limit=1000&"+query), &out)
 	return out.Data
 }
 
@@ -173,31 +152,29 @@ func TestAlertingReceiverOutage(t *testing.T) {
 	t.Parallel()
 	hook := &flakyHook{}
 	// Not listening yet: connections are refused.
-	recv := &restartable{t: t, addr: freeAddr(t), h: hook}
+	recv := &restartable{t: t, addr: lookouttest.FreeAddr(t), h: hook}
 	t.Cleanup(recv.stop)
 
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(alertingConfig, addr, dir+"/data", recv.addr))
-	p := start(t, addr, "run", "-config", cfg)
+	cfg := alertingConfig(t, recv.addr)
+	p := cfg.Start(t, binary)
 	ps := newPusher(t, p)
 
 	outageStart := time.Now()
 	ps.set("a", true)
 	ps.set("b", true)
 	ps.set("c", false)
-	waitFor(t, 10*time.Second, "a and b firing", func() bool { return countFiring(t, p, "Down") == 2 })
+	lookouttest.WaitFor(t, 10*time.Second, "a and b firing", func() bool { return countFiring(t, p, "Down") == 2 })
 	ps.set("a", false) // a resolves 3 s later (keep_firing_for), while the receiver is down
-	waitFor(t, 10*time.Second, "a resolved", func() bool { return !hasAlert(t, p, "Down", "a") })
+	lookouttest.WaitFor(t, 10*time.Second, "a resolved", func() bool { return !hasAlert(t, p, "Down", "a") })
 
 	// Restart lookout with notifications still in its outbox.
 	ps.close()
-	p.stop()
-	p = start(t, addr, "run", "-config", cfg)
+	p.Stop()
+	p = cfg.Start(t, binary)
 	ps = newPusher(t, p)
 	ps.set("b", true)
 	ps.set("c", true) // a new alert after the restart
-	waitFor(t, 10*time.Second, "c firing after the restart", func() bool { return hasAlert(t, p, "Down", "c") })
+	lookouttest.WaitFor(t, 10*time.Second, "c firing after the restart", func() bool { return hasAlert(t, p, "Down", "c") })
 
 	// Refuse for 10 s in all, then answer 500 for 10 s, then accept.
 	time.Sleep(time.Until(outageStart.Add(10 * time.Second)))
@@ -210,7 +187,7 @@ func TestAlertingReceiverOutage(t *testing.T) {
 	hook.failing.Store(false)
 
 	want := map[string]int{"a/firing": 1, "a/resolved": 1, "b/firing": 1, "c/firing": 1}
-	waitFor(t, 40*time.Second, "every notification delivered", func() bool {
+	lookouttest.WaitFor(t, 40*time.Second, "every notification delivered", func() bool {
 		got := hook.deliveries()
 		for k, n := range want {
 			if got[k] < n {
@@ -245,7 +222,7 @@ func TestAlertingReceiverOutage(t *testing.T) {
 	}
 }
 
-func countFiring(t *testing.T, p *proc, rule string) int {
+func countFiring(t *testing.T, p *lookouttest.Proc, rule string) int {
 	n := 0
 	for _, a := range alerts(t, p) {
 		if a.Rule == rule && a.State == "firing" {
@@ -263,16 +240,16 @@ type alertRow struct {
 	SilencedBy  []string          `json:"silenced_by"`
 }
 
-func alerts(t *testing.T, p *proc) []alertRow {
+func alerts(t *testing.T, p *lookouttest.Proc) []alertRow {
 	t.Helper()
 	var out struct {
 		Data []alertRow `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/alerts"), &out)
+	lookouttest.GetJSON(t, p.URL("/api/v1/alerts"), &out)
 	return out.Data
 }
 
-func findAlert(t *testing.T, p *proc, rule, service string) (alertRow, bool) {
+func findAlert(t *testing.T, p *lookouttest.Proc, rule, service string) (alertRow, bool) {
 	for _, a := range alerts(t, p) {
 		if a.Rule == rule && a.Labels["service"] == service {
 			return a, true
@@ -281,7 +258,7 @@ func findAlert(t *testing.T, p *proc, rule, service string) (alertRow, bool) {
 	return alertRow{}, false
 }
 
-func hasAlert(t *testing.T, p *proc, rule, service string) bool {
+func hasAlert(t *testing.T, p *lookouttest.Proc, rule, service string) bool {
 	_, ok := findAlert(t, p, rule, service)
 	return ok
 }
@@ -323,14 +300,11 @@ func TestAlertingMuteFlapGroup(t *testing.T) {
 	hook := &flakyHook{}
 	hs := httptest.NewServer(hook)
 	defer hs.Close()
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(alertingConfig, addr, dir+"/data", strings.TrimPrefix(hs.URL, "http://")))
-	p := start(t, addr, "run", "-config", cfg)
+	p := alertingConfig(t, strings.TrimPrefix(hs.URL, "http://")).Start(t, binary)
 	ps := newPusher(t, p)
 
 	// Silence the quiet service before it goes bad.
-	code, body := do(t, "POST", p.url("/api/v1/silences"),
+	code, body := do(t, "POST", p.URL("/api/v1/silences"),
 		`{"matchers":[{"name":"service","value":"quiet"},{"name":"alertname","op":"=~","value":"Do.*"}],"duration":"1h","comment":"maintenance"}`)
 	if code != 200 || !strings.Contains(body, `"id":"`) {
 		t.Fatalf("POST /api/v1/silences: %d %s", code, body)
@@ -353,7 +327,7 @@ func TestAlertingMuteFlapGroup(t *testing.T) {
 		ps.set("flap", false)
 	}()
 
-	waitFor(t, 15*time.Second, "the g group's POST", func() bool { return hook.count("firing", "g1") > 0 })
+	lookouttest.WaitFor(t, 15*time.Second, "the g group's POST", func() bool { return hook.count("firing", "g1") > 0 })
 	hook.mu.Lock()
 	var groupPosts []int
 	for _, pl := range hook.payloads {
@@ -392,17 +366,17 @@ func TestAlertingMuteFlapGroup(t *testing.T) {
 	}
 
 	// Expire the silence: the still-firing alert is sent on its next window.
-	if code, body := do(t, "DELETE", p.url("/api/v1/silences/"+silenceID), ""); code != 200 {
+	if code, body := do(t, "DELETE", p.URL("/api/v1/silences/"+silenceID), ""); code != 200 {
 		t.Fatalf("DELETE silence: %d %s", code, body)
 	}
-	waitFor(t, 5*time.Second, "the quiet alert sent after its silence ended", func() bool { return hook.count("firing", "quiet") == 1 })
+	lookouttest.WaitFor(t, 5*time.Second, "the quiet alert sent after its silence ended", func() bool { return hook.count("firing", "quiet") == 1 })
 	var sils struct {
 		Data []struct {
 			ID    string `json:"id"`
 			State string `json:"state"`
 		} `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/silences"), &sils)
+	lookouttest.GetJSON(t, p.URL("/api/v1/silences"), &sils)
 	if len(sils.Data) != 1 || sils.Data[0].State != "expired" {
 		t.Errorf("silences after DELETE: %+v, want it listed as expired", sils.Data)
 	}
@@ -410,7 +384,7 @@ func TestAlertingMuteFlapGroup(t *testing.T) {
 	// Flapping: one firing while it flaps, one resolved keep_firing_for
 	// (3 s) after the last bad window.
 	<-flapDone
-	waitFor(t, 10*time.Second, "the flapping alert resolved", func() bool { return hook.count("resolved", "flap") > 0 })
+	lookouttest.WaitFor(t, 10*time.Second, "the flapping alert resolved", func() bool { return hook.count("resolved", "flap") > 0 })
 	if f, r := hook.count("firing", "flap"), hook.count("resolved", "flap"); f != 1 || r != 1 {
 		t.Errorf("flapping service: %d firing, %d resolved delivered; want 1 and 1", f, r)
 	}

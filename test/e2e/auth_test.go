@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const authConfig = `
@@ -46,9 +48,9 @@ func TestAuthScopes(t *testing.T) {
 	t.Setenv("LOOKOUT_TEST_WRITE", tokens["write"])
 	t.Setenv("LOOKOUT_TEST_ADMIN", tokens["admin"])
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "auth.yaml", fmt.Sprintf(authConfig, addr, dir+"/data"))
-	p := start(t, addr, "run", "-config", cfg)
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "auth.yaml", fmt.Sprintf(authConfig, addr, dir+"/data"))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 
 	type endpoint struct {
 		method, path, body, scope string
@@ -75,7 +77,7 @@ func TestAuthScopes(t *testing.T) {
 	do := func(e endpoint, token string) int {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, e.method, p.url(e.path), bytes.NewReader([]byte(e.body)))
+		req, _ := http.NewRequestWithContext(ctx, e.method, p.URL(e.path), bytes.NewReader([]byte(e.body)))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -121,7 +123,7 @@ func TestAuthScopes(t *testing.T) {
 	}
 
 	// /metrics follows the Prometheus conventions (promtool's lint rules).
-	req, _ := http.NewRequest("GET", p.url("/metrics"), nil)
+	req, _ := http.NewRequest("GET", p.URL("/metrics"), nil)
 	req.Header.Set("Authorization", "Bearer "+tokens["read"])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -142,7 +144,7 @@ func TestAuthScopes(t *testing.T) {
 // TestRefusesOpenNonLoopback: without tokens, a non-loopback listen address
 // is refused unless -insecure-listen is given.
 func TestRefusesOpenNonLoopback(t *testing.T) {
-	port := strings.Split(freeAddr(t), ":")[1]
+	port := strings.Split(lookouttest.FreeAddr(t), ":")[1]
 	cmd := exec.Command(binary, "run", "-data", t.TempDir(), "-listen", "0.0.0.0:"+port)
 	cmd.Env = os.Environ()
 	out, err := cmd.CombinedOutput()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const baselineConfig = `
@@ -34,28 +36,28 @@ pipelines:
 // windows before it, not left without a value as on a first start.
 func TestBaselinesSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(baselineConfig, addr, dir+"/data"))
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(baselineConfig, addr, dir+"/data"))
 	rng := rand.New(rand.NewPCG(5, 5))
-	push := func(p *proc, d time.Duration) {
+	push := func(p *lookouttest.Proc, d time.Duration) {
 		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 			line := fmt.Sprintf("{\"ts\":%d,\"service\":\"api\",\"latency\":%.3f}\n", time.Now().UnixMilli(), 0.1+rng.Float64()/10)
-			if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(line)); code != 200 {
+			if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte(line)); code != 200 {
 				t.Fatalf("push: %d %s", code, out)
 			}
 		}
 	}
-	windows := func(p *proc) []windowJSON {
+	windows := func(p *lookouttest.Proc) []windowJSON {
 		var res struct {
 			Data []windowJSON `json:"data"`
 		}
-		getJSON(t, p.url("/api/v1/windows?pipeline=api&limit=100"), &res)
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api&limit=100"), &res)
 		return res.Data
 	}
 
-	p := start(t, addr, "run", "-config", cfg)
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 	push(p, 5*time.Second)
-	waitFor(t, 10*time.Second, "a window judged against its baseline", func() bool {
+	lookouttest.WaitFor(t, 10*time.Second, "a window judged against its baseline", func() bool {
 		for _, w := range windows(p) {
 			if w.Values["z"] != nil {
 				return true
@@ -63,18 +65,18 @@ func TestBaselinesSurviveRestart(t *testing.T) {
 		}
 		return false
 	})
-	p.stop() // SIGTERM: the histories are saved on the way out
+	p.Stop() // SIGTERM: the histories are saved on the way out
 	restart := time.Now().Truncate(time.Second)
 
-	p = start(t, addr, "run", "-config", cfg)
-	if !strings.Contains(p.output(), "restored baseline histories") {
-		t.Errorf("the restart did not restore the baselines:\n%s", p.output())
+	p = lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	if !strings.Contains(p.Output(), "restored baseline histories") {
+		t.Errorf("the restart did not restore the baselines:\n%s", p.Output())
 	}
 	push(p, 2500*time.Millisecond)
 	// Each window after the restart has a z: without the three earlier
 	// windows restored, the first three would have none.
 	var after []windowJSON
-	waitFor(t, 10*time.Second, "two windows after the restart", func() bool {
+	lookouttest.WaitFor(t, 10*time.Second, "two windows after the restart", func() bool {
 		after = after[:0]
 		for _, w := range windows(p) {
 			if s, _ := time.Parse(time.RFC3339Nano, w.Start); !s.Before(restart) {

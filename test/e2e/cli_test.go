@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestCheckBadFixtures runs `lookout check` on every bad fixture of the config
@@ -66,7 +68,7 @@ func wantLines(t *testing.T, path string) []string {
 // TestCheckGoodConfig: a valid config exits 0.
 func TestCheckGoodConfig(t *testing.T) {
 	dir := t.TempDir()
-	p := writeFile(t, dir, "ok.yaml", `
+	p := lookouttest.WriteFile(t, dir, "ok.yaml", `
 sources:
   - {name: push, type: push}
 pipelines:
@@ -87,7 +89,7 @@ notifiers:
 		t.Fatalf("check: %v\n%s", err, out)
 	}
 	// An expression error is reported at its line.
-	bad := writeFile(t, dir, "bad.yaml", `
+	bad := lookouttest.WriteFile(t, dir, "bad.yaml", `
 sources:
   - {name: push, type: push}
 pipelines:
@@ -107,16 +109,16 @@ pipelines:
 // TestDefaultConfigMonitorsHost is `make run` on a fresh checkout: no config,
 // no external service; /healthz answers and host CPU windows appear within 15 s.
 func TestDefaultConfigMonitorsHost(t *testing.T) {
-	addr := freeAddr(t)
-	p := start(t, addr, "run", "-data", t.TempDir(), "-listen", addr)
+	addr := lookouttest.FreeAddr(t)
+	p := lookouttest.Start(t, binary, addr, "run", "-data", t.TempDir(), "-listen", addr)
 	var health map[string]string
-	getJSON(t, p.url("/healthz"), &health)
+	lookouttest.GetJSON(t, p.URL("/healthz"), &health)
 	started := time.Now()
 	var res struct {
 		Data []windowJSON `json:"data"`
 	}
-	waitFor(t, 15*time.Second, "host CPU windows", func() bool {
-		getJSON(t, p.url("/api/v1/windows?pipeline=host"), &res)
+	lookouttest.WaitFor(t, 15*time.Second, "host CPU windows", func() bool {
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=host"), &res)
 		return len(res.Data) > 0
 	})
 	t.Logf("first host window after %v", time.Since(started).Round(100*time.Millisecond))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const exemplarsConfig = `
@@ -27,13 +29,13 @@ pipelines:
       latency_p90: quantile(latency, 0.9)
 `
 
-// TestExemplarsEndToEnd is issue 8's exemplar check: events that carry a
+// TestExemplarsEndToEnd: events that carry a
 // trace_id or a W3C traceparent reach /api/v1/windows as exemplars of the
 // max and the quantile, linked through server.trace_url.
 func TestExemplarsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	p := start(t, addr, "run", "-config", writeFile(t, dir, "lookout.yaml", fmt.Sprintf(exemplarsConfig, addr, dir+"/data")))
+	addr := lookouttest.FreeAddr(t)
+	p := lookouttest.Start(t, binary, addr, "run", "-config", lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(exemplarsConfig, addr, dir+"/data")))
 
 	// One body, one timestamp: every event falls into the same window. The
 	// slowest request carries a traceparent, the others a bare trace_id;
@@ -55,7 +57,7 @@ func TestExemplarsEndToEnd(t *testing.T) {
 		}
 		traceOf[id] = lat
 	}
-	if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(body.String())); code != 200 {
+	if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte(body.String())); code != 200 {
 		t.Fatalf("push: %d %s", code, out)
 	}
 
@@ -72,8 +74,8 @@ func TestExemplarsEndToEnd(t *testing.T) {
 			Exemplars []exemplar          `json:"exemplars"`
 		} `json:"data"`
 	}
-	waitFor(t, 10*time.Second, "the window in the store", func() bool {
-		getJSON(t, p.url("/api/v1/windows?pipeline=api"), &res)
+	lookouttest.WaitFor(t, 10*time.Second, "the window in the store", func() bool {
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api"), &res)
 		return len(res.Data) >= 1
 	})
 	if len(res.Data) != 1 {

@@ -8,23 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
-const futureConfig = `
-server:
-  listen: %s
-storage:
-  path: %s
-sources:
-  - {name: push, type: push}
-pipelines:
-  - name: api
-    from: [push]
-    group_by: [service]
-    window: 2s
-    aggregates:
-      requests: count()
-`
+// futureConfig: 2 s windows counting requests by service, with the default
+// max_future.
+func futureConfig(t *testing.T) *lookouttest.Config {
+	c := lookouttest.NewConfig(t)
+	c.Pipelines = []lookouttest.Pipeline{{Name: "api", From: []string{"push"}, GroupBy: []string{"service"}, Window: "2s",
+		Aggregates: map[string]string{"requests": "count()"}}}
+	return c
+}
 
 // futureWindow is a window result with the counts this test reads.
 type futureWindow struct {
@@ -41,21 +36,19 @@ type futureWindow struct {
 // and a restart on the same data dir windows close again — the restart
 // neither resumes from nor refills the future event.
 func TestFarFutureEventAmongTraffic(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(futureConfig, addr, dir+"/data"))
-	p := start(t, addr, "run", "-config", cfg)
+	cfg := futureConfig(t)
+	p := cfg.Start(t, binary)
 
 	sent := map[int64]int{} // window start (unix ms) → normal events sent with a time in it
 	total := 0
-	push := func(p *proc, ts time.Time) {
+	push := func(p *lookouttest.Proc, ts time.Time) {
 		t.Helper()
 		body := fmt.Sprintf("{\"ts\":%d,\"service\":\"x\"}\n", ts.UnixMilli())
-		if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(body)); code != 200 {
+		if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte(body)); code != 200 {
 			t.Fatalf("push: %d %s", code, out)
 		}
 	}
-	traffic := func(p *proc, n int) {
+	traffic := func(p *lookouttest.Proc, n int) {
 		t.Helper()
 		for range n {
 			now := time.Now()
@@ -65,20 +58,20 @@ func TestFarFutureEventAmongTraffic(t *testing.T) {
 			time.Sleep(150 * time.Millisecond)
 		}
 	}
-	windows := func(p *proc) []futureWindow {
+	windows := func(p *lookouttest.Proc) []futureWindow {
 		t.Helper()
 		var res struct {
 			Data []futureWindow `json:"data"`
 		}
-		getJSON(t, p.url("/api/v1/windows?pipeline=api&limit=1000"), &res)
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api&limit=1000"), &res)
 		return res.Data
 	}
 	// allCounted waits until the windows hold every normal event sent, and
 	// checks each window counted exactly the events of its span, none late.
-	allCounted := func(p *proc, what string) []futureWindow {
+	allCounted := func(p *lookouttest.Proc, what string) []futureWindow {
 		t.Helper()
 		var ws []futureWindow
-		waitFor(t, 20*time.Second, what, func() bool {
+		lookouttest.WaitFor(t, 20*time.Second, what, func() bool {
 			ws = windows(p)
 			n := 0.0
 			for _, w := range ws {
@@ -117,16 +110,16 @@ func TestFarFutureEventAmongTraffic(t *testing.T) {
 	if n := futureOf(ws); n != 1 {
 		t.Errorf("the windows report %d future events, want 1", n)
 	}
-	metrics := getText(t, p.url("/metrics"))
+	metrics := getText(t, p.URL("/metrics"))
 	if got := metricValue(t, metrics, `lookout_pipeline_future_events_total{pipeline="api"}`); got != 1 {
 		t.Errorf("lookout_pipeline_future_events_total = %v, want 1", got)
 	}
 	if got := metricValue(t, metrics, `lookout_pipeline_late_events_total{pipeline="api"}`); got != 0 {
 		t.Errorf("lookout_pipeline_late_events_total = %v, want 0", got)
 	}
-	flagged := func(p *proc) [][]any {
+	flagged := func(p *lookouttest.Proc) [][]any {
 		t.Helper()
-		code, out := post(t, p.url("/api/v1/query"), "application/json",
+		code, out := lookouttest.Post(t, p.URL("/api/v1/query"), "application/json",
 			[]byte(`{"sql":"SELECT flags, year(ts) FROM events WHERE source = 'push' AND flags <> ''"}`))
 		if code != 200 {
 			t.Fatalf("query: %d %s", code, out)
@@ -140,7 +133,7 @@ func TestFarFutureEventAmongTraffic(t *testing.T) {
 		return q.Rows
 	}
 	var rows [][]any
-	waitFor(t, 10*time.Second, "the future event in the store", func() bool {
+	lookouttest.WaitFor(t, 10*time.Second, "the future event in the store", func() bool {
 		rows = flagged(p)
 		return len(rows) > 0
 	})
@@ -151,13 +144,13 @@ func TestFarFutureEventAmongTraffic(t *testing.T) {
 
 	// A crash and a restart on the same data dir: the windows go on.
 	p.Kill()
-	p = start(t, addr, "run", "-config", cfg)
+	p = cfg.Start(t, binary)
 	traffic(p, 14)
 	ws = allCounted(p, "the windows after the restart to close")
 	if n := futureOf(ws); n != 1 {
 		t.Errorf("after the restart the windows report %d future events, want the 1 from before", n)
 	}
-	metrics = getText(t, p.url("/metrics"))
+	metrics = getText(t, p.URL("/metrics"))
 	for _, m := range []string{`lookout_pipeline_future_events_total{pipeline="api"}`, `lookout_pipeline_late_events_total{pipeline="api"}`} {
 		if got := metricValue(t, metrics, m); got != 0 {
 			t.Errorf("after the restart %s = %v, want 0 (the stored future event is not replayed)", m, got)

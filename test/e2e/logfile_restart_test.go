@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const logfileRestartConfig = `
@@ -86,7 +88,7 @@ func (w *logWriter) setPhase(p string) {
 // kill is not emitted again.
 func TestLogfileKillMidWindowCountsEachLineOnce(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lookouttest.FreeAddr(t)
 	logPath := filepath.Join(dir, "app.log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -97,8 +99,8 @@ func TestLogfileKillMidWindowCountsEachLineOnce(t *testing.T) {
 	if _, err := f.WriteString("{\"ts\":1,\"service\":\"api\"}\n"); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(logfileRestartConfig, addr, dir+"/data", logPath))
-	p := start(t, addr, "run", "-config", cfg)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(logfileRestartConfig, addr, dir+"/data", logPath))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 
 	// Begin right after a window boundary: window A is written whole before
 	// the kill, window B around it.
@@ -113,11 +115,11 @@ func TestLogfileKillMidWindowCountsEachLineOnce(t *testing.T) {
 	stopWriter := sync.OnceFunc(func() { close(w.stop); <-w.done })
 	defer stopWriter()
 
-	windows := func(p *proc) map[int64][]float64 {
+	windows := func(p *lookouttest.Proc) map[int64][]float64 {
 		var res struct {
 			Data []windowJSON `json:"data"`
 		}
-		getJSON(t, p.url("/api/v1/windows?pipeline=lines"), &res)
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=lines"), &res)
 		out := map[int64][]float64{}
 		for _, win := range res.Data {
 			s, err := time.Parse(time.RFC3339Nano, win.Start)
@@ -128,7 +130,7 @@ func TestLogfileKillMidWindowCountsEachLineOnce(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, 20*time.Second, "window A to close", func() bool { return len(windows(p)[winA]) > 0 })
+	lookouttest.WaitFor(t, 20*time.Second, "window A to close", func() bool { return len(windows(p)[winA]) > 0 })
 	// A's lines are acknowledged once A is stored, and their position is
 	// written within a second: give it that, then crash in the middle of B.
 	time.Sleep(2 * time.Second)
@@ -139,14 +141,14 @@ func TestLogfileKillMidWindowCountsEachLineOnce(t *testing.T) {
 	w.setPhase("while down")
 	time.Sleep(time.Second)
 	w.setPhase("after the restart") // from here on the new lookout may be up
-	p = start(t, addr, "run", "-config", cfg)
+	p = lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 	// Keep writing into B, then stop before it ends so B is the last window.
 	for time.Now().Unix() < winB+9 {
 		time.Sleep(50 * time.Millisecond)
 	}
 	stopWriter()
 
-	waitFor(t, 20*time.Second, "window B to close", func() bool { return len(windows(p)[winB]) > 0 })
+	lookouttest.WaitFor(t, 20*time.Second, "window B to close", func() bool { return len(windows(p)[winB]) > 0 })
 	got := windows(p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -166,8 +168,8 @@ func TestLogfileKillMidWindowCountsEachLineOnce(t *testing.T) {
 				name, c, want, w.by)
 		}
 	}
-	if !strings.Contains(p.output(), "resuming log file at its saved position") {
-		t.Errorf("the restart did not resume at the saved position:\n%s", p.output())
+	if !strings.Contains(p.Output(), "resuming log file at its saved position") {
+		t.Errorf("the restart did not resume at the saved position:\n%s", p.Output())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "positions", "app_log.json")); err != nil {
 		t.Errorf("no saved position: %v", err)

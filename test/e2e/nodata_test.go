@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // noDataConfig: 1 s windows. ResetDown (no_data: reset) watches service r,
@@ -66,7 +68,7 @@ notifiers:
   - {name: hook, type: webhook, url: '%s/hook'}
 `
 
-// TestNoData is issue 7's end-to-end test: three services stop sending; the
+// TestNoData: three services stop sending; the
 // reset rule's firing alert resolves, the keep rule's stays firing, and the
 // heartbeat rule fires NoData, which resolves when its service is back.
 func TestNoData(t *testing.T) {
@@ -76,14 +78,14 @@ func TestNoData(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(noDataConfig, addr, dir+"/data", srv.URL))
-	p := start(t, addr, "run", "-config", cfg)
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(noDataConfig, addr, dir+"/data", srv.URL))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 	ps := newPusher(t, p)
 	ps.set("r", true)
 	ps.set("k", true)
 	ps.set("h", false)
-	waitFor(t, 15*time.Second, "ResetDown and KeepDown firing", func() bool {
+	lookouttest.WaitFor(t, 15*time.Second, "ResetDown and KeepDown firing", func() bool {
 		return hook.countAlert("firing", "ResetDown", "r") == 1 && hook.countAlert("firing", "KeepDown", "k") == 1
 	})
 	if n := hook.countAlert("firing", "HeartbeatNoData", "h"); n != 0 {
@@ -92,7 +94,7 @@ func TestNoData(t *testing.T) {
 
 	ps.close() // every service goes silent
 	stopped := time.Now()
-	waitFor(t, 15*time.Second, "ResetDown resolved and HeartbeatNoData firing", func() bool {
+	lookouttest.WaitFor(t, 15*time.Second, "ResetDown resolved and HeartbeatNoData firing", func() bool {
 		return hook.countAlert("resolved", "ResetDown", "r") == 1 && hook.countAlert("firing", "HeartbeatNoData", "h") == 1
 	})
 	if waited := time.Since(stopped); waited < 2*time.Second {
@@ -130,7 +132,7 @@ func TestNoData(t *testing.T) {
 	// h is back: its NoData alert resolves.
 	ps = newPusher(t, p)
 	ps.set("h", false)
-	waitFor(t, 15*time.Second, "HeartbeatNoData resolved", func() bool {
+	lookouttest.WaitFor(t, 15*time.Second, "HeartbeatNoData resolved", func() bool {
 		return hook.countAlert("resolved", "HeartbeatNoData", "h") == 1
 	})
 	if hasAlert(t, p, "HeartbeatNoData", "h") {

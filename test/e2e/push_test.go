@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestPushAsClientsSendIt: a gzip body (what log shippers send) is taken,
@@ -17,20 +19,14 @@ import (
 // UTF-8 is kept and flagged bad_utf8; a pipeline typo answers 404 and a GET
 // on the push endpoint 405 with Allow.
 func TestPushAsClientsSendIt(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "push.yaml", fmt.Sprintf(`
-server: {listen: %s}
-storage: {path: %s}
-sources: [{name: push, type: push}]
-pipelines:
-  - {name: api, from: [push], group_by: [service], window: 1s, aggregates: {n: count()}}
-`, addr, dir+"/data"))
-	p := start(t, addr, "run", "-config", cfg)
+	cfg := lookouttest.NewConfig(t)
+	cfg.Pipelines = []lookouttest.Pipeline{{Name: "api", From: []string{"push"}, GroupBy: []string{"service"}, Window: "1s",
+		Aggregates: map[string]string{"n": "count()"}}}
+	p := cfg.Start(t, binary)
 
 	send := func(enc string, body []byte) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, p.url("/api/v1/events"), bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, p.URL("/api/v1/events"), bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		if enc != "" {
 			req.Header.Set("Content-Encoding", enc)
@@ -70,8 +66,8 @@ pipelines:
 
 	// What the store holds.
 	var got [][]any
-	waitFor(t, 30*time.Second, "the pushed events in the store", func() bool {
-		code, out := post(t, p.url("/api/v1/query"), "application/json",
+	lookouttest.WaitFor(t, 30*time.Second, "the pushed events in the store", func() bool {
+		code, out := lookouttest.Post(t, p.URL("/api/v1/query"), "application/json",
 			[]byte(`{"sql":"SELECT fields->>'service', fields->>'msg', flags FROM events ORDER BY 1"}`))
 		var r struct {
 			Rows [][]any `json:"rows"`
@@ -87,7 +83,7 @@ pipelines:
 		t.Errorf("stored %v, want %s", got, want)
 	}
 
-	resp, err := http.Get(p.url("/api/v1/windows?pipeline=apy"))
+	resp, err := http.Get(p.URL("/api/v1/windows?pipeline=apy"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +91,7 @@ pipelines:
 	if resp.StatusCode != 404 {
 		t.Errorf("windows of a pipeline typo: %d, want 404", resp.StatusCode)
 	}
-	resp, err = http.Get(p.url("/api/v1/events"))
+	resp, err = http.Get(p.URL("/api/v1/events"))
 	if err != nil {
 		t.Fatal(err)
 	}

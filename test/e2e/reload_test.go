@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const reloadConfigBase = `
@@ -54,8 +56,8 @@ const extraRule = `  - name: Busy
     notify: [hook]
 `
 
-// TestReloadKeepsState is issue 11's reload test: while events stream, change
-// a threshold and add a rule; windows keep their counts, the firing alert
+// TestReloadKeepsState: while events stream, a reload changes a threshold
+// and adds a rule; windows keep their counts, the firing alert
 // stays firing without a new notification, the new rule fires; a broken
 // config is then refused and everything keeps running.
 func TestReloadKeepsState(t *testing.T) {
@@ -63,19 +65,19 @@ func TestReloadKeepsState(t *testing.T) {
 	hs := httptest.NewServer(hook)
 	defer hs.Close()
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lookouttest.FreeAddr(t)
 	write := func(threshold, extra string) string {
-		return writeFile(t, dir, "lookout.yaml", fmt.Sprintf(reloadConfigBase, addr, dir+"/data", threshold, extra, hs.URL))
+		return lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(reloadConfigBase, addr, dir+"/data", threshold, extra, hs.URL))
 	}
 	cfg := write("0.2", "")
-	p := start(t, addr, "run", "-config", cfg)
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 
 	sentPer10s := map[int64]int{} // window start (unix s) → events sent
 	push := func() {
 		now := time.Now()
 		body := fmt.Sprintf("{\"ts\":%d,\"service\":\"bad\",\"status\":503}\n{\"ts\":%d,\"service\":\"bad\",\"status\":200}\n",
 			now.UnixMilli(), now.UnixMilli())
-		if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(body)); code != 200 {
+		if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte(body)); code != 200 {
 			t.Fatalf("push: %d %s", code, out)
 		}
 		sentPer10s[now.Unix()-now.Unix()%10] += 2
@@ -87,14 +89,14 @@ func TestReloadKeepsState(t *testing.T) {
 		}
 	}
 	stream(2 * time.Second)
-	waitFor(t, 5*time.Second, "HighErrorRate firing", func() bool { return hook.countRule("firing", "HighErrorRate") >= 1 })
+	lookouttest.WaitFor(t, 5*time.Second, "HighErrorRate firing", func() bool { return hook.countRule("firing", "HighErrorRate") >= 1 })
 	if hook.countRule("firing", "Busy") != 0 {
 		t.Fatal("Busy fired before it existed")
 	}
 
 	// Change the threshold (still exceeded: 0.5 > 0.3) and add a rule.
 	write("0.3", extraRule)
-	code, out := post(t, p.url("/api/v1/reload"), "application/json", nil)
+	code, out := lookouttest.Post(t, p.URL("/api/v1/reload"), "application/json", nil)
 	if code != 200 {
 		t.Fatalf("reload: %d %s", code, out)
 	}
@@ -102,7 +104,7 @@ func TestReloadKeepsState(t *testing.T) {
 		t.Errorf("reload answer %s does not say the rules changed", out)
 	}
 	stream(2 * time.Second)
-	waitFor(t, 5*time.Second, "the new rule firing", func() bool { return hook.countRule("firing", "Busy") >= 1 })
+	lookouttest.WaitFor(t, 5*time.Second, "the new rule firing", func() bool { return hook.countRule("firing", "Busy") >= 1 })
 	if n := hook.countRule("firing", "HighErrorRate"); n != 1 {
 		t.Errorf("HighErrorRate notified %d times across the reload, want exactly 1", n)
 	}
@@ -111,7 +113,7 @@ func TestReloadKeepsState(t *testing.T) {
 			Rule, State string
 		} `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/alerts"), &alerts)
+	lookouttest.GetJSON(t, p.URL("/api/v1/alerts"), &alerts)
 	firing := map[string]bool{}
 	for _, a := range alerts.Data {
 		firing[a.Rule] = a.State == "firing"
@@ -122,14 +124,14 @@ func TestReloadKeepsState(t *testing.T) {
 
 	// A broken config is refused with its line; the old one keeps running.
 	os.WriteFile(cfg, []byte(strings.Replace(string(mustRead(t, cfg)), "window: 1s", "window: 1x", 1)), 0o644)
-	code, out = post(t, p.url("/api/v1/reload"), "application/json", nil)
+	code, out = lookouttest.Post(t, p.URL("/api/v1/reload"), "application/json", nil)
 	if code != 400 || !strings.Contains(string(out), cfg+":") || !strings.Contains(string(out), "not a duration") {
 		t.Fatalf("broken reload: %d %s, want 400 with FILE:LINE", code, out)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the SIGHUP refusal in the log", func() bool { return strings.Contains(p.output(), "reload refused") })
+	lookouttest.WaitFor(t, 5*time.Second, "the SIGHUP refusal in the log", func() bool { return strings.Contains(p.Output(), "reload refused") })
 	stream(1500 * time.Millisecond)
 
 	// The unchanged 10 s pipeline kept its windows across both reloads: every
@@ -138,8 +140,8 @@ func TestReloadKeepsState(t *testing.T) {
 	var res struct {
 		Data []windowJSON `json:"data"`
 	}
-	waitFor(t, 5*time.Second, "slow windows", func() bool {
-		getJSON(t, p.url("/api/v1/windows?pipeline=slow"), &res)
+	lookouttest.WaitFor(t, 5*time.Second, "slow windows", func() bool {
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=slow"), &res)
 		return len(res.Data) > 0
 	})
 	for _, w := range res.Data {
@@ -148,7 +150,7 @@ func TestReloadKeepsState(t *testing.T) {
 			t.Errorf("slow window %s counted %v events, want %v (all sent in it)", w.Start, got, want)
 		}
 	}
-	metrics := getText(t, p.url("/metrics"))
+	metrics := getText(t, p.URL("/metrics"))
 	if !strings.Contains(metrics, "lookout_config_last_reload_successful 0") {
 		t.Errorf("/metrics does not report the failed reload")
 	}
@@ -193,21 +195,21 @@ func getText(t *testing.T, url string) string {
 // answering that nothing changed.
 func TestReloadRefusesANewListen(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lookouttest.FreeAddr(t)
 	conf := `
 server: {listen: %s}
 storage: {path: %s}
 sources: [{name: push, type: push}]
 `
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, addr, dir+"/data"))
-	p := start(t, addr, "run", "-config", cfg)
-	writeFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, freeAddr(t), dir+"/data"))
-	code, out := post(t, p.url("/api/v1/reload"), "application/json", nil)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, addr, dir+"/data"))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, lookouttest.FreeAddr(t), dir+"/data"))
+	code, out := lookouttest.Post(t, p.URL("/api/v1/reload"), "application/json", nil)
 	if code != 400 || !strings.Contains(string(out), "server settings changed") {
 		t.Errorf("reload with a new server.listen: %d %s, want 400 saying server settings need a restart", code, out)
 	}
-	writeFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, addr, dir+"/data2"))
-	code, out = post(t, p.url("/api/v1/reload"), "application/json", nil)
+	lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(conf, addr, dir+"/data2"))
+	code, out = lookouttest.Post(t, p.URL("/api/v1/reload"), "application/json", nil)
 	if code != 400 || !strings.Contains(string(out), "storage settings changed") {
 		t.Errorf("reload with a new storage.path: %d %s, want 400 saying storage settings need a restart", code, out)
 	}

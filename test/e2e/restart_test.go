@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 const restartConfig = `
@@ -42,22 +44,22 @@ func TestWaitStoredSurvivesKill(t *testing.T) {
 
 func killMidWindow(t *testing.T, flush, query string, settle time.Duration) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(restartConfig, addr, dir+"/data", flush))
-	p := start(t, addr, "run", "-config", cfg)
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(restartConfig, addr, dir+"/data", flush))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 
 	// Start right after a window boundary so the whole test fits in one window.
 	for time.Now().UnixMilli()%10_000 > 300 {
 		time.Sleep(20 * time.Millisecond)
 	}
 	sent := map[int64]int{} // window start (unix s) → events
-	push := func(p *proc, n int) {
+	push := func(p *lookouttest.Proc, n int) {
 		now := time.Now()
 		var b strings.Builder
 		for range n {
 			fmt.Fprintf(&b, "{\"ts\":%d,\"service\":\"api\"}\n", now.UnixMilli())
 		}
-		if code, out := post(t, p.url("/api/v1/events?source=push"+query), "application/x-ndjson", []byte(b.String())); code != 200 {
+		if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"+query), "application/x-ndjson", []byte(b.String())); code != 200 {
 			t.Fatalf("push: %d %s", code, out)
 		}
 		sent[now.Unix()-now.Unix()%10] += n
@@ -68,7 +70,7 @@ func killMidWindow(t *testing.T, flush, query string, settle time.Duration) {
 	}
 	time.Sleep(settle)
 	p.Kill()
-	p = start(t, addr, "run", "-config", cfg)
+	p = lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 	for range 10 {
 		push(p, 5)
 		time.Sleep(100 * time.Millisecond)
@@ -76,8 +78,8 @@ func killMidWindow(t *testing.T, flush, query string, settle time.Duration) {
 	var res struct {
 		Data []windowJSON `json:"data"`
 	}
-	waitFor(t, 15*time.Second, "the window to close", func() bool {
-		getJSON(t, p.url("/api/v1/windows?pipeline=api"), &res)
+	lookouttest.WaitFor(t, 15*time.Second, "the window to close", func() bool {
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api"), &res)
 		return len(res.Data) > 0
 	})
 	for _, w := range res.Data {
@@ -86,7 +88,7 @@ func killMidWindow(t *testing.T, flush, query string, settle time.Duration) {
 			t.Errorf("window %s counted %v events, want %v (every event sent in it, once)", w.Start, got, want)
 		}
 	}
-	if !strings.Contains(p.output(), "refilled open windows from the store") {
-		t.Errorf("the restart did not say it refilled the open window:\n%s", p.output())
+	if !strings.Contains(p.Output(), "refilled open windows from the store") {
+		t.Errorf("the restart did not say it refilled the open window:\n%s", p.Output())
 	}
 }

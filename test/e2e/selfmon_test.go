@@ -19,6 +19,8 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver: it decodes the protobuf
@@ -169,8 +171,8 @@ func TestTraceOfOneEvent(t *testing.T) {
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
 
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", `
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", `
 server: {listen: `+addr+`}
 storage: {path: `+dir+`/data}
 self: {enabled: false}
@@ -194,8 +196,8 @@ rules:
 notifiers:
   - {name: hook, type: webhook, url: `+hs.URL+`/hook}
 `)
-	p := start(t, addr, "run", "-config", cfg)
-	if code, body := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson",
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	if code, body := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson",
 		[]byte(`{"service":"checkout","status":503}`+"\n")); code != 200 {
 		t.Fatalf("push: %d %s", code, body)
 	}
@@ -209,13 +211,13 @@ notifiers:
 		t.Run(tc.rule, func(t *testing.T) {
 			var delivered amAlert
 			var parent string
-			waitFor(t, 15*time.Second, tc.rule+" delivered", func() bool {
+			lookouttest.WaitFor(t, 15*time.Second, tc.rule+" delivered", func() bool {
 				var ok bool
 				delivered, parent, ok = hook.delivery(tc.rule, "firing")
 				return ok
 			})
 			var send *tracepb.Span
-			waitFor(t, 15*time.Second, "the notify.send span of "+tc.rule, func() bool {
+			lookouttest.WaitFor(t, 15*time.Second, "the notify.send span of "+tc.rule, func() bool {
 				sends := otlp.find("notify.send", "lookout.alert.fingerprint", delivered.Fingerprint)
 				if len(sends) > 0 {
 					send = sends[0]
@@ -235,7 +237,7 @@ notifiers:
 			s := send
 			for len(s.ParentSpanId) > 0 {
 				var next *tracepb.Span
-				waitFor(t, 10*time.Second, "the parent of "+s.Name, func() bool {
+				lookouttest.WaitFor(t, 10*time.Second, "the parent of "+s.Name, func() bool {
 					next = otlp.byID(s.ParentSpanId)
 					return next != nil
 				})
@@ -276,7 +278,7 @@ type restartable struct {
 }
 
 func newRestartable(t *testing.T, h http.Handler) *restartable {
-	r := &restartable{t: t, addr: freeAddr(t), h: h}
+	r := &restartable{t: t, addr: lookouttest.FreeAddr(t), h: h}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
@@ -287,7 +289,7 @@ func (r *restartable) start() {
 	var ln net.Listener
 	var err error
 	// The port was ours a moment ago; the kernel may need a moment.
-	waitFor(r.t, 5*time.Second, "listening on "+r.addr, func() bool {
+	lookouttest.WaitFor(r.t, 5*time.Second, "listening on "+r.addr, func() bool {
 		ln, err = net.Listen("tcp", r.addr)
 		return err == nil
 	})
@@ -304,7 +306,7 @@ func (r *restartable) stop() {
 
 // activeAlert reports whether the running lookout has an active alert of
 // rule with label name=name, and its state.
-func activeAlert(t *testing.T, p *proc, rule, name string) (string, bool) {
+func activeAlert(t *testing.T, p *lookouttest.Proc, rule, name string) (string, bool) {
 	t.Helper()
 	var out struct {
 		Data []struct {
@@ -313,7 +315,7 @@ func activeAlert(t *testing.T, p *proc, rule, name string) (string, bool) {
 			State  string            `json:"state"`
 		} `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/alerts"), &out)
+	lookouttest.GetJSON(t, p.URL("/api/v1/alerts"), &out)
 	for _, a := range out.Data {
 		if a.Rule == rule && a.Labels["name"] == name {
 			return a.State, true
@@ -322,19 +324,19 @@ func activeAlert(t *testing.T, p *proc, rule, name string) (string, bool) {
 	return "", false
 }
 
-func firing(t *testing.T, p *proc, rule, name string) bool {
+func firing(t *testing.T, p *lookouttest.Proc, rule, name string) bool {
 	st, ok := activeAlert(t, p, rule, name)
 	return ok && st == "firing"
 }
 
-func cleared(t *testing.T, p *proc, rule, name string) bool {
+func cleared(t *testing.T, p *lookouttest.Proc, rule, name string) bool {
 	_, ok := activeAlert(t, p, rule, name)
 	return !ok
 }
 
-func putThreshold(t *testing.T, p *proc, name string, v float64) {
+func putThreshold(t *testing.T, p *lookouttest.Proc, name string, v float64) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, p.url("/api/v1/thresholds/"+name), strings.NewReader(fmt.Sprintf(`{"value":%g}`, v)))
+	req, _ := http.NewRequest(http.MethodPut, p.URL("/api/v1/thresholds/"+name), strings.NewReader(fmt.Sprintf(`{"value":%g}`, v)))
 	req.Header.Set("Content-Type", "application/json")
 	r, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -347,10 +349,10 @@ func putThreshold(t *testing.T, p *proc, name string, v float64) {
 	}
 }
 
-func pushLines(t *testing.T, p *proc, source string, lines ...string) {
+func pushLines(t *testing.T, p *lookouttest.Proc, source string, lines ...string) {
 	t.Helper()
 	body := strings.Join(lines, "\n") + "\n"
-	if code, out := post(t, p.url("/api/v1/events?source="+source), "application/x-ndjson", []byte(body)); code != 200 {
+	if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source="+source), "application/x-ndjson", []byte(body)); code != 200 {
 		t.Fatalf("push to %s: %d %s", source, code, out)
 	}
 }
@@ -374,8 +376,8 @@ func TestSelfRules(t *testing.T) {
 	defer deadman.Close()
 
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", `
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", `
 server: {listen: `+addr+`}
 storage: {path: `+dir+`/data, flush_interval: 3s}
 self:
@@ -412,16 +414,16 @@ rules:
 notifiers:
   - {name: hook, type: webhook, url: 'http://`+hookSrv.addr+`/hook', timeout: 1s}
 `)
-	p := start(t, addr, "run", "-config", cfg)
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 	// The store fault below is "more rows waiting for the writer than
 	// allowed"; the outbox one "anything waiting for a notifier".
 	putThreshold(t, p, "lookout_store_backlog_rows", 1000)
 	putThreshold(t, p, "lookout_outbox_pending", 0)
 
 	t.Run("push source silent", func(t *testing.T) {
-		waitFor(t, 10*time.Second, "LookoutSourceSilent for quiet", func() bool { return firing(t, p, "LookoutSourceSilent", "quiet") })
+		lookouttest.WaitFor(t, 10*time.Second, "LookoutSourceSilent for quiet", func() bool { return firing(t, p, "LookoutSourceSilent", "quiet") })
 		pushLines(t, p, "quiet", `{"kind":"hello"}`)
-		waitFor(t, 5*time.Second, "LookoutSourceSilent for quiet to resolve", func() bool { return cleared(t, p, "LookoutSourceSilent", "quiet") })
+		lookouttest.WaitFor(t, 5*time.Second, "LookoutSourceSilent for quiet to resolve", func() bool { return cleared(t, p, "LookoutSourceSilent", "quiet") })
 	})
 
 	t.Run("scraped source silent", func(t *testing.T) {
@@ -429,9 +431,9 @@ notifiers:
 			t.Fatal("scrape is silent while its target answers")
 		}
 		target.stop()
-		waitFor(t, 10*time.Second, "LookoutSourceSilent for scrape", func() bool { return firing(t, p, "LookoutSourceSilent", "scrape") })
+		lookouttest.WaitFor(t, 10*time.Second, "LookoutSourceSilent for scrape", func() bool { return firing(t, p, "LookoutSourceSilent", "scrape") })
 		target.start()
-		waitFor(t, 10*time.Second, "LookoutSourceSilent for scrape to resolve", func() bool { return cleared(t, p, "LookoutSourceSilent", "scrape") })
+		lookouttest.WaitFor(t, 10*time.Second, "LookoutSourceSilent for scrape to resolve", func() bool { return cleared(t, p, "LookoutSourceSilent", "scrape") })
 	})
 
 	t.Run("store behind", func(t *testing.T) {
@@ -449,13 +451,13 @@ notifiers:
 			pushLines(t, p, "push", lines...)
 			time.Sleep(300 * time.Millisecond)
 		}
-		waitFor(t, 10*time.Second, "LookoutStoreBehind to resolve after the commit", func() bool { return cleared(t, p, "LookoutStoreBehind", "duckdb") })
+		lookouttest.WaitFor(t, 10*time.Second, "LookoutStoreBehind to resolve after the commit", func() bool { return cleared(t, p, "LookoutStoreBehind", "duckdb") })
 	})
 
 	t.Run("overflow", func(t *testing.T) {
 		pushLines(t, p, "push", `{"kind":"capped","service":"a"}`, `{"kind":"capped","service":"b"}`)
-		waitFor(t, 5*time.Second, "LookoutOverflow for capped", func() bool { return firing(t, p, "LookoutOverflow", "capped") })
-		waitFor(t, 5*time.Second, "LookoutOverflow to resolve", func() bool { return cleared(t, p, "LookoutOverflow", "capped") })
+		lookouttest.WaitFor(t, 5*time.Second, "LookoutOverflow for capped", func() bool { return firing(t, p, "LookoutOverflow", "capped") })
+		lookouttest.WaitFor(t, 5*time.Second, "LookoutOverflow to resolve", func() bool { return cleared(t, p, "LookoutOverflow", "capped") })
 	})
 
 	t.Run("late events", func(t *testing.T) {
@@ -465,7 +467,7 @@ notifiers:
 			lines[i] = fmt.Sprintf(`{"kind":"timed","ts":%d}`, old+int64(i))
 		}
 		pushLines(t, p, "push", lines...)
-		waitFor(t, 5*time.Second, "LookoutLateEvents for timed", func() bool { return firing(t, p, "LookoutLateEvents", "timed") })
+		lookouttest.WaitFor(t, 5*time.Second, "LookoutLateEvents for timed", func() bool { return firing(t, p, "LookoutLateEvents", "timed") })
 		// The rule judges the last 5 minutes: it resolves once on-time
 		// events bring their late ratio under 10 %, not when late ones
 		// merely stop.
@@ -478,22 +480,22 @@ notifiers:
 			onTime[i] = `{"kind":"timed"}` // stamped on arrival
 		}
 		pushLines(t, p, "push", onTime...)
-		waitFor(t, 5*time.Second, "LookoutLateEvents to resolve", func() bool { return cleared(t, p, "LookoutLateEvents", "timed") })
+		lookouttest.WaitFor(t, 5*time.Second, "LookoutLateEvents to resolve", func() bool { return cleared(t, p, "LookoutLateEvents", "timed") })
 	})
 
 	t.Run("notifier failing", func(t *testing.T) {
 		hookSrv.stop()
 		pushLines(t, p, "push", `{"kind":"api","service":"checkout","status":503}`)
-		waitFor(t, 15*time.Second, "LookoutNotifierFailing for hook", func() bool { return firing(t, p, "LookoutNotifierFailing", "hook") })
+		lookouttest.WaitFor(t, 15*time.Second, "LookoutNotifierFailing for hook", func() bool { return firing(t, p, "LookoutNotifierFailing", "hook") })
 		if !firing(t, p, "LookoutOutboxBacklog", "hook") {
 			t.Error("LookoutOutboxBacklog is not firing while notifications wait for hook")
 		}
 		hookSrv.start()
-		waitFor(t, 15*time.Second, "LookoutNotifierFailing to resolve", func() bool { return cleared(t, p, "LookoutNotifierFailing", "hook") })
-		waitFor(t, 5*time.Second, "LookoutOutboxBacklog to resolve", func() bool { return cleared(t, p, "LookoutOutboxBacklog", "hook") })
+		lookouttest.WaitFor(t, 15*time.Second, "LookoutNotifierFailing to resolve", func() bool { return cleared(t, p, "LookoutNotifierFailing", "hook") })
+		lookouttest.WaitFor(t, 5*time.Second, "LookoutOutboxBacklog to resolve", func() bool { return cleared(t, p, "LookoutOutboxBacklog", "hook") })
 		// Through the normal notifiers: the receiver that was down gets
 		// the alert about itself, and its resolution, once it is back.
-		waitFor(t, 10*time.Second, "the hook to receive LookoutNotifierFailing resolved", func() bool {
+		lookouttest.WaitFor(t, 10*time.Second, "the hook to receive LookoutNotifierFailing resolved", func() bool {
 			_, _, fired := hook.delivery("LookoutNotifierFailing", "firing")
 			_, _, resolved := hook.delivery("LookoutNotifierFailing", "resolved")
 			return fired && resolved
@@ -504,21 +506,21 @@ notifiers:
 	})
 
 	t.Run("dead-man's switch", func(t *testing.T) {
-		waitFor(t, 5*time.Second, "two pings", func() bool { return pings.Load() >= 2 })
+		lookouttest.WaitFor(t, 5*time.Second, "two pings", func() bool { return pings.Load() >= 2 })
 		if n := badPings.Load(); n > 0 {
 			t.Errorf("%d pings were not GET /ping/lookout-e2e", n)
 		}
 		// A store writer further behind than allowed is unhealthy: no ping,
 		// and the log says why.
 		held := func() int {
-			return strings.Count(p.output(), `msg="dead-man's switch not pinged: lookout is unhealthy" reason="the store writer is behind"`)
+			return strings.Count(p.Output(), `msg="dead-man's switch not pinged: lookout is unhealthy" reason="the store writer is behind"`)
 		}
 		earlier := held() // the store fault above held some too
 		putThreshold(t, p, "lookout_store_backlog_rows", -1)
-		waitFor(t, 5*time.Second, "the switch to hold its ping", func() bool { return held() > earlier })
+		lookouttest.WaitFor(t, 5*time.Second, "the switch to hold its ping", func() bool { return held() > earlier })
 		putThreshold(t, p, "lookout_store_backlog_rows", 1000)
 		before := pings.Load()
-		waitFor(t, 5*time.Second, "pings to resume", func() bool { return pings.Load() >= before+2 })
+		lookouttest.WaitFor(t, 5*time.Second, "pings to resume", func() bool { return pings.Load() >= before+2 })
 	})
 }
 
@@ -531,14 +533,14 @@ func TestWatchLookoutExample(t *testing.T) {
 	defer hs.Close()
 
 	dir := t.TempDir()
-	firstAddr := freeAddr(t)
-	firstCfg := writeFile(t, dir, "first.yaml", `
+	firstAddr := lookouttest.FreeAddr(t)
+	firstCfg := lookouttest.WriteFile(t, dir, "first.yaml", `
 server: {listen: `+firstAddr+`}
 storage: {path: `+dir+`/first}
 sources: [{name: push, type: push}]
 notifiers: [{name: stdout, type: log}]
 `)
-	first := start(t, firstAddr, "run", "-config", firstCfg)
+	first := lookouttest.Start(t, binary, firstAddr, "run", "-config", firstCfg)
 
 	example := string(mustRead(t, "../../examples/watch-lookout/lookout.yaml"))
 	for old, repl := range map[string]string{
@@ -550,24 +552,24 @@ notifiers: [{name: stdout, type: log}]
 		}
 		example = strings.ReplaceAll(example, old, repl)
 	}
-	watcherCfg := writeFile(t, dir, "watcher.yaml", example)
-	watcherAddr := freeAddr(t)
-	watcher := start(t, watcherAddr, "run", "-config", watcherCfg, "-listen", watcherAddr, "-data", dir+"/watcher")
+	watcherCfg := lookouttest.WriteFile(t, dir, "watcher.yaml", example)
+	watcherAddr := lookouttest.FreeAddr(t)
+	watcher := lookouttest.Start(t, binary, watcherAddr, "run", "-config", watcherCfg, "-listen", watcherAddr, "-data", dir+"/watcher")
 
-	waitFor(t, 10*time.Second, "the watcher to have windows of the first one's store backlog", func() bool {
+	lookouttest.WaitFor(t, 10*time.Second, "the watcher to have windows of the first one's store backlog", func() bool {
 		var out struct {
 			Data []struct {
 				Values map[string]*float64 `json:"values"`
 			} `json:"data"`
 		}
-		getJSON(t, watcher.url("/api/v1/windows?pipeline=store"), &out)
+		lookouttest.GetJSON(t, watcher.URL("/api/v1/windows?pipeline=store"), &out)
 		return len(out.Data) > 0 && out.Data[0].Values["backlog"] != nil
 	})
 	if _, _, ok := hook.delivery("LookoutDown", "firing"); ok {
 		t.Fatal("LookoutDown fired while the first lookout runs")
 	}
-	first.stop()
-	waitFor(t, 10*time.Second, "LookoutDown from the watcher", func() bool {
+	first.Stop()
+	lookouttest.WaitFor(t, 10*time.Second, "LookoutDown from the watcher", func() bool {
 		_, _, ok := hook.delivery("LookoutDown", "firing")
 		return ok
 	})

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // hookReceiver is an Alertmanager-compatible webhook receiver.
@@ -115,7 +117,7 @@ notifiers:
   - {name: hook, type: webhook, url: '%s'}
 `
 
-// TestSkeletonEndToEnd is issue 2's end-to-end check: real-time pushes for a
+// TestSkeletonEndToEnd is the whole path end to end: real-time pushes for a
 // good and a bad service, window values against an independent computation,
 // exactly one firing across a restart, one resolved, the raw view and rejects.
 func TestSkeletonEndToEnd(t *testing.T) {
@@ -124,9 +126,9 @@ func TestSkeletonEndToEnd(t *testing.T) {
 	defer hs.Close()
 
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfgPath := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(skeletonConfig, addr, dir+"/data", hs.URL))
-	p := start(t, addr, "run", "-config", cfgPath)
+	addr := lookouttest.FreeAddr(t)
+	cfgPath := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(skeletonConfig, addr, dir+"/data", hs.URL))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfgPath)
 
 	var (
 		all  []sent
@@ -135,7 +137,7 @@ func TestSkeletonEndToEnd(t *testing.T) {
 	)
 	// push sends one 100 ms batch for both services; badErrors says whether
 	// the bad service fails half of its requests.
-	push := func(p *proc, badErrors bool) {
+	push := func(p *lookouttest.Proc, badErrors bool) {
 		now := time.Now().UnixMilli()
 		var body strings.Builder
 		last = last[:0]
@@ -152,12 +154,12 @@ func TestSkeletonEndToEnd(t *testing.T) {
 				last = append(last, line)
 			}
 		}
-		code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(body.String()))
+		code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte(body.String()))
 		if code != 200 {
 			t.Fatalf("push: %d %s", code, out)
 		}
 	}
-	stream := func(p *proc, d time.Duration, badErrors bool) {
+	stream := func(p *lookouttest.Proc, d time.Duration, badErrors bool) {
 		end := time.Now().Add(d)
 		for time.Now().Before(end) {
 			push(p, badErrors)
@@ -167,7 +169,7 @@ func TestSkeletonEndToEnd(t *testing.T) {
 
 	// Phase 1: the bad service fails for ~4 windows; the rule needs 2.
 	stream(p, 4*time.Second, true)
-	waitFor(t, 10*time.Second, "one firing notification for bad", func() bool { return hook.count("firing", "bad") >= 1 })
+	lookouttest.WaitFor(t, 10*time.Second, "one firing notification for bad", func() bool { return hook.count("firing", "bad") >= 1 })
 
 	// Window values equal an independent computation from the sent events.
 	checkWindows(t, p, all)
@@ -183,8 +185,8 @@ func TestSkeletonEndToEnd(t *testing.T) {
 	}
 
 	// Restart on the same data dir while still failing: no second firing within repeat.
-	p.stop()
-	p = start(t, addr, "run", "-config", cfgPath)
+	p.Stop()
+	p = lookouttest.Start(t, binary, addr, "run", "-config", cfgPath)
 	stream(p, 3*time.Second, true)
 	time.Sleep(1500 * time.Millisecond) // let the last windows close and be judged
 	if n := hook.count("firing", "bad"); n != 1 {
@@ -197,14 +199,14 @@ func TestSkeletonEndToEnd(t *testing.T) {
 			Labels map[string]string `json:"labels"`
 		} `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/alerts"), &alerts)
+	lookouttest.GetJSON(t, p.URL("/api/v1/alerts"), &alerts)
 	if len(alerts.Data) != 1 || alerts.Data[0].State != "firing" || alerts.Data[0].Labels["service"] != "bad" {
 		t.Errorf("active alerts after restart = %+v, want one firing for bad", alerts.Data)
 	}
 
 	// Errors stop: exactly one resolved.
 	stream(p, 3*time.Second, false)
-	waitFor(t, 10*time.Second, "resolved notification for bad", func() bool { return hook.count("resolved", "bad") >= 1 })
+	lookouttest.WaitFor(t, 10*time.Second, "resolved notification for bad", func() bool { return hook.count("resolved", "bad") >= 1 })
 	time.Sleep(1500 * time.Millisecond)
 	if n := hook.count("resolved", "bad"); n != 1 {
 		t.Errorf("%d resolved notifications for bad, want exactly 1", n)
@@ -240,7 +242,7 @@ type expect struct {
 	latencies        []float64 // seconds
 }
 
-func checkWindows(t *testing.T, p *proc, all []sent) {
+func checkWindows(t *testing.T, p *lookouttest.Proc, all []sent) {
 	t.Helper()
 	exp := map[key]*expect{}
 	for _, e := range all {
@@ -260,11 +262,11 @@ func checkWindows(t *testing.T, p *proc, all []sent) {
 		Data []windowJSON `json:"data"`
 	}
 	// Windows reach the store within the writer's flush interval.
-	waitFor(t, 5*time.Second, "windows in the store", func() bool {
-		getJSON(t, p.url("/api/v1/windows?pipeline=api"), &res)
+	lookouttest.WaitFor(t, 5*time.Second, "windows in the store", func() bool {
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api"), &res)
 		return len(res.Data) >= 6
 	})
-	getJSON(t, p.url("/api/v1/windows?pipeline=api&group.service=bad"), &res)
+	lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api&group.service=bad"), &res)
 	if len(res.Data) < 3 {
 		t.Fatalf("only %d windows for bad", len(res.Data))
 	}
@@ -273,7 +275,7 @@ func checkWindows(t *testing.T, p *proc, all []sent) {
 			t.Errorf("group filter returned %v", w.Group)
 		}
 	}
-	getJSON(t, p.url("/api/v1/windows?pipeline=api"), &res)
+	lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=api"), &res)
 	checked := 0
 	for _, w := range res.Data {
 		start, err := time.Parse(time.RFC3339Nano, w.Start)
@@ -329,14 +331,14 @@ func checkWindows(t *testing.T, p *proc, all []sent) {
 	}
 }
 
-func checkRaw(t *testing.T, p *proc, last []string) {
+func checkRaw(t *testing.T, p *lookouttest.Proc, last []string) {
 	t.Helper()
 	var raw struct {
 		Data []struct {
 			Raw string `json:"raw"`
 		} `json:"data"`
 	}
-	getJSON(t, p.url("/api/v1/raw?source=push"), &raw)
+	lookouttest.GetJSON(t, p.URL("/api/v1/raw?source=push"), &raw)
 	if len(raw.Data) != 20 {
 		t.Fatalf("raw returned %d messages, want the last 20", len(raw.Data))
 	}
@@ -349,11 +351,11 @@ func checkRaw(t *testing.T, p *proc, last []string) {
 	}
 }
 
-func checkRejected(t *testing.T, p *proc) {
+func checkRejected(t *testing.T, p *lookouttest.Proc) {
 	t.Helper()
 	now := time.Now().UnixMilli()
 	body := fmt.Sprintf("{\"ts\":%d,\"service\":\"other\",\"status\":200}\n{\"ts\": %d, \"service\": broken\n{\"ts\":%d,\"service\":\"other\",\"status\":200}\n", now, now, now)
-	code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte(body))
+	code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte(body))
 	if code != 200 {
 		t.Fatalf("mixed batch: %d %s", code, out)
 	}
@@ -372,15 +374,15 @@ func checkRejected(t *testing.T, p *proc) {
 		t.Fatalf("mixed batch result %s, want 2 accepted and line 2 rejected", out)
 	}
 	// Nothing accepted: 400.
-	if code, out := post(t, p.url("/api/v1/events?source=push"), "application/x-ndjson", []byte("not json\n")); code != 400 {
+	if code, out := lookouttest.Post(t, p.URL("/api/v1/events?source=push"), "application/x-ndjson", []byte("not json\n")); code != 400 {
 		t.Errorf("all-bad batch: %d %s, want 400", code, out)
 	}
 	var q struct {
 		Columns []string `json:"columns"`
 		Rows    [][]any  `json:"rows"`
 	}
-	waitFor(t, 5*time.Second, "the rejected line in the store", func() bool {
-		code, out := post(t, p.url("/api/v1/query"), "application/json",
+	lookouttest.WaitFor(t, 5*time.Second, "the rejected line in the store", func() bool {
+		code, out := lookouttest.Post(t, p.URL("/api/v1/query"), "application/json",
 			[]byte(`{"sql":"SELECT source, raw, reason FROM rejected WHERE raw LIKE '%broken%'"}`))
 		if code != 200 {
 			t.Fatalf("query: %d %s", code, out)
@@ -394,7 +396,7 @@ func checkRejected(t *testing.T, p *proc) {
 		t.Errorf("rejected row = %v", q.Rows[0])
 	}
 	// The query API is read-only.
-	if code, out := post(t, p.url("/api/v1/query"), "application/json", []byte(`{"sql":"DROP TABLE events"}`)); code != 400 {
+	if code, out := lookouttest.Post(t, p.URL("/api/v1/query"), "application/json", []byte(`{"sql":"DROP TABLE events"}`)); code != 400 {
 		t.Errorf("DROP TABLE: %d %s, want 400", code, out)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestSlowClientsCut: a client that sends a push body a byte at a time, or
@@ -19,13 +21,13 @@ func TestSlowClientsCut(t *testing.T) {
 		t.Skip("starts lookout; skipped with -short")
 	}
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "slow.yaml", fmt.Sprintf(`
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "slow.yaml", fmt.Sprintf(`
 server: {listen: %s, timeouts: {read: 2s, idle: 2s}}
 storage: {path: %s}
 sources: [{name: push, type: push}]
 `, addr, dir+"/data"))
-	p := start(t, addr, "run", "-config", cfg)
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 
 	const slow = 4
 	closed := make(chan string, slow+1)
@@ -82,7 +84,7 @@ sources: [{name: push, type: push}]
 	}
 	// lookout still serves others.
 	var h map[string]string
-	getJSON(t, p.url("/healthz"), &h)
+	lookouttest.GetJSON(t, p.URL("/healthz"), &h)
 	if h["status"] != "ok" {
 		t.Errorf("/healthz = %v", h)
 	}

@@ -9,16 +9,18 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestTLSAndRateLimit: the API is served over HTTPS with the configured pair,
 // and a client over its rate gets 429 with Retry-After.
 func TestTLSAndRateLimit(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := lookouttest.FreeAddr(t)
 	crt, _ := filepath.Abs("../../internal/config/testdata/server.crt")
 	key, _ := filepath.Abs("../../internal/config/testdata/server.key")
-	cfg := writeFile(t, dir, "tls.yaml", fmt.Sprintf(`
+	cfg := lookouttest.WriteFile(t, dir, "tls.yaml", fmt.Sprintf(`
 server:
   listen: %s
   tls: {cert_file: %s, key_file: %s}
@@ -36,7 +38,7 @@ sources: [{name: push, type: push}]
 	pool.AppendCertsFromPEM(mustRead(t, crt))
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	base := "https://" + addr
-	waitFor(t, 60*time.Second, "lookout over HTTPS", func() bool {
+	lookouttest.WaitFor(t, 60*time.Second, "lookout over HTTPS", func() bool {
 		r, err := client.Get(base + "/readyz")
 		if err != nil {
 			return false

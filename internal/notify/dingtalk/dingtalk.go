@@ -32,23 +32,9 @@ func init() {
 // Config is the settings of a dingtalk notifier, besides name, type, timeout
 // and max_age.
 type Config struct {
-	// URL is the robot's webhook with its access_token.
-	URL config.Secret `yaml:"url"`
+	template.ChatConfig `yaml:",inline"`
 	// Secret signs each request (optional: for robots with signing on).
-	Secret          config.Secret `yaml:"secret"`
-	template.Config `yaml:",inline"`
-}
-
-// Defaults does nothing: every key of the kind is optional or required.
-func (c *Config) Defaults() {}
-
-// Validate checks the url and the template keys.
-func (c *Config) Validate(v *config.Validator) {
-	v.Required("url", c.URL == "")
-	if c.URL != "" {
-		v.HTTPURL("url", c.URL.Reveal())
-	}
-	c.Config.Validate(v)
+	Secret config.Secret `yaml:"secret"`
 }
 
 // Notifier posts messages to one DingTalk robot. It is safe for concurrent use.
@@ -63,7 +49,7 @@ type Notifier struct {
 // and cfg.Timeout. It is the notify.Factory registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
 	c := notify.SettingsOf[Config](cfg)
-	chat, r, err := template.Chat(Kind, cfg, c.URL, c.Config, deps, DefaultTimeout)
+	chat, r, err := template.Chat(Kind, cfg, c.ChatConfig, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

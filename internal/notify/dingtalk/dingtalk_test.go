@@ -80,7 +80,7 @@ func TestPayloadGolden(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				rb := newRobot(t, secret)
-				n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Secret: config.Secret(secret)})
+				n := newNotifier(t, dingtalk.Config{ChatConfig: template.ChatConfig{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")}, Secret: config.Secret(secret)})
 				if err := n.Send(context.Background(), tc.Msg); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
@@ -98,7 +98,7 @@ func TestPayloadGolden(t *testing.T) {
 
 func TestWrongSecretIsPermanent(t *testing.T) {
 	rb := newRobot(t, "the-right-secret")
-	n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Secret: "a-wrong-secret"})
+	n := newNotifier(t, dingtalk.Config{ChatConfig: template.ChatConfig{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")}, Secret: "a-wrong-secret"})
 	err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, notify.ErrPermanent) || !strings.Contains(err.Error(), "310000") {
 		t.Fatalf("err = %v, want a permanent 310000 error", err)
@@ -145,7 +145,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 			if tt.retryAfter != "" {
 				rb.Header.Set("Retry-After", tt.retryAfter)
 			}
-			n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")})
+			n := newNotifier(t, dingtalk.Config{ChatConfig: template.ChatConfig{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123")}})
 			err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "TOKEN123")
 		})
@@ -156,7 +156,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 	rb := newRobot(t, "")
 	u := rb.URL + "/robot/send?access_token=TOKEN123"
 	rb.Close()
-	err := newNotifier(t, dingtalk.Config{URL: config.Secret(u)}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, dingtalk.Config{ChatConfig: template.ChatConfig{URL: config.Secret(u)}}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if err == nil || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable error", err)
 	}
@@ -167,7 +167,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	n := newNotifierWith(t, config.Notifier{Timeout: config.Duration(50 * time.Millisecond)},
-		dingtalk.Config{URL: config.Secret(notifytest.Hanging(t) + "/robot/send?access_token=x")})
+		dingtalk.Config{ChatConfig: template.ChatConfig{URL: config.Secret(notifytest.Hanging(t) + "/robot/send?access_token=x")}})
 	err := n.Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want a retryable deadline exceeded", err)
@@ -180,11 +180,11 @@ func TestNewRejects(t *testing.T) {
 		cfg  dingtalk.Config
 	}{
 		{"no url", dingtalk.Config{}},
-		{"ftp url", dingtalk.Config{URL: "ftp://x/robot/send"}},
-		{"bad title template", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Title: "{{ .Rule "}}},
-		{"bad body template", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Template: "{{ range }}"}}},
-		{"missing template file", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{TemplateFile: "/nonexistent/lookout.tmpl"}}},
-		{"bad lang", dingtalk.Config{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Lang: "fr"}}},
+		{"ftp url", dingtalk.Config{ChatConfig: template.ChatConfig{URL: "ftp://x/robot/send"}}},
+		{"bad title template", dingtalk.Config{ChatConfig: template.ChatConfig{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Title: "{{ .Rule "}}}},
+		{"bad body template", dingtalk.Config{ChatConfig: template.ChatConfig{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Template: "{{ range }}"}}}},
+		{"missing template file", dingtalk.Config{ChatConfig: template.ChatConfig{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{TemplateFile: "/nonexistent/lookout.tmpl"}}}},
+		{"bad lang", dingtalk.Config{ChatConfig: template.ChatConfig{URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Config: template.Config{Lang: "fr"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,7 +201,7 @@ func TestNewRejects(t *testing.T) {
 // TestChineseTemplate checks what a zh-CN robot message says.
 func TestChineseTemplate(t *testing.T) {
 	rb := newRobot(t, "")
-	n := newNotifier(t, dingtalk.Config{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Config: template.Config{Lang: "zh-CN"}})
+	n := newNotifier(t, dingtalk.Config{ChatConfig: template.ChatConfig{URL: config.Secret(rb.URL + "/robot/send?access_token=TOKEN123"), Config: template.Config{Lang: "zh-CN"}}})
 	if err := n.Send(context.Background(), notifytest.Messages()[1].Msg); err != nil {
 		t.Fatal(err)
 	}

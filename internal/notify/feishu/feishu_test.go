@@ -78,7 +78,7 @@ func TestPayloadGolden(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				b := newBot(t, secret)
-				if err := newNotifier(t, feishu.Config{URL: b.url(), Secret: config.Secret(secret)}).Send(context.Background(), tc.Msg); err != nil {
+				if err := newNotifier(t, feishu.Config{ChatConfig: template.ChatConfig{URL: b.url()}, Secret: config.Secret(secret)}).Send(context.Background(), tc.Msg); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
 				got := b.Received()
@@ -112,7 +112,7 @@ func TestSignKnownVector(t *testing.T) {
 
 func TestWrongSecretIsPermanent(t *testing.T) {
 	b := newBot(t, "right")
-	err := newNotifier(t, feishu.Config{URL: b.url(), Secret: "wrong"}).Send(context.Background(), notifytest.Messages()[0].Msg)
+	err := newNotifier(t, feishu.Config{ChatConfig: template.ChatConfig{URL: b.url()}, Secret: "wrong"}).Send(context.Background(), notifytest.Messages()[0].Msg)
 	if !errors.Is(err, notify.ErrPermanent) || !strings.Contains(err.Error(), "19021") {
 		t.Fatalf("err = %v, want a permanent 19021 error", err)
 	}
@@ -150,7 +150,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 			if tt.retryAfter != "" {
 				b.Header.Set("Retry-After", tt.retryAfter)
 			}
-			err := newNotifier(t, feishu.Config{URL: b.url()}).Send(context.Background(), notifytest.Messages()[0].Msg)
+			err := newNotifier(t, feishu.Config{ChatConfig: template.ChatConfig{URL: b.url()}}).Send(context.Background(), notifytest.Messages()[0].Msg)
 			notifytest.CheckVerdict(t, err, notifytest.Verdict{Err: tt.wantErr, Permanent: tt.wantPermanent, RetryAfter: tt.wantRetryAfter}, "HOOK-7")
 		})
 	}
@@ -158,7 +158,7 @@ func TestSendClassifiesAnswers(t *testing.T) {
 
 func TestChineseTemplate(t *testing.T) {
 	b := newBot(t, "")
-	if err := newNotifier(t, feishu.Config{URL: b.url(), Config: template.Config{Lang: "zh-CN"}}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
+	if err := newNotifier(t, feishu.Config{ChatConfig: template.ChatConfig{URL: b.url(), Config: template.Config{Lang: "zh-CN"}}}).Send(context.Background(), notifytest.Messages()[0].Msg); err != nil {
 		t.Fatal(err)
 	}
 	var p feishu.Payload

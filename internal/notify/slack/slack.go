@@ -30,24 +30,8 @@ func init() {
 }
 
 // Config is the settings of a slack notifier, besides name, type, timeout
-// and max_age.
-type Config struct {
-	// URL is the incoming webhook.
-	URL             config.Secret `yaml:"url"`
-	template.Config `yaml:",inline"`
-}
-
-// Defaults does nothing: every key of the kind is optional or required.
-func (c *Config) Defaults() {}
-
-// Validate checks the url and the template keys.
-func (c *Config) Validate(v *config.Validator) {
-	v.Required("url", c.URL == "")
-	if c.URL != "" {
-		v.HTTPURL("url", c.URL.Reveal())
-	}
-	c.Config.Validate(v)
-}
+// and max_age: the chat keys alone, url and the template keys.
+type Config = template.ChatConfig
 
 // Notifier posts messages to one Slack incoming webhook. It is safe for
 // concurrent use.
@@ -61,7 +45,7 @@ type Notifier struct {
 // Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
 	c := notify.SettingsOf[Config](cfg)
-	chat, r, err := template.Chat(Kind, cfg, c.URL, c.Config, deps, DefaultTimeout)
+	chat, r, err := template.Chat(Kind, cfg, *c, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -94,15 +94,38 @@ func ForNotifier(c Config, deps notify.Deps) (*Renderer, error) {
 		BodyFile: c.TemplateFile, ExternalURL: deps.ExternalURL, TraceURL: deps.TraceURL})
 }
 
+// ChatConfig is the settings every chat channel (dingtalk, feishu, slack,
+// wecom) has: the webhook it posts to and the template keys. A kind with
+// keys of its own embeds it inline; one without uses it as its Config.
+type ChatConfig struct {
+	// URL is the channel's incoming webhook. It carries the channel's
+	// token, so it is a secret.
+	URL    config.Secret `yaml:"url"`
+	Config `yaml:",inline"`
+}
+
+// Defaults does nothing: url is required and every template key is
+// optional.
+func (c *ChatConfig) Defaults() {}
+
+// Validate checks that url is an http(s) URL, and the template keys.
+func (c *ChatConfig) Validate(v *config.Validator) {
+	v.Required("url", c.URL == "")
+	if c.URL != "" {
+		v.HTTPURL("url", c.URL.Reveal())
+	}
+	c.Config.Validate(v)
+}
+
 // Chat builds what every chat channel's New starts with: its checked webhook
 // url (notify.NewChat, bounded by cfg's timeout or defaultTimeout when it
-// sets none) and the renderer of the template keys tc.
-func Chat(kind string, cfg config.Notifier, url config.Secret, tc Config, deps notify.Deps, defaultTimeout time.Duration) (notify.Chat, *Renderer, error) {
-	chat, err := notify.NewChat(kind, url, cfg.Timeout, deps, defaultTimeout)
+// sets none) and the renderer of the template keys.
+func Chat(kind string, cfg config.Notifier, c ChatConfig, deps notify.Deps, defaultTimeout time.Duration) (notify.Chat, *Renderer, error) {
+	chat, err := notify.NewChat(kind, c.URL, cfg.Timeout, deps, defaultTimeout)
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}
-	r, err := ForNotifier(tc, deps)
+	r, err := ForNotifier(c.Config, deps)
 	if err != nil {
 		return notify.Chat{}, nil, err
 	}

@@ -32,24 +32,8 @@ func init() {
 }
 
 // Config is the settings of a wecom notifier, besides name, type, timeout
-// and max_age.
-type Config struct {
-	// URL is the robot's webhook with its key.
-	URL             config.Secret `yaml:"url"`
-	template.Config `yaml:",inline"`
-}
-
-// Defaults does nothing: every key of the kind is optional or required.
-func (c *Config) Defaults() {}
-
-// Validate checks the url and the template keys.
-func (c *Config) Validate(v *config.Validator) {
-	v.Required("url", c.URL == "")
-	if c.URL != "" {
-		v.HTTPURL("url", c.URL.Reveal())
-	}
-	c.Config.Validate(v)
-}
+// and max_age: the chat keys alone, url and the template keys.
+type Config = template.ChatConfig
 
 // Notifier posts messages to one WeCom group robot. It is safe for concurrent use.
 type Notifier struct {
@@ -62,7 +46,7 @@ type Notifier struct {
 // registered for Kind.
 func New(cfg config.Notifier, deps notify.Deps) (notify.Notifier, error) {
 	c := notify.SettingsOf[Config](cfg)
-	chat, r, err := template.Chat(Kind, cfg, c.URL, c.Config, deps, DefaultTimeout)
+	chat, r, err := template.Chat(Kind, cfg, *c, deps, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

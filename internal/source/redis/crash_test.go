@@ -200,7 +200,8 @@ func TestStreamStartBesideRunningConsumer(t *testing.T) {
 	sink := sourcetest.NewAckSink()
 	sourcetest.Run(t, s, sink)
 	xadd(t, rdb, events(10, 15)...)
-	// Well under claim_idle (30 s), which the start used to wait out.
+	// Well under claim_idle (30 s): a start beside a live consumer must not
+	// wait for that consumer's entries to go idle before it reads new ones.
 	sourcetest.WaitFor(t, 15*time.Second, "the 5 new entries", func() bool { return len(sink.AckedIDs()) == 5 })
 	for id := range sink.AckedIDs() {
 		if id < 10 {
