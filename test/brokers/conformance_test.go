@@ -226,7 +226,7 @@ func runCase(t *testing.T, b broker, c conformanceCase) (timing, bool) {
 	cfgA := writeConfig(t, filepath.Join(dir, "a"), tgt.source, c.rebalance)
 	a := start(t, cfgA.addr, cfgA.path)
 	if b.subscribes {
-		waitFor(t, 60*time.Second, "the source to subscribe", func() bool { return sourceUp(t, a, "src") })
+		lookouttest.WaitFor(t, 60*time.Second, "the source to subscribe", func() bool { return sourceUp(t, a, "src") })
 	}
 	s := startStream(t, tgt)
 	defer s.halt()
@@ -402,14 +402,14 @@ type stream struct {
 }
 
 // sourceUp reports whether lookout says the source is up.
-func sourceUp(t *testing.T, p *proc, name string) bool {
+func sourceUp(t *testing.T, p *lookouttest.Proc, name string) bool {
 	var r struct {
 		Data []struct {
 			Name string `json:"name"`
 			Up   bool   `json:"up"`
 		} `json:"data"`
 	}
-	if err := p.getJSON("/api/v1/sources", &r); err != nil {
+	if err := p.GetJSON("/api/v1/sources", &r); err != nil {
 		t.Logf("reading /api/v1/sources: %v", err)
 		return false
 	}
