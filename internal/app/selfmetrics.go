@@ -2,6 +2,8 @@ package app
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lookout-dev/lookout/internal/source"
 )
 
 // selfCollector exposes the observer's counters and histograms, and the
@@ -17,12 +19,13 @@ var (
 	descNotifyQueueAge  = prometheus.NewDesc("lookout_notify_queue_oldest_age_seconds", "Age of the oldest notification waiting for a notifier; 0 when none waits.", []string{"notifier"}, nil)
 	descNotifyRetrying  = prometheus.NewDesc("lookout_notify_queue_head_attempts", "Failed attempts of the notification at the head of a notifier's queue; above 0 means it is retrying.", []string{"notifier"}, nil)
 	descSourceLag       = prometheus.NewDesc("lookout_source_lag_messages", "Messages waiting at the broker for a source, for sources that know.", []string{"source", "type"}, nil)
+	descSourceLagBytes  = prometheus.NewDesc("lookout_source_lag_bytes", "Bytes of a log file not read yet.", []string{"source", "type"}, nil)
 	descTracing         = prometheus.NewDesc("lookout_tracing_enabled", "1 when lookout exports OpenTelemetry traces of its own pipeline.", nil, nil)
 )
 
 func (c *selfCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRuleEvals, descRuleTransitions, descNotifySent, descNotifyFailed,
-		descNotifyQueue, descNotifyQueueAge, descNotifyRetrying, descSourceLag, descTracing} {
+		descNotifyQueue, descNotifyQueueAge, descNotifyRetrying, descSourceLag, descSourceLagBytes, descTracing} {
 		ch <- d
 	}
 	c.a.obs.alertLatency.Describe(ch)
@@ -61,7 +64,11 @@ func (c *selfCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, rs := range g.sources {
 		h := rs.health.Snapshot()
-		ch <- prometheus.MustNewConstMetric(descSourceLag, prometheus.GaugeValue, float64(h.Lag), h.Name, h.Type)
+		desc := descSourceLag
+		if h.LagUnit == source.LagBytes {
+			desc = descSourceLagBytes
+		}
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(h.Lag), h.Name, h.Type)
 	}
 	on := 0.0
 	if o.tr.Enabled {

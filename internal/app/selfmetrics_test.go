@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -114,4 +115,30 @@ func scrape(t *testing.T, a *App) string {
 	rec := httptest.NewRecorder()
 	a.reg.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return rec.Body.String()
+}
+
+// TestLogfileLagIsBytes: a log file's backlog is unread bytes, so it is
+// exposed as lookout_source_lag_bytes and never as a count of messages.
+func TestLogfileLagIsBytes(t *testing.T) {
+	path := t.TempDir() + "/app.log"
+	if err := os.WriteFile(path, []byte(`{"service":"a"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := runApp(t, `
+sources: [{name: app_log, type: logfile, path: `+path+`, start: beginning}]
+pipelines:
+  - {name: p, from: [app_log], group_by: [service], window: {count: 1}, aggregates: {n: count()}}
+self: {interval: 1h}
+`)
+	want := `lookout_source_lag_bytes{source="app_log",type="logfile"} 0`
+	deadline := time.Now().Add(10 * time.Second)
+	for got := scrape(t, a); !strings.Contains(got, want+"\n"); got = scrape(t, a) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := scrape(t, a); strings.Contains(got, `lookout_source_lag_messages{source="app_log"`) {
+		t.Error("a log file's lag is exposed as messages")
+	}
 }

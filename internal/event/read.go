@@ -89,6 +89,9 @@ type HealthSnapshot struct {
 	// Rate is events per second over roughly the last 10 seconds.
 	Rate float64 `json:"rate"`
 	Lag  int64   `json:"lag"`
+	// LagUnit says what Lag counts: "messages" (brokers), "bytes" (a log
+	// file's unread bytes); empty for a source that reports no lag.
+	LagUnit string `json:"lag_unit,omitempty"`
 	// Gaps counts the times a source without redelivery (Redis Pub/Sub,
 	// core NATS) was disconnected: what was published meanwhile is lost.
 	Gaps int64 `json:"gaps"`

@@ -36,6 +36,7 @@ type Health struct {
 	bytes       atomic.Int64
 	lag         atomic.Int64
 	lagKnown    atomic.Bool
+	lagBytes    atomic.Bool // the lag counts bytes (a log file), not messages
 	gaps        atomic.Int64
 	buckets     [rateSeconds + 2]atomic.Uint64
 }
@@ -130,6 +131,13 @@ func (h *Health) SetLag(n int64) {
 	h.lagKnown.Store(true)
 }
 
+// SetLagBytes is SetLag for a source whose backlog is bytes not yet read
+// (a log file): it counts lines only once they are read.
+func (h *Health) SetLagBytes(n int64) {
+	h.lagBytes.Store(true)
+	h.SetLag(n)
+}
+
 // Backlog returns the last lag SetLag recorded and whether the source has
 // recorded one at all (sources without a broker-side backlog never do).
 func (h *Health) Backlog() (n int64, known bool) {
@@ -144,6 +152,12 @@ func (h *Health) Gap() { h.gaps.Add(1) }
 // up while it is.
 func (h *Health) SetConnected(c bool) { h.up.Store(c) }
 
+// The units of HealthSnapshot.LagUnit.
+const (
+	LagMessages = "messages"
+	LagBytes    = "bytes"
+)
+
 // Snapshot returns the current health.
 func (h *Health) Snapshot() HealthSnapshot {
 	s := HealthSnapshot{
@@ -155,6 +169,12 @@ func (h *Health) Snapshot() HealthSnapshot {
 		Bytes:    h.bytes.Load(),
 		Lag:      h.lag.Load(),
 		Gaps:     h.gaps.Load(),
+	}
+	switch {
+	case h.lagBytes.Load():
+		s.LagUnit = LagBytes
+	case h.lagKnown.Load():
+		s.LagUnit = LagMessages
 	}
 	if ns := h.lastSuccess.Load(); ns != 0 {
 		s.LastSuccess = time.Unix(0, ns).UTC()

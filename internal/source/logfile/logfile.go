@@ -337,7 +337,7 @@ func (s *Source) poll(ctx context.Context, t *tail, sink source.Sink) error {
 		t.split.reset()
 		return s.readToEOF(ctx, t, sink)
 	default:
-		s.deps.Health.SetLag(cur.Size() - t.offset)
+		s.deps.Health.SetLagBytes(cur.Size() - t.offset)
 	}
 	return nil
 }
