@@ -185,7 +185,7 @@ func TestHealth(t *testing.T) {
 	h.SetLag(7)
 	s = h.Snapshot()
 	want := HealthSnapshot{Name: "api", Type: "http", Up: true, LastSuccess: t0.Add(20 * time.Second),
-		Events: 2000, Rejected: 2, Bytes: 20000, Rate: 100, Lag: 7}
+		Events: 2000, Rejected: 2, Bytes: 20000, Rate: 100, Lag: 7, LagUnit: LagMessages}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Snapshot\n got %+v\nwant %+v", s, want)
 	}
