@@ -196,12 +196,12 @@ type slotStore struct {
 
 	// Counter columns (rate, increase), by input, nil elsewhere; they get
 	// each sample with its series key (see seriesKey).
-	seriesCols  []agg.SeriesColumn
-	hasSeries   bool
-	lastForget  int64    // closed at the last sweep of idle series
-	seriesBuf   []byte   // the series key being built
-	seriesVal   []byte   // one label value of it
-	seriesNames []string // its label names, sorted
+	seriesCols   []agg.SeriesColumn
+	hasSeries    bool
+	lastForget   int64   // closed at the last sweep of idle series
+	seriesBuf    []byte  // the series key being built
+	seriesVal    []byte  // one label value of it
+	seriesLabels []label // its labels, sorted
 
 	tops []int          // inputs that are topk
 	exOf []int          // input → index into ex, -1 when it keeps no exemplars

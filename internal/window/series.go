@@ -35,27 +35,34 @@ func (p *Pipeline) seriesKey(s int32, args []string, fields map[string]any) []by
 		p.seriesBuf = append(p.seriesBuf[:0], group...)
 		return p.seriesBuf
 	}
-	names := p.seriesNames[:0]
-	for k := range fields {
+	labels := p.seriesLabels[:0]
+	for k, v := range fields {
 		if k == "metric" || valueField(k) || slices.Contains(args, k) {
 			continue
 		}
-		names = append(names, k)
+		labels = append(labels, label{k, v})
 	}
-	slices.Sort(names)
+	slices.SortFunc(labels, func(a, b label) int { return strings.Compare(a.name, b.name) })
 	buf := appendKeyString(p.seriesBuf[:0], group)
 	buf = appendKeyString(buf, metric)
-	for _, k := range names {
-		buf = appendKeyString(buf, k)
-		if v, ok := fields[k].(string); ok {
+	for _, l := range labels {
+		buf = appendKeyString(buf, l.name)
+		if v, ok := l.v.(string); ok {
 			buf = appendKeyString(buf, v)
 			continue
 		}
-		p.seriesVal = appendValue(p.seriesVal[:0], fields[k])
+		p.seriesVal = appendValue(p.seriesVal[:0], l.v)
 		buf = appendKey(buf, p.seriesVal)
 	}
-	p.seriesNames, p.seriesBuf = names[:0], buf
+	clear(labels) // hold no event's values
+	p.seriesLabels, p.seriesBuf = labels[:0], buf
 	return buf
+}
+
+// label is one label of a sample, while its series key is built.
+type label struct {
+	name string
+	v    any
 }
 
 // appendKeyString is appendKey of a string, without converting it.
