@@ -32,7 +32,9 @@ func (p *Pipeline) seriesKey(s int32, args []string, fields map[string]any) []by
 	group := p.groups[p.panes[s].g].key
 	metric, ok := fields["metric"].(string)
 	if !ok {
-		p.seriesBuf = append(p.seriesBuf[:0], group...)
+		// 0, 0 never starts a sample's key (appendKey follows a 0 with
+		// 0xff or 1), so a group cannot be taken for a sample's series.
+		p.seriesBuf = append(append(p.seriesBuf[:0], 0, 0), group...)
 		return p.seriesBuf
 	}
 	labels := p.seriesLabels[:0]
