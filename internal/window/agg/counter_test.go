@@ -3,6 +3,8 @@ package agg
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -142,5 +144,19 @@ func BenchmarkCounterPush(b *testing.B) {
 	for i := range b.N {
 		k := i % len(keys)
 		c.PushSample(int32(k%100), keys[k], float64(i), int64(i))
+	}
+}
+
+// TestEveryFunctionDocumented: docs/configuration.md lists every aggregate
+// function a pipeline can call, so a new one cannot ship undocumented.
+func TestEveryFunctionDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Names() {
+		if !strings.Contains(string(doc), "`"+name+"(") {
+			t.Errorf("docs/configuration.md does not document the aggregate function %s", name)
+		}
 	}
 }
