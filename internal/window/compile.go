@@ -60,6 +60,12 @@ func (p *Plan) compileAggregate(src string, earlier, later []string) (output, er
 			return output{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	if fn.Counter {
+		if p.count > 0 {
+			return output{}, fmt.Errorf("%s(x) needs a time window (window: 1m): a {count: N} window has no length of time to measure a counter's growth over", name)
+		}
+		params = append(params, float64(p.size)/1e9)
+	}
 	if fn.Baseline != nil && (p.count == 0 || fn.New == nil) {
 		return p.compileBaseline(fn, params, args[0], earlier)
 	}

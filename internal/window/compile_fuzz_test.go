@@ -24,6 +24,8 @@ func FuzzCompile(f *testing.F) {
 		{"len(s) > 2", "zscore(x)", "a ** 2"},
 		{"", "sum(x / 0)", "a / 0"},
 		{"", "ewma(latency, 0.3)", "min(a, n)"},
+		{"", "rate(x)", "a * 60"},
+		{"metric == 'c'", "increase(latency)", "a"},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -33,6 +35,7 @@ func FuzzCompile(f *testing.F) {
 			{"service": "api", "status": 500.0, "latency": 0.7, "x": 2.0, "s": "abc"},
 			{"service": "db", "status": "oops", "latency": math.NaN(), "x": math.Inf(1), "s": 3.0},
 			{"service": "", "x": nil, "s": []any{"a"}, "nested": map[string]any{"k": 1.0}},
+			{"service": "api", "metric": "c", "x": 1.0, "latency": 0.2, "s": []any{"b"}, "flag": true},
 			{},
 		} {
 			out = append(out, &event.Event{Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), Source: "s", Fields: fs})

@@ -303,6 +303,7 @@ func (p *Pipeline) release() {
 		for _, g := range retired {
 			p.retire(g)
 		}
+		p.forgetSeries()
 	}
 	if n > 0 {
 		// Keep the slots slices' memory for the buckets still to come.

@@ -194,6 +194,15 @@ type slotStore struct {
 	panes     []pane
 	freeSlots []int32
 
+	// Counter columns (rate, increase), by input, nil elsewhere; they get
+	// each sample with its series key (see seriesKey).
+	seriesCols   []agg.SeriesColumn
+	hasSeries    bool
+	lastForget   int64   // closed at the last sweep of idle series
+	seriesBuf    []byte  // the series key being built
+	seriesVal    []byte  // one label value of it
+	seriesLabels []label // its labels, sorted
+
 	tops []int          // inputs that are topk
 	exOf []int          // input → index into ex, -1 when it keeps no exemplars
 	ex   [][]*reservoir // exemplar reservoirs, by exemplar input and slot
@@ -494,6 +503,12 @@ func (pl *Plan) NewPipeline(emit EmitFunc) *Pipeline {
 			bc = nil // strings and numbers must reach it in event order
 		}
 		p.batchers = append(p.batchers, bc)
+		ser, _ := c.(agg.SeriesColumn)
+		if !in.fn.Counter {
+			ser = nil
+		}
+		p.seriesCols = append(p.seriesCols, ser)
+		p.hasSeries = p.hasSeries || ser != nil
 		if _, ok := c.(agg.Topper); ok {
 			p.tops = append(p.tops, i)
 		}
@@ -906,7 +921,11 @@ func (p *Pipeline) flush() {
 func (p *Pipeline) pushOne(i int, c agg.Column, s int32, fields map[string]any, t int64) {
 	switch k, v, str := p.extract(i, fields); k {
 	case kindNum:
-		c.Push(s, v, t)
+		if sc := p.seriesCols[i]; sc != nil {
+			sc.PushSample(s, p.seriesKey(s, p.inputs[i].arg.fields, fields), v, t)
+		} else {
+			c.Push(s, v, t)
+		}
 		if j := p.exOf[i]; j >= 0 {
 			p.observeExemplar(j, s, v, t, fields)
 		}

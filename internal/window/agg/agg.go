@@ -83,6 +83,11 @@ type Func struct {
 	Defaults []float64
 	// Strings is set when string values are pushed too (distinct, topk).
 	Strings bool
+	// Counter is set for rate and increase, which follow series of
+	// counter samples (see SeriesColumn): they need time windows, and New
+	// gets the window's size in seconds as one more parameter after
+	// Params.
+	Counter bool
 	// New returns an empty column; params holds the constant arguments,
 	// already checked by Check. Nil for baseline-only functions.
 	New func(params []float64) Column
@@ -125,6 +130,8 @@ var funcs = []Func{
 		New: func(p []float64) Column { return NewDistinct(int(p[0])) }, Check: checkPrecision},
 	{Name: "topk", Input: InputValue, Strings: true, Params: []string{"k"},
 		New: func(p []float64) Column { return NewTopK(int(p[0])) }, Check: checkK},
+	{Name: "rate", Input: InputValue, Counter: true, New: func(p []float64) Column { return NewRate(p[0]) }},
+	{Name: "increase", Input: InputValue, Counter: true, New: func([]float64) Column { return NewIncrease() }},
 	{Name: "zscore", Input: InputValue, New: func([]float64) Column { return NewZScore() }, Baseline: &zscoreBaseline},
 	{Name: "ewma", Input: InputValue, Params: []string{"alpha"}, Baseline: &ewmaBaseline, Check: checkAlpha},
 	{Name: "mad_score", Input: InputValue, Baseline: &madBaseline},

@@ -1,8 +1,9 @@
 // Package agg holds the aggregate functions a pipeline computes over the
 // events of one window of one group: count, ratio, sum, avg, min, max, stddev,
-// last, quantile, distinct, topk and zscore, and the baseline aggregates
-// (zscore, ewma, mad_score, change, rel_change) that compare a window with the
-// group's earlier windows — one file each.
+// last, quantile, distinct, topk, zscore, the counter aggregates rate and
+// increase (per series of a group, see Counter), and the baseline aggregates
+// (zscore, ewma, mad_score, change, rel_change) that compare a window with
+// the group's earlier windows — one file each.
 //
 // In the data flow it sits inside internal/window: the window engine extracts
 // one input per aggregate from every event (a number, a condition as 1/0, or
