@@ -61,9 +61,21 @@ func (a *App) rebuildOpenWindows(ctx context.Context, g *graph) error {
 		// still hold some unflagged.
 		future := a.clk.Now().Add(maxFuture(pc))
 		if since.IsZero() {
-			// Nothing was ever emitted: only the windows that could still be
-			// open matter (lateness and a full window back from now).
-			since = a.clk.Now().Add(-pc.Window.Size - pc.Lateness.D())
+			// Nothing was ever emitted, so nothing replayed can count twice:
+			// refill the windows that could have been open when lookout
+			// stopped — those around its newest stored event, however long
+			// it was down (back from now, a restart later than the lateness
+			// would leave the start of its only window out). Two windows and
+			// the lateness back cover a window closed by the wall clock but
+			// not stored, and the panes of a sliding window.
+			newest, err := a.store.NewestEventTime(ctx, sources, future)
+			if err != nil {
+				return fmt.Errorf("refilling the open windows of %s: %w", p.Name(), err)
+			}
+			if newest.IsZero() {
+				continue
+			}
+			since = newest.Add(-2*pc.Window.Size - pc.Lateness.D())
 		}
 		batch := make([]*event.Event, 0, 1024)
 		flush := func() {

@@ -243,6 +243,32 @@ func (s *Store) LastWindowEndBefore(ctx context.Context, pipeline string, limit 
 	return end.Time, nil
 }
 
+// NewestEventTime is the time of the newest stored event of the sources at
+// or before limit that was not flagged late or future; zero when there is
+// none.
+func (s *Store) NewestEventTime(ctx context.Context, sources []string, limit time.Time) (time.Time, error) {
+	if err := s.checkOpen(); err != nil {
+		return time.Time{}, err
+	}
+	if len(sources) == 0 {
+		return time.Time{}, nil
+	}
+	q := `SELECT max(ts) FROM events WHERE ts <= ? AND flags NOT LIKE '%late%' AND flags NOT LIKE '%future%' AND source IN (?` +
+		strings.Repeat(", ?", len(sources)-1) + `)`
+	args := []any{limit}
+	for _, src := range sources {
+		args = append(args, src)
+	}
+	var ts sql.NullTime
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&ts); err != nil {
+		return time.Time{}, fmt.Errorf("reading the newest stored event: %w", err)
+	}
+	if !ts.Valid {
+		return time.Time{}, nil
+	}
+	return ts.Time, nil
+}
+
 // ReplayEvents calls fn, oldest first, for every stored event of the given
 // sources at or after since that was not flagged late or future, with its fields decoded
 // (raw bytes are not read back). The app uses it at start to refill the
