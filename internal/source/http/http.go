@@ -9,14 +9,10 @@ import (
 	"math"
 	"math/rand/v2"
 	nethttp "net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -25,6 +21,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/preprocess"
+	"github.com/lookout-dev/lookout/internal/promtext"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -306,9 +303,9 @@ func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
 	}
 	switch s.format {
 	case FormatPrometheus:
-		// Only the text format is parsed; ask for it so a server that can
-		// negotiate does not send protobuf or OpenMetrics.
-		req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+		// OpenMetrics first, for its exemplars; the text format else, as
+		// Prometheus asks. Never protobuf, which is not parsed.
+		req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
 	case FormatJSON:
 		req.Header.Set("Accept", "application/json, application/x-ndjson;q=0.9, */*;q=0.1")
 	}
@@ -384,65 +381,47 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// parsePrometheus turns a text-format body into one event per sample.
-// Families are taken in name order so that the events are in a stable order.
+// parsePrometheus turns a text-format or OpenMetrics body (told apart by
+// the `# EOF` OpenMetrics ends with) into one event per sample, in the shape
+// expfmt's flattened families give: families in name order, a summary's
+// quantiles, _sum and _count, a histogram's buckets, _sum and _count. An
+// OpenMetrics exemplar's trace_id becomes the event's trace_id field, where
+// windows take their exemplars from.
 func (s *Source) parsePrometheus(body []byte, at time.Time) ([]*event.Event, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
-	if err != nil {
-		return nil, fmt.Errorf("parsing the Prometheus text format: %w", err)
-	}
-	names := make([]string, 0, len(fams))
-	for n := range fams {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	var p promtext.Parser
+	format := promtext.Sniff(body)
 	var out []*event.Event
-	for _, name := range names {
-		fam := fams[name]
-		for _, m := range fam.GetMetric() {
-			t := at
-			if m.TimestampMs != nil {
-				t = time.UnixMilli(m.GetTimestampMs()).UTC()
+	err := p.Flatten(body, format, func(m *promtext.Flat) {
+		t := at
+		if m.HasTimestamp {
+			t = time.UnixMilli(m.Timestamp).UTC()
+		}
+		f := make(map[string]any, len(m.Labels)+3)
+		for _, l := range m.Labels {
+			k := l.Name
+			if k == "metric" || k == "value" {
+				k = "label_" + k
 			}
-			add := func(metric string, value float64, extra ...string) {
-				f := make(map[string]any, len(m.GetLabel())+2+len(extra)/2)
-				for _, l := range m.GetLabel() {
-					k := l.GetName()
-					if k == "metric" || k == "value" {
-						k = "label_" + k
-					}
-					f[k] = l.GetValue()
+			f[k] = strings.Clone(l.Value)
+		}
+		if m.BoundName != "" {
+			f[m.BoundName] = formatFloat(m.Bound)
+		}
+		if m.Exemplar != nil {
+			for _, l := range m.Exemplar.Labels {
+				if _, taken := f[l.Name]; l.Name == event.FieldTraceID && !taken {
+					f[event.FieldTraceID] = strings.Clone(l.Value)
 				}
-				for i := 0; i+1 < len(extra); i += 2 {
-					f[extra[i]] = extra[i+1]
-				}
-				f["metric"], f["value"] = metric, value
-				out = append(out, s.event(f, t))
-			}
-			switch fam.GetType() {
-			case dto.MetricType_COUNTER:
-				add(name, m.GetCounter().GetValue())
-			case dto.MetricType_GAUGE:
-				add(name, m.GetGauge().GetValue())
-			case dto.MetricType_SUMMARY:
-				sm := m.GetSummary()
-				for _, q := range sm.GetQuantile() {
-					add(name, q.GetValue(), "quantile", formatFloat(q.GetQuantile()))
-				}
-				add(name+"_sum", sm.GetSampleSum())
-				add(name+"_count", float64(sm.GetSampleCount()))
-			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
-				h := m.GetHistogram()
-				for _, bk := range h.GetBucket() {
-					add(name+"_bucket", float64(bk.GetCumulativeCount()), "le", formatFloat(bk.GetUpperBound()))
-				}
-				add(name+"_sum", h.GetSampleSum())
-				add(name+"_count", float64(h.GetSampleCount()))
-			default: // untyped
-				add(name, m.GetUntyped().GetValue())
 			}
 		}
+		f["metric"], f["value"] = strings.Clone(m.Name), m.Value
+		out = append(out, s.event(f, t))
+	})
+	if err != nil {
+		if format == promtext.OpenMetrics {
+			return nil, fmt.Errorf("parsing OpenMetrics: %w", err)
+		}
+		return nil, fmt.Errorf("parsing the Prometheus text format: %w", err)
 	}
 	return out, nil
 }

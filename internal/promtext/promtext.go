@@ -1,0 +1,929 @@
+// Package promtext parses the Prometheus text exposition format (0.0.4) and
+// OpenMetrics 1.0 into samples, one callback per sample line, without
+// building metric families: a scrape costs one pass over the body, no
+// per-sample allocation beyond what the caller keeps.
+//
+// The text format is read exactly as expfmt's TextParser with UTF-8 name
+// validation reads it: the same inputs are accepted and rejected, and a
+// line means the same sample, down to the state expfmt carries from one line
+// to the next for summaries and histograms. The fuzz test holds the two
+// side by side. OpenMetrics is read on its own grammar, with exemplars.
+package promtext
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Format is an exposition format.
+type Format uint8
+
+// The formats Parse reads.
+const (
+	Text        Format = iota // text/plain;version=0.0.4
+	OpenMetrics               // application/openmetrics-text;version=1.0.0
+)
+
+// Sniff tells the format of a body whose Content-Type is not known: an
+// OpenMetrics exposition must end with a `# EOF` line, which in the text
+// format is an ordinary comment nobody writes last.
+func Sniff(body []byte) Format {
+	b := bytes.TrimRight(body, "\n")
+	if bytes.HasSuffix(b, []byte("\n# EOF")) || bytes.Equal(b, []byte("# EOF")) {
+		return OpenMetrics
+	}
+	return Text
+}
+
+// FormatOf picks the format of a response by its Content-Type: OpenMetrics
+// for application/openmetrics-text, the text format for anything else, as
+// Prometheus falls back to it.
+func FormatOf(contentType string) Format {
+	ct := strings.TrimSpace(contentType)
+	if len(ct) >= len("application/openmetrics-text") && strings.EqualFold(ct[:len("application/openmetrics-text")], "application/openmetrics-text") {
+		return OpenMetrics
+	}
+	return Text
+}
+
+// Type is a metric family's type.
+type Type uint8
+
+// The types of families; a sample of a family without a TYPE line is
+// Untyped (OpenMetrics: unknown).
+const (
+	Untyped Type = iota
+	Counter
+	Gauge
+	Summary
+	Histogram
+	GaugeHistogram
+	Info
+	StateSet
+)
+
+// Role says what a sample line is within its family.
+type Role uint8
+
+// The roles of a sample.
+const (
+	// Value is a plain sample: a counter, gauge or untyped value, or any
+	// OpenMetrics sample.
+	Value Role = iota
+	// Bucket is a text-format histogram bucket; Bound is its le.
+	Bucket
+	// Quantile is a text-format summary quantile; Bound is its quantile.
+	Quantile
+	// Sum is a summary's or histogram's _sum.
+	Sum
+	// Count is a summary's or histogram's _count.
+	Count
+	// None is a summary or histogram line that carries neither, as one
+	// without a quantile or le label: its value is dropped, but it makes
+	// its Group exist, as expfmt makes the metric.
+	None
+)
+
+// Label is one label pair.
+type Label struct {
+	Name, Value string
+}
+
+// Exemplar is an OpenMetrics exemplar: `# {trace_id="..."} 0.5 1.7e9`.
+type Exemplar struct {
+	Labels []Label
+	Value  float64
+	// Timestamp is in milliseconds when HasTimestamp.
+	Timestamp    int64
+	HasTimestamp bool
+}
+
+// Sample is one sample line. Its strings and slices point into the body
+// and the parser's buffers: they are valid during the callback only (until
+// Parse returns for Family); copy what you keep.
+type Sample struct {
+	// Family is the name of the family the sample belongs to, and Type its
+	// type; Name is the sample's own name (lat_bucket of family lat).
+	Family string
+	Type   Type
+	Name   string
+	// Labels are the line's labels; for a summary's quantile and a
+	// histogram's le, see Role and Bound.
+	Labels []Label
+	Role   Role
+	// Bound is a Bucket's le or a Quantile's quantile.
+	Bound float64
+	// Group numbers the summaries and histograms of a text-format body in
+	// the order expfmt makes its metrics: lines of one group are one
+	// metric. It is -1 for other samples.
+	Group int
+	Value float64
+	// Timestamp is in milliseconds since the epoch when HasTimestamp.
+	Timestamp    int64
+	HasTimestamp bool
+	// Exemplar is the OpenMetrics exemplar of the line, or nil.
+	Exemplar *Exemplar
+}
+
+// ParseError is a syntax error, with its 1-based line.
+type ParseError struct {
+	Line int
+	Msg  string
+}
+
+// Error implements error.
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+// family is what the text format remembers of a family.
+type family struct {
+	name   string
+	typ    Type
+	typSet bool
+	help   bool
+	unit   bool
+	// The names of a summary's or histogram's samples, made when Flatten
+	// first needs them.
+	sumName, countName, bucketName string
+}
+
+// groupType is expfmt's test for the families whose lines merge into
+// metrics; a family without a type counts as a counter there.
+func (f *family) groupType() bool {
+	return f != nil && f.typSet && (f.typ == Summary || f.typ == Histogram || f.typ == GaugeHistogram)
+}
+
+func (f *family) is(t Type) bool { return f != nil && f.typSet && f.typ == t }
+
+func (f *family) histogram() bool { return f.is(Histogram) || f.is(GaugeHistogram) }
+
+// Parser parses bodies; its buffers are reused from one Parse to the next.
+// The zero value is ready. A Parser must not be used concurrently.
+type Parser struct {
+	fams map[string]*family
+	cur  *family
+
+	// What the name of the line resolved to, cached for the next line of
+	// the same name until a family is made or typed.
+	lastName  string
+	lastFam   *family
+	lastFlags uint8
+	flags     uint8
+
+	// Summary and histogram state that expfmt carries across lines: the
+	// labels (with __name__) that make the group key, and the last
+	// quantile and le read.
+	curLabels      []Label
+	curLabelsMade  bool
+	curQuantile    float64
+	curBucket      float64
+	groups         map[string]int
+	key, lastKey   []byte
+	lastGroup      int
+	labels         []Label
+	labelNames     []string
+	names          map[string]string
+	scratch        []byte
+	sample         Sample
+	exemplar       Exemplar
+	exemplarLabels []Label
+	line           int
+	flat           Flat
+	fs             flatState
+}
+
+const (
+	flagSummaryCount = 1 << iota
+	flagSummarySum
+	flagHistogramCount
+	flagHistogramSum
+)
+
+var errEOFMidLine = errors.New("unexpected end of input stream")
+
+func (p *Parser) reset() {
+	if p.fams == nil || len(p.fams) > 0 {
+		p.fams = map[string]*family{}
+	}
+	if p.groups == nil || len(p.groups) > 0 {
+		p.groups = map[string]int{}
+	}
+	if p.names == nil {
+		p.names = map[string]string{}
+	}
+	p.cur = nil
+	p.lastFam = nil
+	p.lastName = ""
+	p.curLabels = p.curLabels[:0]
+	p.curLabelsMade = false
+	p.curQuantile = math.NaN()
+	p.curBucket = math.NaN()
+	p.lastKey = p.lastKey[:0]
+	p.lastGroup = -1
+	p.scratch = p.scratch[:0]
+	p.line = 0
+}
+
+// Parse reads body in format f and calls fn for each sample, in the order of
+// the lines. It stops at the first syntax error and returns it; samples
+// already passed to fn stay passed.
+func (p *Parser) Parse(body []byte, f Format, fn func(*Sample)) error {
+	p.reset()
+	if f == OpenMetrics {
+		return p.parseOpenMetrics(body, fn)
+	}
+	return p.parseText(body, fn)
+}
+
+func (p *Parser) errorf(format string, args ...any) error {
+	return &ParseError{Line: p.line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+func skipBlanks(ln []byte, j int) int {
+	for isBlank(ln[j]) {
+		j++
+	}
+	return j
+}
+
+// parseText reads the text format line by line. Every line it hands on ends
+// in '\n': expfmt fails on input that ends inside a line, so a last line
+// without one is an error unless it is blank.
+func (p *Parser) parseText(body []byte, fn func(*Sample)) error {
+	for len(body) > 0 {
+		p.line++
+		n := bytes.IndexByte(body, '\n')
+		if n < 0 {
+			for _, c := range body {
+				if !isBlank(c) {
+					return &ParseError{Line: p.line, Msg: errEOFMidLine.Error()}
+				}
+			}
+			return nil
+		}
+		if err := p.textLine(body[:n+1], fn); err != nil {
+			return err
+		}
+		body = body[n+1:]
+	}
+	return nil
+}
+
+// internName returns a stable string for a label name, reusing the one at
+// the same position of the last line when it is the same.
+func (p *Parser) internName(i int, b []byte) string {
+	if i < len(p.labelNames) && p.labelNames[i] == str(b) {
+		return p.labelNames[i]
+	}
+	s := p.intern(str(b))
+	for len(p.labelNames) <= i {
+		p.labelNames = append(p.labelNames, "")
+	}
+	p.labelNames[i] = s
+	return s
+}
+
+// intern returns a stable copy of s, the same one each time.
+func (p *Parser) intern(s string) string {
+	if v, ok := p.names[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(p.names) < 4096 {
+		p.names[v] = v
+	}
+	return v
+}
+
+func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
+	j := skipBlanks(ln, 0)
+	switch ln[j] {
+	case '\n':
+		return nil
+	case '#':
+		return p.textComment(ln, j)
+	}
+	inBraces := ln[j] == '{'
+	namePresent := false
+	metricMade := false
+	p.labels = p.labels[:0]
+	var name string
+	if !inBraces {
+		tok, k, err := p.metricName(ln, j)
+		if err != nil {
+			return err
+		}
+		if tok == "" {
+			return p.errorf("invalid metric name")
+		}
+		if err := p.setFamily(tok); err != nil {
+			return err
+		}
+		name = p.nameOf(tok)
+		p.untypedIfUnset()
+		metricMade = true
+		j = k
+		if isBlank(ln[j]) {
+			j = skipBlanks(ln, j)
+		}
+	}
+	if p.cur.groupType() {
+		p.curLabels = append(p.curLabels[:0], Label{"__name__", p.cur.name})
+		p.curLabelsMade = true
+		p.curQuantile = math.NaN()
+		p.curBucket = math.NaN()
+	}
+	if ln[j] == '{' {
+	labels:
+		for {
+			j = skipBlanks(ln, j+1)
+			if ln[j] == '}' {
+				if !metricMade {
+					return p.errorf("invalid metric name")
+				}
+				j = skipBlanks(ln, j+1)
+				break
+			}
+			tok, k, err := p.labelName(ln, j)
+			if err != nil {
+				return err
+			}
+			if len(tok) == 0 {
+				return p.errorf("invalid label name")
+			}
+			j = k
+			if isBlank(ln[j]) {
+				j = skipBlanks(ln, j)
+			}
+			if ln[j] != '=' {
+				if !inBraces {
+					return p.errorf("expected '=' after label name, found %q", ln[j])
+				}
+				if namePresent {
+					return p.errorf("multiple metric names")
+				}
+				switch ln[j] {
+				case ',', '}':
+					tn := str(tok)
+					if err := p.setFamily(tn); err != nil {
+						return err
+					}
+					name = p.nameOf(tn)
+					p.untypedIfUnset()
+					metricMade = true
+					namePresent = true
+					if ln[j] == ',' {
+						continue
+					}
+					j = skipBlanks(ln, j+1)
+					break labels
+				default:
+					return p.errorf("unexpected end of metric name %q", ln[j])
+				}
+			}
+			lname := str(tok)
+			if lname == "__name__" {
+				return p.errorf("label name %q is reserved", "__name__")
+			}
+			summary, histogram := p.cur.is(Summary), p.cur.histogram()
+			keep := !(summary && lname == "quantile") && !(histogram && lname == "le")
+			if keep {
+				for _, l := range p.labels {
+					if l.Name == lname {
+						return p.errorf("duplicate label names")
+					}
+				}
+			}
+			// Value.
+			j = skipBlanks(ln, j+1)
+			if ln[j] != '"' {
+				return p.errorf("expected '\"' at start of label value, found %q", ln[j])
+			}
+			val, k2, err := p.labelValue(ln, j+1)
+			if err != nil {
+				return err
+			}
+			j = k2
+			if !utf8.ValidString(val) {
+				return p.errorf("invalid label value %q", val)
+			}
+			if keep {
+				p.labels = append(p.labels, Label{p.internName(len(p.labels), tok), val})
+			}
+			if summary || histogram {
+				bound := "le"
+				if summary {
+					bound = "quantile"
+				}
+				if lname == bound {
+					v, ok := parseFloat(val)
+					if !ok {
+						return p.errorf("expected float as value for %q label, got %q", bound, val)
+					}
+					if summary {
+						p.curQuantile = v
+					} else {
+						p.curBucket = v
+					}
+				} else {
+					if !p.curLabelsMade {
+						// expfmt writes to a map it never made here and
+						// panics; an error is the kinder answer.
+						return p.errorf("labels of %q before its name", p.cur.name)
+					}
+					p.setCurLabel(lname, val)
+				}
+			}
+			j = skipBlanks(ln, j+1)
+			switch ln[j] {
+			case ',':
+				continue
+			case '}':
+				if !metricMade {
+					return p.errorf("invalid metric name")
+				}
+				j = skipBlanks(ln, j+1)
+				break labels
+			default:
+				return p.errorf("unexpected end of label value %q", val)
+			}
+		}
+	}
+	return p.textValue(ln, j, name, fn)
+}
+
+// nameOf returns a stable string for the sample name tok when it is its
+// family's, else tok itself.
+func (p *Parser) nameOf(tok string) string {
+	if p.cur.name == tok {
+		return p.cur.name
+	}
+	return tok
+}
+
+func (p *Parser) untypedIfUnset() {
+	if !p.cur.typSet {
+		p.cur.typ, p.cur.typSet = Untyped, true
+		p.lastFam = nil
+	}
+}
+
+func (p *Parser) setCurLabel(name, val string) {
+	for i := range p.curLabels {
+		if p.curLabels[i].Name == name {
+			p.curLabels[i].Value = val
+			return
+		}
+	}
+	p.curLabels = append(p.curLabels, Label{name, val})
+}
+
+// group finds or makes the summary or histogram metric the line belongs to,
+// keyed as expfmt keys it: by the labels other than quantile or le, with the
+// __name__ of the family the line began in.
+func (p *Parser) group(kind byte) int {
+	// Insertion sort: a handful of labels.
+	ls := p.curLabels
+	for i := 1; i < len(ls); i++ {
+		for k := i; k > 0 && ls[k].Name < ls[k-1].Name; k-- {
+			ls[k], ls[k-1] = ls[k-1], ls[k]
+		}
+	}
+	p.key = append(p.key[:0], kind)
+	for _, l := range ls {
+		// Names and values are valid UTF-8, where 0xff and 0xfe never occur.
+		p.key = append(p.key, l.Name...)
+		p.key = append(p.key, 0xff)
+		p.key = append(p.key, l.Value...)
+		p.key = append(p.key, 0xfe)
+	}
+	if p.lastGroup >= 0 && bytes.Equal(p.key, p.lastKey) {
+		return p.lastGroup
+	}
+	id, ok := p.groups[str(p.key)]
+	if !ok {
+		id = len(p.groups)
+		p.groups[string(p.key)] = id
+	}
+	p.lastKey = append(p.lastKey[:0], p.key...)
+	p.lastGroup = id
+	return id
+}
+
+func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) error {
+	s := &p.sample
+	*s = Sample{Family: p.cur.name, Type: p.cur.typ, Name: name, Labels: p.labels, Group: -1}
+	switch {
+	case p.cur.is(Summary):
+		s.Group = p.group('s')
+	case p.cur.histogram():
+		s.Group = p.group('h')
+	}
+	k := j
+	for !isBlank(ln[k]) && ln[k] != '\n' {
+		k++
+	}
+	v, ok := parseFloat(str(ln[j:k]))
+	if !ok {
+		return p.errorf("expected float as value, got %q", ln[j:k])
+	}
+	s.Value = v
+	switch {
+	case p.cur.is(Summary):
+		switch {
+		case p.flags&flagSummaryCount != 0:
+			s.Role = Count
+		case p.flags&flagSummarySum != 0:
+			s.Role = Sum
+		case !math.IsNaN(p.curQuantile):
+			s.Role, s.Bound = Quantile, p.curQuantile
+		default:
+			s.Role = None
+		}
+	case p.cur.histogram():
+		switch {
+		case p.flags&flagHistogramCount != 0:
+			s.Role = Count
+		case p.flags&flagHistogramSum != 0:
+			s.Role = Sum
+		case !math.IsNaN(p.curBucket):
+			s.Role, s.Bound = Bucket, p.curBucket
+		default:
+			s.Role = None
+		}
+		if s.Role == Count || s.Role == Bucket {
+			if u := uint64(v); v != float64(u) && v < 0 {
+				return p.errorf("negative count or bucket population for histogram %q", p.cur.name)
+			}
+		}
+	}
+	if ln[k] != '\n' {
+		k = skipBlanks(ln, k+1)
+		t := k
+		for !isBlank(ln[k]) && ln[k] != '\n' {
+			k++
+		}
+		ts, ok := parseInt(ln[t:k])
+		if !ok {
+			return p.errorf("expected integer as timestamp, got %q", ln[t:k])
+		}
+		if ln[k] != '\n' {
+			return p.errorf("spurious string after timestamp: %q", ln[k:len(ln)-1])
+		}
+		s.Timestamp, s.HasTimestamp = ts, true
+	}
+	fn(s)
+	return nil
+}
+
+// setFamily resolves a sample or comment name to its family as expfmt does:
+// the family of that exact name, else the summary or histogram whose _sum,
+// _count (or _bucket) it is, else a new family.
+func (p *Parser) setFamily(name string) error {
+	if p.lastFam != nil && name == p.lastName {
+		p.cur, p.flags = p.lastFam, p.lastFlags
+		return nil
+	}
+	p.flags = 0
+	if name == "" || !utf8.ValidString(name) {
+		return p.errorf("invalid metric name %q", name)
+	}
+	if f := p.fams[name]; f != nil {
+		p.cur = f
+		p.remember(name)
+		return nil
+	}
+	isCount := len(name) > 6 && name[len(name)-6:] == "_count"
+	isSum := len(name) > 4 && name[len(name)-4:] == "_sum"
+	isBucket := len(name) > 7 && name[len(name)-7:] == "_bucket"
+	base := name
+	switch {
+	case isCount:
+		base = name[:len(name)-6]
+	case isSum:
+		base = name[:len(name)-4]
+	}
+	if f := p.fams[base]; f != nil && f.is(Summary) {
+		p.cur = f
+		if isCount {
+			p.flags |= flagSummaryCount
+		}
+		if isSum {
+			p.flags |= flagSummarySum
+		}
+		p.remember(name)
+		return nil
+	}
+	if isBucket {
+		base = name[:len(name)-7]
+	}
+	if f := p.fams[base]; f != nil && f.histogram() {
+		p.cur = f
+		if isCount {
+			p.flags |= flagHistogramCount
+		}
+		if isSum {
+			p.flags |= flagHistogramSum
+		}
+		p.remember(name)
+		return nil
+	}
+	f := &family{name: strings.Clone(name)}
+	p.fams[f.name] = f
+	p.cur = f
+	p.lastFam = nil
+	return nil
+}
+
+func (p *Parser) remember(name string) {
+	if p.cur.typSet {
+		p.lastName, p.lastFam, p.lastFlags = p.cur.name, p.cur, p.flags
+		if name != p.cur.name {
+			p.lastName = p.intern(name)
+		}
+	}
+}
+
+// textComment reads a line whose first non-blank byte, at j, is '#'.
+func (p *Parser) textComment(ln []byte, j int) error {
+	j = skipBlanks(ln, j+1)
+	if ln[j] == '\n' {
+		return nil
+	}
+	k := j
+	for !isBlank(ln[k]) && ln[k] != '\n' {
+		k++
+	}
+	if ln[k] == '\n' {
+		return nil
+	}
+	keyword := str(ln[j:k])
+	if keyword != "HELP" && keyword != "TYPE" {
+		return nil
+	}
+	j = skipBlanks(ln, k+1)
+	tok, k, err := p.metricName(ln, j)
+	if err != nil {
+		return err
+	}
+	j = k
+	if ln[j] == '\n' {
+		return nil
+	}
+	if !isBlank(ln[j]) {
+		return p.errorf("invalid metric name in comment")
+	}
+	if err := p.setFamily(tok); err != nil {
+		return err
+	}
+	j = skipBlanks(ln, j+1)
+	if ln[j] == '\n' {
+		return nil
+	}
+	rest := ln[j : len(ln)-1]
+	if keyword == "HELP" {
+		if p.cur.help {
+			return p.errorf("second HELP line for metric name %q", p.cur.name)
+		}
+		for i := 0; i < len(rest); i++ {
+			if rest[i] == '\\' {
+				if i+1 == len(rest) || (rest[i+1] != '\\' && rest[i+1] != 'n' && rest[i+1] != '"') {
+					return p.errorf("invalid escape sequence in HELP")
+				}
+				i++
+			}
+		}
+		p.cur.help = true
+		return nil
+	}
+	if p.cur.typSet {
+		return p.errorf("second TYPE line for metric name %q, or TYPE reported after samples", p.cur.name)
+	}
+	var t Type
+	switch strings.ToUpper(str(rest)) {
+	case "COUNTER":
+		t = Counter
+	case "GAUGE":
+		t = Gauge
+	case "SUMMARY":
+		t = Summary
+	case "UNTYPED":
+		t = Untyped
+	case "HISTOGRAM":
+		t = Histogram
+	case "GAUGE_HISTOGRAM", "GAUGEHISTOGRAM":
+		t = GaugeHistogram
+	default:
+		return p.errorf("unknown metric type %q", rest)
+	}
+	p.cur.typ, p.cur.typSet = t, true
+	p.lastFam = nil
+	return nil
+}
+
+// nameTable marks the bytes of an unquoted name after its first: letters,
+// digits, '_', ':' and '"' (which starts a quoted part, as in expfmt).
+var nameTable, labelTable [256]bool
+
+func init() {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		l := (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_' || b == '"' || (b >= '0' && b <= '9')
+		labelTable[c] = l
+		nameTable[c] = l || b == ':'
+	}
+}
+
+// metricName reads a metric name at ln[j] as expfmt does: unquoted letters,
+// digits, '_' and ':', or quoted, where every ASCII byte but an unescaped
+// '"' belongs to the name (a byte of 0x80 or more ends it). It returns the
+// name and the index of the byte after it; a name that cannot start at j is
+// empty, with j unchanged.
+func (p *Parser) metricName(ln []byte, j int) (string, int, error) {
+	return p.name(ln, j, &nameTable, ':', ' ')
+}
+
+func (p *Parser) labelName(ln []byte, j int) ([]byte, int, error) {
+	s, k, err := p.name(ln, j, &labelTable, 0, '=')
+	if err != nil {
+		return nil, 0, err
+	}
+	if s == "" {
+		return nil, k, nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s)), k, nil
+}
+
+func (p *Parser) name(ln []byte, j int, table *[256]bool, extraStart, stop byte) (string, int, error) {
+	c := ln[j]
+	if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '"' || (extraStart != 0 && c == extraStart)) {
+		return "", j, nil
+	}
+	// Fast path: unquoted.
+	k := j
+	for table[ln[k]] && ln[k] != '"' {
+		k++
+	}
+	if ln[k] != '"' {
+		return str(ln[j:k]), k, nil
+	}
+	// Slow path, byte by byte as expfmt: the current byte goes through the
+	// switch, then the next is read and checked for continuation.
+	start := len(p.scratch)
+	p.scratch = append(p.scratch, ln[j:k]...)
+	quoted, escaped := false, false
+	i := k
+	for {
+		c := ln[i]
+		if escaped {
+			switch c {
+			case '\\', '"':
+				p.scratch = append(p.scratch, c)
+			case 'n':
+				p.scratch = append(p.scratch, '\n')
+			default:
+				return "", 0, p.errorf("invalid escape sequence '\\%c'", c)
+			}
+			escaped = false
+		} else {
+			switch c {
+			case '"':
+				quoted = !quoted
+				if !quoted {
+					return str(p.scratch[start:]), i + 1, nil
+				}
+			case '\n':
+				return "", 0, p.errorf("name contains unescaped new-line")
+			case '\\':
+				escaped = true
+			default:
+				p.scratch = append(p.scratch, c)
+			}
+		}
+		i++
+		c = ln[i]
+		if quoted {
+			if c >= 0x80 {
+				return str(p.scratch[start:]), i, nil
+			}
+		} else if !table[c] || c == stop {
+			return str(p.scratch[start:]), i, nil
+		}
+	}
+}
+
+// labelValue reads a quoted label value whose first byte is at ln[j]. It
+// returns the value and the index of the closing quote.
+func (p *Parser) labelValue(ln []byte, j int) (string, int, error) {
+	n := bytes.IndexByte(ln[j:], '"')
+	if n >= 0 && bytes.IndexByte(ln[j:j+n], '\\') < 0 {
+		return str(ln[j : j+n]), j + n, nil
+	}
+	start := len(p.scratch)
+	for i := j; ; i++ {
+		c := ln[i]
+		switch c {
+		case '"':
+			return str(p.scratch[start:]), i, nil
+		case '\n':
+			return "", 0, p.errorf("label value contains unescaped new-line")
+		case '\\':
+			i++
+			switch ln[i] {
+			case '"', '\\':
+				p.scratch = append(p.scratch, ln[i])
+			case 'n':
+				p.scratch = append(p.scratch, '\n')
+			default:
+				return "", 0, p.errorf("invalid escape sequence '\\%c'", ln[i])
+			}
+		default:
+			p.scratch = append(p.scratch, c)
+		}
+	}
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseFloat parses a sample value as expfmt does: strconv.ParseFloat
+// without hexadecimal floats or underscores. Plain decimals of up to 15
+// digits take a short path whose result is exact: the digits are an exact
+// integer and one division by an exact power of ten rounds correctly.
+func parseFloat(s string) (float64, bool) {
+	i, neg := 0, false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg, i = s[0] == '-', 1
+	}
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+			continue
+		}
+		if c == '.' && !dot {
+			dot = true
+			continue
+		}
+		break
+	}
+	if i == len(s) && digits > 0 && digits <= 15 {
+		v := float64(m) / pow10[frac]
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
+	if strings.ContainsAny(s, "pP_") {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return v, err == nil
+}
+
+// parseInt parses a timestamp as strconv.ParseInt(s, 10, 64).
+func parseInt(b []byte) (int64, bool) {
+	if n := len(b); n > 0 && n <= 18 {
+		i, neg := 0, false
+		if b[0] == '-' || b[0] == '+' {
+			neg, i = b[0] == '-', 1
+		}
+		if i < n {
+			var v int64
+			for ; i < n; i++ {
+				c := b[i]
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				v = v*10 + int64(c-'0')
+			}
+			if neg {
+				v = -v
+			}
+			return v, true
+		}
+	}
+	v, err := strconv.ParseInt(str(b), 10, 64)
+	return v, err == nil
+}
