@@ -226,7 +226,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 	start := s.deps.Clock.Now()
 	b := event.Batch{Source: s.name}
-	code, body, err := s.fetch(ctx)
+	code, body, contentType, err := s.fetch(ctx)
 	elapsed := s.deps.Clock.Now().Sub(start)
 	if body != nil {
 		s.deps.Raw.Add(start, body[:min(len(body), MaxRaw)])
@@ -252,7 +252,7 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 		b.Events = append(b.Events, s.event(f, start))
 	case FormatPrometheus:
 		if err == nil {
-			b.Events, err = s.parsePrometheus(body, start)
+			b.Events, err = s.parseExposition(body, promtext.FormatOf(contentType), start)
 			if err != nil {
 				rejected = append(rejected, s.reject(start, body, err.Error()))
 			}
@@ -292,14 +292,14 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 	return b, rejected
 }
 
-// fetch does the request. It returns the body whenever a response arrived,
-// whatever its status.
-func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
+// fetch does the request. It returns the body and its Content-Type whenever
+// a response arrived, whatever its status.
+func (s *Source) fetch(ctx context.Context) (int, []byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, s.url, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("building request for %s: %w", s.url, err)
+		return 0, nil, "", fmt.Errorf("building request for %s: %w", s.url, err)
 	}
 	switch s.format {
 	case FormatPrometheus:
@@ -320,17 +320,17 @@ func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
 	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := s.deps.HTTP.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("pulling %s: %w", s.url, err)
+		return 0, nil, "", fmt.Errorf("pulling %s: %w", s.url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return resp.StatusCode, body, fmt.Errorf("reading the body of %s: %w", s.url, err)
+		return resp.StatusCode, body, "", fmt.Errorf("reading the body of %s: %w", s.url, err)
 	}
 	if len(body) > MaxBody {
-		return resp.StatusCode, body[:MaxBody], fmt.Errorf("reading the body of %s: longer than %d bytes", s.url, MaxBody)
+		return resp.StatusCode, body[:MaxBody], "", fmt.Errorf("reading the body of %s: longer than %d bytes", s.url, MaxBody)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, body, resp.Header.Get("Content-Type"), nil
 }
 
 // event builds an event from fields this source made itself; its Raw is
@@ -381,15 +381,20 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// parsePrometheus turns a text-format or OpenMetrics body (told apart by
-// the `# EOF` OpenMetrics ends with) into one event per sample, in the shape
-// expfmt's flattened families give: families in name order, a summary's
-// quantiles, _sum and _count, a histogram's buckets, _sum and _count. An
-// OpenMetrics exemplar's trace_id becomes the event's trace_id field, where
-// windows take their exemplars from.
+// parsePrometheus turns a text-format or OpenMetrics body, told apart by
+// the `# EOF` OpenMetrics ends with, into one event per sample; see
+// parseExposition.
 func (s *Source) parsePrometheus(body []byte, at time.Time) ([]*event.Event, error) {
+	return s.parseExposition(body, promtext.Sniff(body), at)
+}
+
+// parseExposition turns a body in format into one event per sample, in the
+// shape expfmt's flattened families give: for the text format, families in
+// name order, a summary's quantiles, _sum and _count, a histogram's
+// buckets, _sum and _count. An OpenMetrics exemplar's trace_id becomes the
+// event's trace_id field, where windows take their exemplars from.
+func (s *Source) parseExposition(body []byte, format promtext.Format, at time.Time) ([]*event.Event, error) {
 	var p promtext.Parser
-	format := promtext.Sniff(body)
 	var out []*event.Event
 	err := p.Flatten(body, format, func(m *promtext.Flat) {
 		t := at
