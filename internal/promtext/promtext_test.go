@@ -214,9 +214,9 @@ func TestParseOpenMetricsErrors(t *testing.T) {
 func TestFormat(t *testing.T) {
 	for ct, want := range map[string]Format{
 		"application/openmetrics-text; version=1.0.0; charset=utf-8": OpenMetrics,
-		"Application/OpenMetrics-Text":                                OpenMetrics,
-		"text/plain; version=0.0.4; charset=utf-8":                    Text,
-		"":                                                            Text,
+		"Application/OpenMetrics-Text":                               OpenMetrics,
+		"text/plain; version=0.0.4; charset=utf-8":                   Text,
+		"": Text,
 	} {
 		if got := FormatOf(ct); got != want {
 			t.Errorf("FormatOf(%q) = %v, want %v", ct, got, want)
