@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // omSuffixes are the sample-name suffixes each OpenMetrics type allows after
@@ -141,16 +142,19 @@ func (p *Parser) omLabels(ln []byte, j int, dst []Label, name string, nameInside
 			if ln[j+1] != '"' {
 				return nil, "", 0, p.errorf("expected '\"' at start of label value, found %q", ln[j+1])
 			}
-			val, k, err := p.labelValue(ln, j+2)
+			val, k, ascii, err := p.labelValue(ln, j+2)
 			if err != nil {
 				return nil, "", 0, err
+			}
+			if !ascii && !utf8.ValidString(val) {
+				return nil, "", 0, p.errorf("invalid label value %q", val)
 			}
 			for _, l := range dst {
 				if l.Name == str(tok) {
 					return nil, "", 0, p.errorf("duplicate label name %q", tok)
 				}
 			}
-			dst = append(dst, Label{p.internName(len(dst), tok), val})
+			dst = append(dst, Label{str(tok), val})
 			j = k + 1
 		}
 		switch ln[j] {
@@ -232,8 +236,7 @@ func (p *Parser) omComment(ln []byte) error {
 	}
 	f := p.fams[tok]
 	if f == nil {
-		f = &family{name: strings.Clone(tok)}
-		p.fams[f.name] = f
+		f = p.newFamily(tok)
 	}
 	arg := ""
 	if line[k] == ' ' {

@@ -188,7 +188,7 @@ type Parser struct {
 	key, lastKey   []byte
 	lastGroup      int
 	labels         []Label
-	labelNames     []string
+	sampleName     string
 	names          map[string]string
 	scratch        []byte
 	sample         Sample
@@ -197,6 +197,24 @@ type Parser struct {
 	line           int
 	flat           Flat
 	fs             flatState
+	// slab holds the families, reused from one Parse to the next.
+	slab []*family
+}
+
+// newFamily makes the family of a name, reusing one of an earlier Parse.
+func (p *Parser) newFamily(name string) *family {
+	var f *family
+	if len(p.slab) < cap(p.slab) && p.slab[:len(p.slab)+1][len(p.slab)] != nil {
+		p.slab = p.slab[:len(p.slab)+1]
+		f = p.slab[len(p.slab)-1]
+		*f = family{}
+	} else {
+		f = &family{}
+		p.slab = append(p.slab, f)
+	}
+	f.name = p.intern(name)
+	p.fams[f.name] = f
+	return f
 }
 
 const (
@@ -209,12 +227,13 @@ const (
 var errEOFMidLine = errors.New("unexpected end of input stream")
 
 func (p *Parser) reset() {
-	if p.fams == nil || len(p.fams) > 0 {
+	if p.fams == nil {
 		p.fams = map[string]*family{}
-	}
-	if p.groups == nil || len(p.groups) > 0 {
 		p.groups = map[string]int{}
 	}
+	clear(p.fams)
+	clear(p.groups)
+	p.slab = p.slab[:0]
 	if p.names == nil {
 		p.names = map[string]string{}
 	}
@@ -285,27 +304,13 @@ func (p *Parser) parseText(body []byte, fn func(*Sample)) error {
 	return nil
 }
 
-// internName returns a stable string for a label name, reusing the one at
-// the same position of the last line when it is the same.
-func (p *Parser) internName(i int, b []byte) string {
-	if i < len(p.labelNames) && p.labelNames[i] == str(b) {
-		return p.labelNames[i]
-	}
-	s := p.intern(str(b))
-	for len(p.labelNames) <= i {
-		p.labelNames = append(p.labelNames, "")
-	}
-	p.labelNames[i] = s
-	return s
-}
-
 // intern returns a stable copy of s, the same one each time.
 func (p *Parser) intern(s string) string {
 	if v, ok := p.names[s]; ok {
 		return v
 	}
 	v := strings.Clone(s)
-	if len(p.names) < 4096 {
+	if len(p.names) < 1<<16 {
 		p.names[v] = v
 	}
 	return v
@@ -335,7 +340,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 		if err := p.setFamily(tok); err != nil {
 			return err
 		}
-		name = p.nameOf(tok)
+		name = p.sampleName
 		p.untypedIfUnset()
 		metricMade = true
 		j = k
@@ -360,9 +365,18 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 				j = skipBlanks(ln, j+1)
 				break
 			}
-			tok, k, err := p.labelName(ln, j)
-			if err != nil {
-				return err
+			var tok []byte
+			k := j
+			for labelTable[ln[k]] && ln[k] != '"' {
+				k++
+			}
+			if k > j && ln[j] > '9' && ln[k] != '"' {
+				tok = ln[j:k] // unquoted, the common case
+			} else {
+				var err error
+				if tok, k, err = p.labelName(ln, j); err != nil {
+					return err
+				}
 			}
 			if len(tok) == 0 {
 				return p.errorf("invalid label name")
@@ -384,7 +398,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 					if err := p.setFamily(tn); err != nil {
 						return err
 					}
-					name = p.nameOf(tn)
+					name = p.sampleName
 					p.untypedIfUnset()
 					metricMade = true
 					namePresent = true
@@ -415,16 +429,16 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			if ln[j] != '"' {
 				return p.errorf("expected '\"' at start of label value, found %q", ln[j])
 			}
-			val, k2, err := p.labelValue(ln, j+1)
+			val, k2, ascii, err := p.labelValue(ln, j+1)
 			if err != nil {
 				return err
 			}
 			j = k2
-			if !utf8.ValidString(val) {
+			if !ascii && !utf8.ValidString(val) {
 				return p.errorf("invalid label value %q", val)
 			}
 			if keep {
-				p.labels = append(p.labels, Label{p.internName(len(p.labels), tok), val})
+				p.labels = append(p.labels, Label{str(tok), val})
 			}
 			if summary || histogram {
 				bound := "le"
@@ -466,15 +480,6 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 		}
 	}
 	return p.textValue(ln, j, name, fn)
-}
-
-// nameOf returns a stable string for the sample name tok when it is its
-// family's, else tok itself.
-func (p *Parser) nameOf(tok string) string {
-	if p.cur.name == tok {
-		return p.cur.name
-	}
-	return tok
 }
 
 func (p *Parser) untypedIfUnset() {
@@ -597,7 +602,7 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 // _count (or _bucket) it is, else a new family.
 func (p *Parser) setFamily(name string) error {
 	if p.lastFam != nil && name == p.lastName {
-		p.cur, p.flags = p.lastFam, p.lastFlags
+		p.cur, p.flags, p.sampleName = p.lastFam, p.lastFlags, p.lastName
 		return nil
 	}
 	p.flags = 0
@@ -605,7 +610,7 @@ func (p *Parser) setFamily(name string) error {
 		return p.errorf("invalid metric name %q", name)
 	}
 	if f := p.fams[name]; f != nil {
-		p.cur = f
+		p.cur, p.sampleName = f, f.name
 		p.remember(name)
 		return nil
 	}
@@ -644,18 +649,20 @@ func (p *Parser) setFamily(name string) error {
 		p.remember(name)
 		return nil
 	}
-	f := &family{name: strings.Clone(name)}
-	p.fams[f.name] = f
-	p.cur = f
+	f := p.newFamily(name)
+	p.cur, p.sampleName = f, f.name
 	p.lastFam = nil
 	return nil
 }
 
 func (p *Parser) remember(name string) {
+	if name != p.cur.name {
+		p.sampleName = p.intern(name)
+	}
 	if p.cur.typSet {
 		p.lastName, p.lastFam, p.lastFlags = p.cur.name, p.cur, p.flags
 		if name != p.cur.name {
-			p.lastName = p.intern(name)
+			p.lastName = p.sampleName
 		}
 	}
 }
@@ -701,7 +708,7 @@ func (p *Parser) textComment(ln []byte, j int) error {
 		if p.cur.help {
 			return p.errorf("second HELP line for metric name %q", p.cur.name)
 		}
-		for i := 0; i < len(rest); i++ {
+		for i := bytes.IndexByte(rest, '\\'); i >= 0 && i < len(rest); i++ {
 			if rest[i] == '\\' {
 				if i+1 == len(rest) || (rest[i+1] != '\\' && rest[i+1] != 'n' && rest[i+1] != '"') {
 					return p.errorf("invalid escape sequence in HELP")
@@ -829,20 +836,28 @@ func (p *Parser) name(ln []byte, j int, table *[256]bool, extraStart, stop byte)
 }
 
 // labelValue reads a quoted label value whose first byte is at ln[j]. It
-// returns the value and the index of the closing quote.
-func (p *Parser) labelValue(ln []byte, j int) (string, int, error) {
-	n := bytes.IndexByte(ln[j:], '"')
-	if n >= 0 && bytes.IndexByte(ln[j:j+n], '\\') < 0 {
-		return str(ln[j : j+n]), j + n, nil
+// returns the value, the index of the closing quote and whether the value
+// is all ASCII (so valid UTF-8 without a look).
+func (p *Parser) labelValue(ln []byte, j int) (string, int, bool, error) {
+	var or byte
+	for i := j; ; i++ {
+		c := ln[i]
+		if c == '"' {
+			return str(ln[j:i]), i, or < 0x80, nil
+		}
+		if c == '\\' || c == '\n' {
+			break
+		}
+		or |= c
 	}
 	start := len(p.scratch)
 	for i := j; ; i++ {
 		c := ln[i]
 		switch c {
 		case '"':
-			return str(p.scratch[start:]), i, nil
+			return str(p.scratch[start:]), i, false, nil
 		case '\n':
-			return "", 0, p.errorf("label value contains unescaped new-line")
+			return "", 0, false, p.errorf("label value contains unescaped new-line")
 		case '\\':
 			i++
 			switch ln[i] {
@@ -851,7 +866,7 @@ func (p *Parser) labelValue(ln []byte, j int) (string, int, error) {
 			case 'n':
 				p.scratch = append(p.scratch, '\n')
 			default:
-				return "", 0, p.errorf("invalid escape sequence '\\%c'", ln[i])
+				return "", 0, false, p.errorf("invalid escape sequence '\\%c'", ln[i])
 			}
 		default:
 			p.scratch = append(p.scratch, c)
@@ -859,12 +874,14 @@ func (p *Parser) labelValue(ln []byte, j int) (string, int, error) {
 	}
 }
 
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseFloat parses a sample value as expfmt does: strconv.ParseFloat
-// without hexadecimal floats or underscores. Plain decimals of up to 15
-// digits take a short path whose result is exact: the digits are an exact
-// integer and one division by an exact power of ten rounds correctly.
+// without hexadecimal floats or underscores. Decimals of up to 15 digits
+// with an exponent of at most 22 either way take a short path whose result
+// is what ParseFloat gives: the digits are an exact integer, the power of
+// ten is exact, and one multiplication or division rounds correctly.
 func parseFloat(s string) (float64, bool) {
 	i, neg := 0, false
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
@@ -888,12 +905,36 @@ func parseFloat(s string) (float64, bool) {
 		}
 		break
 	}
-	if i == len(s) && digits > 0 && digits <= 15 {
-		v := float64(m) / pow10[frac]
-		if neg {
-			v = -v
+	if digits > 0 && digits <= 15 {
+		e10, ok := -frac, i == len(s)
+		if !ok && (s[i] == 'e' || s[i] == 'E') && i+1 < len(s) {
+			k, eneg := i+1, false
+			if s[k] == '-' || s[k] == '+' {
+				eneg, k = s[k] == '-', k+1
+			}
+			x := 0
+			for ; k < len(s) && k-i < 5 && s[k] >= '0' && s[k] <= '9'; k++ {
+				x = x*10 + int(s[k]-'0')
+			}
+			if k == len(s) && s[k-1] >= '0' && s[k-1] <= '9' {
+				if eneg {
+					x = -x
+				}
+				e10, ok = e10+x, true
+			}
 		}
-		return v, true
+		if ok && e10 >= -22 && e10 <= 22 {
+			v := float64(m)
+			if e10 < 0 {
+				v /= pow10[-e10]
+			} else {
+				v *= pow10[e10]
+			}
+			if neg {
+				v = -v
+			}
+			return v, true
+		}
 	}
 	if strings.ContainsAny(s, "pP_") {
 		return 0, false

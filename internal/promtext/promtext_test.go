@@ -244,3 +244,17 @@ func strconvParse(s string) (float64, error) {
 	}
 	return strconv.ParseFloat(s, 64)
 }
+
+// FuzzParseFloat holds the short path to strconv.ParseFloat.
+func FuzzParseFloat(f *testing.F) {
+	for _, s := range []string{"1e22", "1e23", "1.5e-22", "9.876543e+12", "1e+", "1e", "1e-0", "1E5", "1e00005", "-0e3", "123456789012345e-22"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseFloat(s)
+		want, err := strconvParse(s)
+		if ok != (err == nil) || (ok && math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want))) {
+			t.Fatalf("parseFloat(%q) = %v %v, want %v %v", s, got, ok, want, err)
+		}
+	})
+}
