@@ -92,7 +92,7 @@ func (p *Parser) Flatten(body []byte, f Format, fn func(*Flat)) error {
 			} else {
 				st.grps = append(st.grps, grp{})
 			}
-			st.grps[s.Group].summary = p.cur.is(Summary)
+			st.grps[s.Group].summary = p.cur.summary()
 		}
 		g := &st.grps[s.Group]
 		switch s.Role {

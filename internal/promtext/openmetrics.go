@@ -251,7 +251,7 @@ func (p *Parser) omComment(ln []byte) error {
 		if f.typSet {
 			return p.errorf("second TYPE line for %q", f.name)
 		}
-		f.typ, f.typSet = t, true
+		f.setType(t)
 	case "HELP":
 		if f.help {
 			return p.errorf("second HELP line for %q", f.name)

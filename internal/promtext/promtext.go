@@ -149,6 +149,9 @@ type family struct {
 	typSet bool
 	help   bool
 	unit   bool
+	// kind is 's' for a summary, 'h' for a histogram, else 0: what the
+	// text format's lines test most.
+	kind byte
 	// The names of a summary's or histogram's samples, made when Flatten
 	// first needs them.
 	sumName, countName, bucketName string
@@ -156,13 +159,21 @@ type family struct {
 
 // groupType is expfmt's test for the families whose lines merge into
 // metrics; a family without a type counts as a counter there.
-func (f *family) groupType() bool {
-	return f != nil && f.typSet && (f.typ == Summary || f.typ == Histogram || f.typ == GaugeHistogram)
+func (f *family) groupType() bool { return f != nil && f.kind != 0 }
+
+func (f *family) summary() bool { return f != nil && f.kind == 's' }
+
+func (f *family) histogram() bool { return f != nil && f.kind == 'h' }
+
+func (f *family) setType(t Type) {
+	f.typ, f.typSet, f.kind = t, true, 0
+	switch t {
+	case Summary:
+		f.kind = 's'
+	case Histogram, GaugeHistogram:
+		f.kind = 'h'
+	}
 }
-
-func (f *family) is(t Type) bool { return f != nil && f.typSet && f.typ == t }
-
-func (f *family) histogram() bool { return f.is(Histogram) || f.is(GaugeHistogram) }
 
 // Parser parses bodies; its buffers are reused from one Parse to the next.
 // The zero value is ready. A Parser must not be used concurrently.
@@ -189,6 +200,7 @@ type Parser struct {
 	lastGroup      int
 	labels         []Label
 	sampleName     string
+	lastPlain      bool // lastName is a name as an unquoted token reads it
 	names          map[string]string
 	scratch        []byte
 	sample         Sample
@@ -329,7 +341,16 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 	metricMade := false
 	p.labels = p.labels[:0]
 	var name string
-	if !inBraces {
+	if L := len(p.lastName); !inBraces && p.lastFam != nil && p.lastPlain && L < len(ln)-j && str(ln[j:j+L]) == p.lastName && !nameTable[ln[j+L]] {
+		// The name of the last line again, the common case: the scan
+		// below would read the same token and find the same family.
+		p.cur, p.flags, name = p.lastFam, p.lastFlags, p.lastName
+		metricMade = true
+		j += L
+		if isBlank(ln[j]) {
+			j = skipBlanks(ln, j)
+		}
+	} else if !inBraces {
 		tok, k, err := p.metricName(ln, j)
 		if err != nil {
 			return err
@@ -415,7 +436,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			if lname == "__name__" {
 				return p.errorf("label name %q is reserved", "__name__")
 			}
-			summary, histogram := p.cur.is(Summary), p.cur.histogram()
+			summary, histogram := p.cur.summary(), p.cur.histogram()
 			keep := !(summary && lname == "quantile") && !(histogram && lname == "le")
 			if keep {
 				for _, l := range p.labels {
@@ -484,7 +505,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 
 func (p *Parser) untypedIfUnset() {
 	if !p.cur.typSet {
-		p.cur.typ, p.cur.typSet = Untyped, true
+		p.cur.setType(Untyped)
 		p.lastFam = nil
 	}
 }
@@ -533,12 +554,10 @@ func (p *Parser) group(kind byte) int {
 
 func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) error {
 	s := &p.sample
-	*s = Sample{Family: p.cur.name, Type: p.cur.typ, Name: name, Labels: p.labels, Group: -1}
-	switch {
-	case p.cur.is(Summary):
-		s.Group = p.group('s')
-	case p.cur.histogram():
-		s.Group = p.group('h')
+	s.Family, s.Type, s.Name, s.Labels = p.cur.name, p.cur.typ, name, p.labels
+	s.Role, s.Bound, s.Group, s.Timestamp, s.HasTimestamp, s.Exemplar = Value, 0, -1, 0, false, nil
+	if p.cur.kind != 0 {
+		s.Group = p.group(p.cur.kind)
 	}
 	k := j
 	for !isBlank(ln[k]) && ln[k] != '\n' {
@@ -550,7 +569,7 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 	}
 	s.Value = v
 	switch {
-	case p.cur.is(Summary):
+	case p.cur.kind == 's':
 		switch {
 		case p.flags&flagSummaryCount != 0:
 			s.Role = Count
@@ -561,7 +580,7 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 		default:
 			s.Role = None
 		}
-	case p.cur.histogram():
+	case p.cur.kind == 'h':
 		switch {
 		case p.flags&flagHistogramCount != 0:
 			s.Role = Count
@@ -624,7 +643,7 @@ func (p *Parser) setFamily(name string) error {
 	case isSum:
 		base = name[:len(name)-4]
 	}
-	if f := p.fams[base]; f != nil && f.is(Summary) {
+	if f := p.fams[base]; f != nil && f.kind == 's' {
 		p.cur = f
 		if isCount {
 			p.flags |= flagSummaryCount
@@ -638,7 +657,7 @@ func (p *Parser) setFamily(name string) error {
 	if isBucket {
 		base = name[:len(name)-7]
 	}
-	if f := p.fams[base]; f != nil && f.histogram() {
+	if f := p.fams[base]; f != nil && f.kind == 'h' {
 		p.cur = f
 		if isCount {
 			p.flags |= flagHistogramCount
@@ -663,6 +682,11 @@ func (p *Parser) remember(name string) {
 		p.lastName, p.lastFam, p.lastFlags = p.cur.name, p.cur, p.flags
 		if name != p.cur.name {
 			p.lastName = p.sampleName
+		}
+		c := p.lastName[0]
+		p.lastPlain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'
+		for i := 1; i < len(p.lastName) && p.lastPlain; i++ {
+			p.lastPlain = nameTable[p.lastName[i]] && p.lastName[i] != '"'
 		}
 	}
 }
@@ -739,7 +763,7 @@ func (p *Parser) textComment(ln []byte, j int) error {
 	default:
 		return p.errorf("unknown metric type %q", rest)
 	}
-	p.cur.typ, p.cur.typSet = t, true
+	p.cur.setType(t)
 	p.lastFam = nil
 	return nil
 }
