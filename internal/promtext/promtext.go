@@ -376,6 +376,12 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 		p.curBucket = math.NaN()
 	}
 	if ln[j] == '{' {
+		// The kind of the line's family, or of the last line's while a
+		// name in braces is still to come.
+		var kind byte
+		if p.cur != nil {
+			kind = p.cur.kind
+		}
 	labels:
 		for {
 			j = skipBlanks(ln, j+1)
@@ -388,7 +394,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			}
 			var tok []byte
 			k := j
-			for labelTable[ln[k]] && ln[k] != '"' {
+			for plainLabel[ln[k]] {
 				k++
 			}
 			if k > j && ln[j] > '9' && ln[k] != '"' {
@@ -421,6 +427,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 					}
 					name = p.sampleName
 					p.untypedIfUnset()
+					kind = p.cur.kind
 					metricMade = true
 					namePresent = true
 					if ln[j] == ',' {
@@ -436,7 +443,10 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			if lname == "__name__" {
 				return p.errorf("label name %q is reserved", "__name__")
 			}
-			summary, histogram := p.cur.summary(), p.cur.histogram()
+			var summary, histogram bool
+			if kind != 0 {
+				summary, histogram = kind == 's', kind == 'h'
+			}
 			keep := !(summary && lname == "quantile") && !(histogram && lname == "le")
 			if keep {
 				for _, l := range p.labels {
@@ -450,12 +460,28 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			if ln[j] != '"' {
 				return p.errorf("expected '\"' at start of label value, found %q", ln[j])
 			}
-			val, k2, ascii, err := p.labelValue(ln, j+1)
-			if err != nil {
-				return err
+			// The common value, with no escapes, inline; else labelValue.
+			var val string
+			ascii := byte(0)
+			k2 := j + 1
+			for !valueStop[ln[k2]] {
+				ascii |= ln[k2]
+				k2++
+			}
+			if ln[k2] == '"' {
+				val = str(ln[j+1 : k2])
+			} else {
+				var err error
+				var isASCII bool
+				if val, k2, isASCII, err = p.labelValue(ln, j+1); err != nil {
+					return err
+				}
+				if !isASCII {
+					ascii = 0x80
+				}
 			}
 			j = k2
-			if !ascii && !utf8.ValidString(val) {
+			if ascii >= 0x80 && !utf8.ValidString(val) {
 				return p.errorf("invalid label value %q", val)
 			}
 			if keep {
@@ -772,11 +798,17 @@ func (p *Parser) textComment(ln []byte, j int) error {
 // digits, '_', ':' and '"' (which starts a quoted part, as in expfmt).
 var nameTable, labelTable [256]bool
 
+// plainLabel is labelTable without '"'; valueStop marks the bytes that end
+// the plain part of a label value.
+var plainLabel, valueStop [256]bool
+
 func init() {
 	for c := 0; c < 256; c++ {
 		b := byte(c)
 		l := (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_' || b == '"' || (b >= '0' && b <= '9')
 		labelTable[c] = l
+		plainLabel[c] = l && b != '"'
+		valueStop[c] = b == '"' || b == '\\' || b == '\n'
 		nameTable[c] = l || b == ':'
 	}
 }
