@@ -12,6 +12,7 @@ package promtext
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -181,12 +182,10 @@ type Parser struct {
 	fams map[string]*family
 	cur  *family
 
-	// What the name of the line resolved to, cached for the next line of
-	// the same name until a family is made or typed.
-	lastName  string
-	lastFam   *family
-	lastFlags uint8
-	flags     uint8
+	// What the names of the last lines resolved to, for the next lines of
+	// those names until a family is made or typed.
+	recent [4]resolved
+	flags  uint8
 
 	// Summary and histogram state that expfmt carries across lines: the
 	// labels (with __name__) that make the group key, and the last
@@ -200,7 +199,6 @@ type Parser struct {
 	lastGroup      int
 	labels         []Label
 	sampleName     string
-	lastPlain      bool // lastName is a name as an unquoted token reads it
 	names          map[string]string
 	scratch        []byte
 	sample         Sample
@@ -229,6 +227,14 @@ func (p *Parser) newFamily(name string) *family {
 	return f
 }
 
+// resolved is what a sample name resolved to.
+type resolved struct {
+	name  string
+	fam   *family
+	flags uint8
+	plain bool // name is as an unquoted token reads it
+}
+
 const (
 	flagSummaryCount = 1 << iota
 	flagSummarySum
@@ -250,8 +256,7 @@ func (p *Parser) reset() {
 		p.names = map[string]string{}
 	}
 	p.cur = nil
-	p.lastFam = nil
-	p.lastName = ""
+	p.forget()
 	p.curLabels = p.curLabels[:0]
 	p.curLabelsMade = false
 	p.curQuantile = math.NaN()
@@ -341,12 +346,12 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 	metricMade := false
 	p.labels = p.labels[:0]
 	var name string
-	if L := len(p.lastName); !inBraces && p.lastFam != nil && p.lastPlain && L < len(ln)-j && str(ln[j:j+L]) == p.lastName && !nameTable[ln[j+L]] {
-		// The name of the last line again, the common case: the scan
+	if r := p.recentAt(ln, j); !inBraces && r != nil {
+		// The name of a recent line again, the common case: the scan
 		// below would read the same token and find the same family.
-		p.cur, p.flags, name = p.lastFam, p.lastFlags, p.lastName
+		p.cur, p.flags, name = r.fam, r.flags, r.name
 		metricMade = true
-		j += L
+		j += len(r.name)
 		if isBlank(ln[j]) {
 			j = skipBlanks(ln, j)
 		}
@@ -464,20 +469,17 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			var val string
 			ascii := byte(0)
 			k2 := j + 1
-			for !valueStop[ln[k2]] {
-				ascii |= ln[k2]
-				k2++
-			}
-			if ln[k2] == '"' {
-				val = str(ln[j+1 : k2])
+			if q := bytes.IndexByte(ln[k2:], '"'); q >= 0 && plainValue(ln[k2:k2+q]) {
+				val, k2 = str(ln[k2:k2+q]), k2+q
 			} else {
+				ascii = 0x80 // let labelValue's answer decide
 				var err error
 				var isASCII bool
 				if val, k2, isASCII, err = p.labelValue(ln, j+1); err != nil {
 					return err
 				}
-				if !isASCII {
-					ascii = 0x80
+				if isASCII {
+					ascii = 0
 				}
 			}
 			j = k2
@@ -532,7 +534,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 func (p *Parser) untypedIfUnset() {
 	if !p.cur.typSet {
 		p.cur.setType(Untyped)
-		p.lastFam = nil
+		p.forget()
 	}
 }
 
@@ -586,7 +588,7 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 		s.Group = p.group(p.cur.kind)
 	}
 	k := j
-	for !isBlank(ln[k]) && ln[k] != '\n' {
+	for !wsStop[ln[k]] {
 		k++
 	}
 	v, ok := parseFloat(str(ln[j:k]))
@@ -646,9 +648,11 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 // the family of that exact name, else the summary or histogram whose _sum,
 // _count (or _bucket) it is, else a new family.
 func (p *Parser) setFamily(name string) error {
-	if p.lastFam != nil && name == p.lastName {
-		p.cur, p.flags, p.sampleName = p.lastFam, p.lastFlags, p.lastName
-		return nil
+	for i := range p.recent {
+		if r := &p.recent[i]; r.fam != nil && r.name == name {
+			p.cur, p.flags, p.sampleName = r.fam, r.flags, r.name
+			return nil
+		}
 	}
 	p.flags = 0
 	if name == "" || !utf8.ValidString(name) {
@@ -696,7 +700,7 @@ func (p *Parser) setFamily(name string) error {
 	}
 	f := p.newFamily(name)
 	p.cur, p.sampleName = f, f.name
-	p.lastFam = nil
+	p.forget()
 	return nil
 }
 
@@ -704,17 +708,35 @@ func (p *Parser) remember(name string) {
 	if name != p.cur.name {
 		p.sampleName = p.intern(name)
 	}
-	if p.cur.typSet {
-		p.lastName, p.lastFam, p.lastFlags = p.cur.name, p.cur, p.flags
-		if name != p.cur.name {
-			p.lastName = p.sampleName
-		}
-		c := p.lastName[0]
-		p.lastPlain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'
-		for i := 1; i < len(p.lastName) && p.lastPlain; i++ {
-			p.lastPlain = nameTable[p.lastName[i]] && p.lastName[i] != '"'
+	if !p.cur.typSet {
+		return
+	}
+	copy(p.recent[1:], p.recent[:len(p.recent)-1])
+	r := &p.recent[0]
+	*r = resolved{name: p.sampleName, fam: p.cur, flags: p.flags}
+	c := r.name[0]
+	r.plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'
+	for i := 1; i < len(r.name) && r.plain; i++ {
+		r.plain = nameTable[r.name[i]] && r.name[i] != '"'
+	}
+}
+
+// recentAt returns the recent resolution whose name the line has at j, as
+// an unquoted name token, or nil.
+func (p *Parser) recentAt(ln []byte, j int) *resolved {
+	for i := range p.recent {
+		r := &p.recent[i]
+		if L := len(r.name); r.fam != nil && r.plain && L < len(ln)-j && str(ln[j:j+L]) == r.name && !nameTable[ln[j+L]] {
+			return r
 		}
 	}
+	return nil
+}
+
+// forget drops the recent resolutions: a family was made or typed, which
+// can change what a name resolves to.
+func (p *Parser) forget() {
+	p.recent = [len(p.recent)]resolved{}
 }
 
 // textComment reads a line whose first non-blank byte, at j, is '#'.
@@ -790,7 +812,7 @@ func (p *Parser) textComment(ln []byte, j int) error {
 		return p.errorf("unknown metric type %q", rest)
 	}
 	p.cur.setType(t)
-	p.lastFam = nil
+	p.forget()
 	return nil
 }
 
@@ -800,7 +822,28 @@ var nameTable, labelTable [256]bool
 
 // plainLabel is labelTable without '"'; valueStop marks the bytes that end
 // the plain part of a label value.
-var plainLabel, valueStop [256]bool
+var plainLabel, valueStop, wsStop [256]bool
+
+// plainValue reports whether a label value has no backslash and no byte of
+// 0x80 or more, eight bytes at a time: such a value is itself, unescaped,
+// and valid UTF-8.
+func plainValue(b []byte) bool {
+	const ones, highs, backslashes = 0x0101010101010101, 0x8080808080808080, 0x5c5c5c5c5c5c5c5c
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		x := w ^ backslashes
+		if w&highs != 0 || (x-ones)&^x&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
 
 func init() {
 	for c := 0; c < 256; c++ {
@@ -809,6 +852,7 @@ func init() {
 		labelTable[c] = l
 		plainLabel[c] = l && b != '"'
 		valueStop[c] = b == '"' || b == '\\' || b == '\n'
+		wsStop[c] = b == ' ' || b == '\t' || b == '\n'
 		nameTable[c] = l || b == ':'
 	}
 }
@@ -944,22 +988,27 @@ func parseFloat(s string) (float64, bool) {
 		neg, i = s[0] == '-', 1
 	}
 	var m uint64
-	digits, frac, dot := 0, 0, false
+	start := i
 	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= '0' && c <= '9' {
-			m = m*10 + uint64(c-'0')
-			digits++
-			if dot {
-				frac++
+		c := s[i] - '0'
+		if c > 9 {
+			break
+		}
+		m = m*10 + uint64(c)
+	}
+	digits, frac := i-start, 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(s); i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				break
 			}
-			continue
+			m = m*10 + uint64(c)
 		}
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		break
+		frac = i - fs
+		digits += frac
 	}
 	if digits > 0 && digits <= 15 {
 		e10, ok := -frac, i == len(s)
