@@ -199,6 +199,7 @@ type Parser struct {
 	lastGroup      int
 	labels         []Label
 	sampleName     string
+	prevLabel      [8]labelWord
 	names          map[string]string
 	scratch        []byte
 	sample         Sample
@@ -350,6 +351,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 		// The name of a recent line again, the common case: the scan
 		// below would read the same token and find the same family.
 		p.cur, p.flags, name = r.fam, r.flags, r.name
+		p.untypedIfUnset()
 		metricMade = true
 		j += len(r.name)
 		if isBlank(ln[j]) {
@@ -387,6 +389,7 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 		if p.cur != nil {
 			kind = p.cur.kind
 		}
+		li := 0
 	labels:
 		for {
 			j = skipBlanks(ln, j+1)
@@ -399,17 +402,24 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			}
 			var tok []byte
 			k := j
-			for plainLabel[ln[k]] {
-				k++
-			}
-			if k > j && ln[j] > '9' && ln[k] != '"' {
-				tok = ln[j:k] // unquoted, the common case
+			if n := p.labelAt(li, ln, j); n > 0 {
+				k += n
+				tok = ln[j:k] // the last line's label name here
 			} else {
-				var err error
-				if tok, k, err = p.labelName(ln, j); err != nil {
-					return err
+				for plainLabel[ln[k]] {
+					k++
+				}
+				if k > j && ln[j] > '9' && ln[k] != '"' {
+					tok = ln[j:k] // unquoted, the common case
+					p.keepLabel(li, ln, j, k-j)
+				} else {
+					var err error
+					if tok, k, err = p.labelName(ln, j); err != nil {
+						return err
+					}
 				}
 			}
+			li++
 			if len(tok) == 0 {
 				return p.errorf("invalid label name")
 			}
@@ -469,17 +479,23 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			var val string
 			ascii := byte(0)
 			k2 := j + 1
-			if q := bytes.IndexByte(ln[k2:], '"'); q >= 0 && plainValue(ln[k2:k2+q]) {
-				val, k2 = str(ln[k2:k2+q]), k2+q
+			for k2+8 <= len(ln) && !specialWord(binary.LittleEndian.Uint64(ln[k2:])) {
+				k2 += 8
+			}
+			for !valueStop[ln[k2]] {
+				ascii |= ln[k2]
+				k2++
+			}
+			if ln[k2] == '"' {
+				val = str(ln[j+1 : k2])
 			} else {
-				ascii = 0x80 // let labelValue's answer decide
 				var err error
 				var isASCII bool
 				if val, k2, isASCII, err = p.labelValue(ln, j+1); err != nil {
 					return err
 				}
-				if isASCII {
-					ascii = 0
+				if !isASCII {
+					ascii = 0x80
 				}
 			}
 			j = k2
@@ -708,9 +724,6 @@ func (p *Parser) remember(name string) {
 	if name != p.cur.name {
 		p.sampleName = p.intern(name)
 	}
-	if !p.cur.typSet {
-		return
-	}
 	copy(p.recent[1:], p.recent[:len(p.recent)-1])
 	r := &p.recent[0]
 	*r = resolved{name: p.sampleName, fam: p.cur, flags: p.flags}
@@ -795,7 +808,8 @@ func (p *Parser) textComment(ln []byte, j int) error {
 		return p.errorf("second TYPE line for metric name %q, or TYPE reported after samples", p.cur.name)
 	}
 	var t Type
-	switch strings.ToUpper(str(rest)) {
+	var buf [16]byte
+	switch upper(&buf, rest) {
 	case "COUNTER":
 		t = Counter
 	case "GAUGE":
@@ -816,33 +830,78 @@ func (p *Parser) textComment(ln []byte, j int) error {
 	return nil
 }
 
+// upper is strings.ToUpper, without allocating for the ASCII types.
+func upper(buf *[16]byte, b []byte) string {
+	if len(b) > len(buf) {
+		return strings.ToUpper(string(b))
+	}
+	for i, c := range b {
+		if c >= 0x80 {
+			return strings.ToUpper(string(b))
+		}
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return str(buf[:len(b)])
+}
+
 // nameTable marks the bytes of an unquoted name after its first: letters,
 // digits, '_', ':' and '"' (which starts a quoted part, as in expfmt).
 var nameTable, labelTable [256]bool
 
 // plainLabel is labelTable without '"'; valueStop marks the bytes that end
 // the plain part of a label value.
-var plainLabel, valueStop, wsStop [256]bool
+var plainLabel, plainName, valueStop, wsStop [256]bool
 
-// plainValue reports whether a label value has no backslash and no byte of
-// 0x80 or more, eight bytes at a time: such a value is itself, unescaped,
-// and valid UTF-8.
-func plainValue(b []byte) bool {
-	const ones, highs, backslashes = 0x0101010101010101, 0x8080808080808080, 0x5c5c5c5c5c5c5c5c
-	for len(b) >= 8 {
-		w := binary.LittleEndian.Uint64(b)
-		x := w ^ backslashes
-		if w&highs != 0 || (x-ones)&^x&highs != 0 {
-			return false
-		}
-		b = b[8:]
+// specialWord reports whether any of the eight bytes of w ends the plain
+// part of a label value ('"', '\\', '\n') or is not ASCII.
+func specialWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, b, n := w^(ones*'"'), w^(ones*'\\'), w^(ones*'\n')
+	return (w|(q-ones)&^q|(b-ones)&^b|(n-ones)&^n)&highs != 0
+}
+
+// labelWord is a label name of at most 8 bytes as a little-endian word.
+type labelWord struct {
+	w uint64
+	n int
+}
+
+func wordMask(n int) uint64 {
+	if n >= 8 {
+		return ^uint64(0)
 	}
-	for _, c := range b {
-		if c >= 0x80 || c == '\\' {
-			return false
-		}
+	return uint64(1)<<(8*n) - 1
+}
+
+// labelAt returns the length of the label name the line has at j when it
+// is the one the last line had in place i, as an unquoted token, else 0.
+func (p *Parser) labelAt(i int, ln []byte, j int) int {
+	if i >= len(p.prevLabel) || j+8 > len(ln) {
+		return 0
 	}
-	return true
+	c := p.prevLabel[i]
+	if c.n == 0 || binary.LittleEndian.Uint64(ln[j:])&wordMask(c.n) != c.w {
+		return 0
+	}
+	if next := ln[j+c.n]; plainLabel[next] || next == '"' {
+		return 0
+	}
+	return c.n
+}
+
+// keepLabel remembers the unquoted label name ln[j:j+n] of place i.
+func (p *Parser) keepLabel(i int, ln []byte, j, n int) {
+	if i >= len(p.prevLabel) {
+		return
+	}
+	if n > 8 || j+8 > len(ln) {
+		p.prevLabel[i].n = 0
+		return
+	}
+	p.prevLabel[i] = labelWord{binary.LittleEndian.Uint64(ln[j:]) & wordMask(n), n}
 }
 
 func init() {
@@ -851,6 +910,7 @@ func init() {
 		l := (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_' || b == '"' || (b >= '0' && b <= '9')
 		labelTable[c] = l
 		plainLabel[c] = l && b != '"'
+		plainName[c] = (l || b == ':') && b != '"'
 		valueStop[c] = b == '"' || b == '\\' || b == '\n'
 		wsStop[c] = b == ' ' || b == '\t' || b == '\n'
 		nameTable[c] = l || b == ':'
@@ -863,6 +923,13 @@ func init() {
 // name and the index of the byte after it; a name that cannot start at j is
 // empty, with j unchanged.
 func (p *Parser) metricName(ln []byte, j int) (string, int, error) {
+	k := j
+	for plainName[ln[k]] {
+		k++
+	}
+	if k > j && ln[j] > '9' && ln[k] != '"' {
+		return str(ln[j:k]), k, nil // unquoted, the common case
+	}
 	return p.name(ln, j, &nameTable, ':', ' ')
 }
 
