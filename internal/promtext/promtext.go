@@ -183,7 +183,7 @@ type Parser struct {
 	cur  *family
 
 	// What the names of the last lines resolved to, for the next lines of
-	// those names until a family is made or typed.
+	// those names.
 	recent [4]resolved
 	flags  uint8
 
@@ -550,7 +550,6 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 func (p *Parser) untypedIfUnset() {
 	if !p.cur.typSet {
 		p.cur.setType(Untyped)
-		p.forget()
 	}
 }
 
@@ -603,13 +602,16 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 	if p.cur.kind != 0 {
 		s.Group = p.group(p.cur.kind)
 	}
-	k := j
-	for !wsStop[ln[k]] {
-		k++
-	}
-	v, ok := parseFloat(str(ln[j:k]))
-	if !ok {
-		return p.errorf("expected float as value, got %q", ln[j:k])
+	v, n, ok := fastFloat(ln[j:])
+	k := j + n
+	if !ok || !wsStop[ln[k]] {
+		k = j
+		for !wsStop[ln[k]] {
+			k++
+		}
+		if v, ok = parseFloat(str(ln[j:k])); !ok {
+			return p.errorf("expected float as value, got %q", ln[j:k])
+		}
 	}
 	s.Value = v
 	switch {
@@ -716,7 +718,7 @@ func (p *Parser) setFamily(name string) error {
 	}
 	f := p.newFamily(name)
 	p.cur, p.sampleName = f, f.name
-	p.forget()
+	p.remember(name)
 	return nil
 }
 
@@ -746,8 +748,11 @@ func (p *Parser) recentAt(ln []byte, j int) *resolved {
 	return nil
 }
 
-// forget drops the recent resolutions: a family was made or typed, which
-// can change what a name resolves to.
+// forget drops the recent resolutions, for a new body. Within one body a
+// resolution never changes: a name of an existing family resolves to it
+// whatever comes later, a name resolved by its suffix has no family of its
+// own (and gets none, as it resolves), and a family's type, once set,
+// stays.
 func (p *Parser) forget() {
 	p.recent = [len(p.recent)]resolved{}
 }
@@ -826,7 +831,6 @@ func (p *Parser) textComment(ln []byte, j int) error {
 		return p.errorf("unknown metric type %q", rest)
 	}
 	p.cur.setType(t)
-	p.forget()
 	return nil
 }
 
@@ -1050,25 +1054,38 @@ var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1
 // is what ParseFloat gives: the digits are an exact integer, the power of
 // ten is exact, and one multiplication or division rounds correctly.
 func parseFloat(s string) (float64, bool) {
+	if v, n, ok := fastFloat(unsafe.Slice(unsafe.StringData(s), len(s))); ok && n == len(s) {
+		return v, true
+	}
+	if strings.ContainsAny(s, "pP_") {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return v, err == nil
+}
+
+// fastFloat reads the decimal number that b begins with, when the short
+// path can: it returns the value and how many bytes it read, or false.
+func fastFloat(b []byte) (float64, int, bool) {
 	i, neg := 0, false
-	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
-		neg, i = s[0] == '-', 1
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg, i = b[0] == '-', 1
 	}
 	var m uint64
 	start := i
-	for ; i < len(s); i++ {
-		c := s[i] - '0'
+	for ; i < len(b); i++ {
+		c := b[i] - '0'
 		if c > 9 {
 			break
 		}
 		m = m*10 + uint64(c)
 	}
 	digits, frac := i-start, 0
-	if i < len(s) && s[i] == '.' {
+	if i < len(b) && b[i] == '.' {
 		i++
 		fs := i
-		for ; i < len(s); i++ {
-			c := s[i] - '0'
+		for ; i < len(b); i++ {
+			c := b[i] - '0'
 			if c > 9 {
 				break
 			}
@@ -1077,42 +1094,44 @@ func parseFloat(s string) (float64, bool) {
 		frac = i - fs
 		digits += frac
 	}
-	if digits > 0 && digits <= 15 {
-		e10, ok := -frac, i == len(s)
-		if !ok && (s[i] == 'e' || s[i] == 'E') && i+1 < len(s) {
-			k, eneg := i+1, false
-			if s[k] == '-' || s[k] == '+' {
-				eneg, k = s[k] == '-', k+1
-			}
-			x := 0
-			for ; k < len(s) && k-i < 5 && s[k] >= '0' && s[k] <= '9'; k++ {
-				x = x*10 + int(s[k]-'0')
-			}
-			if k == len(s) && s[k-1] >= '0' && s[k-1] <= '9' {
-				if eneg {
-					x = -x
-				}
-				e10, ok = e10+x, true
-			}
-		}
-		if ok && e10 >= -22 && e10 <= 22 {
-			v := float64(m)
-			if e10 < 0 {
-				v /= pow10[-e10]
-			} else {
-				v *= pow10[e10]
-			}
-			if neg {
-				v = -v
-			}
-			return v, true
-		}
+	if digits == 0 || digits > 15 {
+		return 0, 0, false
 	}
-	if strings.ContainsAny(s, "pP_") {
-		return 0, false
+	e10 := -frac
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		k, eneg := i+1, false
+		if k < len(b) && (b[k] == '-' || b[k] == '+') {
+			eneg, k = b[k] == '-', k+1
+		}
+		ks, x := k, 0
+		for ; k < len(b) && k-ks < 4; k++ {
+			c := b[k] - '0'
+			if c > 9 {
+				break
+			}
+			x = x*10 + int(c)
+		}
+		if k == ks {
+			return 0, 0, false
+		}
+		if eneg {
+			x = -x
+		}
+		e10, i = e10+x, k
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	return v, err == nil
+	if e10 < -22 || e10 > 22 {
+		return 0, 0, false
+	}
+	v := float64(m)
+	if e10 < 0 {
+		v /= pow10[-e10]
+	} else {
+		v *= pow10[e10]
+	}
+	if neg {
+		v = -v
+	}
+	return v, i, true
 }
 
 // parseInt parses a timestamp as strconv.ParseInt(s, 10, 64).
