@@ -458,11 +458,16 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			if lname == "__name__" {
 				return p.errorf("label name %q is reserved", "__name__")
 			}
-			var summary, histogram bool
+			// A summary's quantile and a histogram's le are not labels of
+			// the metric.
+			bound := ""
 			if kind != 0 {
-				summary, histogram = kind == 's', kind == 'h'
+				bound = "le"
+				if kind == 's' {
+					bound = "quantile"
+				}
 			}
-			keep := !(summary && lname == "quantile") && !(histogram && lname == "le")
+			keep := lname != bound
 			if keep {
 				for _, l := range p.labels {
 					if l.Name == lname {
@@ -505,17 +510,13 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 			if keep {
 				p.labels = append(p.labels, Label{str(tok), val})
 			}
-			if summary || histogram {
-				bound := "le"
-				if summary {
-					bound = "quantile"
-				}
-				if lname == bound {
+			if kind != 0 {
+				if !keep {
 					v, ok := parseFloat(val)
 					if !ok {
 						return p.errorf("expected float as value for %q label, got %q", bound, val)
 					}
-					if summary {
+					if kind == 's' {
 						p.curQuantile = v
 					} else {
 						p.curBucket = v
