@@ -191,6 +191,7 @@ type Parser struct {
 	// labels (with __name__) that make the group key, and the last
 	// quantile and le read.
 	curLabels      []Label
+	curFam         *family // the __name__ of the group key
 	curLabelsMade  bool
 	curQuantile    float64
 	curBucket      float64
@@ -259,6 +260,7 @@ func (p *Parser) reset() {
 	p.cur = nil
 	p.forget()
 	p.curLabels = p.curLabels[:0]
+	p.curFam = nil
 	p.curLabelsMade = false
 	p.curQuantile = math.NaN()
 	p.curBucket = math.NaN()
@@ -377,7 +379,8 @@ func (p *Parser) textLine(ln []byte, fn func(*Sample)) error {
 		}
 	}
 	if p.cur.groupType() {
-		p.curLabels = append(p.curLabels[:0], Label{"__name__", p.cur.name})
+		p.curLabels = p.curLabels[:0]
+		p.curFam = p.cur
 		p.curLabelsMade = true
 		p.curQuantile = math.NaN()
 		p.curBucket = math.NaN()
@@ -575,7 +578,9 @@ func (p *Parser) group(kind byte) int {
 			ls[k], ls[k-1] = ls[k-1], ls[k]
 		}
 	}
-	p.key = append(p.key[:0], kind)
+	// Families are unique by name within a body, so the family's address
+	// stands for its __name__.
+	p.key = binary.LittleEndian.AppendUint64(append(p.key[:0], kind), uint64(uintptr(unsafe.Pointer(p.curFam))))
 	for _, l := range ls {
 		// Names and values are valid UTF-8, where 0xff and 0xfe never occur.
 		p.key = append(p.key, l.Name...)
