@@ -11,6 +11,7 @@ import (
 	nethttp "net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -381,6 +382,10 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
+// parsers keeps promtext parsers, whose buffers and families are reused
+// from one scrape to the next.
+var parsers = sync.Pool{New: func() any { return new(promtext.Parser) }}
+
 // parsePrometheus turns a text-format or OpenMetrics body, told apart by
 // the `# EOF` OpenMetrics ends with, into one event per sample; see
 // parseExposition.
@@ -394,7 +399,8 @@ func (s *Source) parsePrometheus(body []byte, at time.Time) ([]*event.Event, err
 // buckets, _sum and _count. An OpenMetrics exemplar's trace_id becomes the
 // event's trace_id field, where windows take their exemplars from.
 func (s *Source) parseExposition(body []byte, format promtext.Format, at time.Time) ([]*event.Event, error) {
-	var p promtext.Parser
+	p := parsers.Get().(*promtext.Parser)
+	defer parsers.Put(p)
 	var out []*event.Event
 	err := p.Flatten(body, format, func(m *promtext.Flat) {
 		t := at
