@@ -49,10 +49,12 @@ type grp struct {
 
 // flatState is the buffers of Flatten, reused from one call to the next.
 type flatState struct {
-	items []item
-	arena []Label
-	grps  []grp
-	flat  Flat
+	items, sorted []item
+	fams          []*family
+	at            []int
+	arena         []Label
+	grps          []grp
+	flat          Flat
 }
 
 // Flatten parses body like Parse and calls fn for each sample as expfmt's
@@ -124,7 +126,7 @@ func (p *Parser) Flatten(body []byte, f Format, fn func(*Flat)) error {
 	items := st.items
 	for i := 1; i < len(items); i++ {
 		if items[i].fam.name < items[i-1].fam.name {
-			slices.SortStableFunc(items, func(a, b item) int { return strings.Compare(a.fam.name, b.fam.name) })
+			items = st.byFamily()
 			break
 		}
 	}
@@ -138,7 +140,7 @@ func (p *Parser) Flatten(body []byte, f Format, fn func(*Flat)) error {
 		g := &st.grps[it.group]
 		fam := it.fam
 		if fam.sumName == "" {
-			fam.sumName, fam.countName, fam.bucketName = fam.name+"_sum", fam.name+"_count", fam.name+"_bucket"
+			fam.sumName, fam.countName, fam.bucketName = p.suffixed(fam.name, "_sum"), p.suffixed(fam.name, "_count"), p.suffixed(fam.name, "_bucket")
 		}
 		labels := st.arena[it.lo:it.hi]
 		name, boundName := fam.bucketName, "le"
@@ -155,4 +157,48 @@ func (p *Parser) Flatten(body []byte, f Format, fn func(*Flat)) error {
 		fn(fl)
 	}
 	return nil
+}
+
+// suffixed returns name+suffix, interned: the same string from one parse to
+// the next, without allocating once made.
+func (p *Parser) suffixed(name, suffix string) string {
+	p.key = append(append(p.key[:0], name...), suffix...)
+	return p.intern(str(p.key))
+}
+
+// byFamily orders the items by family name, keeping the order of each
+// family's items: a counting sort over the families, which are far fewer
+// than the samples.
+func (st *flatState) byFamily() []item {
+	st.fams = st.fams[:0]
+	for i := range st.items {
+		if f := st.items[i].fam; f.ord == 0 {
+			st.fams = append(st.fams, f)
+			f.ord = len(st.fams)
+		}
+	}
+	slices.SortFunc(st.fams, func(a, b *family) int { return strings.Compare(a.name, b.name) })
+	// at[rank] is where the family of that rank starts in sorted; ord
+	// becomes rank+1.
+	st.at = slices.Grow(st.at[:0], len(st.fams)+1)[:len(st.fams)+1]
+	clear(st.at)
+	for r, f := range st.fams {
+		f.ord = r + 1
+	}
+	for i := range st.items {
+		st.at[st.items[i].fam.ord]++
+	}
+	for r := 1; r < len(st.at); r++ {
+		st.at[r] += st.at[r-1]
+	}
+	st.sorted = slices.Grow(st.sorted[:0], len(st.items))[:len(st.items)]
+	for i := range st.items {
+		f := st.items[i].fam
+		st.sorted[st.at[f.ord-1]] = st.items[i]
+		st.at[f.ord-1]++
+	}
+	for _, f := range st.fams {
+		f.ord = 0
+	}
+	return st.sorted
 }

@@ -150,6 +150,8 @@ type family struct {
 	typSet bool
 	help   bool
 	unit   bool
+	// ord numbers the family while Flatten orders families.
+	ord int
 	// kind is 's' for a summary, 'h' for a histogram, else 0: what the
 	// text format's lines test most.
 	kind byte
