@@ -202,6 +202,7 @@ type Parser struct {
 	lastGroup      int
 	labels         []Label
 	sampleName     string
+	next           int // where the next line starts, when textValue found it
 	prevLabel      [8]labelWord
 	names          map[string]string
 	scratch        []byte
@@ -307,21 +308,26 @@ func skipBlanks(ln []byte, j int) int {
 // in '\n': expfmt fails on input that ends inside a line, so a last line
 // without one is an error unless it is blank.
 func (p *Parser) parseText(body []byte, fn func(*Sample)) error {
+	// Lines are read in place: each scan stops at the '\n' that ends every
+	// line of body once the tail after the last one is cut off.
+	last := bytes.LastIndexByte(body, '\n')
+	tail := body[last+1:]
+	body = body[:last+1]
 	for len(body) > 0 {
 		p.line++
-		n := bytes.IndexByte(body, '\n')
-		if n < 0 {
-			for _, c := range body {
-				if !isBlank(c) {
-					return &ParseError{Line: p.line, Msg: errEOFMidLine.Error()}
-				}
-			}
-			return nil
-		}
-		if err := p.textLine(body[:n+1], fn); err != nil {
+		p.next = -1
+		if err := p.textLine(body, fn); err != nil {
 			return err
 		}
-		body = body[n+1:]
+		if p.next < 0 { // a comment or a blank line
+			p.next = bytes.IndexByte(body, '\n') + 1
+		}
+		body = body[p.next:]
+	}
+	for _, c := range tail {
+		if !isBlank(c) {
+			return &ParseError{Line: p.line + 1, Msg: errEOFMidLine.Error()}
+		}
 	}
 	return nil
 }
@@ -662,10 +668,11 @@ func (p *Parser) textValue(ln []byte, j int, name string, fn func(*Sample)) erro
 			return p.errorf("expected integer as timestamp, got %q", ln[t:k])
 		}
 		if ln[k] != '\n' {
-			return p.errorf("spurious string after timestamp: %q", ln[k:len(ln)-1])
+			return p.errorf("spurious string after timestamp: %q", ln[k:k+bytes.IndexByte(ln[k:], '\n')])
 		}
 		s.Timestamp, s.HasTimestamp = ts, true
 	}
+	p.next = k + 1
 	fn(s)
 	return nil
 }
@@ -801,7 +808,7 @@ func (p *Parser) textComment(ln []byte, j int) error {
 	if ln[j] == '\n' {
 		return nil
 	}
-	rest := ln[j : len(ln)-1]
+	rest := ln[j : j+bytes.IndexByte(ln[j:], '\n')]
 	if keyword == "HELP" {
 		if p.cur.help {
 			return p.errorf("second HELP line for metric name %q", p.cur.name)
