@@ -9,14 +9,11 @@ import (
 	"math"
 	"math/rand/v2"
 	nethttp "net/http"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -25,6 +22,7 @@ import (
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/preprocess"
+	"github.com/lookout-dev/lookout/internal/promtext"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -229,7 +227,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 	start := s.deps.Clock.Now()
 	b := event.Batch{Source: s.name}
-	code, body, err := s.fetch(ctx)
+	code, body, contentType, err := s.fetch(ctx)
 	elapsed := s.deps.Clock.Now().Sub(start)
 	if body != nil {
 		s.deps.Raw.Add(start, body[:min(len(body), MaxRaw)])
@@ -255,7 +253,7 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 		b.Events = append(b.Events, s.event(f, start))
 	case FormatPrometheus:
 		if err == nil {
-			b.Events, err = s.parsePrometheus(body, start)
+			b.Events, err = s.parseExposition(body, promtext.FormatOf(contentType), start)
 			if err != nil {
 				rejected = append(rejected, s.reject(start, body, err.Error()))
 			}
@@ -295,20 +293,20 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 	return b, rejected
 }
 
-// fetch does the request. It returns the body whenever a response arrived,
-// whatever its status.
-func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
+// fetch does the request. It returns the body and its Content-Type whenever
+// a response arrived, whatever its status.
+func (s *Source) fetch(ctx context.Context) (int, []byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, s.url, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("building request for %s: %w", s.url, err)
+		return 0, nil, "", fmt.Errorf("building request for %s: %w", s.url, err)
 	}
 	switch s.format {
 	case FormatPrometheus:
-		// Only the text format is parsed; ask for it so a server that can
-		// negotiate does not send protobuf or OpenMetrics.
-		req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+		// OpenMetrics first, for its exemplars; the text format else, as
+		// Prometheus asks. Never protobuf, which is not parsed.
+		req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
 	case FormatJSON:
 		req.Header.Set("Accept", "application/json, application/x-ndjson;q=0.9, */*;q=0.1")
 	}
@@ -323,17 +321,17 @@ func (s *Source) fetch(ctx context.Context) (int, []byte, error) {
 	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := s.deps.HTTP.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("pulling %s: %w", s.url, err)
+		return 0, nil, "", fmt.Errorf("pulling %s: %w", s.url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return resp.StatusCode, body, fmt.Errorf("reading the body of %s: %w", s.url, err)
+		return resp.StatusCode, body, "", fmt.Errorf("reading the body of %s: %w", s.url, err)
 	}
 	if len(body) > MaxBody {
-		return resp.StatusCode, body[:MaxBody], fmt.Errorf("reading the body of %s: longer than %d bytes", s.url, MaxBody)
+		return resp.StatusCode, body[:MaxBody], "", fmt.Errorf("reading the body of %s: longer than %d bytes", s.url, MaxBody)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, body, resp.Header.Get("Content-Type"), nil
 }
 
 // event builds an event from fields this source made itself; its Raw is
@@ -384,65 +382,57 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// parsePrometheus turns a text-format body into one event per sample.
-// Families are taken in name order so that the events are in a stable order.
+// parsers keeps promtext parsers, whose buffers and families are reused
+// from one scrape to the next.
+var parsers = sync.Pool{New: func() any { return new(promtext.Parser) }}
+
+// parsePrometheus turns a text-format or OpenMetrics body, told apart by
+// the `# EOF` OpenMetrics ends with, into one event per sample; see
+// parseExposition.
 func (s *Source) parsePrometheus(body []byte, at time.Time) ([]*event.Event, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
-	if err != nil {
-		return nil, fmt.Errorf("parsing the Prometheus text format: %w", err)
-	}
-	names := make([]string, 0, len(fams))
-	for n := range fams {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	return s.parseExposition(body, promtext.Sniff(body), at)
+}
+
+// parseExposition turns a body in format into one event per sample, in the
+// shape expfmt's flattened families give: for the text format, families in
+// name order, a summary's quantiles, _sum and _count, a histogram's
+// buckets, _sum and _count. An OpenMetrics exemplar's trace_id becomes the
+// event's trace_id field, where windows take their exemplars from.
+func (s *Source) parseExposition(body []byte, format promtext.Format, at time.Time) ([]*event.Event, error) {
+	p := parsers.Get().(*promtext.Parser)
+	defer parsers.Put(p)
 	var out []*event.Event
-	for _, name := range names {
-		fam := fams[name]
-		for _, m := range fam.GetMetric() {
-			t := at
-			if m.TimestampMs != nil {
-				t = time.UnixMilli(m.GetTimestampMs()).UTC()
+	err := p.Flatten(body, format, func(m *promtext.Flat) {
+		t := at
+		if m.HasTimestamp {
+			t = time.UnixMilli(m.Timestamp).UTC()
+		}
+		f := make(map[string]any, len(m.Labels)+3)
+		for _, l := range m.Labels {
+			k := l.Name
+			if k == "metric" || k == "value" {
+				k = "label_" + k
 			}
-			add := func(metric string, value float64, extra ...string) {
-				f := make(map[string]any, len(m.GetLabel())+2+len(extra)/2)
-				for _, l := range m.GetLabel() {
-					k := l.GetName()
-					if k == "metric" || k == "value" {
-						k = "label_" + k
-					}
-					f[k] = l.GetValue()
+			f[k] = strings.Clone(l.Value)
+		}
+		if m.BoundName != "" {
+			f[m.BoundName] = formatFloat(m.Bound)
+		}
+		if m.Exemplar != nil {
+			for _, l := range m.Exemplar.Labels {
+				if _, taken := f[l.Name]; l.Name == event.FieldTraceID && !taken {
+					f[event.FieldTraceID] = strings.Clone(l.Value)
 				}
-				for i := 0; i+1 < len(extra); i += 2 {
-					f[extra[i]] = extra[i+1]
-				}
-				f["metric"], f["value"] = metric, value
-				out = append(out, s.event(f, t))
-			}
-			switch fam.GetType() {
-			case dto.MetricType_COUNTER:
-				add(name, m.GetCounter().GetValue())
-			case dto.MetricType_GAUGE:
-				add(name, m.GetGauge().GetValue())
-			case dto.MetricType_SUMMARY:
-				sm := m.GetSummary()
-				for _, q := range sm.GetQuantile() {
-					add(name, q.GetValue(), "quantile", formatFloat(q.GetQuantile()))
-				}
-				add(name+"_sum", sm.GetSampleSum())
-				add(name+"_count", float64(sm.GetSampleCount()))
-			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
-				h := m.GetHistogram()
-				for _, bk := range h.GetBucket() {
-					add(name+"_bucket", float64(bk.GetCumulativeCount()), "le", formatFloat(bk.GetUpperBound()))
-				}
-				add(name+"_sum", h.GetSampleSum())
-				add(name+"_count", float64(h.GetSampleCount()))
-			default: // untyped
-				add(name, m.GetUntyped().GetValue())
 			}
 		}
+		f["metric"], f["value"] = strings.Clone(m.Name), m.Value
+		out = append(out, s.event(f, t))
+	})
+	if err != nil {
+		if format == promtext.OpenMetrics {
+			return nil, fmt.Errorf("parsing OpenMetrics: %w", err)
+		}
+		return nil, fmt.Errorf("parsing the Prometheus text format: %w", err)
 	}
 	return out, nil
 }

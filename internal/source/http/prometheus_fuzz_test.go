@@ -18,7 +18,8 @@ import (
 )
 
 // FuzzPrometheus checks the http source's Prometheus text parser against
-// expfmt, the reference parser: it fails exactly when expfmt does, and
+// expfmt, the reference parser: it fails exactly when expfmt does (and
+// where expfmt crashes), and
 // otherwise makes one event per sample expfmt sees (a summary's quantiles,
 // sum and count; a histogram's buckets, sum and count), each with a metric
 // name, a numeric value equal to expfmt's and a raw form that is JSON.
@@ -31,6 +32,8 @@ func FuzzPrometheus(f *testing.F) {
 		"x{metric=\"a\",value=\"b\"} NaN\ny -Inf\n",
 		"{\"utf8.name\"} 3\n",
 		"# HELP g a gauge\n# TYPE g gauge\ng{a=\"\\n\\\"\\\\\"} 2\n",
+		"# TYPE lat histogram\nlat_bucket{le=\"1\"} 2.5\nlat_count 2.5\n",
+		"# TYPE s summary\nx 1\n{\"s\",a=\"b\"} 1\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -42,8 +45,24 @@ func FuzzPrometheus(f *testing.F) {
 	src := s.(*Source)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got, err := src.parsePrometheus(body, t0)
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		fams, refErr := p.TextToMetricFamilies(strings.NewReader(string(body)))
+		fams, refErr, panicked := func() (fams map[string]*dto.MetricFamily, err error, panicked bool) {
+			defer func() {
+				if recover() != nil {
+					panicked = true
+				}
+			}()
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			fams, err = p.TextToMetricFamilies(strings.NewReader(string(body)))
+			return fams, err, false
+		}()
+		if panicked {
+			// expfmt crashes on some malformed bodies; the source must
+			// reject them instead.
+			if err == nil {
+				t.Fatalf("a body expfmt crashes on is accepted")
+			}
+			return
+		}
 		if (err == nil) != (refErr == nil) {
 			t.Fatalf("parse error %v, expfmt's %v", err, refErr)
 		}
@@ -67,11 +86,20 @@ func FuzzPrometheus(f *testing.F) {
 					want[name+"_sum"] = append(want[name+"_sum"], m.GetSummary().GetSampleSum())
 					want[name+"_count"] = append(want[name+"_count"], float64(m.GetSummary().GetSampleCount()))
 				case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+					// A count that is not an integer is kept as a float.
 					for _, b := range m.GetHistogram().GetBucket() {
-						want[name+"_bucket"] = append(want[name+"_bucket"], float64(b.GetCumulativeCount()))
+						c := float64(b.GetCumulativeCount())
+						if b.CumulativeCountFloat != nil {
+							c = b.GetCumulativeCountFloat()
+						}
+						want[name+"_bucket"] = append(want[name+"_bucket"], c)
 					}
 					want[name+"_sum"] = append(want[name+"_sum"], m.GetHistogram().GetSampleSum())
-					want[name+"_count"] = append(want[name+"_count"], float64(m.GetHistogram().GetSampleCount()))
+					c := float64(m.GetHistogram().GetSampleCount())
+					if m.GetHistogram().SampleCountFloat != nil {
+						c = m.GetHistogram().GetSampleCountFloat()
+					}
+					want[name+"_count"] = append(want[name+"_count"], c)
 				default:
 					want[name] = append(want[name], m.GetUntyped().GetValue())
 				}
