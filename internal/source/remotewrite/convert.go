@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ type converter struct {
 	slab []event.Event
 	lbls []label
 	n    int // series seen, for the raw ring
+	// unordered is set once an event is older than the one before it.
+	unordered bool
 }
 
 func newConverter(src string, now time.Time, samples int) *converter {
@@ -75,7 +78,7 @@ func convertV1(body []byte, src string, now time.Time) (converted, error) {
 			return float64(h.GetCountInt()), h.Sum, h.Timestamp
 		})
 	}
-	return c.out, nil
+	return c.done(), nil
 }
 
 // convertV2 decodes a remote write 2.0 io.prometheus.write.v2.Request, whose
@@ -108,7 +111,7 @@ func convertV2(body []byte, src string, now time.Time) (converted, error) {
 			return float64(h.GetCountInt()), h.Sum, h.Timestamp
 		})
 	}
-	return c.out, nil
+	return c.done(), nil
 }
 
 // symbolize appends the labels refs point at.
@@ -194,7 +197,24 @@ func (c *converter) fields(name string, extra int, reserved ...string) map[strin
 
 func (c *converter) emit(f map[string]any, ts int64) {
 	c.slab = append(c.slab, event.Event{Time: time.UnixMilli(ts).UTC(), Source: c.src, Fields: f})
-	c.out.events = append(c.out.events, &c.slab[len(c.slab)-1])
+	e := &c.slab[len(c.slab)-1]
+	if n := len(c.out.events); n > 0 && e.Time.Before(c.out.events[n-1].Time) {
+		c.unordered = true
+	}
+	c.out.events = append(c.out.events, e)
+}
+
+// done puts the events in time order. A request holds series after series,
+// each with its samples in order; a sender catching up (after 429s, a
+// restart or an outage) sends many samples per series, and in the order
+// sent the second series' first sample would come after the first
+// series' last one, which already moved event time on: every series but
+// the first would be late for its windows.
+func (c *converter) done() converted {
+	if c.unordered {
+		slices.SortStableFunc(c.out.events, func(a, b *event.Event) int { return a.Time.Compare(b.Time) })
+	}
+	return c.out
 }
 
 func (c *converter) reject(reason string) {

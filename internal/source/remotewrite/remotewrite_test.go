@@ -96,14 +96,16 @@ func fixture() []series {
 	}
 }
 
-// wantEvents is what fixture must turn into, in the order sent: the stale
-// marker ends the series and makes no event.
+// wantEvents is what fixture must turn into, in time order rather than
+// series by series (else the later series would be late for windows the
+// first one's last sample moved event time past): the stale marker ends
+// the series and makes no event.
 func wantEvents() []string {
 	return []string{
 		fmt.Sprintf(`%d code=500 instance=web-1:9100 job=web metric=http_requests_total value=7`, t0),
-		fmt.Sprintf(`%d code=500 instance=web-1:9100 job=web metric=http_requests_total value=9`, t0+5000),
 		fmt.Sprintf(`%d instance=web-1:9100 job=node label_metric=shadowed metric=node_load1 value=0.5`, t0+1000),
 		fmt.Sprintf(`%d instance=web-2:9100 job=node metric=up value=1`, t0+2000),
+		fmt.Sprintf(`%d code=500 instance=web-1:9100 job=web metric=http_requests_total value=9`, t0+5000),
 	}
 }
 
