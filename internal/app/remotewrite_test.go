@@ -208,7 +208,7 @@ pipelines:
 `)
 	for ct, want := range map[string]int{
 		"application/x-protobuf;proto=io.prometheus.write.v3.Request": http.StatusUnsupportedMediaType,
-		"application/x-protobuf":                                      http.StatusNoContent,
+		"application/x-protobuf": http.StatusNoContent,
 	} {
 		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:9470/api/v1/write", strings.NewReader(string(snappy.Encode(nil, nil))))
 		req.Header.Set("Content-Type", ct)
