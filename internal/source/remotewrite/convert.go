@@ -1,12 +1,16 @@
 package remotewrite
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
@@ -42,43 +46,137 @@ type converter struct {
 	unordered bool
 }
 
+// newConverter returns a converter for a request of about samples samples
+// (0: not known).
 func newConverter(src string, now time.Time, samples int) *converter {
 	c := &converter{src: src, now: now}
 	// One allocation for all of a request's events, as most series carry
 	// one sample each.
-	c.slab = make([]event.Event, 0, samples)
+	c.slab = make([]event.Event, 0, max(samples, 64))
 	c.out.events = make([]*event.Event, 0, samples)
 	return c
 }
 
-// convertV1 decodes a remote write 1.0 prompb.WriteRequest.
+// convertV1 decodes a remote write 1.0 prometheus.WriteRequest. It reads
+// the wire format itself rather than through prompb's generated code, which
+// allocates every label's strings and grows every slice as it goes: label
+// names and values here are substrings of one string holding the whole
+// body, and series are turned into events as they are read. Histogram
+// samples, rare, go through prompb.
 func convertV1(body []byte, src string, now time.Time) (converted, error) {
-	var req prompb.WriteRequest
-	if err := req.Unmarshal(body); err != nil {
-		return converted{}, fmt.Errorf("decoding the remote write 1.0 request (prometheus.WriteRequest): %w", err)
-	}
-	n := 0
-	for i := range req.Timeseries {
-		n += len(req.Timeseries[i].Samples) + len(req.Timeseries[i].Histograms)
-	}
-	c := newConverter(src, now, n)
-	for i := range req.Timeseries {
-		ts := &req.Timeseries[i]
-		c.lbls = c.lbls[:0]
-		for _, l := range ts.Labels {
-			c.lbls = append(c.lbls, label{l.Name, l.Value})
+	c := newConverter(src, now, 0)
+	// The body is never modified, so the labels can share its bytes; the
+	// events then keep the body alive, as a push body's events do.
+	all := unsafe.String(unsafe.SliceData(body), len(body))
+	var samples []prompb.Sample
+	var hists []prompb.Histogram
+	err := fields(body, func(num protowire.Number, typ protowire.Type, v []byte, off int) error {
+		if num != 1 || typ != protowire.BytesType {
+			return nil // metadata, or a field of a later version
 		}
-		c.series(len(ts.Samples), func(j int) (float64, int64) {
-			return ts.Samples[j].Value, ts.Samples[j].Timestamp
-		}, len(ts.Histograms), func(j int) (float64, float64, int64) {
-			h := &ts.Histograms[j]
+		c.lbls, samples, hists = c.lbls[:0], samples[:0], hists[:0]
+		err := fields(v, func(num protowire.Number, typ protowire.Type, v []byte, voff int) error {
+			if typ != protowire.BytesType {
+				return nil
+			}
+			switch num {
+			case 1:
+				var l label
+				err := fields(v, func(num protowire.Number, typ protowire.Type, v []byte, o int) error {
+					if typ != protowire.BytesType {
+						return nil
+					}
+					str := all[off+voff+o : off+voff+o+len(v)]
+					switch num {
+					case 1:
+						l.name = str
+					case 2:
+						l.value = str
+					}
+					return nil
+				})
+				c.lbls = append(c.lbls, l)
+				return err
+			case 2:
+				var smp prompb.Sample
+				err := fields(v, func(num protowire.Number, typ protowire.Type, v []byte, _ int) error {
+					switch {
+					case num == 1 && typ == protowire.Fixed64Type:
+						smp.Value = math.Float64frombits(binary.LittleEndian.Uint64(v))
+					case num == 2 && typ == protowire.VarintType:
+						x, _ := protowire.ConsumeVarint(v)
+						smp.Timestamp = int64(x)
+					}
+					return nil
+				})
+				samples = append(samples, smp)
+				return err
+			case 4:
+				var h prompb.Histogram
+				if err := h.Unmarshal(v); err != nil {
+					return err
+				}
+				hists = append(hists, h)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		c.series(len(samples), func(j int) (float64, int64) {
+			return samples[j].Value, samples[j].Timestamp
+		}, len(hists), func(j int) (float64, float64, int64) {
+			h := &hists[j]
 			if h.IsFloatHistogram() {
 				return h.GetCountFloat(), h.Sum, h.Timestamp
 			}
 			return float64(h.GetCountInt()), h.Sum, h.Timestamp
 		})
+		return nil
+	})
+	if err != nil {
+		return converted{}, fmt.Errorf("decoding the remote write 1.0 request (prometheus.WriteRequest): %w", err)
 	}
 	return c.done(), nil
+}
+
+// fields calls fn with each field of the protobuf message b: its number,
+// wire type, value (a length-delimited field's contents, else the encoded
+// value) and the value's offset in b.
+func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, off int) error) error {
+	for off := 0; off < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		if n < 0 {
+			return fmt.Errorf("at byte %d: %w", off, protowire.ParseError(n))
+		}
+		if num <= 0 {
+			return fmt.Errorf("at byte %d: field number %d", off, num)
+		}
+		off += n
+		var v []byte
+		voff := off
+		switch typ {
+		case protowire.BytesType:
+			var m int
+			v, m = protowire.ConsumeBytes(b[off:])
+			if m < 0 {
+				return fmt.Errorf("at byte %d: %w", off, protowire.ParseError(m))
+			}
+			voff = off + m - len(v)
+			off += m
+		default:
+			m := protowire.ConsumeFieldValue(num, typ, b[off:])
+			if m < 0 {
+				return fmt.Errorf("at byte %d: %w", off, protowire.ParseError(m))
+			}
+			v = b[off : off+m]
+			off += m
+		}
+		if err := fn(num, typ, v, voff); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // convertV2 decodes a remote write 2.0 io.prometheus.write.v2.Request, whose
@@ -196,6 +294,10 @@ func (c *converter) fields(name string, extra int, reserved ...string) map[strin
 }
 
 func (c *converter) emit(f map[string]any, ts int64) {
+	if len(c.slab) == cap(c.slab) {
+		// Events already handed out keep pointing into the old slab.
+		c.slab = make([]event.Event, 0, 2*cap(c.slab))
+	}
 	c.slab = append(c.slab, event.Event{Time: time.UnixMilli(ts).UTC(), Source: c.src, Fields: f})
 	e := &c.slab[len(c.slab)-1]
 	if n := len(c.out.events); n > 0 && e.Time.Before(c.out.events[n-1].Time) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -405,7 +406,7 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-func mustMarshal(t *testing.T, m interface{ Marshal() ([]byte, error) }) []byte {
+func mustMarshal(t testing.TB, m interface{ Marshal() ([]byte, error) }) []byte {
 	t.Helper()
 	b, err := m.Marshal()
 	if err != nil {
@@ -425,4 +426,124 @@ sources:
 	if err == nil || !strings.Contains(err.Error(), `lookout.yaml:4: `) || !strings.Contains(err.Error(), "only one remote_write source") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// TestDecodeV1LikePrompb: the receiver's own reading of the 1.0 wire
+// format gives, for requests of random series, samples, histograms,
+// exemplars and metadata marshalled by prompb, the events prompb's fields
+// say.
+func TestDecodeV1LikePrompb(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		w := []string{"a", "job", "instance", "éte", "", "x y", "le", "0.5", "💡", strings.Repeat("z", 200)}
+		return w[rng.IntN(len(w))]
+	}
+	for i := range 200 {
+		req := &prompb.WriteRequest{}
+		type want struct {
+			ms int64
+			d  string
+		}
+		var wants []want
+		for range rng.IntN(5) {
+			ts := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "m" + word()}}}
+			lbl := map[string]string{}
+			for range rng.IntN(4) {
+				n, v := "l"+word(), word()
+				if _, dup := lbl[n]; dup {
+					continue
+				}
+				lbl[n] = v
+				ts.Labels = append(ts.Labels, prompb.Label{Name: n, Value: v})
+			}
+			fieldsOf := func(extra ...string) string {
+				keys := []string{"metric=" + ts.Labels[0].Value}
+				for n, v := range lbl {
+					keys = append(keys, n+"="+v)
+				}
+				keys = append(keys, extra...)
+				sort.Strings(keys)
+				return strings.Join(keys, " ")
+			}
+			for range rng.IntN(3) {
+				s := prompb.Sample{Value: float64(rng.IntN(100)) / 4, Timestamp: t0 + rng.Int64N(10000)}
+				ts.Samples = append(ts.Samples, s)
+				wants = append(wants, want{s.Timestamp, fmt.Sprintf("%d %s", s.Timestamp, fieldsOf(fmt.Sprintf("value=%v", s.Value)))})
+			}
+			for range rng.IntN(2) {
+				h := prompb.Histogram{Count: &prompb.Histogram_CountInt{CountInt: uint64(rng.IntN(50))}, Sum: 2.5, Timestamp: t0 + rng.Int64N(10000)}
+				ts.Histograms = append(ts.Histograms, h)
+				wants = append(wants, want{h.Timestamp, fmt.Sprintf("%d %s", h.Timestamp, fieldsOf(fmt.Sprintf("count=%d", h.GetCountInt()), "sum=2.5"))})
+			}
+			if rng.IntN(2) == 0 {
+				ts.Exemplars = append(ts.Exemplars, prompb.Exemplar{Labels: []prompb.Label{{Name: "trace_id", Value: "abc"}}, Value: 1, Timestamp: t0})
+			}
+			req.Timeseries = append(req.Timeseries, ts)
+		}
+		if rng.IntN(2) == 0 {
+			req.Metadata = append(req.Metadata, prompb.MetricMetadata{MetricFamilyName: "m", Help: "help", Type: prompb.MetricMetadata_COUNTER})
+		}
+		sort.SliceStable(wants, func(a, b int) bool { return wants[a].ms < wants[b].ms })
+		wantD := []string{}
+		for _, w := range wants {
+			wantD = append(wantD, w.d)
+		}
+		s := newSource(t, nil)
+		sink := &sourcetest.Sink{}
+		resp := post(t, serve(t, s, sink), "application/x-protobuf", snappy.Encode(nil, mustMarshal(t, req)))
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+		got := []string{}
+		for _, e := range sink.Events() {
+			keys := []string{}
+			for k, v := range e.Fields {
+				keys = append(keys, fmt.Sprintf("%s=%v", k, v))
+			}
+			sort.Strings(keys)
+			got = append(got, fmt.Sprintf("%d %s", e.Time.UnixMilli(), strings.Join(keys, " ")))
+		}
+		if !reflect.DeepEqual(got, wantD) {
+			t.Fatalf("request %d (%s):\ngot  %q\nwant %q", i, req.String(), got, wantD)
+		}
+	}
+}
+
+// FuzzV1 feeds the 1.0 decoder arbitrary bodies: it never panics, and a
+// body it takes whole that prompb decodes too gives an event per sample
+// prompb sees. (It may refuse what prompb lets through: prompb skips
+// groups whose end marker does not match.)
+func FuzzV1(f *testing.F) {
+	f.Add(mustMarshal(f, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels: []prompb.Label{{Name: "__name__", Value: "up"}}, Samples: []prompb.Sample{{Value: 1, Timestamp: 5}},
+	}}}))
+	f.Add([]byte("\x0a\x05\x0a\x03\x0a\x01x"))
+	s := newSource(f, nil)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sink := &sourcetest.Sink{}
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(snappy.Encode(nil, body)))
+		r.Header.Set("Content-Type", "application/x-protobuf")
+		w := httptest.NewRecorder()
+		s.Handler(sink).ServeHTTP(w, r)
+		var ref prompb.WriteRequest
+		if w.Code != http.StatusNoContent || ref.Unmarshal(body) != nil {
+			return
+		}
+		n := 0
+		for _, ts := range ref.Timeseries {
+			for _, smp := range ts.Samples {
+				if !value.IsStaleNaN(smp.Value) {
+					n++
+				}
+			}
+			for _, h := range ts.Histograms {
+				if !value.IsStaleNaN(h.Sum) {
+					n++
+				}
+			}
+		}
+		if len(sink.Events()) != n {
+			t.Fatalf("%d events, prompb sees %d samples in %s", len(sink.Events()), n, ref.String())
+		}
+	})
 }
