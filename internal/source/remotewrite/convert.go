@@ -68,115 +68,124 @@ func convertV1(body []byte, src string, now time.Time) (converted, error) {
 	// The body is never modified, so the labels can share its bytes; the
 	// events then keep the body alive, as a push body's events do.
 	all := unsafe.String(unsafe.SliceData(body), len(body))
-	var samples []prompb.Sample
-	var hists []prompb.Histogram
-	err := fields(body, func(num protowire.Number, typ protowire.Type, v []byte, off int) error {
-		if num != 1 || typ != protowire.BytesType {
-			return nil // metadata, or a field of a later version
+	fail := func(err error) (converted, error) {
+		return converted{}, fmt.Errorf("decoding the remote write 1.0 request (prometheus.WriteRequest): %w", err)
+	}
+	var samples []sample
+	for req := (wire{b: body}); req.more(); {
+		num, typ, ts, tsOff, err := req.next()
+		if err != nil {
+			return fail(err)
 		}
-		c.lbls, samples, hists = c.lbls[:0], samples[:0], hists[:0]
-		err := fields(v, func(num protowire.Number, typ protowire.Type, v []byte, voff int) error {
+		if num != 1 || typ != protowire.BytesType {
+			continue // metadata, or a field of a later version
+		}
+		c.lbls, samples = c.lbls[:0], samples[:0]
+		nFloat := 0
+		for tr := (wire{b: ts}); tr.more(); {
+			num, typ, v, vOff, err := tr.next()
+			if err != nil {
+				return fail(err)
+			}
 			if typ != protowire.BytesType {
-				return nil
+				continue
 			}
 			switch num {
-			case 1:
+			case 1: // Label
 				var l label
-				err := fields(v, func(num protowire.Number, typ protowire.Type, v []byte, o int) error {
-					if typ != protowire.BytesType {
-						return nil
+				for lr := (wire{b: v}); lr.more(); {
+					num, typ, sv, sOff, err := lr.next()
+					if err != nil {
+						return fail(err)
 					}
-					str := all[off+voff+o : off+voff+o+len(v)]
+					if typ != protowire.BytesType {
+						continue
+					}
+					at := tsOff + vOff + sOff
 					switch num {
 					case 1:
-						l.name = str
+						l.name = all[at : at+len(sv)]
 					case 2:
-						l.value = str
+						l.value = all[at : at+len(sv)]
 					}
-					return nil
-				})
+				}
 				c.lbls = append(c.lbls, l)
-				return err
-			case 2:
-				var smp prompb.Sample
-				err := fields(v, func(num protowire.Number, typ protowire.Type, v []byte, _ int) error {
+			case 2: // Sample
+				var smp sample
+				for sr := (wire{b: v}); sr.more(); {
+					num, typ, fv, _, err := sr.next()
+					if err != nil {
+						return fail(err)
+					}
 					switch {
 					case num == 1 && typ == protowire.Fixed64Type:
-						smp.Value = math.Float64frombits(binary.LittleEndian.Uint64(v))
+						smp.value = math.Float64frombits(binary.LittleEndian.Uint64(fv))
 					case num == 2 && typ == protowire.VarintType:
-						x, _ := protowire.ConsumeVarint(v)
-						smp.Timestamp = int64(x)
+						x, _ := protowire.ConsumeVarint(fv)
+						smp.ts = int64(x)
 					}
-					return nil
-				})
-				samples = append(samples, smp)
-				return err
-			case 4:
+				}
+				// Float samples first, histograms after, whatever
+				// order they came in: the order prompb keeps them in.
+				samples = slices.Insert(samples, nFloat, smp)
+				nFloat++
+			case 4: // Histogram
 				var h prompb.Histogram
 				if err := h.Unmarshal(v); err != nil {
-					return err
+					return fail(err)
 				}
-				hists = append(hists, h)
+				smp := sample{hist: true, sum: h.Sum, ts: h.Timestamp, value: float64(h.GetCountInt())}
+				if h.IsFloatHistogram() {
+					smp.value = h.GetCountFloat()
+				}
+				samples = append(samples, smp)
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		c.series(len(samples), func(j int) (float64, int64) {
-			return samples[j].Value, samples[j].Timestamp
-		}, len(hists), func(j int) (float64, float64, int64) {
-			h := &hists[j]
-			if h.IsFloatHistogram() {
-				return h.GetCountFloat(), h.Sum, h.Timestamp
-			}
-			return float64(h.GetCountInt()), h.Sum, h.Timestamp
-		})
-		return nil
-	})
-	if err != nil {
-		return converted{}, fmt.Errorf("decoding the remote write 1.0 request (prometheus.WriteRequest): %w", err)
+		c.series(samples)
 	}
 	return c.done(), nil
 }
 
-// fields calls fn with each field of the protobuf message b: its number,
-// wire type, value (a length-delimited field's contents, else the encoded
-// value) and the value's offset in b.
-func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, off int) error) error {
-	for off := 0; off < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[off:])
-		if n < 0 {
-			return fmt.Errorf("at byte %d: %w", off, protowire.ParseError(n))
-		}
-		if num <= 0 {
-			return fmt.Errorf("at byte %d: field number %d", off, num)
-		}
-		off += n
-		var v []byte
-		voff := off
-		switch typ {
-		case protowire.BytesType:
-			var m int
-			v, m = protowire.ConsumeBytes(b[off:])
-			if m < 0 {
-				return fmt.Errorf("at byte %d: %w", off, protowire.ParseError(m))
-			}
-			voff = off + m - len(v)
-			off += m
-		default:
-			m := protowire.ConsumeFieldValue(num, typ, b[off:])
-			if m < 0 {
-				return fmt.Errorf("at byte %d: %w", off, protowire.ParseError(m))
-			}
-			v = b[off : off+m]
-			off += m
-		}
-		if err := fn(num, typ, v, voff); err != nil {
-			return err
-		}
+// sample is a float sample, or a histogram sample's count (value) and sum.
+type sample struct {
+	value, sum float64
+	ts         int64
+	hist       bool
+}
+
+// wire reads the fields of a protobuf message.
+type wire struct {
+	b   []byte
+	off int
+}
+
+func (w *wire) more() bool { return w.off < len(w.b) }
+
+// next returns the next field: its number, wire type, value (a
+// length-delimited field's contents, else the encoded value) and the
+// value's offset in the message.
+func (w *wire) next() (protowire.Number, protowire.Type, []byte, int, error) {
+	num, typ, n := protowire.ConsumeTag(w.b[w.off:])
+	if n < 0 {
+		return 0, 0, nil, 0, fmt.Errorf("at byte %d: %w", w.off, protowire.ParseError(n))
 	}
-	return nil
+	w.off += n
+	if typ == protowire.BytesType {
+		v, m := protowire.ConsumeBytes(w.b[w.off:])
+		if m < 0 {
+			return 0, 0, nil, 0, fmt.Errorf("at byte %d: %w", w.off, protowire.ParseError(m))
+		}
+		voff := w.off + m - len(v)
+		w.off += m
+		return num, typ, v, voff, nil
+	}
+	m := protowire.ConsumeFieldValue(num, typ, w.b[w.off:])
+	if m < 0 {
+		return 0, 0, nil, 0, fmt.Errorf("at byte %d: %w", w.off, protowire.ParseError(m))
+	}
+	v, voff := w.b[w.off:w.off+m], w.off
+	w.off += m
+	return num, typ, v, voff, nil
 }
 
 // convertV2 decodes a remote write 2.0 io.prometheus.write.v2.Request, whose
@@ -192,6 +201,7 @@ func convertV2(body []byte, src string, now time.Time) (converted, error) {
 	}
 	c := newConverter(src, now, n)
 	syms := req.Symbols
+	var samples []sample
 	for i := range req.Timeseries {
 		ts := &req.Timeseries[i]
 		c.lbls = c.lbls[:0]
@@ -199,15 +209,19 @@ func convertV2(body []byte, src string, now time.Time) (converted, error) {
 			c.reject(fmt.Sprintf("series %d: %v", i, err))
 			continue
 		}
-		c.series(len(ts.Samples), func(j int) (float64, int64) {
-			return ts.Samples[j].Value, ts.Samples[j].Timestamp
-		}, len(ts.Histograms), func(j int) (float64, float64, int64) {
+		samples = samples[:0]
+		for _, smp := range ts.Samples {
+			samples = append(samples, sample{value: smp.Value, ts: smp.Timestamp})
+		}
+		for j := range ts.Histograms {
 			h := &ts.Histograms[j]
+			smp := sample{hist: true, sum: h.Sum, ts: h.Timestamp, value: float64(h.GetCountInt())}
 			if h.IsFloatHistogram() {
-				return h.GetCountFloat(), h.Sum, h.Timestamp
+				smp.value = h.GetCountFloat()
 			}
-			return float64(h.GetCountInt()), h.Sum, h.Timestamp
-		})
+			samples = append(samples, smp)
+		}
+		c.series(samples)
 	}
 	return c.done(), nil
 }
@@ -227,9 +241,9 @@ func symbolize(dst *[]label, refs []uint32, syms []string) error {
 	return nil
 }
 
-// series turns the samples and histogram samples of the series in c.lbls
-// into events; a series without a metric name becomes a rejected record.
-func (c *converter) series(ns int, sample func(int) (float64, int64), nh int, hist func(int) (float64, float64, int64)) {
+// series turns the samples of the series in c.lbls into events; a series
+// without a metric name becomes a rejected record.
+func (c *converter) series(samples []sample) {
 	name := ""
 	for _, l := range c.lbls {
 		if l.name == "__name__" {
@@ -242,32 +256,31 @@ func (c *converter) series(ns int, sample func(int) (float64, int64), nh int, hi
 		return
 	}
 	c.n++
-	for j := range ns {
-		v, ts := sample(j)
+	for _, smp := range samples {
+		if smp.hist {
+			c.out.written.Histograms++
+			if c.n <= rawSeries {
+				c.rawLine(name, "{count:"+formatFloat(smp.value)+",sum:"+formatFloat(smp.sum)+"}", smp.ts)
+			}
+			if value.IsStaleNaN(smp.sum) {
+				continue
+			}
+			f := c.fields(name, 3, "metric", "count", "sum")
+			f["count"], f["sum"] = smp.value, smp.sum
+			c.emit(f, smp.ts)
+			continue
+		}
 		c.out.written.Samples++
 		if c.n <= rawSeries {
-			c.rawLine(name, formatFloat(v), ts)
+			c.rawLine(name, formatFloat(smp.value), smp.ts)
 		}
-		if value.IsStaleNaN(v) {
+		if value.IsStaleNaN(smp.value) {
 			// The series ended; there is nothing to measure.
 			continue
 		}
 		f := c.fields(name, 2, "metric", "value")
-		f["value"] = v
-		c.emit(f, ts)
-	}
-	for j := range nh {
-		count, sum, ts := hist(j)
-		c.out.written.Histograms++
-		if c.n <= rawSeries {
-			c.rawLine(name, "{count:"+formatFloat(count)+",sum:"+formatFloat(sum)+"}", ts)
-		}
-		if value.IsStaleNaN(sum) {
-			continue
-		}
-		f := c.fields(name, 3, "metric", "count", "sum")
-		f["count"], f["sum"] = count, sum
-		c.emit(f, ts)
+		f["value"] = smp.value
+		c.emit(f, smp.ts)
 	}
 }
 
