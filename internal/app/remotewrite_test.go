@@ -301,3 +301,32 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestRemoteWriteAckStored: with ack: stored the 204 comes once the store
+// has committed the request, so its samples are in the events table the
+// moment the sender hears it, without waiting for the flush interval.
+func TestRemoteWriteAckStored(t *testing.T) {
+	a := runApp(t, `
+storage: {flush_interval: 10s}
+sources: [{name: prom, type: remote_write, ack: stored}]
+pipelines:
+  - {name: jobs, from: [prom], window: 10s, aggregates: {n: count()}}
+`)
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/api/v1/write")
+	c, err := remote.NewWriteClient("lookout", &remote.ClientConfig{URL: &config_util.URL{URL: u}, Timeout: model.Duration(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Store(context.Background(), rwBody(t, false, "a", time.Now().Add(-time.Hour).Truncate(10*time.Second)), 0); err != nil {
+		t.Fatal(err)
+	}
+	res, err := backend{a}.Query(context.Background(), `SELECT count(*) FROM events WHERE source = 'prom'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Rows); got != "[[60000]]" {
+		t.Errorf("events stored when the 204 came: %s, want 60000", got)
+	}
+}

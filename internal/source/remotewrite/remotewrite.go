@@ -59,16 +59,30 @@ type Config struct {
 	// MaxBodyBytes bounds a request body, both as sent and once
 	// decompressed; larger ones get 413. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Ack says when a request is answered 204: AckQueued once lookout has
+	// queued it for the windows, AckStored once the store has committed
+	// it, so that a 204 survives a crash (the sender retries what was not
+	// answered). Default AckQueued.
+	Ack string `yaml:"ack"`
 }
 
-// Defaults sets max_body_bytes.
-func (c *Config) Defaults() { c.MaxBodyBytes = DefaultMaxBodyBytes }
+// The values of ack.
+const (
+	AckQueued = "queued"
+	AckStored = "stored"
+)
+
+// Defaults sets max_body_bytes and ack.
+func (c *Config) Defaults() { c.MaxBodyBytes, c.Ack = DefaultMaxBodyBytes, AckQueued }
 
 // Validate checks max_body_bytes and that no earlier source is a
 // remote_write one: the receiver has one fixed path on lookout's listener,
 // so a second source could never get a request.
 func (c *Config) Validate(v *config.Validator) {
 	v.Positive("max_body_bytes", c.MaxBodyBytes <= 0)
+	if c.Ack != AckQueued && c.Ack != AckStored {
+		v.Errorf("ack", "ack must be %s or %s, not %q", AckQueued, AckStored, c.Ack)
+	}
 	if name, j, ok := v.EarlierOfType(); ok {
 		v.Errorf("type", "only one remote_write source can receive on lookout's listener; %q (sources[%d]) already does", name, j)
 	}
@@ -76,9 +90,10 @@ func (c *Config) Validate(v *config.Validator) {
 
 // Source is one remote write receiver.
 type Source struct {
-	name    string
-	maxBody int64
-	deps    source.Deps
+	name      string
+	maxBody   int64
+	ackStored bool
+	deps      source.Deps
 }
 
 // New returns a remote_write source for cfg.
@@ -87,7 +102,8 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{name: cfg.Name, maxBody: source.SettingsOf[Config](cfg).MaxBodyBytes, deps: d}
+	set := source.SettingsOf[Config](cfg)
+	s := &Source{name: cfg.Name, maxBody: set.MaxBodyBytes, ackStored: set.Ack == AckStored, deps: d}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -186,10 +202,30 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink)
 		s.deps.Pre.Apply(e, now)
 	}
 	b := event.Batch{Source: s.name, Events: res.events}
+	var stored chan error
+	if s.ackStored {
+		stored = make(chan error, 1)
+		b.Stored = func(err error) { stored <- err }
+	}
 	if len(b.Events) > 0 || len(res.rejected) > 0 {
 		if err := sink.TrySubmit(b, res.rejected); err != nil {
 			s.refuse(w, err)
 			return
+		}
+		if stored != nil {
+			var err error
+			select {
+			case err = <-stored:
+			case <-r.Context().Done():
+				err = r.Context().Err()
+			}
+			if err != nil {
+				// The samples may be in windows already; a retry can
+				// count them twice, which is better than not at all.
+				w.Header().Set("Retry-After", RetryAfter)
+				http.Error(w, fmt.Sprintf("lookout took the request but could not store it: %v", err), http.StatusServiceUnavailable)
+				return
+			}
 		}
 	}
 	if len(res.raw) > 0 {

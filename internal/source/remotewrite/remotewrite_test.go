@@ -415,9 +415,15 @@ func mustMarshal(t testing.TB, m interface{ Marshal() ([]byte, error) }) []byte 
 	return b
 }
 
-// TestOneReceiver: a second remote_write source could never get a request,
-// so the config says so.
-func TestOneReceiver(t *testing.T) {
+// TestBadConfig: a second remote_write source could never get a request,
+// so the config says so; ack is one of two words.
+func TestBadConfig(t *testing.T) {
+	if _, err := config.Parse("lookout.yaml", []byte(`
+sources:
+  - {name: a, type: remote_write, ack: committed}
+`)); err == nil || !strings.Contains(err.Error(), `lookout.yaml:3: `) || !strings.Contains(err.Error(), `ack must be queued or stored, not "committed"`) {
+		t.Errorf("err = %v", err)
+	}
 	_, err := config.Parse("lookout.yaml", []byte(`
 sources:
   - {name: a, type: remote_write}
