@@ -23,16 +23,27 @@ import (
 //     that are not browsers send neither header and are not affected;
 //   - a body of another type than JSON on the JSON endpoints, the types a
 //     browser may send cross-origin without asking first. The push endpoint
-//     (NDJSON) and the receivers of other sources (OTLP) keep their types.
+//     (NDJSON) and the receivers of other sources (OTLP, remote write)
+//     keep their types.
 type guard struct {
 	next    http.Handler
 	anyHost bool
 	hosts   map[string]bool
 	checked http.Handler // next behind the cross-origin and content type checks
+	// receivers are the paths of other sources' receivers, which keep
+	// their own content types (remote write's protobuf at /api/v1/write).
+	receivers map[string]bool
 }
 
 func newGuard(next http.Handler, opts Options) *guard {
-	g := &guard{next: next, hosts: map[string]bool{}}
+	g := &guard{next: next, hosts: map[string]bool{}, receivers: map[string]bool{}}
+	for pattern := range opts.Receivers {
+		if _, path, ok := strings.Cut(pattern, " "); ok {
+			g.receivers[path] = true
+		} else {
+			g.receivers[pattern] = true
+		}
+	}
 	// With tokens a rebinding page has none to send, so any host will do
 	// unless the user listed some.
 	g.anyHost = len(opts.Tokens) > 0 && len(opts.AllowedHosts) == 0
@@ -62,7 +73,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *guard) serveJSONChecked(w http.ResponseWriter, r *http.Request) {
-	if wantsJSON(r) {
+	if wantsJSON(r) && !g.receivers[r.URL.Path] {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json (with curl: -H 'Content-Type: application/json')")
 			return
@@ -95,7 +106,8 @@ func normHost(h string) string {
 }
 
 // wantsJSON says whether r is a write with a body to one of the API's JSON
-// endpoints: everything under /api/v1/ but the push endpoint.
+// endpoints: everything under /api/v1/ but the push endpoint (and the
+// receivers, which guard leaves out).
 func wantsJSON(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:

@@ -23,4 +23,5 @@ import (
 	_ "github.com/lookout-dev/lookout/internal/source/otlp"
 	_ "github.com/lookout-dev/lookout/internal/source/push"
 	_ "github.com/lookout-dev/lookout/internal/source/redis"
+	_ "github.com/lookout-dev/lookout/internal/source/remotewrite"
 )
