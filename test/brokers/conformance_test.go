@@ -158,11 +158,6 @@ func TestBrokerConformance(t *testing.T) {
 // each is reported as skipped with its reason, and
 // LOOKOUT_CONFORMANCE_ALL=1 runs them.
 var knownFailing = map[string]string{
-	// A kill right after the replay was folded: the windows it closed are
-	// partly stored, and the next start's Resume (the newest stored
-	// window's end) declares the unstored earlier ones closed, so their
-	// redelivered events count late.
-	"nats/redelivery_killed_again_in_replay": "a second kill just after the replay loses its windows (Resume after a partial store)",
 	// MQTT cannot say its queue is drained: when the restart takes more
 	// than the lateness, the replay is not current and only idle_timeout
 	// (30 s) ends the catch-up.
