@@ -81,13 +81,9 @@ func (a *App) buildGraph(old *graph, cfg *config.Config) (*graph, []string, erro
 			if err != nil {
 				return nil, nil, fmt.Errorf("pipeline %s: %w", pc.Name, err)
 			}
-			// Windows already emitted before a restart stay emitted: replayed
-			// broker messages for them count as late instead of as a second copy.
-			last, err := a.lastWindowEnd(a.ctx, pc)
-			if err != nil {
+			if err := a.resume(a.ctx, pc, np); err != nil {
 				return nil, nil, err
 			}
-			np.Resume(last)
 			np.SetClock(a.clk.Now)
 			p = np
 			if old != nil {

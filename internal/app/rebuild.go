@@ -7,6 +7,7 @@ import (
 
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/window"
 )
 
 // maxReplay bounds the events read back at start to refill open windows.
@@ -110,6 +111,40 @@ func maxFuture(pc config.Pipeline) time.Duration {
 		return d
 	}
 	return config.DefaultMaxFuture
+}
+
+// resume makes a new pipeline carry on from its stored windows: windows
+// already stored before a restart stay emitted, so redelivered broker
+// messages for them count as late instead of as a second copy, and windows
+// not stored stay open, so their redelivered messages count into them once.
+//
+// The newest stored end alone cannot say which windows are stored: a kill
+// can come between two commits of one close (the store commits by size and
+// by time, not by close), leaving that end stored for some groups only, and
+// resuming from it would count the others' redelivered events late and
+// lose their windows. Three ways out were weighed: committing each close
+// whole, which would tie the store's batching to the pipelines' closes and
+// hold a close of many groups in memory until its last window; keeping a
+// "closed through" mark per pipeline in the transaction of its windows,
+// which needs a table and a request per close; and resuming per group,
+// which needs only what the windows table holds once the store commits a
+// pipeline's windows in the order they closed (store.takeWindows): then
+// every window ending before the newest end is stored, and at the newest
+// end exactly the groups found there are. This is the last.
+func (a *App) resume(ctx context.Context, pc config.Pipeline, p *window.Pipeline) error {
+	if pc.Window.IsCount() {
+		return nil // count windows keep nothing to resume (window.Pipeline.Resume)
+	}
+	last, err := a.lastWindowEnd(ctx, pc)
+	if err != nil || last.IsZero() {
+		return err
+	}
+	stored, err := a.store.GroupsAt(ctx, pc.Name, last)
+	if err != nil {
+		return err
+	}
+	p.ResumeGroups(last, stored)
+	return nil
 }
 
 // lastWindowEnd is the end of the pipeline's newest stored window, leaving

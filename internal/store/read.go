@@ -269,6 +269,40 @@ func (s *Store) NewestEventTime(ctx context.Context, sources []string, limit tim
 	return ts.Time, nil
 }
 
+// GroupsAt returns the group of every stored window of a pipeline that ends
+// at end, as its group_by values by key. After a restart the app resumes
+// the pipeline with the groups stored at the newest end (see
+// window.Pipeline.ResumeGroups): a crash between two commits of one close
+// leaves that end stored for some groups only.
+func (s *Store) GroupsAt(ctx context.Context, pipeline string, end time.Time) ([]map[string]string, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT CAST(grp AS VARCHAR) FROM windows WHERE pipeline = ? AND "end" = ?`, pipeline, end)
+	if err != nil {
+		return nil, fmt.Errorf("reading the groups of %s stored at %s: %w", pipeline, end.UTC().Format(time.RFC3339Nano), err)
+	}
+	defer rows.Close()
+	var out []map[string]string
+	for rows.Next() {
+		var grp *string
+		if err := rows.Scan(&grp); err != nil {
+			return nil, fmt.Errorf("reading a group of %s: %w", pipeline, err)
+		}
+		var w event.Window
+		if grp != nil {
+			if err := decodeGroup(*grp, &w); err != nil {
+				return nil, fmt.Errorf("decoding group %s: %w", *grp, err)
+			}
+		}
+		out = append(out, w.GroupMap())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the groups of %s: %w", pipeline, err)
+	}
+	return out, nil
+}
+
 // ReplayEvents calls fn, oldest first, for every stored event of the given
 // sources at or after since that was not flagged late or future, with its fields decoded
 // (raw bytes are not read back). The app uses it at start to refill the

@@ -111,12 +111,21 @@ func (s *Store) shipWindows(ctx context.Context) error {
 // takeWindows returns the gathered windows for the writer's tick, or nil
 // when a caller is sending them right now (it holds winMu while it waits for
 // the queue, which only the writer drains: waiting for it here would
-// deadlock).
+// deadlock), or when requests wait in the queue: those may hold windows
+// gathered earlier, and the gathered ones appended now would commit ahead of
+// them. A pipeline's windows must commit in the order they closed, for the
+// restart's resume (window.Pipeline.ResumeGroups) to know which are stored;
+// the windows wait for the next request or tick instead. Windows go to the
+// queue only under winMu, so none can slip in between the check and the
+// take.
 func (s *Store) takeWindows() []*event.Window {
 	if !s.winMu.TryLock() {
 		return nil
 	}
 	defer s.winMu.Unlock()
+	if len(s.queue) > 0 {
+		return nil
+	}
 	ws := s.pending
 	s.pending = nil
 	return ws

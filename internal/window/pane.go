@@ -36,11 +36,15 @@ func (p *Pipeline) addTimed(e *event.Event, i int32, t int64, key []byte, h uint
 		p.lastPane = ps
 	}
 	firstEnd, lastEnd := ps+p.every, ps+p.size
-	late = firstEnd <= p.closed
+	closed := p.closed
+	if p.resumed != nil && firstEnd <= p.resumeEnd && lastEnd >= p.resumeEnd && p.resumedAt(key, p.resumeEnd) {
+		closed = p.resumeEnd // this group's window ending there is stored (ResumeGroups)
+	}
+	late = firstEnd <= closed
 	if late {
 		e.Flags |= event.FlagLate
 	}
-	if lastEnd+p.keep <= p.closed {
+	if lastEnd+p.keep <= closed {
 		// Every window of the event is closed (and no longer kept for
 		// updates): count it for the group's next window, if it has one.
 		if known >= 0 {
@@ -147,6 +151,9 @@ func (p *Pipeline) closeThrough(bound int64) {
 		p.closed = end
 	}
 	p.closed = bound
+	if p.resumed != nil && p.closed >= p.resumeEnd {
+		p.resumed = nil // what it kept out is emitted past now
+	}
 	p.release()
 	// Nothing is emitted before the next pane boundary after closed
 	// (windows end on boundaries; an event not late has its first end
@@ -215,6 +222,11 @@ func (p *Pipeline) emitWindow(j int, end int64) {
 // events the group saw since its last window.
 func (p *Pipeline) emitOne(g int32, s int32, start, end, count int64) {
 	gr := &p.groups[g]
+	if p.resumed != nil && end == p.resumeEnd {
+		if _, ok := p.resumed[gr.key]; ok {
+			return // stored before the restart: this copy holds only redelivered events
+		}
+	}
 	w := p.result(gr, s, start, end, count, false)
 	w.Late, gr.late = gr.late, 0
 	if len(p.futureOf) > 0 {

@@ -147,6 +147,11 @@ type Pipeline struct {
 	buckets  []bucket // open panes by start, ascending
 	lastPane int64    // start of the pane of the last event added
 	closed   int64    // every window with end <= closed has been emitted, ns
+	// resumed holds, after ResumeGroups, the keys of the groups whose
+	// window ending at resumeEnd (just after closed) is already stored;
+	// nil otherwise, and again once closed passes resumeEnd.
+	resumed   map[string]struct{}
+	resumeEnd int64
 	// nextWork is the least bound at which closeThrough has something to
 	// do (a window end, a pane to release): below it, a watermark that
 	// moves on only moves closed (see Add).
@@ -720,6 +725,57 @@ func (p *Pipeline) Resume(t time.Time) {
 		p.closed = ns
 		p.nextWork = minInt64
 	}
+}
+
+// ResumeGroups is Resume for a store that holds the windows ending at t of
+// only the groups in stored (each a window's group_by values by key): every
+// window that ends before t is closed, and so are the stored groups'
+// windows ending at t; the other groups' windows ending at t stay open, and
+// the events redelivered for them count into them once. The app calls it
+// after a restart with the newest stored window's end, since a crash may
+// have come between the commits of one close's windows.
+//
+// It relies on the store committing a pipeline's windows in the order they
+// were emitted, which is the order of their ends: then a stored window at t
+// means every window emitted before it, ending before t, is stored too, and
+// only the windows ending at t can be stored for some groups and not for
+// others. That keeps what a restart reads back to one end's groups,
+// whatever the time between commits or how many windows a replay closed.
+func (p *Pipeline) ResumeGroups(t time.Time, stored []map[string]string) {
+	if p.count > 0 || t.IsZero() {
+		return
+	}
+	ns := t.UnixNano()
+	if ns-1 <= p.closed {
+		return
+	}
+	p.closed = ns - 1
+	p.nextWork = minInt64
+	p.resumeEnd = ns
+	p.resumed = make(map[string]struct{}, len(stored))
+	var key, val []byte
+	for _, g := range stored {
+		key = key[:0]
+		if len(p.groupKeys) == 1 {
+			key = append(key, g[p.groupKeys[0]]...)
+		} else {
+			for _, k := range p.groupKeys {
+				val = append(val[:0], g[k]...)
+				key = appendKey(key, val)
+			}
+		}
+		p.resumed[string(key)] = struct{}{}
+	}
+}
+
+// resumedAt reports whether the window ending at end of the group with key
+// was stored before a restart (see ResumeGroups).
+func (p *Pipeline) resumedAt(key []byte, end int64) bool {
+	if p.resumed == nil || end != p.resumeEnd {
+		return false
+	}
+	_, ok := p.resumed[string(key)]
+	return ok
 }
 
 // value kinds of one extracted input.

@@ -2,6 +2,7 @@ package window
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -655,5 +656,56 @@ func TestClosedAndResume(t *testing.T) {
 	p.Advance(base.Add(21 * time.Second))
 	if len(got) != 1 || got[0].Values[0] != 1 || !p.Closed(base.Add(15*time.Second)) {
 		t.Fatalf("emitted %d windows (%v), want one with n=1", len(got), got)
+	}
+}
+
+// TestResumeGroups: after a restart on a store that holds the window ending
+// at 20s for one group only, the events redelivered for that window count
+// once: late for the stored group (no second copy), into the window for the
+// others. Sliding windows keep the stored group's events for its later
+// windows; group_by keys of several values find their groups too.
+func TestResumeGroups(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		every time.Duration
+		want  []string
+	}{
+		{"tumbling", 0, []string{"b/x 10s-20s n=2", "a/x 20s-30s n=1", "b/x 20s-30s n=1"}},
+		{"sliding", 10 * time.Second, []string{"b/x 0s-20s n=2", "a/x 10s-30s n=3", "b/x 10s-30s n=3", "a/x 20s-40s n=1", "b/x 20s-40s n=1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			size := 10 * time.Second
+			if tt.every > 0 {
+				size = 2 * tt.every
+			}
+			p, r := mustNew(t, config.Pipeline{
+				From: []string{"test"}, GroupBy: []string{"svc", "zone"},
+				Window:     config.Window{Size: size, Every: tt.every},
+				Aggregates: aggs("n", "count()"),
+			})
+			p.ResumeGroups(at(20*time.Second), []map[string]string{{"svc": "a", "zone": "x"}})
+			if p.Closed(at(15*time.Second)) || !p.Closed(at(-5*time.Second)) {
+				t.Fatalf("Closed(15s)=%v Closed(-5s)=%v, want false, true: the window ending at 20s is still open for the unstored group",
+					p.Closed(at(15*time.Second)), p.Closed(at(-5*time.Second)))
+			}
+			var evs []*event.Event
+			for _, d := range []time.Duration{12, 15, 25} {
+				for _, svc := range []string{"a", "b"} {
+					evs = append(evs, ev(d*time.Second, "svc", svc, "zone", "x"))
+				}
+			}
+			p.Add(evs, time.Time{})
+			p.Advance(at(time.Minute))
+			var got []string
+			for _, w := range r.take() {
+				got = append(got, fmt.Sprintf("%s/%s %s-%s n=%v", w.Group[0], w.Group[1], w.Start.Sub(t0), w.End.Sub(t0), w.Values[0]))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("emitted %q, want %q", got, tt.want)
+			}
+			if late := p.Stats().Late; late != 2 {
+				t.Errorf("%d events late, want 2 (group a's of the stored window)", late)
+			}
+		})
 	}
 }

@@ -159,26 +159,10 @@ func TestBrokerConformance(t *testing.T) {
 }
 
 // runBroker runs every case against broker b, each runs times.
-// knownFailing are the cases that fail on a loaded machine today, by
-// broker and case, with what goes wrong. They are open bugs, not passes:
-// each is reported as skipped with its reason, and
-// LOOKOUT_CONFORMANCE_ALL=1 runs them.
-var knownFailing = map[string]string{
-	// A kill right after the replay was folded: the windows it closed are
-	// partly stored, and the next start's Resume (the newest stored
-	// window's end) declares the unstored earlier ones closed, so their
-	// redelivered events count late.
-	"nats/redelivery_killed_again_in_replay": "a second kill just after the replay loses its windows (Resume after a partial store)",
-}
-
 func runBroker(t *testing.T, b broker, runs int) {
 	for _, c := range cases {
 		if c.rebalance && !b.groups {
 			continue // no consumer group: nothing to join
-		}
-		if why, ok := knownFailing[b.name+"/"+c.name]; ok && os.Getenv("LOOKOUT_CONFORMANCE_ALL") == "" {
-			t.Run(c.name, func(t *testing.T) { t.Skip("known bug (LOOKOUT_CONFORMANCE_ALL=1 runs it): " + why) })
-			continue
 		}
 		var times []timing
 		for run := range runs {
