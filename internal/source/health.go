@@ -38,6 +38,7 @@ type Health struct {
 	lagKnown    atomic.Bool
 	gaps        atomic.Int64
 	buckets     [rateSeconds + 2]atomic.Uint64
+	targets     atomic.Pointer[func() []event.TargetHealth]
 }
 
 // HealthSnapshot is a consistent-enough copy of a Health for the API.
@@ -144,6 +145,10 @@ func (h *Health) Gap() { h.gaps.Add(1) }
 // up while it is.
 func (h *Health) SetConnected(c bool) { h.up.Store(c) }
 
+// SetTargets makes Snapshot list the targets f returns, for a source that
+// scrapes many; f must be safe for concurrent use.
+func (h *Health) SetTargets(f func() []event.TargetHealth) { h.targets.Store(&f) }
+
 // Snapshot returns the current health.
 func (h *Health) Snapshot() HealthSnapshot {
 	s := HealthSnapshot{
@@ -166,6 +171,9 @@ func (h *Health) Snapshot() HealthSnapshot {
 		s.LastError = *p
 	}
 	s.Rate = h.rate()
+	if f := h.targets.Load(); f != nil {
+		s.Targets = (*f)()
+	}
 	return s
 }
 
