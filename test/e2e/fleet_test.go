@@ -25,7 +25,7 @@ storage:
 sources:
   - name: node
     type: http
-    file_sd: ['%s/*.json']
+    file_sd: [targets/*.json]   # from the config file's directory
     interval: 1s
     timeout: 900ms
 pipelines:
@@ -142,7 +142,7 @@ func TestFleetFileSD(t *testing.T) {
 	addrs := x.add(200)
 	writeSD(t, sdFile, addrs)
 	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(fleetConfig, addr, dir+"/data", sdDir, hsrv.URL))
+	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(fleetConfig, addr, dir+"/data", hsrv.URL))
 	p := start(t, addr, "run", "-config", cfg)
 
 	// scrapedAll reports whether the source lists exactly want, each

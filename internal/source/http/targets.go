@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -177,6 +178,14 @@ func (c *TargetsConfig) validate(v *config.Validator) {
 		}
 	}
 	v.NonEmpty("file_sd", c.FileSD)
+	for i, g := range c.FileSD {
+		// As Prometheus does, a relative glob is from the config file's
+		// directory.
+		c.FileSD[i] = v.Path(g)
+		if _, err := filepath.Match(g, ""); err != nil {
+			v.Errorf(fmt.Sprintf("file_sd[%d]", i), "%q is not a glob: %v", g, err)
+		}
+	}
 	if d := c.DNSSD; d != nil {
 		if len(d.Names) == 0 {
 			v.Errorf("dns_sd.names", "must name at least one record")
