@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,10 @@ func fleetSource(t *testing.T, tc TargetsConfig) *Source {
 	t.Helper()
 	c := &Config{}
 	c.Defaults()
-	tc.Path, tc.Scheme, tc.Concurrency, tc.FileRefresh = c.Path, c.Scheme, c.Concurrency, c.FileRefresh
+	tc.Path, tc.Scheme, tc.FileRefresh = c.Path, c.Scheme, c.FileRefresh
+	if tc.Concurrency == 0 {
+		tc.Concurrency = c.Concurrency
+	}
 	c.TargetsConfig = tc
 	c.Interval, c.Timeout = config.Duration(300*time.Millisecond), config.Duration(200*time.Millisecond)
 	return newSource(t, config.Source{Settings: c}, source.Deps{Clock: clock.Real{}})
@@ -262,3 +266,44 @@ func TestDNSSD(t *testing.T) {
 }
 
 func groupsOf(gs ...*targetgroup.Group) []*targetgroup.Group { return gs }
+
+// TestFleetConcurrency: six targets that each take most of the interval to
+// answer are never scraped more than concurrency at a time.
+func TestFleetConcurrency(t *testing.T) {
+	var inFlight, most atomic.Int64
+	slow := func() string {
+		srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			select { // the answer is slow; the scrape's timeout may end it first
+			case <-time.After(250 * time.Millisecond):
+			case <-r.Context().Done():
+			}
+			fmt.Fprint(w, "temp 1\n")
+		}))
+		t.Cleanup(srv.Close)
+		return hostOf(srv)
+	}
+	var targets []string
+	for range 6 {
+		targets = append(targets, slow())
+	}
+	s := fleetSource(t, TargetsConfig{Targets: targets, Concurrency: 2})
+	sink := sourcetest.NewSink(10000)
+	sourcetest.Run(t, s, sink)
+	scraped := func() int {
+		n := 0
+		for _, th := range s.Health().Snapshot().Targets {
+			if !th.LastScrape.IsZero() {
+				n++
+			}
+		}
+		return n
+	}
+	sourcetest.WaitFor(t, 20*time.Second, "every target scraped", func() bool { return scraped() == 6 })
+	if m := most.Load(); m != 2 {
+		t.Errorf("at most %d scrapes at once, want 2 (concurrency)", m)
+	}
+}
