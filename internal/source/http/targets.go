@@ -236,7 +236,6 @@ type target struct {
 	lastScrape time.Time
 	lastError  string
 	cancel     context.CancelFunc
-	done       chan struct{}
 }
 
 func (t *target) record(at time.Time, err error) {
@@ -416,6 +415,9 @@ type fleetState struct {
 	mu      sync.Mutex
 	targets map[string]*target
 	sem     chan struct{}
+	// loops counts the running scrape loops, those of removed targets
+	// too, so that Run returns only once none can submit any more.
+	loops sync.WaitGroup
 }
 
 func (f *fleetState) health() []event.TargetHealth {
@@ -475,11 +477,8 @@ func (s *Source) runFleet(ctx context.Context, sink source.Sink) error {
 		for _, t := range s.fleet.targets {
 			t.cancel()
 		}
-		all := s.fleet.targets
 		s.fleet.mu.Unlock()
-		for _, t := range all {
-			<-t.done
-		}
+		s.fleet.loops.Wait()
 		wg.Wait()
 	}()
 	for {
@@ -540,8 +539,9 @@ func (s *Source) sync(ctx context.Context, sink source.Sink, groups map[string][
 			continue
 		}
 		tctx, cancel := context.WithCancel(ctx)
-		t.cancel, t.done = cancel, make(chan struct{})
+		t.cancel = cancel
 		f.targets[t.key] = t
+		f.loops.Add(1)
 		go s.scrapeLoop(tctx, sink, t)
 	}
 	for k, t := range f.targets {
@@ -555,7 +555,7 @@ func (s *Source) sync(ctx context.Context, sink source.Sink, groups map[string][
 
 // scrapeLoop scrapes t at its offset in every interval until ctx is done.
 func (s *Source) scrapeLoop(ctx context.Context, sink source.Sink, t *target) {
-	defer close(t.done)
+	defer s.fleet.loops.Done()
 	// Timers run on real time (faked by testing/synctest in tests): the
 	// source's Clock only stamps events.
 	timer := time.NewTimer(offset(t.hash, time.Now(), s.interval))
