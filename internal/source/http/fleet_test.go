@@ -307,3 +307,34 @@ func TestFleetConcurrency(t *testing.T) {
 		t.Errorf("at most %d scrapes at once, want 2 (concurrency)", m)
 	}
 }
+
+// TestRelabelFromYAML: relabel steps written as in prometheus.yml, through
+// the config loader, relabel the targets as Prometheus would.
+func TestRelabelFromYAML(t *testing.T) {
+	c, err := config.Parse("lookout.yaml", []byte(`
+sources:
+  - name: node
+    type: http
+    targets: ['10.0.0.1:9100', '10.0.0.2:9100']
+    relabel:
+      - {source_labels: [__address__], regex: '(.*):9100', target_label: host, replacement: '$1'}
+      - {source_labels: [host], regex: '10\.0\.0\.2', action: drop}
+      - {target_label: __metrics_path__, replacement: /probe}
+pipelines:
+  - {name: p, from: [node], window: 1s, aggregates: {n: count()}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(c.Sources[0], source.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, errs := src.targetsOf(groupsOf(src.staticGroup(src.tc.Targets)))
+	if len(errs) > 0 || len(ts) != 1 {
+		t.Fatalf("targets %v, errors %v; want the one not dropped", ts, errs)
+	}
+	if ts[0].url != "http://10.0.0.1:9100/probe" || ts[0].labels[0].Name != "host" || ts[0].labels[0].Value != "10.0.0.1" {
+		t.Errorf("target %s %v", ts[0].url, ts[0].labels)
+	}
+}
