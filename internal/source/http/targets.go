@@ -347,8 +347,12 @@ func (s *Source) buildTarget(tl, gl model.LabelSet) (*target, error) {
 	if lb.Get(model.MetricsPathLabel) == "" {
 		lb.Set(model.MetricsPathLabel, s.tc.Path)
 	}
-	lb.Set(model.ScrapeIntervalLabel, model.Duration(s.interval).String())
-	lb.Set(model.ScrapeTimeoutLabel, model.Duration(s.timeout).String())
+	if lb.Get(model.ScrapeIntervalLabel) == "" {
+		lb.Set(model.ScrapeIntervalLabel, model.Duration(s.interval).String())
+	}
+	if lb.Get(model.ScrapeTimeoutLabel) == "" {
+		lb.Set(model.ScrapeTimeoutLabel, model.Duration(s.timeout).String())
+	}
 	if !relabel.ProcessBuilder(lb, s.relabel...) {
 		return nil, nil
 	}
@@ -360,14 +364,8 @@ func (s *Source) buildTarget(tl, gl model.LabelSet) (*target, error) {
 	if strings.Contains(addr, "/") {
 		return nil, fmt.Errorf("building target %q: an address must be host:port, not hold a path", addr)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		// Prometheus adds the scheme's port to an address without one.
-		if scheme == "https" {
-			addr = net.JoinHostPort(addr, "443")
-		} else {
-			addr = net.JoinHostPort(addr, "80")
-		}
-	}
+	// As in Prometheus 3, an address without a port keeps none: the URL
+	// takes the scheme's default and instance is the address as written.
 	if lb.Get(model.InstanceLabel) == "" {
 		lb.Set(model.InstanceLabel, addr)
 	}
