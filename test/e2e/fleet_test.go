@@ -16,7 +16,7 @@ import (
 )
 
 // fleetConfig scrapes whatever the file_sd files list, every second, and
-// alerts on each target whose up sample is 0 for two windows in a row.
+// alerts on each target whose up sample is 0 for three windows in a row.
 const fleetConfig = `
 server:
   listen: %s
@@ -41,7 +41,7 @@ rules:
   - name: TargetDown
     pipeline: up
     when: up == 0
-    for: 2
+    for: 3
     repeat: 1h
     notify: [hook]
 notifiers:
