@@ -195,7 +195,12 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		}
 		if len(ts) == 1 {
 			s.tgt = ts[0]
-			s.url = s.tgt.url
+			// The URL is pulled as written (user info, repeated query
+			// parameters) unless relabeling rewrote it.
+			if len(s.relabel) > 0 {
+				s.url = s.tgt.url
+			}
+			s.tgt.url = s.url
 			s.deps.Health.SetTargets(func() []event.TargetHealth { return []event.TargetHealth{s.tgt.health()} })
 		}
 	}
