@@ -193,7 +193,10 @@ func newFake() *fakeBackend {
 			"empty": nil,
 		},
 		sources: []event.HealthSnapshot{{Name: "push", Type: "push", Up: true, LastSuccess: t0, Events: 10, Rejected: 1, Bytes: 420, Rate: 0.5},
-			{Name: "kafka", Type: "kafka", LastError: "dial tcp: refused", LastErrorAt: t0, Lag: 7, Gaps: 1}},
+			{Name: "kafka", Type: "kafka", LastError: "dial tcp: refused", LastErrorAt: t0, Lag: 7, Gaps: 1},
+			{Name: "node", Type: "http", Up: true, LastSuccess: t0, LastError: "pulling http://10.0.0.2:9100/metrics: connection refused", LastErrorAt: t0, Events: 3, Targets: []event.TargetHealth{
+				{Instance: "10.0.0.1:9100", URL: "http://10.0.0.1:9100/metrics", Up: true, LastScrape: t0},
+				{Instance: "10.0.0.2:9100", URL: "http://10.0.0.2:9100/metrics", LastScrape: t0, LastError: "pulling http://10.0.0.2:9100/metrics: connection refused"}}}},
 		cols:    []string{"service", "n"},
 		rows:    [][]any{{"checkout", int64(3)}, {"cart", nil}},
 		thr:     map[string]float64{"p99_max": 0.5},

@@ -191,10 +191,10 @@ func TestFullFixtureValues(t *testing.T) {
 		{"notifier timeout", notif("ops").Timeout.D(), 5 * time.Second},
 		{"notifier default timeout", notif("wx").Timeout.D(), 10 * time.Second},
 		{"source line", src("push").Line, 30},
-		{"pipeline line", pl("api").Line, 93},
-		{"aggregate line", pl("api").Aggregates[1].Line, 102},
-		{"rule line", rule("HighErrorRate").Line, 118},
-		{"notifier line", notif("ops").Line, 138},
+		{"pipeline line", pl("api").Line, 94},
+		{"aggregate line", pl("api").Aggregates[1].Line, 103},
+		{"rule line", rule("HighErrorRate").Line, 119},
+		{"notifier line", notif("ops").Line, 139},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !reflect.DeepEqual(tc.got, tc.want) {
@@ -226,9 +226,9 @@ func TestLineAndErrorf(t *testing.T) {
 	}{
 		{"sources[3]", 38},
 		{"sources[3].url", 40},
-		{"pipelines[0].aggregates.error_rate", 103},
-		{"rules[0].when", 120},
-		{"rules[2].sql", 132},
+		{"pipelines[0].aggregates.error_rate", 104},
+		{"rules[0].when", 121},
+		{"rules[2].sql", 133},
 		{"server.auth.tokens[1].scopes[0]", 14},
 		{"rules[1].severity", 0}, // absent: filled by a default
 		{"nothing.here", 0},
@@ -241,12 +241,12 @@ func TestLineAndErrorf(t *testing.T) {
 	}
 
 	e := c.Errorf("rules[0].when", "unknown name %q", "eror_rate")
-	if want := `testdata/full.good.yaml:120: rules[0].when: unknown name "eror_rate"`; e.Error() != want {
+	if want := `testdata/full.good.yaml:121: rules[0].when: unknown name "eror_rate"`; e.Error() != want {
 		t.Errorf("Errorf = %q, want %q", e.Error(), want)
 	}
 	// An absent key is reported where its item starts.
-	if e := c.Errorf("rules[1].severity", "x"); e.Line != 127 {
-		t.Errorf("Errorf of an absent key: line %d, want 127 (the rule's)", e.Line)
+	if e := c.Errorf("rules[1].severity", "x"); e.Line != 128 {
+		t.Errorf("Errorf of an absent key: line %d, want 128 (the rule's)", e.Line)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -212,6 +213,15 @@ func (v *Validator) NonEmpty(key string, items []string) {
 // made absolute from the config file's directory when relative.
 func (v *Validator) File(key, name string) string {
 	return v.p.readableFile(v.path(key), name)
+}
+
+// Path returns name made absolute from the config file's directory when
+// relative, for paths and globs that need not exist yet.
+func (v *Validator) Path(name string) string {
+	if !filepath.IsAbs(name) && v.p.file != "" {
+		return filepath.Join(filepath.Dir(v.p.file), name)
+	}
+	return name
 }
 
 // Positive records "must be more than 0" for key when bad is true.

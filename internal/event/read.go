@@ -95,4 +95,16 @@ type HealthSnapshot struct {
 	// Gaps counts the times a source without redelivery (Redis Pub/Sub,
 	// core NATS) was disconnected: what was published meanwhile is lost.
 	Gaps int64 `json:"gaps"`
+	// Targets is the health of each target of a source that scrapes many
+	// (an http source with targets or service discovery), by instance.
+	Targets []TargetHealth `json:"targets,omitempty"`
+}
+
+// TargetHealth is the health of one scrape target of a source.
+type TargetHealth struct {
+	Instance   string    `json:"instance"`
+	URL        string    `json:"url"`
+	Up         bool      `json:"up"`
+	LastScrape time.Time `json:"last_scrape,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
 }

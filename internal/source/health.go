@@ -39,6 +39,7 @@ type Health struct {
 	lagBytes    atomic.Bool // the lag counts bytes (a log file), not messages
 	gaps        atomic.Int64
 	buckets     [rateSeconds + 2]atomic.Uint64
+	targets     atomic.Pointer[func() []event.TargetHealth]
 }
 
 // HealthSnapshot is a consistent-enough copy of a Health for the API.
@@ -158,6 +159,10 @@ const (
 	LagBytes    = "bytes"
 )
 
+// SetTargets makes Snapshot list the targets f returns, for a source that
+// scrapes many; f must be safe for concurrent use.
+func (h *Health) SetTargets(f func() []event.TargetHealth) { h.targets.Store(&f) }
+
 // Snapshot returns the current health.
 func (h *Health) Snapshot() HealthSnapshot {
 	s := HealthSnapshot{
@@ -186,6 +191,9 @@ func (h *Health) Snapshot() HealthSnapshot {
 		s.LastError = *p
 	}
 	s.Rate = h.rate()
+	if f := h.targets.Load(); f != nil {
+		s.Targets = (*f)()
+	}
 	return s
 }
 

@@ -19,6 +19,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/prometheus/prometheus/discovery/targetgroup"
+	"github.com/prometheus/prometheus/model/relabel"
+
 	"github.com/lookout-dev/lookout/internal/config"
 	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/preprocess"
@@ -63,7 +66,8 @@ type Config struct {
 	// status.
 	Format string `yaml:"format"`
 	// Headers are sent with every pull; they may hold tokens.
-	Headers map[string]config.Secret `yaml:"headers"`
+	Headers       map[string]config.Secret `yaml:"headers"`
+	TargetsConfig `yaml:",inline"`
 }
 
 // Defaults sets interval, timeout and format.
@@ -71,15 +75,19 @@ func (c *Config) Defaults() {
 	c.Interval = config.Duration(DefaultInterval)
 	c.Timeout = config.Duration(DefaultTimeout)
 	c.Format = FormatPrometheus
+	c.TargetsConfig.defaults()
 }
 
 // Validate checks the URL, the format and that timeout and jitter are
 // shorter than the interval.
 func (c *Config) Validate(v *config.Validator) {
-	v.Required("url", c.URL == "")
+	if c.URL == "" && !c.TargetsConfig.fleet() {
+		v.Missing("url", "url, targets, file_sd, dns_sd or http_sd is required for type %s", v.Type())
+	}
 	if c.URL != "" {
 		v.HTTPURL("url", c.URL)
 	}
+	c.TargetsConfig.validate(v)
 	switch c.Format {
 	case FormatPrometheus, FormatJSON, FormatStatus:
 	default:
@@ -115,6 +123,16 @@ type Source struct {
 	jitter   time.Duration
 	headers  map[string]config.Secret
 	deps     source.Deps
+	tc       TargetsConfig
+	relabel  []*relabel.Config
+
+	// tgt is the target this copy of the source scrapes: labels go on its
+	// events and its health is recorded. Nil for a url source of format
+	// json or status, which pulls as a plain URL.
+	tgt *target
+	// fleet holds the running targets of a source with targets or service
+	// discovery; nil for a url-only source.
+	fleet *fleetState
 
 	// Rand returns a uniform random number in [0, n); it picks the delay
 	// before the first pull. Tests replace it to pin the jitter.
@@ -131,10 +149,22 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	s := &Source{
 		name: cfg.Name, url: c.URL, format: c.Format,
 		interval: c.Interval.D(), timeout: c.Timeout.D(), jitter: c.Jitter.D(),
-		headers: c.Headers, deps: d, Rand: rand.Int64N,
+		headers: c.Headers, deps: d, Rand: rand.Int64N, tc: c.TargetsConfig,
 	}
-	if s.url == "" {
-		return nil, errors.New("url is required")
+	if s.tc.Path == "" {
+		s.tc.Path = DefaultPath
+	}
+	if s.tc.Scheme == "" {
+		s.tc.Scheme = DefaultScheme
+	}
+	if s.tc.Concurrency <= 0 {
+		s.tc.Concurrency = DefaultConcurrency
+	}
+	if s.url == "" && !s.tc.fleet() {
+		return nil, errors.New("url, targets, file_sd, dns_sd or http_sd is required")
+	}
+	if s.relabel, err = compileRelabel(s.tc.Relabel); err != nil {
+		return nil, err
 	}
 	if s.format == "" {
 		s.format = FormatJSON
@@ -149,6 +179,28 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	}
 	if s.timeout <= 0 {
 		s.timeout = min(DefaultTimeout, s.interval)
+	}
+	switch {
+	case s.tc.fleet():
+		s.fleet = &fleetState{targets: map[string]*target{}, sem: make(chan struct{}, s.tc.Concurrency)}
+		s.deps.Health.SetTargets(s.fleet.health)
+	case s.format == FormatPrometheus:
+		// A url source of Prometheus samples is a fleet of one, scraped on
+		// the url loop (at once, then every interval).
+		ts, errs := s.targetsOf([]*targetgroup.Group{s.staticGroup([]string{s.url})})
+		if len(errs) > 0 {
+			return nil, errs[0]
+		}
+		if len(ts) == 1 {
+			s.tgt = ts[0]
+			// The URL is pulled as written (user info, repeated query
+			// parameters) unless relabeling rewrote it.
+			if len(s.relabel) > 0 {
+				s.url = s.tgt.url
+			}
+			s.tgt.url = s.url
+			s.deps.Health.SetTargets(func() []event.TargetHealth { return []event.TargetHealth{s.tgt.health()} })
+		}
 	}
 	return s, nil
 }
@@ -177,6 +229,10 @@ func (s *Source) firstDelay() time.Duration {
 // and as an up = 0 / up = false event; it never ends Run. Submit blocking
 // (backpressure) delays the next pull rather than queueing more.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	if s.fleet != nil {
+		s.deps.Log.Debug("starting http source", "source", s.name, "targets", len(s.tc.Targets))
+		return s.runFleet(ctx, sink)
+	}
 	s.deps.Log.Debug("starting http source", "source", s.name, "url", s.url)
 	if d := s.firstDelay(); d > 0 {
 		t := time.NewTimer(d)
@@ -190,34 +246,40 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	for {
-		// One span per pull: the ingest span of the batch continues it, so
-		// a scraped sample's way to a notification is one trace.
-		pctx, span := s.deps.Tracer.Start(ctx, "source.pull", trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("lookout.source", s.name), attribute.String("url.full", s.url)))
-		b, rejected := s.Pull(pctx)
+		s.pullAndSubmit(ctx, sink)
 		if ctx.Err() != nil {
-			span.End()
 			return nil
 		}
-		span.SetAttributes(attribute.Int("lookout.events", len(b.Events)), attribute.Int("lookout.rejected", len(rejected)))
-		if sc := span.SpanContext(); sc.IsValid() {
-			b.Trace = event.TraceContext{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Flags: byte(sc.TraceFlags())}
-		}
-		if len(b.Events) > 0 || len(rejected) > 0 {
-			if err := sink.Submit(ctx, b, rejected); err != nil {
-				if ctx.Err() != nil {
-					span.End()
-					return nil
-				}
-				span.SetStatus(codes.Error, err.Error())
-				s.deps.Health.Failure(fmt.Errorf("submitting: %w", err))
-			}
-		}
-		span.End()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+	}
+}
+
+// pullAndSubmit pulls once and hands what it got to sink.
+func (s *Source) pullAndSubmit(ctx context.Context, sink source.Sink) {
+	// One span per pull: the ingest span of the batch continues it, so
+	// a scraped sample's way to a notification is one trace.
+	pctx, span := s.deps.Tracer.Start(ctx, "source.pull", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("lookout.source", s.name), attribute.String("url.full", s.url)))
+	defer span.End()
+	b, rejected := s.Pull(pctx)
+	if ctx.Err() != nil {
+		return
+	}
+	span.SetAttributes(attribute.Int("lookout.events", len(b.Events)), attribute.Int("lookout.rejected", len(rejected)))
+	if sc := span.SpanContext(); sc.IsValid() {
+		b.Trace = event.TraceContext{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Flags: byte(sc.TraceFlags())}
+	}
+	if len(b.Events) > 0 || len(rejected) > 0 {
+		if err := sink.Submit(ctx, b, rejected); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			span.SetStatus(codes.Error, err.Error())
+			s.deps.Health.Failure(fmt.Errorf("submitting: %w", err))
 		}
 	}
 }
@@ -263,7 +325,11 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 			up["value"] = 0.0
 			up["error"] = err.Error()
 		}
-		b.Events = append(b.Events, s.event(up, start))
+		// The samples Prometheus adds to every scrape.
+		scraped := len(b.Events)
+		b.Events = append(b.Events, s.event(up, start),
+			s.event(map[string]any{"metric": "scrape_duration_seconds", "value": elapsed.Seconds()}, start),
+			s.event(map[string]any{"metric": "scrape_samples_scraped", "value": float64(scraped)}, start))
 	case FormatJSON:
 		if err == nil {
 			b.Events, rejected = s.parseJSON(body, start)
@@ -272,7 +338,18 @@ func (s *Source) Pull(ctx context.Context) (event.Batch, []event.Rejected) {
 		}
 	}
 
+	if s.tgt != nil {
+		s.tgt.record(start, err)
+	}
 	switch {
+	case s.fleet != nil && err != nil:
+		// One target down does not make the source down while others
+		// answer; last_error says which failed.
+		s.deps.Health.Failure(err)
+		if s.fleet.anyUp() {
+			s.deps.Health.SetConnected(true)
+		}
+		s.deps.Log.Debug("pull failed", "source", s.name, "url", s.url, "err", err)
 	case err != nil && s.format == FormatStatus && code != 0:
 		// The target answered, with a status its up field says is down:
 		// the probe did its job, so the source is up and not silent (the
@@ -337,6 +414,9 @@ func (s *Source) fetch(ctx context.Context) (int, []byte, string, error) {
 // event builds an event from fields this source made itself; its Raw is
 // their JSON, so the store and the raw view show what the event holds.
 func (s *Source) event(f map[string]any, at time.Time) *event.Event {
+	if s.tgt != nil {
+		s.tgt.addLabels(f)
+	}
 	e := &event.Event{Time: at, Source: s.name, Fields: f, Raw: rawJSON(f)}
 	s.deps.Pre.Apply(e, at)
 	return e

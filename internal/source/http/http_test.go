@@ -93,9 +93,15 @@ func TestPullPrometheus(t *testing.T) {
 	if len(rejected) != 0 {
 		t.Fatalf("rejected %v", rejected)
 	}
+	// Every sample carries the target's instance and job; the rest is
+	// compared without them.
+	il := " instance=" + strings.TrimPrefix(srv.URL, "http://") + " job=target"
 	var got []string
 	for _, e := range b.Events {
-		got = append(got, sample(e))
+		if !strings.Contains(sample(e), il) {
+			t.Errorf("event %s lacks%s", sample(e), il)
+		}
+		got = append(got, strings.Replace(sample(e), il, "", 1))
 		if e.Source != "target" || e.Raw == nil || !json.Valid(e.Raw) {
 			t.Errorf("event %s: source %q raw %s", sample(e), e.Source, e.Raw)
 		}
@@ -114,6 +120,8 @@ func TestPullPrometheus(t *testing.T) {
 		"rpc_seconds_count = 100",
 		"temp = 21.5",
 		"up = 1",
+		"scrape_duration_seconds = 0",
+		"scrape_samples_scraped = 12",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("samples\n got %q\nwant %q", got, want)
@@ -171,8 +179,10 @@ func TestPullFailures(t *testing.T) {
 			}
 			s := newSource(t, config.Source{Settings: &Config{URL: url, Format: tt.format}}, source.Deps{})
 			b, rejected := s.Pull(t.Context())
-			if len(b.Events) != 1 {
-				t.Fatalf("%d events, want the one up event", len(b.Events))
+			// Prometheus's up, scrape_duration_seconds and
+			// scrape_samples_scraped; the one up event otherwise.
+			if n := map[bool]int{true: 3, false: 1}[tt.format == "prometheus"]; len(b.Events) != n {
+				t.Fatalf("%d events, want %d", len(b.Events), n)
 			}
 			f := b.Events[0].Fields
 			up := f["up"]
@@ -374,7 +384,7 @@ func TestNewErrors(t *testing.T) {
 		cfg  config.Source
 		want string
 	}{
-		{"no url", config.Source{Name: "x", Type: "http", Settings: &Config{}}, "url is required"},
+		{"no url", config.Source{Name: "x", Type: "http", Settings: &Config{}}, "url, targets, file_sd, dns_sd or http_sd is required"},
 		{"bad format", config.Source{Name: "x", Type: "http", Settings: &Config{URL: "http://x", Format: "xml"}}, `unknown format "xml"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

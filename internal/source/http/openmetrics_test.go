@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lookout-dev/lookout/internal/config"
+	"github.com/lookout-dev/lookout/internal/event"
 	"github.com/lookout-dev/lookout/internal/source"
 )
 
@@ -47,13 +48,16 @@ func TestPullOpenMetrics(t *testing.T) {
 	for _, e := range b.Events {
 		got = append(got, sample(e))
 	}
+	target := "instance=" + strings.TrimPrefix(srv.URL, "http://") + " job=target"
 	want := []string{
-		"req_seconds_bucket le=0.1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 = 8",
-		"req_seconds_bucket le=+Inf = 17",
-		"req_seconds_count = 17",
-		"req_seconds_sum = 3.5",
-		"jobs_total queue=a = 3",
-		"up = 1",
+		"req_seconds_bucket " + target + " le=0.1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 = 8",
+		"req_seconds_bucket " + target + " le=+Inf = 17",
+		"req_seconds_count " + target + " = 17",
+		"req_seconds_sum " + target + " = 3.5",
+		"jobs_total " + target + " queue=a = 3",
+		"up " + target + " = 1",
+		"scrape_duration_seconds " + target + " = 0", // the fake clock does not move
+		"scrape_samples_scraped " + target + " = 5",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("samples\n got %q\nwant %q", got, want)
@@ -84,8 +88,8 @@ func TestPullOpenMetricsCut(t *testing.T) {
 	if len(rejected) != 1 || !strings.Contains(rejected[0].Reason, "parsing OpenMetrics") || !strings.Contains(rejected[0].Reason, "no # EOF") {
 		t.Fatalf("rejected %v", rejected)
 	}
-	if len(b.Events) != 1 || b.Events[0].Fields["metric"] != "up" || b.Events[0].Fields["value"] != 0.0 {
-		t.Errorf("events %v", b.Events)
+	if up := upOf(b.Events); up != 0.0 {
+		t.Errorf("up = %v, want 0", up)
 	}
 }
 
@@ -100,7 +104,17 @@ func TestPullPrometheusExpfmtCrash(t *testing.T) {
 	if len(rejected) != 1 || string(rejected[0].Raw) != body || !strings.Contains(rejected[0].Reason, "line 3") {
 		t.Fatalf("rejected %v", rejected)
 	}
-	if len(b.Events) != 1 || b.Events[0].Fields["value"] != 0.0 {
-		t.Errorf("events %v", b.Events)
+	if up := upOf(b.Events); up != 0.0 {
+		t.Errorf("up = %v, want 0", up)
 	}
+}
+
+// upOf is the value of the scrape's up sample; nil when there is none.
+func upOf(evs []*event.Event) any {
+	for _, e := range evs {
+		if e.Fields["metric"] == "up" {
+			return e.Fields["value"]
+		}
+	}
+	return nil
 }
