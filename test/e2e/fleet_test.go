@@ -13,6 +13,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // fleetConfig scrapes whatever the file_sd files list, every second, and
@@ -98,14 +100,14 @@ type targetHealth struct {
 }
 
 // targetsOf returns the targets /api/v1/sources lists for the node source.
-func targetsOf(t *testing.T, p *proc) []targetHealth {
+func targetsOf(t *testing.T, p *lookouttest.Proc) []targetHealth {
 	var resp struct {
 		Data []struct {
 			Name    string         `json:"name"`
 			Targets []targetHealth `json:"targets"`
 		} `json:"data"`
 	}
-	getJSON(t, p.URL("/api/v1/sources"), &resp)
+	lookouttest.GetJSON(t, p.URL("/api/v1/sources"), &resp)
 	for _, s := range resp.Data {
 		if s.Name == "node" {
 			return s.Targets
@@ -141,9 +143,9 @@ func TestFleetFileSD(t *testing.T) {
 	sdFile := filepath.Join(sdDir, "node.json")
 	addrs := x.add(200)
 	writeSD(t, sdFile, addrs)
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(fleetConfig, addr, dir+"/data", hsrv.URL))
-	p := start(t, addr, "run", "-config", cfg)
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(fleetConfig, addr, dir+"/data", hsrv.URL))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 
 	// scrapedAll reports whether the source lists exactly want, each
 	// scraped at least once after since and up.
@@ -162,7 +164,7 @@ func TestFleetFileSD(t *testing.T) {
 			return slices.Equal(got, sorted)
 		}
 	}
-	waitFor(t, 30*time.Second, "all 200 targets scraped and up", scrapedAll(addrs, time.Time{}))
+	lookouttest.WaitFor(t, 30*time.Second, "all 200 targets scraped and up", scrapedAll(addrs, time.Time{}))
 
 	// Ten more, ten fewer.
 	added := x.add(10)
@@ -173,7 +175,7 @@ func TestFleetFileSD(t *testing.T) {
 	addrs = append(slices.Clone(addrs[10:]), added...)
 	rewritten := time.Now()
 	writeSD(t, sdFile, addrs)
-	waitFor(t, 30*time.Second, "the rewritten file's 200 targets, the 10 new ones scraped", scrapedAll(addrs, rewritten.Add(-time.Second)))
+	lookouttest.WaitFor(t, 30*time.Second, "the rewritten file's 200 targets, the 10 new ones scraped", scrapedAll(addrs, rewritten.Add(-time.Second)))
 
 	// Five exporters die.
 	dead := addrs[20:25]
@@ -191,7 +193,7 @@ func TestFleetFileSD(t *testing.T) {
 		return down
 	}
 	wantDown := slices.Sorted(slices.Values(dead))
-	waitFor(t, 30*time.Second, "up 0 for the 5 dead targets", func() bool { return slices.Equal(downNow(), wantDown) })
+	lookouttest.WaitFor(t, 30*time.Second, "up 0 for the 5 dead targets", func() bool { return slices.Equal(downNow(), wantDown) })
 	firing := func() map[string]int {
 		hook.mu.Lock()
 		defer hook.mu.Unlock()
@@ -205,7 +207,7 @@ func TestFleetFileSD(t *testing.T) {
 		}
 		return m
 	}
-	waitFor(t, 30*time.Second, "TargetDown firing for the 5 dead targets", func() bool { return len(firing()) >= 5 })
+	lookouttest.WaitFor(t, 30*time.Second, "TargetDown firing for the 5 dead targets", func() bool { return len(firing()) >= 5 })
 	// A few more intervals: no target fires twice, and no live one fires.
 	time.Sleep(3 * time.Second)
 	want := map[string]int{}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage/remote"
+
+	"github.com/lookout-dev/lookout/test/lookouttest"
 )
 
 // TestRemoteWriteSurvivesKill: Prometheus's own remote write client sends
@@ -22,8 +25,8 @@ import (
 // exactly once.
 func TestRemoteWriteSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeFile(t, dir, "lookout.yaml", fmt.Sprintf(`
+	addr := lookouttest.FreeAddr(t)
+	cfg := lookouttest.WriteFile(t, dir, "lookout.yaml", fmt.Sprintf(`
 server: {listen: %s}
 storage: {path: %s}
 sources: [{name: prom, type: remote_write, ack: stored}]
@@ -34,15 +37,15 @@ pipelines:
     window: 20s
     aggregates: {samples: count()}
 `, addr, dir+"/data"))
-	p := start(t, addr, "run", "-config", cfg)
-	u, _ := url.Parse(p.url("/api/v1/write"))
+	p := lookouttest.Start(t, binary, addr, "run", "-config", cfg)
+	u, _ := url.Parse(p.URL("/api/v1/write"))
 	client, err := remote.NewWriteClient("lookout", &remote.ClientConfig{
 		URL: &config_util.URL{URL: u}, Timeout: model.Duration(30 * time.Second), RetryOnRateLimit: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := ctxTimeout(2 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	// Start right after a window boundary so the test fits in one window.
@@ -75,7 +78,7 @@ pipelines:
 			if !restarted {
 				// lookout is gone: start it again, as a supervisor
 				// would, while the client keeps retrying.
-				p = start(t, addr, "run", "-config", cfg)
+				p = lookouttest.Start(t, binary, addr, "run", "-config", cfg)
 				restarted = true
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -98,8 +101,8 @@ pipelines:
 	var res struct {
 		Data []windowJSON `json:"data"`
 	}
-	waitFor(t, 45*time.Second, "the window to close", func() bool {
-		getJSON(t, p.url("/api/v1/windows?pipeline=jobs"), &res)
+	lookouttest.WaitFor(t, 45*time.Second, "the window to close", func() bool {
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=jobs"), &res)
 		return len(res.Data) > 0
 	})
 	for _, w := range res.Data {
@@ -108,7 +111,7 @@ pipelines:
 			t.Errorf("window %s counted %v samples, want %v (every sample sent in it, once)", w.Start, got, want)
 		}
 	}
-	if !strings.Contains(p.output(), "refilled open windows from the store") {
-		t.Errorf("the restart did not say it refilled the open window:\n%s", p.output())
+	if !strings.Contains(p.Output(), "refilled open windows from the store") {
+		t.Errorf("the restart did not say it refilled the open window:\n%s", p.Output())
 	}
 }
