@@ -1174,3 +1174,17 @@ func parseInt(b []byte) (int64, bool) {
 	v, err := strconv.ParseInt(str(b), 10, 64)
 	return v, err == nil
 }
+
+// FormatValue writes a sample value as the exposition format does: +Inf,
+// -Inf and NaN by name, other numbers in their shortest form.
+func FormatValue(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}

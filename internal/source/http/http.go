@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	nethttp "net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -440,7 +439,7 @@ func rawJSON(f map[string]any) []byte {
 				}
 				copied = true
 			}
-			c[k] = formatFloat(x)
+			c[k] = promtext.FormatValue(x)
 		}
 	}
 	b, err := json.Marshal(c)
@@ -448,18 +447,6 @@ func rawJSON(f map[string]any) []byte {
 		return nil
 	}
 	return b
-}
-
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // parsers keeps promtext parsers, whose buffers and families are reused
@@ -496,7 +483,7 @@ func (s *Source) parseExposition(body []byte, format promtext.Format, at time.Ti
 			f[k] = strings.Clone(l.Value)
 		}
 		if m.BoundName != "" {
-			f[m.BoundName] = formatFloat(m.Bound)
+			f[m.BoundName] = promtext.FormatValue(m.Bound)
 		}
 		if m.Exemplar != nil {
 			for _, l := range m.Exemplar.Labels {

@@ -17,6 +17,7 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
 	"github.com/lookout-dev/lookout/internal/event"
+	"github.com/lookout-dev/lookout/internal/promtext"
 )
 
 // rawSeries is how many series of a request the raw ring shows.
@@ -260,7 +261,7 @@ func (c *converter) series(samples []sample) {
 		if smp.hist {
 			c.out.written.Histograms++
 			if c.n <= rawSeries {
-				c.rawLine(name, "{count:"+formatFloat(smp.value)+",sum:"+formatFloat(smp.sum)+"}", smp.ts)
+				c.rawLine(name, "{count:"+promtext.FormatValue(smp.value)+",sum:"+promtext.FormatValue(smp.sum)+"}", smp.ts)
 			}
 			if value.IsStaleNaN(smp.sum) {
 				continue
@@ -272,7 +273,7 @@ func (c *converter) series(samples []sample) {
 		}
 		c.out.written.Samples++
 		if c.n <= rawSeries {
-			c.rawLine(name, formatFloat(smp.value), smp.ts)
+			c.rawLine(name, promtext.FormatValue(smp.value), smp.ts)
 		}
 		if value.IsStaleNaN(smp.value) {
 			// The series ended; there is nothing to measure.
@@ -370,16 +371,4 @@ func formatLabels(lbls []label) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
 }
