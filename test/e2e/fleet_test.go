@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,15 @@ pipelines:
     lateness: 300ms
     aggregates:
       up: min(value)
+  - name: rates
+    from: [node]
+    where: 'metric == "requests_total"'
+    group_by: [instance]
+    window: 10s
+    lateness: 2s                # a scrape's samples carry its start time and may come up to timeout later
+    aggregates:
+      rate: rate(value)
+      scrapes: count()
 rules:
   - name: TargetDown
     pipeline: up
@@ -51,11 +61,15 @@ notifiers:
 `
 
 // exporters is a fleet of Prometheus exporters, each on its own loopback
-// port, served by this test process.
+// port, served by this test process. Exporter i counts requests_total up
+// at rateOf(i) a second from its start.
 type exporters struct {
-	t    *testing.T
-	srvs map[string]*http.Server
+	t     *testing.T
+	srvs  map[string]*http.Server
+	rates map[string]float64
 }
+
+func rateOf(i int) float64 { return float64(1 + i%10) }
 
 func (x *exporters) add(n int) []string {
 	var addrs []string
@@ -64,9 +78,11 @@ func (x *exporters) add(n int) []string {
 		if err != nil {
 			x.t.Fatal(err)
 		}
+		rate, start := rateOf(len(x.rates)), time.Now()
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprint(w, "# TYPE requests_total counter\nrequests_total 42\n")
+			fmt.Fprintf(w, "# TYPE requests_total counter\nrequests_total %g\n", rate*time.Since(start).Seconds())
 		}), ReadHeaderTimeout: 10 * time.Second}
+		x.rates[ln.Addr().String()] = rate
 		go func() { _ = srv.Serve(ln) }()
 		x.srvs[ln.Addr().String()] = srv
 		addrs = append(addrs, ln.Addr().String())
@@ -128,7 +144,7 @@ func TestFleetFileSD(t *testing.T) {
 	hook := &hookReceiver{}
 	hsrv := httptest.NewServer(hook)
 	t.Cleanup(hsrv.Close)
-	x := &exporters{t: t, srvs: map[string]*http.Server{}}
+	x := &exporters{t: t, srvs: map[string]*http.Server{}, rates: map[string]float64{}}
 	t.Cleanup(func() {
 		for _, s := range x.srvs {
 			_ = s.Close()
@@ -223,6 +239,54 @@ func TestFleetFileSD(t *testing.T) {
 	for _, th := range targetsOf(t, p) {
 		if slices.Contains(dead, th.Instance) && th.LastError == "" {
 			t.Errorf("dead target %s has no last_error", th.Instance)
+		}
+	}
+
+	// rate() of each live exporter's counter within 2 % of the true rate,
+	// in every window that had every scrape and whose window before had
+	// too (the 10 deltas 1 s apart; a scrape a loaded machine skipped moves
+	// one delta to the next window, as an increase without extrapolation
+	// does), and at least two such windows per exporter.
+	var live []string
+	for _, a := range addrs {
+		if !slices.Contains(dead, a) {
+			live = append(live, a)
+		}
+	}
+	type win struct{ rate, scrapes float64 }
+	full := map[string][]float64{}
+	lookouttest.WaitFor(t, 120*time.Second, "two windows of full scrapes for every live exporter", func() bool {
+		var res struct {
+			Data []windowJSON `json:"data"`
+		}
+		lookouttest.GetJSON(t, p.URL("/api/v1/windows?pipeline=rates&limit=100000"), &res)
+		sort.Slice(res.Data, func(i, j int) bool { return res.Data[i].Start < res.Data[j].Start })
+		byInstance := map[string][]win{}
+		for _, w := range res.Data {
+			if r, n := w.Values["rate"], w.Values["scrapes"]; r != nil && n != nil {
+				byInstance[w.Group["instance"]] = append(byInstance[w.Group["instance"]], win{*r, *n})
+			}
+		}
+		clear(full)
+		for inst, ws := range byInstance {
+			for i := 1; i < len(ws); i++ {
+				if ws[i].scrapes == 10 && ws[i-1].scrapes == 10 {
+					full[inst] = append(full[inst], ws[i].rate)
+				}
+			}
+		}
+		for _, a := range live {
+			if len(full[a]) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, a := range live {
+		for _, got := range full[a] {
+			if want := x.rates[a]; math.Abs(got-want) > 0.02*want {
+				t.Errorf("rate() of %s's counter %.3f/s in a window of every scrape, want %.0f/s within 2 %% (all %v)", a, got, want, full[a])
+			}
 		}
 	}
 }
