@@ -246,3 +246,29 @@ type Receiver interface {
 	// Handler serves the source's requests, handing what it parsed to sink.
 	Handler(sink Sink) http.Handler
 }
+
+// Listening is what every source fed by requests to lookout (push, otlp,
+// remote_write) shares: its name and deps, and a Run that only marks it up
+// until ctx is done, since requests reach it through the API. Such a source
+// embeds it.
+type Listening struct {
+	SourceName string
+	Deps       Deps
+}
+
+// Name returns the source's name.
+func (l *Listening) Name() string { return l.SourceName }
+
+// Health returns the source's health.
+func (l *Listening) Health() *Health { return l.Deps.Health }
+
+// Raw returns the source's ring of raw requests or messages.
+func (l *Listening) Raw() *Ring { return l.Deps.Raw }
+
+// Run marks the source up and blocks until ctx is done.
+func (l *Listening) Run(ctx context.Context, _ Sink) error {
+	l.Deps.Health.SetConnected(true)
+	<-ctx.Done()
+	l.Deps.Health.SetConnected(false)
+	return nil
+}

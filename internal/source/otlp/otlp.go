@@ -3,7 +3,6 @@ package otlp
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,9 +72,8 @@ func (c *Config) Validate(v *config.Validator) {
 
 // Source is one OTLP/HTTP metrics receiver.
 type Source struct {
-	name    string
-	maxBody int64
-	deps    source.Deps
+	source.Listening // receives through Handler, on lookout's listener
+	maxBody          int64
 }
 
 // New returns an otlp source for cfg.
@@ -84,33 +82,15 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{name: cfg.Name, maxBody: source.SettingsOf[Config](cfg).MaxBodyBytes, deps: d}
+	s := &Source{Listening: source.Listening{SourceName: cfg.Name, Deps: d}, maxBody: source.SettingsOf[Config](cfg).MaxBodyBytes}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	return s, nil
 }
 
-// Name returns the source's name.
-func (s *Source) Name() string { return s.name }
-
-// Health returns the source's health.
-func (s *Source) Health() *source.Health { return s.deps.Health }
-
-// Raw returns the source's ring of raw requests (their JSON form).
-func (s *Source) Raw() *source.Ring { return s.deps.Raw }
-
 // Pattern returns where the app mounts the handler.
 func (s *Source) Pattern() string { return Pattern }
-
-// Run marks the receiver up and blocks until ctx is done: it receives
-// through Handler, served on lookout's listener.
-func (s *Source) Run(ctx context.Context, _ source.Sink) error {
-	s.deps.Health.SetConnected(true)
-	<-ctx.Done()
-	s.deps.Health.SetConnected(false)
-	return nil
-}
 
 // Handler serves POST /v1/metrics, handing each request's events to sink in
 // one TrySubmit: a request is taken whole or, when lookout is full, not at
@@ -130,7 +110,7 @@ type httpError struct {
 func (e *httpError) Error() string { return e.msg }
 
 func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink) {
-	now := s.deps.Clock.Now()
+	now := s.Deps.Clock.Now()
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != ContentTypeProtobuf && ct != ContentTypeJSON {
 		// Without knowing the encoding there is no way to answer in it.
@@ -164,11 +144,11 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink)
 		return
 	}
 
-	res := convert(req, s.name, now)
+	res := convert(req, s.SourceName, now)
 	for _, e := range res.events {
-		s.deps.Pre.Apply(e, now)
+		s.Deps.Pre.Apply(e, now)
 	}
-	b := event.Batch{Source: s.name, Events: res.events}
+	b := event.Batch{Source: s.SourceName, Events: res.events}
 	if len(b.Events) > 0 || len(res.rejected) > 0 {
 		if err := sink.TrySubmit(b, res.rejected); err != nil {
 			s.refuse(w, ct, err)
@@ -180,12 +160,12 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink)
 	if ct == ContentTypeProtobuf {
 		raw, _ = protojson.Marshal(req)
 	}
-	s.deps.Raw.Add(now, raw[:min(len(raw), MaxRaw)])
-	s.deps.Health.Received(len(b.Events), len(body))
+	s.Deps.Raw.Add(now, raw[:min(len(raw), MaxRaw)])
+	s.Deps.Health.Received(len(b.Events), len(body))
 	if len(res.rejected) > 0 {
-		s.deps.Health.Rejected(len(res.rejected))
+		s.Deps.Health.Rejected(len(res.rejected))
 	}
-	s.deps.Health.Success()
+	s.Deps.Health.Success()
 
 	resp := &colmetricpb.ExportMetricsServiceResponse{}
 	if len(res.rejected) > 0 {
@@ -251,14 +231,14 @@ func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // rejectBody stores a body that could not be decoded in the rejected table
 // and answers 400, the status OTLP exporters do not retry.
 func (s *Source) rejectBody(w http.ResponseWriter, ct string, body []byte, reason string, now time.Time, sink source.Sink) {
-	rej := []event.Rejected{{Time: now, Source: s.name, Raw: body[:min(len(body), MaxRaw)], Reason: reason}}
-	if err := sink.TrySubmit(event.Batch{Source: s.name}, rej); err != nil {
+	rej := []event.Rejected{{Time: now, Source: s.SourceName, Raw: body[:min(len(body), MaxRaw)], Reason: reason}}
+	if err := sink.TrySubmit(event.Batch{Source: s.SourceName}, rej); err != nil {
 		s.refuse(w, ct, err)
 		return
 	}
-	s.deps.Raw.Add(now, body[:min(len(body), MaxRaw)])
-	s.deps.Health.Received(0, len(body))
-	s.deps.Health.Rejected(1)
+	s.Deps.Raw.Add(now, body[:min(len(body), MaxRaw)])
+	s.Deps.Health.Received(0, len(body))
+	s.Deps.Health.Rejected(1)
 	s.writeStatus(w, ct, http.StatusBadRequest, reason)
 }
 
@@ -307,7 +287,7 @@ func (s *Source) write(w http.ResponseWriter, ct string, code int, m proto.Messa
 		body, err = proto.Marshal(m)
 	}
 	if err != nil {
-		s.deps.Log.Error("encoding the OTLP response", "source", s.name, "err", err)
+		s.Deps.Log.Error("encoding the OTLP response", "source", s.SourceName, "err", err)
 		code, body = http.StatusInternalServerError, nil
 	}
 	w.Header().Set("Content-Type", ct)

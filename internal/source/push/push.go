@@ -29,8 +29,7 @@ func (*Config) Validate(*config.Validator) {}
 
 // Source is one push source.
 type Source struct {
-	name string
-	deps source.Deps
+	source.Listening // receives through Ingest, called by the API
 	// rawKeep is the size of the raw ring: of a body's messages only the
 	// last rawKeep would survive in it, so only those are added.
 	rawKeep int
@@ -53,25 +52,7 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 	if keep <= 0 {
 		keep = source.DefaultRawBuffer
 	}
-	return &Source{name: cfg.Name, deps: d, rawKeep: keep}, nil
-}
-
-// Name returns the source's name.
-func (s *Source) Name() string { return s.name }
-
-// Health returns the source's health.
-func (s *Source) Health() *source.Health { return s.deps.Health }
-
-// Raw returns the source's ring of raw messages.
-func (s *Source) Raw() *source.Ring { return s.deps.Raw }
-
-// Run marks the source up and blocks until ctx is done: a push source
-// receives through Ingest, called by the API.
-func (s *Source) Run(ctx context.Context, _ source.Sink) error {
-	s.deps.Health.SetConnected(true)
-	<-ctx.Done()
-	s.deps.Health.SetConnected(false)
-	return nil
+	return &Source{Listening: source.Listening{SourceName: cfg.Name, Deps: d}, rawKeep: keep}, nil
 }
 
 // Ingest decodes one request body: NDJSON (one JSON object per line, blank
@@ -122,13 +103,13 @@ func (s *Source) IngestStored(ctx context.Context, body []byte, sink source.Sink
 }
 
 func (s *Source) ingest(body []byte, sink source.Sink, stored func(error)) (Result, error) {
-	now := s.deps.Clock.Now()
+	now := s.Deps.Clock.Now()
 	res := Result{Errors: []LineError{}}
-	batch := event.Batch{Source: s.name, Stored: stored}
+	batch := event.Batch{Source: s.SourceName, Stored: stored}
 	var rejected []event.Rejected
 	var msgs [][]byte
 	var slab []event.Event
-	dec := s.deps.Pre.Decoder()
+	dec := s.Deps.Pre.Decoder()
 	defer dec.Release()
 
 	take := func(line int, msg []byte) {
@@ -143,7 +124,7 @@ func (s *Source) ingest(body []byte, sink source.Sink, stored func(error)) (Resu
 		if err := dec.Decode(msg, now, e); err != nil {
 			slab = slab[:len(slab)-1]
 			res.Errors = append(res.Errors, LineError{Line: line, Error: err.Error()})
-			rejected = append(rejected, event.Rejected{Time: now, Source: s.name, Raw: msg, Reason: err.Error()})
+			rejected = append(rejected, event.Rejected{Time: now, Source: s.SourceName, Raw: msg, Reason: err.Error()})
 			return
 		}
 		batch.Events = append(batch.Events, e)
@@ -155,7 +136,7 @@ func (s *Source) ingest(body []byte, sink source.Sink, stored func(error)) (Resu
 			msgs = append(msgs, body)
 			reason := fmt.Sprintf("neither NDJSON nor a JSON array: %v", err)
 			res.Errors = append(res.Errors, LineError{Line: 1, Error: reason})
-			rejected = append(rejected, event.Rejected{Time: now, Source: s.name, Raw: body, Reason: reason})
+			rejected = append(rejected, event.Rejected{Time: now, Source: s.SourceName, Raw: body, Reason: reason})
 		}
 		slab = make([]event.Event, 0, len(elems))
 		msgs = append(make([][]byte, 0, len(elems)+len(msgs)), msgs...)
@@ -183,14 +164,14 @@ func (s *Source) ingest(body []byte, sink source.Sink, stored func(error)) (Resu
 		return Result{}, err
 	}
 	for _, m := range msgs[max(0, len(msgs)-s.rawKeep):] {
-		s.deps.Raw.Add(now, m)
+		s.Deps.Raw.Add(now, m)
 	}
-	s.deps.Health.Received(res.Accepted, len(body))
+	s.Deps.Health.Received(res.Accepted, len(body))
 	if res.Rejected > 0 {
-		s.deps.Health.Rejected(res.Rejected)
+		s.Deps.Health.Rejected(res.Rejected)
 	}
 	if res.Accepted > 0 {
-		s.deps.Health.Success()
+		s.Deps.Health.Success()
 	}
 	return res, nil
 }

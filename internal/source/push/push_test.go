@@ -209,7 +209,7 @@ func benchIngestManyServices(b *testing.B, keep bool) {
 		b.Fatal(err)
 	}
 	if keep {
-		s.deps.Pre.Keep([]string{"latency", "service", "status"})
+		s.Deps.Pre.Keep([]string{"latency", "service", "status"})
 	}
 	bodies := make([][]byte, 10)
 	for i := range bodies {

@@ -1,7 +1,6 @@
 package remotewrite
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -90,10 +89,9 @@ func (c *Config) Validate(v *config.Validator) {
 
 // Source is one remote write receiver.
 type Source struct {
-	name      string
-	maxBody   int64
-	ackStored bool
-	deps      source.Deps
+	source.Listening // receives through Handler, on lookout's listener
+	maxBody          int64
+	ackStored        bool
 }
 
 // New returns a remote_write source for cfg.
@@ -103,34 +101,15 @@ func New(cfg config.Source, deps source.Deps) (*Source, error) {
 		return nil, err
 	}
 	set := source.SettingsOf[Config](cfg)
-	s := &Source{name: cfg.Name, maxBody: set.MaxBodyBytes, ackStored: set.Ack == AckStored, deps: d}
+	s := &Source{Listening: source.Listening{SourceName: cfg.Name, Deps: d}, maxBody: set.MaxBodyBytes, ackStored: set.Ack == AckStored}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	return s, nil
 }
 
-// Name returns the source's name.
-func (s *Source) Name() string { return s.name }
-
-// Health returns the source's health.
-func (s *Source) Health() *source.Health { return s.deps.Health }
-
-// Raw returns the source's ring of raw requests, each shown as the
-// exposition-format lines of its first series.
-func (s *Source) Raw() *source.Ring { return s.deps.Raw }
-
 // Pattern returns where the app mounts the handler.
 func (s *Source) Pattern() string { return Pattern }
-
-// Run marks the receiver up and blocks until ctx is done: it receives
-// through Handler, served on lookout's listener.
-func (s *Source) Run(ctx context.Context, _ source.Sink) error {
-	s.deps.Health.SetConnected(true)
-	<-ctx.Done()
-	s.deps.Health.SetConnected(false)
-	return nil
-}
 
 // Handler serves POST /api/v1/write, handing each request's events to sink
 // in one TrySubmit.
@@ -147,7 +126,7 @@ type Written struct {
 }
 
 func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink) {
-	now := s.deps.Clock.Now()
+	now := s.Deps.Clock.Now()
 	proto, err := messageType(r.Header.Get("Content-Type"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
@@ -190,18 +169,18 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink)
 
 	var res converted
 	if proto == ProtoV2 {
-		res, err = convertV2(body, s.name, now)
+		res, err = convertV2(body, s.SourceName, now)
 	} else {
-		res, err = convertV1(body, s.name, now)
+		res, err = convertV1(body, s.SourceName, now)
 	}
 	if err != nil {
 		s.rejectBody(w, wire, err.Error(), now, sink)
 		return
 	}
 	for _, e := range res.events {
-		s.deps.Pre.Apply(e, now)
+		s.Deps.Pre.Apply(e, now)
 	}
-	b := event.Batch{Source: s.name, Events: res.events}
+	b := event.Batch{Source: s.SourceName, Events: res.events}
 	var stored chan error
 	if s.ackStored {
 		stored = make(chan error, 1)
@@ -229,13 +208,13 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request, sink source.Sink)
 		}
 	}
 	if len(res.raw) > 0 {
-		s.deps.Raw.Add(now, res.raw)
+		s.Deps.Raw.Add(now, res.raw)
 	}
-	s.deps.Health.Received(len(b.Events), len(wire))
+	s.Deps.Health.Received(len(b.Events), len(wire))
 	if len(res.rejected) > 0 {
-		s.deps.Health.Rejected(len(res.rejected))
+		s.Deps.Health.Rejected(len(res.rejected))
 	}
-	s.deps.Health.Success()
+	s.Deps.Health.Success()
 
 	setWritten(w, res.written)
 	if len(res.rejected) > 0 {
@@ -287,14 +266,14 @@ func setWritten(w http.ResponseWriter, n Written) {
 // as it was sent, and answers 400, which senders do not retry.
 func (s *Source) rejectBody(w http.ResponseWriter, wire []byte, reason string, now time.Time, sink source.Sink) {
 	raw := wire[:min(len(wire), MaxRaw)]
-	rej := []event.Rejected{{Time: now, Source: s.name, Raw: raw, Reason: reason}}
-	if err := sink.TrySubmit(event.Batch{Source: s.name}, rej); err != nil {
+	rej := []event.Rejected{{Time: now, Source: s.SourceName, Raw: raw, Reason: reason}}
+	if err := sink.TrySubmit(event.Batch{Source: s.SourceName}, rej); err != nil {
 		s.refuse(w, err)
 		return
 	}
-	s.deps.Raw.Add(now, raw)
-	s.deps.Health.Received(0, len(wire))
-	s.deps.Health.Rejected(1)
+	s.Deps.Raw.Add(now, raw)
+	s.Deps.Health.Received(0, len(wire))
+	s.Deps.Health.Rejected(1)
 	setWritten(w, Written{})
 	http.Error(w, reason, http.StatusBadRequest)
 }
